@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Contract between bpf/profile.bpf.c and user/: events, map values, stats. */
+#ifndef PYROGRAPH_PROFILE_H
+#define PYROGRAPH_PROFILE_H
+
+/* BPF programs get the same types from vmlinux.h. */
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+#include "pyoffsets.h"
+
+/*
+ * The walker keeps at most this many Python frames (the innermost ones);
+ * deeper stacks are flagged SAMPLE_TRUNCATED.
+ */
+#define MAX_PY_FRAMES 1024
+/* Loop bound for the walk: skipped shim frames do not consume a slot. */
+#define MAX_FRAME_STEPS 2048
+/* Threads examined when looking for the sampled thread's PyThreadState. */
+#define MAX_THREAD_SCAN 1024
+#define TASK_COMM_LEN 16
+
+enum event_type {
+	EV_SAMPLE = 1,
+	EV_EXEC = 2,	 /* a process called exec: its image changed */
+	EV_EXIT = 3,	 /* a process (thread group) exited */
+	EV_DISCOVER = 4, /* a sample hit a process not yet classified */
+	EV_FORK = 5,	 /* a tracked process forked (--subprocesses) */
+};
+
+enum sample_flags {
+	SAMPLE_TRUNCATED = 1 << 0, /* deeper than MAX_PY_FRAMES */
+	SAMPLE_READ_ERROR = 1 << 1, /* a frame could not be read; stack is partial */
+	SAMPLE_NO_TSTATE = 1 << 2, /* thread has no PyThreadState (native thread) */
+	SAMPLE_KERNEL = 1 << 3,	  /* sampled while in the kernel */
+};
+
+struct py_frame {
+	__u64 code;  /* PyCodeObject * in the target */
+	__u32 instr; /* instruction offset: see enum py_instr_kind; code units for 3.11+ */
+	__u32 tag;   /* co_firstlineno: guards against code-object address reuse */
+};
+
+struct sample_event {
+	__u32 type; /* EV_SAMPLE */
+	__u32 pid;  /* host tgid */
+	__u32 tid;  /* host tid */
+	__u32 flags;
+	__u32 nframes;
+	__u32 cpu;
+	__u64 ktime;
+	char comm[TASK_COMM_LEN]; /* thread name */
+	struct py_frame frames[MAX_PY_FRAMES]; /* innermost first; only nframes sent */
+};
+
+struct pyproc_event {
+	__u32 type; /* EV_EXEC, EV_EXIT, EV_DISCOVER, EV_FORK */
+	__u32 pid;
+	__u32 ppid; /* EV_FORK: parent tgid */
+	__u32 _pad;
+	__u64 ktime;
+	char comm[TASK_COMM_LEN];
+};
+
+/* Value of the per-process map, keyed by host tgid. */
+struct py_proc {
+	__u64 runtime; /* address of _PyRuntime in the target; 0: unsupported build */
+	struct py_offsets off;
+};
+
+enum stat_idx {
+	STAT_TICKS,	     /* timer ticks that were selected for a sample */
+	STAT_PY_SAMPLES,     /* samples of a thread of a known Python process */
+	STAT_EMITTED,	     /* sample events written to the ring buffer */
+	STAT_DROP_RINGBUF,   /* ring buffer full: sample lost */
+	STAT_DROP_READ,	     /* a frame or thread state was unreadable */
+	STAT_TRUNCATED,	     /* stack deeper than MAX_PY_FRAMES */
+	STAT_NO_TSTATE,	     /* thread of a Python process without a thread state */
+	STAT_PENDING,	     /* samples of processes still being classified */
+	STAT_DROP_EVENTS,    /* process events lost (ring buffer full) */
+	STAT_UNSUPPORTED,    /* samples of Python processes we cannot read */
+	STAT_NR,
+};
+
+#endif /* PYROGRAPH_PROFILE_H */
