@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The Python stack walker. It lives here and only here: every program that
+ * needs a Python stack calls py_find_tstate() and py_walk_stack().
+ *
+ * All reads of target memory go through bpf_probe_read_user(); every value
+ * read is treated as hostile (the target may be corrupt or lying), so every
+ * loop is bounded and every offset comes from the per-process py_proc entry
+ * that userspace validated.
+ */
+#ifndef PYROGRAPH_PYWALK_BPF_H
+#define PYROGRAPH_PYWALK_BPF_H
+
+#include "profile.h"
+
+/* Bytes of an interpreter frame read in one go; covers every field we need. */
+#define FRAME_CHUNK 128
+
+struct walk_scratch {
+	struct sample_event ev;
+	__u8 chunk[FRAME_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_scratch);
+} walk_scratch SEC(".maps");
+
+/* tid -> PyThreadState *, re-validated on every use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} tstate_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline __u64 read_ptr(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+struct tscan_ctx {
+	const struct py_offsets *off;
+	__u64 tstate;
+	__u64 want; /* pthread id == fs base of the sampled thread */
+	__u64 found;
+};
+
+static long tscan_step(__u32 i, void *data)
+{
+	struct tscan_ctx *c = data;
+	__u64 tid;
+
+	if (!c->tstate)
+		return 1;
+	tid = read_ptr(c->tstate + c->off->tstate_thread_id);
+	if (tid == c->want) {
+		c->found = c->tstate;
+		return 1;
+	}
+	c->tstate = read_ptr(c->tstate + c->off->tstate_next);
+	return 0;
+}
+
+/*
+ * Finds the PyThreadState of the current thread by comparing each thread
+ * state's thread_id (pthread_self()) with the task's fs base. Unlike the TLS
+ * variable this works while the thread has released the GIL. The result is
+ * cached per tid and re-validated with one read.
+ */
+static __noinline __u64 py_find_tstate(const struct py_proc *proc, __u32 tid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	const struct py_offsets *off = &proc->off;
+	struct tscan_ctx c = {};
+	__u64 *cached, interp;
+
+	c.want = BPF_CORE_READ(task, thread.fsbase);
+	if (!c.want)
+		return 0;
+	cached = bpf_map_lookup_elem(&tstate_cache, &tid);
+	if (cached && *cached &&
+	    read_ptr(*cached + off->tstate_thread_id) == c.want)
+		return *cached;
+
+	c.off = off;
+	interp = read_ptr(proc->runtime + off->runtime_interp_head);
+	/* Sub-interpreters are rare; look at the first few. */
+	for (int i = 0; i < 4 && interp; i++) {
+		c.tstate = read_ptr(interp + off->interp_threads_head);
+		bpf_loop(MAX_THREAD_SCAN, tscan_step, &c, 0);
+		if (c.found) {
+			bpf_map_update_elem(&tstate_cache, &tid, &c.found,
+					    BPF_ANY);
+			return c.found;
+		}
+		interp = read_ptr(interp + off->interp_next);
+	}
+	return 0;
+}
+
+struct walk_ctx {
+	struct walk_scratch *s;
+	const struct py_proc *proc;
+	__u64 frame;
+	__u32 n;
+	__u32 flags;
+};
+
+static __always_inline __u64 chunk_u64(const __u8 *chunk, __u16 off)
+{
+	__u64 v = 0;
+
+	if (off > FRAME_CHUNK - 8)
+		return 0;
+	__builtin_memcpy(&v, chunk + (off & (FRAME_CHUNK - 1)), 8);
+	return v;
+}
+
+static long walk_step(__u32 i, void *data)
+{
+	struct walk_ctx *c = data;
+	const struct py_offsets *o = &c->proc->off;
+	struct walk_scratch *s = c->s;
+	__u64 code, prev, instr = 0;
+	__u32 tag = 0, n;
+	__u16 off;
+
+	if (!c->frame)
+		return 1;
+	if (c->n >= MAX_PY_FRAMES) {
+		c->flags |= SAMPLE_TRUNCATED;
+		return 1;
+	}
+	if (bpf_probe_read_user(s->chunk, sizeof(s->chunk), (void *)c->frame)) {
+		/* The chunk may run past the end of a mapping: retry small. */
+		__builtin_memset(s->chunk, 0, sizeof(s->chunk));
+		off = o->frame_code;
+		if (off > FRAME_CHUNK - 8 ||
+		    bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)), 8,
+					(void *)(c->frame + off))) {
+			c->flags |= SAMPLE_READ_ERROR;
+			return 1;
+		}
+		off = o->frame_previous;
+		if (off <= FRAME_CHUNK - 8)
+			bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)),
+					    8, (void *)(c->frame + off));
+		off = o->frame_instr;
+		if (off <= FRAME_CHUNK - 8)
+			bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)),
+					    8, (void *)(c->frame + off));
+		off = o->frame_owner;
+		if (off <= FRAME_CHUNK - 8)
+			bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)),
+					    1, (void *)(c->frame + off));
+	}
+	code = chunk_u64(s->chunk, o->frame_code) & ~(__u64)o->code_tag_mask;
+	prev = chunk_u64(s->chunk, o->frame_previous);
+	if (o->frame_owner != PY_OFF_NONE && o->frame_owner < FRAME_CHUNK) {
+		__u8 owner = s->chunk[o->frame_owner & (FRAME_CHUNK - 1)];
+
+		if (owner >= o->owner_skip_min) {
+			/* Entry/shim frame owned by the C stack: not Python code. */
+			c->frame = prev;
+			return 0;
+		}
+	}
+	if (prev == c->frame) {
+		/* A frame that is its own parent: corrupt chain. */
+		c->flags |= SAMPLE_READ_ERROR;
+		prev = 0;
+	}
+	if (!code) {
+		c->frame = prev;
+		return 0;
+	}
+	if (o->instr_kind == PY_INSTR_PTR) {
+		__u64 ip = chunk_u64(s->chunk, o->frame_instr);
+		__u64 base = code + o->code_adaptive;
+
+		instr = ip >= base ? (ip - base) / 2 : 0;
+		if (instr > 0xffffffffULL)
+			instr = 0xffffffff;
+	} else {
+		instr = (__u32)chunk_u64(s->chunk, o->frame_instr);
+	}
+	bpf_probe_read_user(&tag, sizeof(tag), (void *)(code + o->code_firstlineno));
+
+	n = c->n;
+	if (n < MAX_PY_FRAMES) {
+		struct py_frame *f = &s->ev.frames[n & (MAX_PY_FRAMES - 1)];
+
+		f->code = code;
+		f->instr = (__u32)instr;
+		f->tag = tag;
+		c->n = n + 1;
+	}
+	c->frame = prev;
+	return 0;
+}
+
+/*
+ * Walks the Python stack of tstate into s->ev.frames, innermost first.
+ * Returns the number of frames; sets SAMPLE_* flags in *flags.
+ */
+static __noinline __u32 py_walk_stack(struct walk_scratch *s,
+				      const struct py_proc *proc, __u64 tstate,
+				      __u32 *flags)
+{
+	const struct py_offsets *o = &proc->off;
+	struct walk_ctx c = { .s = s, .proc = proc };
+
+	c.frame = read_ptr(tstate + o->tstate_frame);
+	if (o->frame_link == PY_LINK_CFRAME && c.frame)
+		c.frame = read_ptr(c.frame + o->cframe_current_frame);
+	if (!c.frame)
+		return 0;
+	bpf_loop(MAX_FRAME_STEPS, walk_step, &c, 0);
+	/* Frames left over: too deep, or a chain that loops through shims. */
+	if (c.frame && !(c.flags & SAMPLE_READ_ERROR))
+		c.flags |= SAMPLE_TRUNCATED;
+	*flags |= c.flags;
+	return c.n;
+}
+
+#endif /* PYROGRAPH_PYWALK_BPF_H */
