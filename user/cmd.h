@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_CMD_H
+#define PYROGRAPH_CMD_H
+
+/* Subcommands: each parses its own argv (argv[0] is the subcommand). */
+int cmd_record(int argc, char **argv);
+
+/*
+ * Checks what BPF profiling needs (privileges, kernel BTF) and prints one
+ * line naming what is missing. Returns 0 or a negative errno.
+ */
+int check_privileges(void);
+
+#endif

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flamegraph.h"
+#include "log.h"
+#include "output.h"
+
+static const char *const names[] = {
+	[OUT_FLAMEGRAPH] = "flamegraph",
+	[OUT_COLLAPSED] = "collapsed",
+};
+
+int output_format_parse(const char *s, enum out_format *f)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			*f = (enum out_format)i;
+			return 0;
+		}
+	}
+	if (!strcmp(s, "svg")) {
+		*f = OUT_FLAMEGRAPH;
+		return 0;
+	}
+	if (!strcmp(s, "folded")) {
+		*f = OUT_COLLAPSED;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *output_format_name(enum out_format f)
+{
+	return names[f];
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+enum out_format output_format_guess(const char *path)
+{
+	if (path && (ends_with(path, ".txt") || ends_with(path, ".folded") ||
+		     ends_with(path, ".collapsed")))
+		return OUT_COLLAPSED;
+	return OUT_FLAMEGRAPH;
+}
+
+static void dir_of(const char *path, char *dir, size_t len)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(dir, len, "%s", dirname(tmp));
+}
+
+int output_check_writable(const char *path)
+{
+	char dir[PATH_MAX];
+
+	if (!strcmp(path, "-"))
+		return 0;
+	dir_of(path, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK)) {
+		pr_err("cannot write %s: directory %s: %s", path, dir,
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int write_collapsed(FILE *f, const struct stack_count *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fprintf(f, "%s %llu\n", s[i].stack, s[i].count) < 0)
+			return -EIO;
+	return 0;
+}
+
+static int write_to(FILE *f, enum out_format fmt, struct stackagg *agg,
+		    const char *title, const char *subtitle)
+{
+	struct flamegraph_opts fo = { .title = title,
+				      .subtitle = subtitle,
+				      .count_name = "samples" };
+	const struct stack_count *s;
+	size_t n;
+
+	s = stackagg__sorted(agg, &n);
+	if (!s)
+		return -ENOMEM;
+	if (fmt == OUT_COLLAPSED)
+		return write_collapsed(f, s, n);
+	return flamegraph_write(f, s, n, &fo);
+}
+
+int output_write(const char *path, enum out_format fmt, struct stackagg *agg,
+		 const char *title, const char *subtitle)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX + 32];
+	FILE *f;
+	int fd, ret;
+
+	if (!strcmp(path, "-")) {
+		ret = write_to(stdout, fmt, agg, title, subtitle);
+		if (fflush(stdout))
+			ret = -errno;
+		return ret;
+	}
+	dir_of(path, dir, sizeof(dir));
+	snprintf(tmp, sizeof(tmp), "%s/.pyrograph-XXXXXX", dir);
+	/* mkstemp: O_EXCL, so a planted file or symlink is never followed. */
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		ret = -errno;
+		pr_err("cannot create a file in %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	fchmod(fd, 0644);
+	f = fdopen(fd, "w");
+	if (!f) {
+		ret = -errno;
+		close(fd);
+		unlink(tmp);
+		return ret;
+	}
+	ret = write_to(f, fmt, agg, title, subtitle);
+	if (fflush(f) || fsync(fd))
+		ret = ret ? ret : -errno;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret) {
+		pr_err("cannot write %s: %s", path, strerror(-ret));
+		unlink(tmp);
+	}
+	return ret;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_PROFILER_H
+#define PYROGRAPH_PROFILER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "../include/profile.h"
+
+/* Loader for bpf/profile.bpf.c: the on-CPU sampler and process tracking. */
+struct profiler;
+
+struct profiler_opts {
+	bool all;	       /* every process (else only added targets) */
+	bool follow_children;  /* forked children of targets become targets */
+	unsigned int rate_hz;  /* mean samples per second per CPU */
+	size_t ringbuf_bytes;  /* ring buffer size (power of two) */
+	unsigned int max_procs; /* Python processes tracked at once */
+};
+
+/* Called for each ring buffer record (struct sample_event or pyproc_event). */
+typedef int (*profiler_event_fn)(void *ctx, void *data, size_t size);
+
+/* open -> configure -> load -> attach; returns negative errno and prints why. */
+int profiler__open(struct profiler **out, const struct profiler_opts *o,
+		   profiler_event_fn fn, void *ctx);
+/* Start sampling (perf events are created disabled until here). */
+int profiler__start(struct profiler *p);
+void profiler__close(struct profiler *p);
+
+int profiler__add_target(struct profiler *p, pid_t pid);
+int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp);
+int profiler__del_proc(struct profiler *p, pid_t pid);
+/* Forget that pid was looked at, so its next sample asks again. */
+int profiler__forget(struct profiler *p, pid_t pid);
+/* Drain the ring buffer; returns records consumed or negative errno. */
+int profiler__poll(struct profiler *p, int timeout_ms);
+/* Sums the per-CPU counters. */
+void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
+/* Effective sampling: the timer period and the rate it works out to. */
+void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
+		      double *mean_hz);
+/* Entries currently in the per-process map (for churn checks). */
+unsigned int profiler__nr_procs(struct profiler *p);
+
+#endif

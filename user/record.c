@@ -1,0 +1,809 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pyrograph record: sample Python stacks host-wide (or of chosen processes)
+ * and write a flame graph or folded stacks.
+ *
+ * The loop: BPF samples -> ring buffer -> on_event() resolves each frame
+ * right away (while the process is surely alive) through the per-process
+ * symbol cache and adds the folded stack to the aggregator. Process
+ * discovery: a /proc scan at start, then exec/exit/fork events and
+ * "unknown process sampled" events from BPF.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "output.h"
+#include "profiler.h"
+#include "pyproc.h"
+#include "stackagg.h"
+#include "symcache.h"
+
+#define MAX_PIDS 64
+#define STACK_BUF (1 << 20)
+#define FRAME_BUF 2048
+#define PENDING_MAX 4096
+/* A process this young may still be loading libpython: look again. */
+#define YOUNG_MS 2000
+#define RETRY_MS 20
+#define RETRY_MAX 40
+
+struct tracked {
+	pid_t pid;
+	bool python;
+	bool announced;
+	struct pyproc_info info;
+	struct symcache *sc;
+	char label[200];
+	unsigned long long samples;
+	struct tracked *next;
+};
+
+struct pending {
+	pid_t pid;
+	unsigned long long due_ms;
+	int tries;
+};
+
+#define NBUCKETS 4096
+
+struct record {
+	/* options */
+	pid_t pids[MAX_PIDS];
+	int npids;
+	bool all;
+	char **cmd;
+	bool subprocesses;
+	double duration;
+	unsigned int rate;
+	const char *output;
+	enum out_format format;
+	bool threads;
+	bool quiet;
+	unsigned int max_procs;
+	size_t ringbuf_mb;
+
+	/* state */
+	struct profiler *prof;
+	struct stackagg *agg;
+	struct tracked *buckets[NBUCKETS];
+	struct pending pending[PENDING_MAX];
+	int npending;
+	pid_t child;
+	bool child_done;
+	char *stackbuf;
+	unsigned long long py_samples, unresolved_frames, lost_samples;
+	unsigned int nprocs_seen, nprocs_live, nunsupported;
+	unsigned long long start_ms;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static struct tracked **bucket(struct record *r, pid_t pid)
+{
+	return &r->buckets[(unsigned int)pid % NBUCKETS];
+}
+
+static struct tracked *tracked_find(struct record *r, pid_t pid)
+{
+	for (struct tracked *t = *bucket(r, pid); t; t = t->next)
+		if (t->pid == pid)
+			return t;
+	return NULL;
+}
+
+static void tracked_drop(struct record *r, pid_t pid)
+{
+	struct tracked **pp = bucket(r, pid), *t;
+
+	while ((t = *pp)) {
+		if (t->pid == pid) {
+			*pp = t->next;
+			if (t->python && r->nprocs_live)
+				r->nprocs_live--;
+			symcache__free(t->sc);
+			free(t);
+			return;
+		}
+		pp = &t->next;
+	}
+}
+
+/* Milliseconds since the process started, or -1. */
+static long long proc_age_ms(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start;
+	double up;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces and parens */
+	if (!p)
+		return -1;
+	/* field 22 is starttime; after ')' we are at field 3 */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
+			  "%*d %*d %*d %*d %*d %*d %llu",
+		   &start) != 1)
+		return -1;
+	f = fopen("/proc/uptime", "re");
+	if (!f)
+		return -1;
+	n = fscanf(f, "%lf", &up);
+	fclose(f);
+	if (n != 1)
+		return -1;
+	return (long long)(up * 1000.0) -
+	       (long long)(start * 1000ULL / sysconf(_SC_CLK_TCK));
+}
+
+static void pending_add(struct record *r, pid_t pid, int tries)
+{
+	for (int i = 0; i < r->npending; i++)
+		if (r->pending[i].pid == pid)
+			return;
+	if (r->npending >= PENDING_MAX)
+		return;
+	r->pending[r->npending++] = (struct pending){
+		.pid = pid, .due_ms = now_ms() + RETRY_MS, .tries = tries
+	};
+}
+
+static void make_label(struct tracked *t)
+{
+	char cmd[96];
+	size_t l;
+
+	snprintf(cmd, sizeof(cmd), "%s", t->info.cmd[0] ? t->info.cmd : "?");
+	l = strlen(cmd);
+	if (l >= sizeof(cmd) - 1)
+		memcpy(cmd + sizeof(cmd) - 4, "...", 4);
+	snprintf(t->label, sizeof(t->label), "%s (%d)", cmd, t->pid);
+}
+
+/*
+ * Classifies pid. Returns true when it is settled (Python or not), false
+ * when it should be looked at again (young process, libpython not mapped).
+ */
+static bool try_detect(struct record *r, pid_t pid, int tries)
+{
+	struct tracked *t;
+	struct pyproc_info info;
+	char err[512];
+	int ret;
+
+	t = tracked_find(r, pid);
+	if (t && t->python)
+		return true;
+	ret = pyproc_detect(pid, &info, err, sizeof(err));
+	if (ret == -ESRCH)
+		return true;
+	if (ret == -ENOEXEC) {
+		long long age = proc_age_ms(pid);
+
+		if (tries < RETRY_MAX && age >= 0 && age < YOUNG_MS) {
+			pending_add(r, pid, tries + 1);
+			return false;
+		}
+		return true;
+	}
+	if (ret == -ENOTSUP) {
+		struct py_proc none = { 0 };
+
+		/* Counted in BPF (runtime 0) so its samples show as drops. */
+		profiler__add_proc(r->prof, pid, &none);
+		r->nunsupported++;
+		pr_warn("%s", err);
+		return true;
+	}
+	if (ret) {
+		pr_debug("process %d: %s", pid, err);
+		return true;
+	}
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t)
+			return true;
+		t->pid = pid;
+		t->next = *bucket(r, pid);
+		*bucket(r, pid) = t;
+	}
+	t->info = info;
+	t->sc = symcache__new(pid, &info.bpf.off);
+	if (!t->sc) {
+		tracked_drop(r, pid);
+		return true;
+	}
+	make_label(t);
+	if (profiler__add_proc(r->prof, pid, &info.bpf)) {
+		pr_warn("cannot track process %d (%s): too many processes (--max-procs)",
+			pid, info.cmd);
+		tracked_drop(r, pid);
+		return true;
+	}
+	t->python = true;
+	r->nprocs_seen++;
+	r->nprocs_live++;
+	pr_debug("tracking %s: Python %s (%s)", t->label, info.version,
+		 info.binary);
+	return true;
+}
+
+static void run_pending(struct record *r)
+{
+	unsigned long long now = now_ms();
+	int i = 0;
+
+	while (i < r->npending) {
+		struct pending p = r->pending[i];
+
+		if (p.due_ms > now) {
+			i++;
+			continue;
+		}
+		r->pending[i] = r->pending[--r->npending];
+		try_detect(r, p.pid, p.tries);
+	}
+}
+
+static size_t append(char *buf, size_t pos, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (pos + l + 2 >= STACK_BUF)
+		return pos;
+	if (pos)
+		buf[pos++] = ';';
+	memcpy(buf + pos, s, l);
+	pos += l;
+	buf[pos] = '\0';
+	return pos;
+}
+
+static void on_sample(struct record *r, const struct sample_event *e,
+		      size_t size)
+{
+	char frame[FRAME_BUF];
+	struct tracked *t;
+	size_t pos = 0;
+	__u32 n = e->nframes;
+
+	if (n > MAX_PY_FRAMES ||
+	    size < offsetof(struct sample_event, frames) + n * sizeof(e->frames[0]))
+		return;
+	t = tracked_find(r, e->pid);
+	if (!t || !t->python) {
+		r->lost_samples++;
+		return;
+	}
+	r->stackbuf[0] = '\0';
+	pos = append(r->stackbuf, pos, t->label);
+	if (r->threads) {
+		char comm[TASK_COMM_LEN + 1];
+
+		memcpy(comm, e->comm, TASK_COMM_LEN);
+		comm[TASK_COMM_LEN] = '\0';
+		for (char *c = comm; *c; c++)
+			if (*c == ';')
+				*c = '_';
+		snprintf(frame, sizeof(frame), "thread %s (%u)", comm, e->tid);
+		pos = append(r->stackbuf, pos, frame);
+	}
+	/* Innermost frames were kept: the missing part is the outer end. */
+	if (e->flags & SAMPLE_TRUNCATED)
+		pos = append(r->stackbuf, pos, "[truncated]");
+	else if (e->flags & SAMPLE_READ_ERROR)
+		pos = append(r->stackbuf, pos, "[unreadable frames]");
+	for (__u32 i = n; i-- > 0;) {
+		if (symcache__frame(t->sc, &e->frames[i], frame, sizeof(frame)))
+			r->unresolved_frames++;
+		pos = append(r->stackbuf, pos, frame);
+	}
+	if (stackagg__add(r->agg, r->stackbuf, 1) == 0) {
+		r->py_samples++;
+		t->samples++;
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct record *r = ctx;
+	const struct pyproc_event *pe = data;
+
+	if (size < sizeof(__u32))
+		return 0;
+	switch (pe->type) {
+	case EV_SAMPLE:
+		on_sample(r, data, size);
+		break;
+	case EV_DISCOVER:
+	case EV_FORK:
+		if (size >= sizeof(*pe))
+			try_detect(r, pe->pid, 0);
+		break;
+	case EV_EXEC:
+		if (size >= sizeof(*pe)) {
+			/* New image: forget the old layout and symbols. */
+			tracked_drop(r, pe->pid);
+			try_detect(r, pe->pid, 0);
+		}
+		break;
+	case EV_EXIT:
+		if (size >= sizeof(*pe))
+			tracked_drop(r, pe->pid);
+		break;
+	}
+	return 0;
+}
+
+static void scan_proc(struct record *r)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t self = getpid();
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		try_detect(r, (pid_t)pid, RETRY_MAX);
+	}
+	closedir(d);
+}
+
+static void status_line(struct record *r, bool final)
+{
+	unsigned long long st[STAT_NR];
+	double el = (now_ms() - r->start_ms) / 1000.0;
+	unsigned long long drops;
+
+	profiler__stats(r->prof, st);
+	drops = st[STAT_DROP_RINGBUF] + st[STAT_DROP_READ] + st[STAT_UNSUPPORTED];
+	fprintf(stderr,
+		"\r\033[K[%6.1fs] samples %llu  python %llu  processes %u  drops %llu%s",
+		el, st[STAT_TICKS], r->py_samples, r->nprocs_seen, drops,
+		final ? "\n" : "");
+}
+
+static void print_summary(struct record *r, double elapsed)
+{
+	unsigned long long st[STAT_NR];
+	unsigned long long period;
+	double hz;
+
+	profiler__stats(r->prof, st);
+	profiler__timing(r->prof, &period, &hz);
+	fprintf(stderr,
+		"pyrograph: %.1f s at %.0f Hz: %llu samples, %llu Python samples, %u Python processes\n",
+		elapsed, hz, st[STAT_TICKS], r->py_samples, r->nprocs_seen);
+	fprintf(stderr,
+		"pyrograph: drops: %llu buffer full, %llu unreadable frame, %llu truncated stack, %llu unsupported build",
+		st[STAT_DROP_RINGBUF], st[STAT_DROP_READ] + r->unresolved_frames,
+		st[STAT_TRUNCATED], st[STAT_UNSUPPORTED]);
+	fprintf(stderr, "; %llu before detection, %llu without Python frames",
+		r->lost_samples, st[STAT_NO_TSTATE]);
+	if (st[STAT_DROP_EVENTS])
+		fprintf(stderr, "; %llu process events lost",
+			st[STAT_DROP_EVENTS]);
+	fprintf(stderr, "\n");
+	if (st[STAT_DROP_RINGBUF])
+		fprintf(stderr,
+			"pyrograph: hint: the ring buffer overflowed; raise --buffer-size or lower --rate\n");
+}
+
+static int start_child(struct record *r, int *go_fd)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char c;
+
+		close(pfd[1]);
+		/* Wait until the sampler is attached, so nothing is missed. */
+		if (read(pfd[0], &c, 1) != 1)
+			_exit(127);
+		execvp(r->cmd[0], r->cmd);
+		fprintf(stderr, "pyrograph: cannot run %s: %s\n", r->cmd[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(pfd[0]);
+	*go_fd = pfd[1];
+	r->child = pid;
+	return 0;
+}
+
+static void check_child(struct record *r)
+{
+	int status;
+
+	if (r->child > 0 && !r->child_done &&
+	    waitpid(r->child, &status, WNOHANG) == r->child)
+		r->child_done = true;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: pyrograph record [OPTIONS] [-p PID]... | -a | -- COMMAND [ARGS]\n"
+		"\n"
+		"Samples the Python stacks of running processes from the kernel (eBPF) and\n"
+		"writes a flame graph or folded stacks. Nothing is injected into, restarted\n"
+		"or paused in the targets.\n"
+		"\n"
+		"Targets (default: -a):\n"
+		"  -p, --pid PID         profile this process (repeatable)\n"
+		"  -a, --all             every Python process on the host, including ones\n"
+		"                        started during the recording\n"
+		"  -- COMMAND [ARGS]     run COMMAND and profile it until it exits\n"
+		"  -s, --subprocesses    with a command or -p: follow child processes too\n"
+		"\n"
+		"Options:\n"
+		"  -o, --output FILE     output file, '-' for stdout (default: profile.svg,\n"
+		"                        or profile.txt with --format collapsed)\n"
+		"  -f, --format FMT      flamegraph (interactive SVG) or collapsed (folded\n"
+		"                        'frame;frame;frame COUNT' lines) (default: from the\n"
+		"                        output name, else flamegraph)\n"
+		"  -d, --duration SEC    stop after SEC seconds (default: until Ctrl-C, or\n"
+		"                        until COMMAND exits; a COMMAND still running then\n"
+		"                        gets SIGTERM)\n"
+		"  -r, --rate HZ         mean samples per second per CPU (default 100); the\n"
+		"                        timer is jittered so periodic work is not aliased\n"
+		"  -t, --threads         add a 'thread NAME (TID)' frame under each process\n"
+		"  -q, --quiet           no live status line\n"
+		"      --buffer-size MB  BPF ring buffer size (default 8)\n"
+		"      --max-procs N     Python processes tracked at once (default 4096)\n"
+		"  -v, --verbose         debug messages (libbpf, detection)\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"Frames read 'qualname (file.py:LINE)', outermost first, under a\n"
+		"'command (pid)' root frame. Ctrl-C or SIGTERM stops early and still writes a\n"
+		"complete file.\n"
+		"\n"
+		"Examples:\n"
+		"  pyrograph record -p 1234 -d 30 -o profile.svg\n"
+		"  pyrograph record -a -d 10 -o host.svg\n"
+		"  pyrograph record -o out.svg -- python3 app.py --port 8000\n"
+		"  pyrograph record -a -d 5 -f collapsed -o - | sort -k2 -n | tail\n");
+}
+
+static int parse_uint(const char *s, const char *what, unsigned long lo,
+		      unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi) {
+		pr_err("invalid %s '%s' (expected %lu..%lu)", what, s, lo, hi);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_args(struct record *r, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "subprocesses", no_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "threads", no_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "buffer-size", required_argument, NULL, 'B' },
+		{ "max-procs", required_argument, NULL, 'M' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *fmt = NULL;
+	unsigned long v;
+	char *end;
+	int c;
+
+	r->rate = 100;
+	r->max_procs = 4096;
+	r->ringbuf_mb = 8;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+p:aso:f:d:r:tqvh", opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'p':
+			if (parse_uint(optarg, "pid", 1, INT_MAX, &v))
+				return -EINVAL;
+			if (r->npids >= MAX_PIDS) {
+				pr_err("at most %d --pid options", MAX_PIDS);
+				return -EINVAL;
+			}
+			r->pids[r->npids++] = (pid_t)v;
+			break;
+		case 'a':
+			r->all = true;
+			break;
+		case 's':
+			r->subprocesses = true;
+			break;
+		case 'o':
+			r->output = optarg;
+			break;
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'd':
+			errno = 0;
+			r->duration = strtod(optarg, &end);
+			if (errno || *end || end == optarg || !(r->duration > 0) ||
+			    r->duration > 1e7) {
+				pr_err("invalid duration '%s' (seconds, > 0)",
+				       optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'r':
+			if (parse_uint(optarg, "rate", 1, 100000, &v))
+				return -EINVAL;
+			r->rate = v;
+			break;
+		case 't':
+			r->threads = true;
+			break;
+		case 'q':
+			r->quiet = true;
+			break;
+		case 'B':
+			if (parse_uint(optarg, "buffer size", 1, 1024, &v))
+				return -EINVAL;
+			r->ringbuf_mb = v;
+			break;
+		case 'M':
+			if (parse_uint(optarg, "max-procs", 1, 1 << 20, &v))
+				return -EINVAL;
+			r->max_procs = v;
+			break;
+		case 'v':
+			log_verbosity = 2;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc)
+		r->cmd = argv + optind;
+	if ((r->cmd != NULL) + (r->npids > 0) + r->all > 1) {
+		pr_err("choose one kind of target: -p PID, -a, or -- COMMAND");
+		return -EINVAL;
+	}
+	if (!r->cmd && !r->npids)
+		r->all = true;
+	if (r->all && r->subprocesses) {
+		pr_err("--subprocesses needs -p or a command (-a already sees every process)");
+		return -EINVAL;
+	}
+	if (fmt) {
+		if (output_format_parse(fmt, &r->format)) {
+			pr_err("unknown format '%s' (flamegraph, collapsed)", fmt);
+			return -EINVAL;
+		}
+	} else {
+		r->format = output_format_guess(r->output);
+	}
+	if (!r->output)
+		r->output = r->format == OUT_COLLAPSED ? "profile.txt" :
+							 "profile.svg";
+	/* The ring buffer size must be a power of two multiple of pages. */
+	r->ringbuf_mb = 1UL << (63 - __builtin_clzl(r->ringbuf_mb));
+	return 0;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record *r;
+	struct profiler_opts po = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	unsigned long long end_ms = 0, next_status;
+	int go_fd = -1, ret;
+	char title[256];
+	double elapsed;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return 1;
+	ret = parse_args(r, argc, argv);
+	if (ret)
+		goto out;
+	ret = check_privileges();
+	if (ret)
+		goto out;
+	/* Targets named by pid must exist and run CPython: say so up front. */
+	for (int i = 0; i < r->npids; i++) {
+		struct pyproc_info info;
+		char err[512];
+
+		ret = pyproc_detect(r->pids[i], &info, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			goto out;
+		}
+	}
+	ret = output_check_writable(r->output);
+	if (ret)
+		goto out;
+	r->agg = stackagg__new();
+	r->stackbuf = malloc(STACK_BUF);
+	if (!r->agg || !r->stackbuf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (r->cmd) {
+		ret = start_child(r, &go_fd);
+		if (ret) {
+			pr_err("cannot start %s: %s", r->cmd[0], strerror(-ret));
+			goto out;
+		}
+	}
+
+	po.all = r->all;
+	po.follow_children = r->subprocesses;
+	po.rate_hz = r->rate;
+	po.ringbuf_bytes = r->ringbuf_mb << 20;
+	po.max_procs = r->max_procs;
+	ret = profiler__open(&r->prof, &po, on_event, r);
+	if (ret)
+		goto out;
+	for (int i = 0; i < r->npids; i++)
+		profiler__add_target(r->prof, r->pids[i]);
+	if (r->child > 0)
+		profiler__add_target(r->prof, r->child);
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (r->all)
+		scan_proc(r);
+	for (int i = 0; i < r->npids; i++)
+		try_detect(r, r->pids[i], RETRY_MAX);
+	ret = profiler__start(r->prof);
+	if (ret) {
+		pr_err("cannot enable the perf events: %s", strerror(-ret));
+		goto out;
+	}
+	if (go_fd >= 0) {
+		if (write(go_fd, "g", 1) != 1)
+			pr_warn("could not start the command");
+		close(go_fd);
+		go_fd = -1;
+	}
+	r->start_ms = now_ms();
+	if (r->duration > 0)
+		end_ms = r->start_ms + (unsigned long long)(r->duration * 1000);
+	next_status = r->start_ms + 1000;
+	if (!r->quiet && !isatty(STDERR_FILENO))
+		r->quiet = true;
+	if (!r->quiet)
+		pr_info("recording %s at %u Hz%s; Ctrl-C to stop",
+			r->all ? "all Python processes" :
+			r->cmd ? r->cmd[0] : "the selected processes",
+			r->rate, r->duration > 0 ? "" : "");
+
+	while (!stop_requested) {
+		unsigned long long now;
+		int timeout = 100;
+
+		if (r->npending)
+			timeout = RETRY_MS;
+		ret = profiler__poll(r->prof, timeout);
+		if (ret < 0) {
+			pr_err("error reading samples: %s", strerror(-ret));
+			break;
+		}
+		run_pending(r);
+		now = now_ms();
+		if (end_ms && now >= end_ms)
+			break;
+		if (r->child > 0) {
+			check_child(r);
+			if (r->child_done)
+				break;
+		}
+		if (!r->cmd && !r->all && !r->nprocs_live) {
+			pr_info("every target process has exited");
+			break;
+		}
+		if (!r->quiet && now >= next_status) {
+			status_line(r, false);
+			next_status = now + 1000;
+		}
+	}
+	/* Whatever is still in the ring buffer belongs to this recording. */
+	profiler__poll(r->prof, 0);
+	elapsed = (now_ms() - r->start_ms) / 1000.0;
+	if (!r->quiet)
+		status_line(r, true);
+
+	snprintf(title, sizeof(title),
+		 "%llu samples, %u Python processes, %u Hz, %.1f s",
+		 (unsigned long long)r->py_samples, r->nprocs_seen, r->rate,
+		 elapsed);
+	ret = output_write(r->output, r->format, r->agg, "pyrograph record",
+			   title);
+	if (!ret)
+		fprintf(stderr, "pyrograph: wrote %s (%s, %zu distinct stacks)\n",
+			strcmp(r->output, "-") ? r->output : "stdout",
+			output_format_name(r->format), stackagg__count(r->agg));
+	print_summary(r, elapsed);
+	if (!ret && r->all == false && r->npids && !r->py_samples)
+		pr_warn("no Python samples: was the process idle?");
+out:
+	if (go_fd >= 0)
+		close(go_fd); /* the child sees EOF and exits */
+	if (r->child > 0 && !r->child_done) {
+		/* We started it; like timeout(1), stop it with the recording. */
+		kill(r->child, SIGTERM);
+		waitpid(r->child, NULL, 0);
+	}
+	profiler__close(r->prof);
+	for (int i = 0; i < NBUCKETS; i++)
+		while (r->buckets[i])
+			tracked_drop(r, r->buckets[i]->pid);
+	stackagg__free(r->agg);
+	free(r->stackbuf);
+	free(r);
+	pyproc_cache_free();
+	return ret ? 1 : 0;
+}
