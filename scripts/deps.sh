@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# Installs the Debian packages pyrograph needs to build and test.
+set -euo pipefail
+pkgs=(clang llvm libbpf-dev libelf-dev libdw-dev zlib1g-dev bpftool meson ninja-build
+      pkg-config gcc python3 python3-pytest python3-websocket chromium debootstrap
+      libxml2-utils util-linux)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "scripts/deps.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

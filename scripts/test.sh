@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# Builds if needed and runs the whole test suite as root: unit tests of the
+# parsers and end-to-end tests of the real binary on the interpreter matrix.
+# The Debian interpreter trees are built once and cached outside the clone
+# (PYROGRAPH_CHROOTS, default /var/cache/pyrograph/chroots).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test: run as root (BPF needs it)" >&2; exit 1; }
+scripts/deps.sh
+scripts/build.sh
+# A tree that cannot be built is reported by the tests as not prepared.
+scripts/build-chroots.sh || echo "test: some interpreter trees could not be built (see above)"
+exec /usr/bin/python3 -m pytest -ra -p no:cacheprovider tests "$@"

@@ -1,0 +1,315 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""pyrograph record, end to end: real binary as root, real BPF, real
+interpreters; assertions on the content of the files it writes."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import (MATRIX, WORKLOADS, Interp, binary, frames_of, line_of,
+                      parse_collapsed, record, stop)
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def by_name(name):
+    for n, it, reason in MATRIX:
+        if n == name:
+            if it is None:
+                pytest.fail("%s not prepared: %s" % (name, reason)) if os.environ.get("CI") == "true" \
+                    else pytest.skip("%s not prepared: %s" % (name, reason))
+            return it
+    pytest.skip("%s not in the matrix on this machine" % name)
+
+
+def pid_stacks(stacks, pid):
+    """Stacks under the root frame 'command (pid)', root removed."""
+    out = {}
+    for s, c in stacks.items():
+        f = frames_of(s)
+        if f[0].endswith("(%d)" % pid):
+            out[";".join(f[1:])] = out.get(";".join(f[1:]), 0) + c
+    return out
+
+
+def test_nested_chain(interp, tmp):
+    """The exact chain <module> -> level_one -> level_two -> level_three with
+    the right file and the line executing in each frame."""
+    p = interp.start("nested.py", 30)
+    try:
+        out = tmp / "out.txt"
+        r = record(["-p", p.pid, "-d", 3, "-o", out])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(p)
+    path = interp.workload_path("nested.py")
+    src = interp.host_path(path)
+    want = ";".join([
+        "<module> (%s:%d)" % (path, line_of(src, "# CALL1")),
+        "level_one (%s:%d)" % (path, line_of(src, "# CALL2")),
+        "level_two (%s:%d)" % (path, line_of(src, "# CALL3")),
+        "level_three (%s:%d)" % (path, line_of(src, "# LEAF")),
+    ])
+    stacks = pid_stacks(parse_collapsed(out.read_text()), p.pid)
+    total = sum(stacks.values())
+    assert total >= 100, "too few samples (%d) at 100 Hz for 3 s: %s" % (total, r.stderr)
+    assert stacks.get(want, 0) >= 0.9 * total, \
+        "expected %r in >= 90%% of %d samples, got:\n%s" % (
+            want, total, "\n".join("%6d %s" % (c, s) for s, c in sorted(stacks.items(), key=lambda x: -x[1])[:5]))
+    # The summary names what was seen.
+    assert re.search(r"\d+ Python samples, 1 Python processes", r.stderr), r.stderr
+
+
+def _share(stacks, pid):
+    hot = cold = 0
+    for s, c in pid_stacks(stacks, pid).items():
+        leaf = frames_of(s)[-1]
+        if leaf.startswith("spin ") or leaf.startswith("hot ") or leaf.startswith("cold "):
+            fr = frames_of(s)
+            names = [f.split(" ")[0] for f in fr]
+            if "hot" in names:
+                hot += c
+            elif "cold" in names:
+                cold += c
+    return hot, cold
+
+
+def test_accuracy_70_30(tmp):
+    """70/30 split within 3 points, both with a round 10 ms cycle (the case a
+    fixed 100 Hz timer aliases) and with an irregular 7.3 ms cycle."""
+    it = by_name("debian-3.11")
+    procs = []
+    for cycle in (10.0, 7.3):
+        res = tmp / ("real-%s.json" % cycle)
+        procs.append((cycle, res, it.start("split.py", 22, cycle, 0.7, res)))
+    out = tmp / "split.txt"
+    try:
+        r = record(["-d", 20, "-o", out] + sum([["-p", p.pid] for _, _, p in procs], []))
+        assert r.returncode == 0, r.stderr
+        for _, _, p in procs:
+            p.wait(timeout=30)
+    finally:
+        for _, _, p in procs:
+            stop(p)
+    stacks = parse_collapsed(out.read_text())
+    for cycle, res, p in procs:
+        real = json.loads(res.read_text())
+        real_hot = 100.0 * real["hot"] / (real["hot"] + real["cold"])
+        hot, cold = _share(stacks, p.pid)
+        assert hot + cold >= 1000, "only %d samples for cycle %s" % (hot + cold, cycle)
+        seen = 100.0 * hot / (hot + cold)
+        assert abs(seen - real_hot) <= 3.0, \
+            "cycle %s ms: profile says hot=%.1f%%, workload spent %.1f%% (%d samples)" % (
+                cycle, seen, real_hot, hot + cold)
+
+
+def test_depth(interp, tmp):
+    """600 frames complete; 2000 keeps the innermost and is marked."""
+    shallow = interp.start("deep.py", 600, 30)
+    deep = interp.start("deep.py", 2000, 30)
+    out = tmp / "deep.txt"
+    try:
+        r = record(["-p", shallow.pid, "-p", deep.pid, "-d", 3, "-o", out])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(shallow)
+        stop(deep)
+    stacks = parse_collapsed(out.read_text())
+    path = interp.workload_path("deep.py")
+    src = interp.host_path(path)
+    bottom = "recurse (%s:%d)" % (path, line_of(src, "# BOTTOM"))
+
+    s600 = pid_stacks(stacks, shallow.pid)
+    full = [s for s in s600 if frames_of(s)[-1] == bottom]
+    assert full, "no sample at the bottom of the 600-deep recursion: %s" % list(s600)[:3]
+    f = frames_of(max(full, key=lambda s: s600[s]))
+    assert f[0].startswith("<module> ("), f[:2]
+    assert "[truncated]" not in f
+    assert len(f) == 600, "expected 600 Python frames, got %d" % len(f)
+    assert sum(1 for x in f if x.startswith("recurse (")) == 599
+
+    s2000 = pid_stacks(stacks, deep.pid)
+    assert s2000, "no samples of the 2000-deep recursion"
+    for s, c in s2000.items():
+        f = frames_of(s)
+        assert f[0] == "[truncated]", "2000-deep stack not marked truncated: %s" % f[:2]
+        assert 1000 <= len(f) - 1 <= 1024, len(f)
+        assert f[-1] == bottom
+    assert re.search(r"[1-9]\d* truncated stack", r.stderr), r.stderr
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12", "pyenv-3.9"])
+def test_threads(name, tmp):
+    """--threads: each thread's function appears under that thread only."""
+    it = by_name(name)
+    p = it.start("threads.py", 30)
+    out = tmp / "threads.txt"
+    try:
+        ids = dict(kv.split("=") for kv in p.ready_line.split())
+        r = record(["-p", p.pid, "-d", 4, "--threads", "-o", out])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(p)
+    want = {int(tid): fn for fn, tid in ids.items()}
+    stacks = pid_stacks(parse_collapsed(out.read_text()), p.pid)
+    seen = {}
+    for s, c in stacks.items():
+        f = frames_of(s)
+        m = re.match(r"thread .* \((\d+)\)$", f[0])
+        assert m, "no thread frame: %s" % f[0]
+        tid = int(m.group(1))
+        fns = {x.split(" ")[0] for x in f[1:]}
+        for fn in ("spin_alpha", "spin_beta", "spin_gamma", "spin_delta"):
+            if fn in fns:
+                assert want.get(tid) == fn, "%s under thread %d (which runs %s)" % (fn, tid, want.get(tid))
+                seen[fn] = seen.get(fn, 0) + c
+    assert set(seen) == set(want.values()), "threads seen: %s" % seen
+
+
+def test_all_hostwide(tmp):
+    """-a: processes on different versions started before and during the run,
+    and one that lives ~300 ms, all appear with resolved names."""
+    specs = [("debian-3.11", "fn_debian311"), ("pyenv-3.9", "fn_pyenv39"),
+             ("pyenv-3.12", "fn_pyenv312")]
+    before = [(by_name(n).start("named.py", fn, 30), fn) for n, fn in specs]
+    late_it, short_it = by_name("pyenv-3.10"), by_name("pyenv-3.13")
+    out = tmp / "all.txt"
+    rec = subprocess.Popen([binary(), "record", "-q", "-a", "-d", "8", "-o", str(out)],
+                           stderr=subprocess.PIPE, text=True)
+    late = short = None
+    try:
+        time.sleep(2.5)
+        late = late_it.start("named.py", "fn_late310", 30)
+        time.sleep(1.5)
+        short = short_it.start("named.py", "fn_short313", 0.3, wait_ready=False)
+        short.wait(timeout=20)
+        _, err = rec.communicate(timeout=60)
+        assert rec.returncode == 0, err
+    finally:
+        for p, _ in before:
+            stop(p)
+        for p in (late, short):
+            if p:
+                stop(p)
+        if rec.poll() is None:
+            rec.kill()
+    stacks = parse_collapsed(out.read_text())
+    procs = before + [(late, "fn_late310"), (short, "fn_short313")]
+    for p, fn in procs:
+        mine = pid_stacks(stacks, p.pid)
+        assert any(frames_of(s)[-1].startswith(fn + " (") for s in mine), \
+            "%s (pid %d) missing from the host-wide profile; roots: %s" % (
+                fn, p.pid, sorted({frames_of(s)[0] for s in stacks})[:20])
+        roots = {frames_of(s)[0] for s in stacks if frames_of(s)[0].endswith("(%d)" % p.pid)}
+        assert all("named.py" in r for r in roots), roots
+
+
+def test_not_python(tmp):
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        r = record(["-p", p.pid, "-d", 1, "-o", tmp / "x.svg"])
+    finally:
+        stop(p)
+    assert r.returncode != 0
+    assert r.stderr.strip() == "pyrograph: process %d is not running CPython" % p.pid
+    assert not (tmp / "x.svg").exists()
+
+
+def test_no_such_pid(tmp):
+    r = record(["-p", 4000000, "-d", 1, "-o", tmp / "x.svg"])
+    assert r.returncode != 0
+    assert r.stderr.strip() == "pyrograph: no such process: 4000000"
+
+
+def test_not_root(tmp):
+    os.chmod(tmp, 0o777)
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", binary(), "record", "-a", "-d", "1", "-o",
+                        str(tmp / "x.svg")], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs root" in lines[0], r.stderr
+
+
+def test_target_exits_midrun(tmp):
+    it = by_name("debian-3.11")
+    p = it.start("nested.py", 1.5)
+    out = tmp / "exit.txt"
+    r = record(["-p", p.pid, "-d", 8, "-o", out])
+    p.wait(timeout=10)
+    assert r.returncode == 0, r.stderr
+    stacks = pid_stacks(parse_collapsed(out.read_text()), p.pid)
+    assert any("level_three" in s for s in stacks), stacks
+    assert "every target process has exited" in r.stderr
+
+
+def test_sigint_leaves_complete_files(tmp):
+    it = by_name("debian-3.11")
+    p = it.start("nested.py", 30)
+    svg, txt = tmp / "int.svg", tmp / "int.txt"
+    recs = [subprocess.Popen([binary(), "record", "-q", "-p", str(p.pid), "-d", "60", "-o", str(o)],
+                             stderr=subprocess.PIPE, text=True) for o in (svg, txt)]
+    try:
+        time.sleep(2)
+        t0 = time.monotonic()
+        for rec in recs:
+            rec.send_signal(signal.SIGINT)
+        for rec in recs:
+            _, err = rec.communicate(timeout=20)
+            assert rec.returncode == 0, err
+        assert time.monotonic() - t0 < 10
+    finally:
+        stop(p)
+        for rec in recs:
+            if rec.poll() is None:
+                rec.kill()
+    root = ET.parse(svg).getroot()  # complete, well-formed XML
+    assert root.tag.endswith("svg")
+    assert "level_three" in svg.read_text()
+    stacks = parse_collapsed(txt.read_text())
+    assert sum(stacks.values()) >= 50
+    assert any(frames_of(s)[-1].startswith("level_three (") for s in stacks)
+    assert not [f for f in os.listdir(tmp) if f.startswith(".pyrograph-")], "temp file left"
+
+
+def test_command_mode_and_subprocesses(tmp):
+    it = by_name("debian-3.11")
+    out = tmp / "cmd.txt"
+    r = record(["-o", out, "--", it.python, os.path.join(WORKLOADS, "nested.py"), "2"])
+    assert r.returncode == 0, r.stderr
+    stacks = parse_collapsed(out.read_text())
+    assert any(frames_of(s)[-1].startswith("level_three (") for s in stacks), stacks
+
+    parent = tmp / "parent.py"
+    parent.write_text("import subprocess, sys\n"
+                      "subprocess.run([sys.executable, %r, 'fn_child', '2'])\n"
+                      % os.path.join(WORKLOADS, "named.py"))
+    for follow, expect in ((["--subprocesses"], True), ([], False)):
+        out = tmp / ("sub%d.txt" % expect)
+        r = record(["-o", out] + follow + ["--", it.python, str(parent)])
+        assert r.returncode == 0, r.stderr
+        stacks = parse_collapsed(out.read_text())
+        found = any(frames_of(s)[-1].startswith("fn_child (") for s in stacks)
+        assert found == expect, (follow, stacks)
+
+
+def test_svg_in_chromium(tmp):
+    import browser
+    it = by_name("debian-3.11")
+    p = it.start("nested.py", 30)
+    svg = tmp / "chrome.svg"
+    try:
+        r = record(["-p", p.pid, "-d", 2, "-o", svg])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(p)
+    res = browser.check_svg(str(svg), "level_two", click_name="level_one")
+    assert res["errors"] == [], res
+    assert res["matches"] >= 1, res
+    assert res["zoomed"], res
