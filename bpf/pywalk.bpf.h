@@ -19,6 +19,7 @@
 struct walk_scratch {
 	struct sample_event ev;
 	__u8 chunk[FRAME_CHUNK];
+	__u8 codebuf[TAG_CHUNK];
 };
 
 struct {
@@ -138,6 +139,35 @@ static __always_inline __u64 chunk_u64(const __u8 *chunk, __u16 off)
 	return v;
 }
 
+static __always_inline __u64 buf_u64(const __u8 *buf, __u16 off)
+{
+	__u64 v = 0;
+
+	if (off > TAG_CHUNK - 8)
+		return 0;
+	__builtin_memcpy(&v, buf + (off & (TAG_CHUNK - 1)), 8);
+	return v;
+}
+
+/* See include/pytag.h: one read of the code object, hashed. */
+static __always_inline __u32 code_tag(struct walk_scratch *s,
+				      const struct py_proc *p, __u64 code)
+{
+	__u32 len = p->tag_len, first;
+
+	if (len == 0 || len > TAG_CHUNK)
+		return 0;
+	if (bpf_probe_read_user(s->codebuf, len & (TAG_CHUNK - 1) ?: TAG_CHUNK,
+				(void *)(code + p->tag_start)))
+		return 0;
+	first = (__u32)buf_u64(s->codebuf, p->tag_first);
+	if (p->tag_first > TAG_CHUNK - 8) /* the int may sit at the very end */
+		return 0;
+	return py_code_tag(first, buf_u64(s->codebuf, p->tag_file),
+			   buf_u64(s->codebuf, p->tag_name),
+			   buf_u64(s->codebuf, p->tag_lt));
+}
+
 static long walk_step(__u32 i, void *data)
 {
 	struct walk_ctx *c = data;
@@ -206,7 +236,7 @@ static long walk_step(__u32 i, void *data)
 	} else {
 		instr = (__u32)chunk_u64(s->chunk, o->frame_instr);
 	}
-	bpf_probe_read_user(&tag, sizeof(tag), (void *)(code + o->code_firstlineno));
+	tag = code_tag(s, c->proc, code);
 
 	n = c->n;
 	if (n < MAX_PY_FRAMES) {

@@ -8,6 +8,7 @@
 #include <linux/types.h>
 #endif
 #include "pyoffsets.h"
+#include "pytag.h"
 
 /*
  * The walker keeps at most this many Python frames (the innermost ones);
@@ -38,7 +39,7 @@ enum sample_flags {
 struct py_frame {
 	__u64 code;  /* PyCodeObject * in the target */
 	__u32 instr; /* instruction offset: see enum py_instr_kind; code units for 3.11+ */
-	__u32 tag;   /* co_firstlineno: guards against code-object address reuse */
+	__u32 tag;   /* py_code_tag(): guards against code-object address reuse */
 };
 
 struct sample_event {
@@ -66,7 +67,16 @@ struct pyproc_event {
 struct py_proc {
 	__u64 runtime; /* address of _PyRuntime in the target; 0: unsupported build */
 	struct py_offsets off;
+	/* The code-object fields hashed into the tag are read as one chunk of
+	 * tag_len bytes at code + tag_start; tag_* are offsets in that chunk. */
+	__u16 tag_start;
+	__u16 tag_len;
+	__u16 tag_first, tag_file, tag_name, tag_lt;
+	__u32 _pad;
 };
+
+/* Largest chunk the walker reads for the tag. */
+#define TAG_CHUNK 128
 
 enum stat_idx {
 	STAT_TICKS,	     /* timer ticks that were selected for a sample */

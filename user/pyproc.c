@@ -230,6 +230,30 @@ static int parse_maps_line(const char *line, struct mapping *m)
 	return 0;
 }
 
+int pyproc_set_tag_layout(struct py_proc *p)
+{
+	const struct py_offsets *o = &p->off;
+	unsigned int f[4] = { o->code_firstlineno, o->code_filename,
+			      o->code_name, o->code_linetable };
+	unsigned int lo = 0xffff, hi = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (f[i] == PY_OFF_NONE)
+			return -EINVAL;
+		lo = f[i] < lo ? f[i] : lo;
+		hi = f[i] + 8 > hi ? f[i] + 8 : hi;
+	}
+	if (hi - lo > TAG_CHUNK)
+		return -EINVAL;
+	p->tag_start = lo;
+	p->tag_len = hi - lo;
+	p->tag_first = f[0] - lo;
+	p->tag_file = f[1] - lo;
+	p->tag_name = f[2] - lo;
+	p->tag_lt = f[3] - lo;
+	return 0;
+}
+
 static int setup_layout(pid_t pid, const struct elf_facts *f,
 			unsigned long long bias, const char *path,
 			struct pyproc_info *out, char *err, size_t errlen)
@@ -293,6 +317,13 @@ static int setup_layout(pid_t pid, const struct elf_facts *f,
 				 maj, min, path);
 			return -ENOTSUP;
 		}
+	}
+	ret = pyproc_set_tag_layout(&out->bpf);
+	if (ret) {
+		snprintf(err, errlen,
+			 "unsupported build: implausible code object layout in %s",
+			 path);
+		return -ENOTSUP;
 	}
 	if (!mic)
 		mic = (out->bpf.off.version >> 8) & 0xff;

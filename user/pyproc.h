@@ -24,6 +24,9 @@ struct pyproc_info {
  */
 int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen);
 
+/* Fills the tag_* fields of p from its offsets (see include/pytag.h). */
+int pyproc_set_tag_layout(struct py_proc *p);
+
 /* Reads /proc/PID/cmdline into buf (spaces between arguments). */
 void pyproc_cmdline(pid_t pid, char *buf, size_t len);
 

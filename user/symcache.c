@@ -150,13 +150,14 @@ static int load_sym(struct symcache *sc, unsigned long long code,
 	if (ret)
 		return ret;
 	memcpy(&first, hdr + o->code_firstlineno, sizeof(first));
-	if ((unsigned int)first != tag)
+	file_p = rd_ptr(hdr, hmax, o->code_filename);
+	lt_p = rd_ptr(hdr, hmax, o->code_linetable);
+	if (py_code_tag((unsigned int)first, file_p,
+			rd_ptr(hdr, hmax, o->code_name), lt_p) != tag)
 		return -ESTALE; /* freed and reused since the sample */
 	name_p = rd_ptr(hdr, hmax, o->code_qualname);
 	if (!name_p)
 		name_p = rd_ptr(hdr, hmax, o->code_name);
-	file_p = rd_ptr(hdr, hmax, o->code_filename);
-	lt_p = rd_ptr(hdr, hmax, o->code_linetable);
 	if (pystr_read(o, mem_read, ctx, name_p, name, sizeof(name)) < 0)
 		return -EFAULT;
 	if (pystr_read(o, mem_read, ctx, file_p, file, sizeof(file)) < 0)

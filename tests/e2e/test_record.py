@@ -313,3 +313,30 @@ def test_svg_in_chromium(tmp):
     assert res["errors"] == [], res
     assert res["matches"] >= 1, res
     assert res["zoomed"], res
+
+
+def test_code_address_reuse(tmp):
+    """Code objects freed and their addresses reused by a different function:
+    every sample keeps its own function's name and line."""
+    it = by_name("debian-3.11")
+    p = it.start("reuse.py", 6)
+    out = tmp / "reuse.txt"
+    try:
+        r = record(["-p", p.pid, "-d", 5, "-o", out])
+        assert r.returncode == 0, r.stderr
+        rest, _ = p.communicate(timeout=20)
+    finally:
+        stop(p)
+    reused = int(rest.split()[-1])
+    assert reused > 10, "the workload did not reuse addresses (%d); test is moot" % reused
+    counts = {}
+    for s, c in pid_stacks(parse_collapsed(out.read_text()), p.pid).items():
+        leaf = frames_of(s)[-1]
+        counts[leaf] = counts.get(leaf, 0) + c
+    alpha = counts.pop("alpha (<dynamic>:2)", 0)
+    beta = counts.pop("beta (<dynamic>:3)", 0)
+    wrong = {k: v for k, v in counts.items() if k.startswith(("alpha", "beta"))}
+    assert not wrong, "mislabelled samples: %s" % wrong
+    assert alpha + beta >= 100, counts
+    share = 100.0 * alpha / (alpha + beta)
+    assert 55 <= share <= 78, "alpha share %.1f%% (expected ~2/3)" % share
