@@ -340,3 +340,44 @@ def test_code_address_reuse(tmp):
     assert alpha + beta >= 100, counts
     share = 100.0 * alpha / (alpha + beta)
     assert 55 <= share <= 78, "alpha share %.1f%% (expected ~2/3)" % share
+
+
+def test_no_kernel_btf(tmp):
+    env = dict(os.environ, PYROGRAPH_KERNEL_BTF="/nonexistent/vmlinux")
+    r = record(["-a", "-d", 1, "-o", tmp / "x.svg"], env=env)
+    assert r.returncode != 0
+    assert r.stderr.strip() == ("pyrograph: kernel BTF is missing (/nonexistent/vmlinux): "
+                                "pyrograph needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+
+
+def _pyenv37():
+    import glob
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.7.*/bin/python3.7")))
+    if not found:
+        pytest.skip("no pyenv 3.7 build to stand for an unsupported interpreter")
+    return Interp("pyenv-3.7", found[-1])
+
+
+def test_unsupported_build(tmp):
+    """An interpreter too old to read: one clear line with -p; counted as
+    'unsupported build' drops with -a while other processes are profiled."""
+    old = _pyenv37().start("nested.py", 30)
+    good = by_name("debian-3.11").start("nested.py", 30)
+    try:
+        r = record(["-p", old.pid, "-d", 1, "-o", tmp / "x.svg"])
+        assert r.returncode != 0
+        line = r.stderr.strip()
+        assert re.fullmatch(r"pyrograph: unsupported Python 3\.7 in \S+libpython3\.7m?\.so\S* "
+                            r"\(pyrograph needs 3\.8 or newer\)", line), line
+        out = tmp / "all.txt"
+        r = record(["-a", "-d", 3, "-o", out])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(old)
+        stop(good)
+    m = re.search(r"(\d+) unsupported build", r.stderr)
+    assert m and int(m.group(1)) > 0, r.stderr
+    assert "unsupported Python 3.7" in r.stderr
+    stacks = parse_collapsed(out.read_text())
+    assert pid_stacks(stacks, good.pid), "the supported process was not profiled"
+    assert not pid_stacks(stacks, old.pid)
