@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
 if [ ! -f "$build/build.ninja" ]; then
-	meson setup "$build" "$@"
+	# shellcheck disable=SC2086 # MESON_ARGS is a list of options
+	meson setup "$build" ${MESON_ARGS:-} "$@"
 fi
 ninja -C "$build"

@@ -4,11 +4,15 @@
 # parsers and end-to-end tests of the real binary on the interpreter matrix.
 # The Debian interpreter trees are built once and cached outside the clone
 # (PYROGRAPH_CHROOTS, default /var/cache/pyrograph/chroots).
+# Sanitizers: BUILD_DIR=build-asan MESON_ARGS=-Db_sanitize=address,undefined
+# Arguments go to pytest, e.g. -k nested_chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test: run as root (BPF needs it)" >&2; exit 1; }
 scripts/deps.sh
 scripts/build.sh
+# The suite tests the binary and unit tests of this build directory.
+export PYROGRAPH_BUILD="$PWD/${BUILD_DIR:-build}"
 # A tree that cannot be built is reported by the tests as not prepared.
 scripts/build-chroots.sh || echo "test: some interpreter trees could not be built (see above)"
 exec /usr/bin/python3 -m pytest -ra -p no:cacheprovider tests "$@"

@@ -22,7 +22,8 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 def binary():
-    b = os.environ.get("PYROGRAPH_BIN") or os.path.join(ROOT, "build", "pyrograph")
+    build = os.environ.get("PYROGRAPH_BUILD") or os.path.join(ROOT, "build")
+    b = os.environ.get("PYROGRAPH_BIN") or os.path.join(build, "pyrograph")
     if not os.access(b, os.X_OK):
         pytest.fail("pyrograph binary not found at %s (build first: scripts/test)" % b)
     return b
