@@ -95,6 +95,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	if (!proc) {
 		__u8 one = 1;
 
+		stat_inc(STAT_T_OTHER);
 		if (!is_target(tgid))
 			return 0;
 		if (bpf_map_update_elem(&seen, &tgid, &one, BPF_NOEXIST) == 0)
@@ -102,27 +103,23 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	if (!proc->runtime) {
-		stat_inc(STAT_UNSUPPORTED);
+		stat_inc(STAT_T_UNSUPPORTED);
 		return 0;
 	}
-	stat_inc(STAT_PY_SAMPLES);
-
 	tstate = py_find_tstate(proc, tid);
 	if (!tstate) {
-		stat_inc(STAT_NO_TSTATE);
+		stat_inc(STAT_T_NO_TSTATE);
 		return 0;
 	}
 	s = bpf_map_lookup_elem(&walk_scratch, &zero);
-	if (!s)
+	if (!s) {
+		stat_inc(STAT_T_UNREADABLE);
 		return 0;
+	}
 	n = py_walk_stack(s, proc, tstate, &flags);
-	if (flags & SAMPLE_READ_ERROR)
-		stat_inc(STAT_DROP_READ);
-	if (flags & SAMPLE_TRUNCATED)
-		stat_inc(STAT_TRUNCATED);
 	if (!n) {
-		if (!(flags & SAMPLE_READ_ERROR))
-			stat_inc(STAT_NO_TSTATE); /* thread with no Python frame */
+		stat_inc((flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
+						       STAT_T_NO_FRAMES);
 		return 0;
 	}
 	s->ev.type = EV_SAMPLE;
@@ -138,10 +135,15 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	     (long)(n & (2 * MAX_PY_FRAMES - 1)) * sizeof(struct py_frame);
 	if (sz > (long)sizeof(s->ev))
 		sz = sizeof(s->ev);
-	if (bpf_ringbuf_output(&events, &s->ev, sz, 0))
-		stat_inc(STAT_DROP_RINGBUF);
-	else
-		stat_inc(STAT_EMITTED);
+	if (bpf_ringbuf_output(&events, &s->ev, sz, 0)) {
+		stat_inc(STAT_T_RINGBUF_FULL);
+		return 0;
+	}
+	stat_inc(STAT_T_EMITTED);
+	if (flags & SAMPLE_READ_ERROR)
+		stat_inc(STAT_PARTIAL);
+	if (flags & SAMPLE_TRUNCATED)
+		stat_inc(STAT_TRUNCATED);
 	return 0;
 }
 

@@ -78,17 +78,23 @@ struct py_proc {
 /* Largest chunk the walker reads for the tag. */
 #define TAG_CHUNK 128
 
+/*
+ * Every selected tick lands in exactly one of the STAT_T_* buckets, so the
+ * summary can account for every sample. STAT_PARTIAL and STAT_TRUNCATED
+ * qualify emitted samples; STAT_DROP_EVENTS counts lost process events.
+ */
 enum stat_idx {
-	STAT_TICKS,	     /* timer ticks that were selected for a sample */
-	STAT_PY_SAMPLES,     /* samples of a thread of a known Python process */
-	STAT_EMITTED,	     /* sample events written to the ring buffer */
-	STAT_DROP_RINGBUF,   /* ring buffer full: sample lost */
-	STAT_DROP_READ,	     /* a frame or thread state was unreadable */
-	STAT_TRUNCATED,	     /* stack deeper than MAX_PY_FRAMES */
-	STAT_NO_TSTATE,	     /* thread of a Python process without a thread state */
-	STAT_PENDING,	     /* samples of processes still being classified */
-	STAT_DROP_EVENTS,    /* process events lost (ring buffer full) */
-	STAT_UNSUPPORTED,    /* samples of Python processes we cannot read */
+	STAT_TICKS,		/* timer ticks selected for a sample */
+	STAT_T_OTHER,		/* a task of a process not (yet) known as Python */
+	STAT_T_UNSUPPORTED,	/* a Python process we cannot read */
+	STAT_T_NO_TSTATE,	/* a thread without a PyThreadState */
+	STAT_T_NO_FRAMES,	/* a Python thread not running Python code */
+	STAT_T_UNREADABLE,	/* the thread state or first frame was unreadable */
+	STAT_T_RINGBUF_FULL,	/* walked, but the ring buffer was full */
+	STAT_T_EMITTED,		/* sent to userspace */
+	STAT_PARTIAL,		/* emitted with a frame chain that broke off */
+	STAT_TRUNCATED,		/* emitted, deeper than MAX_PY_FRAMES */
+	STAT_DROP_EVENTS,	/* process events lost (ring buffer full) */
 	STAT_NR,
 };
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "container.h"
 #include "log.h"
 #include "output.h"
 #include "profiler.h"
@@ -43,13 +44,15 @@
 #define RETRY_MS 20
 #define RETRY_MAX 40
 
+#define ROOT_MAX 1024
+
 struct tracked {
 	pid_t pid;
 	bool python;
-	bool announced;
 	struct pyproc_info info;
+	struct container_info ci;
 	struct symcache *sc;
-	char label[200];
+	char root[ROOT_MAX]; /* root frames: container;...;command (pid) */
 	unsigned long long samples;
 	struct tracked *next;
 };
@@ -61,6 +64,12 @@ struct pending {
 };
 
 #define NBUCKETS 4096
+
+enum group_by {
+	GROUP_CONTAINER, /* container frame (when in one), then process */
+	GROUP_PROCESS,
+	GROUP_NONE,
+};
 
 struct record {
 	/* options */
@@ -75,6 +84,9 @@ struct record {
 	enum out_format format;
 	bool threads;
 	bool quiet;
+	enum group_by group;
+	const char *container; /* --container ID-PREFIX */
+	const char *cgroup;    /* --cgroup PATH */
 	unsigned int max_procs;
 	size_t ringbuf_mb;
 
@@ -88,6 +100,7 @@ struct record {
 	bool child_done;
 	char *stackbuf;
 	unsigned long long py_samples, unresolved_frames, lost_samples;
+	unsigned int nfiltered;
 	unsigned int nprocs_seen, nprocs_live, nunsupported;
 	unsigned long long start_ms;
 };
@@ -187,16 +200,95 @@ static void pending_add(struct record *r, pid_t pid, int tries)
 	};
 }
 
-static void make_label(struct tracked *t)
+static void process_label(const struct tracked *t, char *buf, size_t len)
 {
-	char cmd[96];
+	const char *full = t->info.cmd[0] ? t->info.cmd : "?";
+	const char *sp = strchr(full, ' '), *slash = full, *q;
+	char cmd[128];
 	size_t l;
 
-	snprintf(cmd, sizeof(cmd), "%s", t->info.cmd[0] ? t->info.cmd : "?");
+	/* argv[0] without its directory: the arguments are what tell apart
+	 * processes of one interpreter. */
+	for (q = full; *q && (!sp || q < sp); q++)
+		if (*q == '/')
+			slash = q + 1;
+	snprintf(cmd, sizeof(cmd), "%s", slash);
 	l = strlen(cmd);
 	if (l >= sizeof(cmd) - 1)
 		memcpy(cmd + sizeof(cmd) - 4, "...", 4);
-	snprintf(t->label, sizeof(t->label), "%s (%d)", cmd, t->pid);
+	/* host pid, and the pid the process sees when it is in a namespace */
+	if (t->ci.nspid && t->ci.nspid != t->pid)
+		snprintf(buf, len, "%s (%d/%d)", cmd, t->pid, t->ci.nspid);
+	else
+		snprintf(buf, len, "%s (%d)", cmd, t->pid);
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+/*
+ * Root frames of t's stacks. With --subprocesses a process sits under the
+ * nearest ancestor that is itself a tracked Python process, so a pool's
+ * workers appear under their parent.
+ */
+static void make_root(struct record *r, struct tracked *t)
+{
+	char label[256], cbuf[300];
+	const char *c;
+
+	process_label(t, label, sizeof(label));
+	t->root[0] = '\0';
+	if (r->subprocesses) {
+		pid_t a = t->pid;
+
+		for (int depth = 0; depth < 64; depth++) {
+			struct tracked *up;
+
+			a = parent_of(a);
+			if (a <= 1)
+				break;
+			up = tracked_find(r, a);
+			if (up && up->python) {
+				snprintf(t->root, sizeof(t->root), "%s;%s",
+					 up->root, label);
+				return;
+			}
+		}
+	}
+	if (r->group == GROUP_NONE)
+		return;
+	c = r->group == GROUP_CONTAINER ?
+		    container_label(&t->ci, cbuf, sizeof(cbuf)) : NULL;
+	if (c)
+		snprintf(t->root, sizeof(t->root), "%s;%s", c, label);
+	else
+		snprintf(t->root, sizeof(t->root), "%s", label);
+}
+
+static bool selected(const struct record *r, const struct container_info *ci)
+{
+	if (r->container && !container_matches_id(ci, r->container))
+		return false;
+	if (r->cgroup && !container_matches_cgroup(ci, r->cgroup))
+		return false;
+	return true;
 }
 
 /*
@@ -207,12 +299,19 @@ static bool try_detect(struct record *r, pid_t pid, int tries)
 {
 	struct tracked *t;
 	struct pyproc_info info;
+	struct container_info ci;
 	char err[512];
 	int ret;
 
 	t = tracked_find(r, pid);
 	if (t && t->python)
 		return true;
+	if (container_read(pid, &ci))
+		return true; /* gone */
+	if (!selected(r, &ci)) {
+		r->nfiltered++;
+		return true;
+	}
 	ret = pyproc_detect(pid, &info, err, sizeof(err));
 	if (ret == -ESRCH)
 		return true;
@@ -247,12 +346,13 @@ static bool try_detect(struct record *r, pid_t pid, int tries)
 		*bucket(r, pid) = t;
 	}
 	t->info = info;
+	t->ci = ci;
 	t->sc = symcache__new(pid, &info.bpf.off);
 	if (!t->sc) {
 		tracked_drop(r, pid);
 		return true;
 	}
-	make_label(t);
+	make_root(r, t);
 	if (profiler__add_proc(r->prof, pid, &info.bpf)) {
 		pr_warn("cannot track process %d (%s): too many processes (--max-procs)",
 			pid, info.cmd);
@@ -262,7 +362,7 @@ static bool try_detect(struct record *r, pid_t pid, int tries)
 	t->python = true;
 	r->nprocs_seen++;
 	r->nprocs_live++;
-	pr_debug("tracking %s: Python %s (%s)", t->label, info.version,
+	pr_debug("tracking %s: Python %s (%s)", t->root, info.version,
 		 info.binary);
 	return true;
 }
@@ -307,15 +407,18 @@ static void on_sample(struct record *r, const struct sample_event *e,
 	__u32 n = e->nframes;
 
 	if (n > MAX_PY_FRAMES ||
-	    size < offsetof(struct sample_event, frames) + n * sizeof(e->frames[0]))
+	    size < offsetof(struct sample_event, frames) + n * sizeof(e->frames[0])) {
+		r->lost_samples++;
 		return;
+	}
 	t = tracked_find(r, e->pid);
 	if (!t || !t->python) {
 		r->lost_samples++;
 		return;
 	}
 	r->stackbuf[0] = '\0';
-	pos = append(r->stackbuf, pos, t->label);
+	if (t->root[0])
+		pos = append(r->stackbuf, pos, t->root);
 	if (r->threads) {
 		char comm[TASK_COMM_LEN + 1];
 
@@ -340,6 +443,8 @@ static void on_sample(struct record *r, const struct sample_event *e,
 	if (stackagg__add(r->agg, r->stackbuf, 1) == 0) {
 		r->py_samples++;
 		t->samples++;
+	} else {
+		r->lost_samples++;
 	}
 }
 
@@ -393,17 +498,21 @@ static void scan_proc(struct record *r)
 	closedir(d);
 }
 
+static unsigned long long dropped(const unsigned long long st[STAT_NR])
+{
+	return st[STAT_T_RINGBUF_FULL] + st[STAT_T_UNREADABLE] +
+	       st[STAT_T_UNSUPPORTED];
+}
+
 static void status_line(struct record *r, bool final)
 {
 	unsigned long long st[STAT_NR];
 	double el = (now_ms() - r->start_ms) / 1000.0;
-	unsigned long long drops;
 
 	profiler__stats(r->prof, st);
-	drops = st[STAT_DROP_RINGBUF] + st[STAT_DROP_READ] + st[STAT_UNSUPPORTED];
 	fprintf(stderr,
 		"\r\033[K[%6.1fs] samples %llu  python %llu  processes %u  drops %llu%s",
-		el, st[STAT_TICKS], r->py_samples, r->nprocs_seen, drops,
+		el, st[STAT_TICKS], r->py_samples, r->nprocs_seen, dropped(st),
 		final ? "\n" : "");
 }
 
@@ -416,19 +525,27 @@ static void print_summary(struct record *r, double elapsed)
 	profiler__stats(r->prof, st);
 	profiler__timing(r->prof, &period, &hz);
 	fprintf(stderr,
-		"pyrograph: %.1f s at %.0f Hz: %llu samples, %llu Python samples, %u Python processes\n",
-		elapsed, hz, st[STAT_TICKS], r->py_samples, r->nprocs_seen);
+		"pyrograph: %.1f s at %.0f Hz: %llu samples, %llu Python samples, %u Python process%s\n",
+		elapsed, hz, st[STAT_TICKS], r->py_samples, r->nprocs_seen,
+		r->nprocs_seen == 1 ? "" : "es");
 	fprintf(stderr,
-		"pyrograph: drops: %llu buffer full, %llu unreadable frame, %llu truncated stack, %llu unsupported build",
-		st[STAT_DROP_RINGBUF], st[STAT_DROP_READ] + r->unresolved_frames,
-		st[STAT_TRUNCATED], st[STAT_UNSUPPORTED]);
-	fprintf(stderr, "; %llu before detection, %llu without Python frames",
-		r->lost_samples, st[STAT_NO_TSTATE]);
+		"pyrograph: drops: %llu buffer full, %llu unreadable frame, %llu truncated stack, %llu unsupported build\n",
+		st[STAT_T_RINGBUF_FULL], st[STAT_T_UNREADABLE],
+		st[STAT_TRUNCATED], st[STAT_T_UNSUPPORTED]);
+	/* Every selected tick is in exactly one of these. */
+	fprintf(stderr,
+		"pyrograph: accounting: %llu samples = %llu Python + %llu other processes + %llu threads without a Python thread state + %llu idle in native code + %llu dropped + %llu lost in userspace\n",
+		st[STAT_TICKS], r->py_samples, st[STAT_T_OTHER],
+		st[STAT_T_NO_TSTATE], st[STAT_T_NO_FRAMES], dropped(st),
+		r->lost_samples);
+	if (st[STAT_PARTIAL] || r->unresolved_frames)
+		fprintf(stderr,
+			"pyrograph: %llu stacks broke off at an unreadable frame ([unreadable frames]); %llu frames could not be resolved\n",
+			st[STAT_PARTIAL], r->unresolved_frames);
 	if (st[STAT_DROP_EVENTS])
-		fprintf(stderr, "; %llu process events lost",
+		fprintf(stderr, "pyrograph: %llu process events lost\n",
 			st[STAT_DROP_EVENTS]);
-	fprintf(stderr, "\n");
-	if (st[STAT_DROP_RINGBUF])
+	if (st[STAT_T_RINGBUF_FULL])
 		fprintf(stderr,
 			"pyrograph: hint: the ring buffer overflowed; raise --buffer-size or lower --rate\n");
 }
@@ -484,7 +601,10 @@ static void usage(FILE *f)
 		"  -a, --all             every Python process on the host, including ones\n"
 		"                        started during the recording\n"
 		"  -- COMMAND [ARGS]     run COMMAND and profile it until it exits\n"
-		"  -s, --subprocesses    with a command or -p: follow child processes too\n"
+		"  -s, --subprocesses    with a command or -p: follow child processes too,\n"
+		"                        each shown under its parent\n"
+		"      --container ID    only processes in containers whose id starts with ID\n"
+		"      --cgroup PATH     only processes in cgroup PATH (v2 path) or below\n"
 		"\n"
 		"Options:\n"
 		"  -o, --output FILE     output file, '-' for stdout (default: profile.svg,\n"
@@ -498,6 +618,9 @@ static void usage(FILE *f)
 		"  -r, --rate HZ         mean samples per second per CPU (default 100); the\n"
 		"                        timer is jittered so periodic work is not aliased\n"
 		"  -t, --threads         add a 'thread NAME (TID)' frame under each process\n"
+		"  -g, --group-by KIND   root frames: container (a 'container ID' frame, then\n"
+		"                        'command (pid)'; the default with -a), process\n"
+		"                        (the default otherwise) or none\n"
 		"  -q, --quiet           no live status line\n"
 		"      --buffer-size MB  BPF ring buffer size (default 8)\n"
 		"      --max-procs N     Python processes tracked at once (default 4096)\n"
@@ -505,14 +628,16 @@ static void usage(FILE *f)
 		"  -h, --help            this help\n"
 		"\n"
 		"Frames read 'qualname (file.py:LINE)', outermost first, under a\n"
-		"'command (pid)' root frame. Ctrl-C or SIGTERM stops early and still writes a\n"
-		"complete file.\n"
+		"'command (pid)' root frame; 'command (pid/nspid)' for a process in a pid\n"
+		"namespace (host pid / pid in the container). File paths are as the process\n"
+		"sees them. Ctrl-C or SIGTERM stops early and still writes a complete file.\n"
 		"\n"
 		"Examples:\n"
 		"  pyrograph record -p 1234 -d 30 -o profile.svg\n"
 		"  pyrograph record -a -d 10 -o host.svg\n"
 		"  pyrograph record -o out.svg -- python3 app.py --port 8000\n"
-		"  pyrograph record -a -d 5 -f collapsed -o - | sort -k2 -n | tail\n");
+		"  pyrograph record -a -d 5 -f collapsed -o - | sort -k2 -n | tail\n"
+		"  pyrograph record --container 3f2a9c -d 10 -o web.svg\n");
 }
 
 static int parse_uint(const char *s, const char *what, unsigned long lo,
@@ -542,6 +667,9 @@ static int parse_args(struct record *r, int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "threads", no_argument, NULL, 't' },
+		{ "group-by", required_argument, NULL, 'g' },
+		{ "container", required_argument, NULL, 'C' },
+		{ "cgroup", required_argument, NULL, 'G' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "buffer-size", required_argument, NULL, 'B' },
 		{ "max-procs", required_argument, NULL, 'M' },
@@ -549,7 +677,7 @@ static int parse_args(struct record *r, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const char *fmt = NULL;
+	const char *fmt = NULL, *group = NULL;
 	unsigned long v;
 	char *end;
 	int c;
@@ -558,7 +686,7 @@ static int parse_args(struct record *r, int argc, char **argv)
 	r->max_procs = 4096;
 	r->ringbuf_mb = 8;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:aso:f:d:r:tqvh", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+p:aso:f:d:r:tg:qvh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'p':
@@ -600,6 +728,15 @@ static int parse_args(struct record *r, int argc, char **argv)
 		case 't':
 			r->threads = true;
 			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'C':
+			r->container = optarg;
+			break;
+		case 'G':
+			r->cgroup = optarg;
+			break;
 		case 'q':
 			r->quiet = true;
 			break;
@@ -630,8 +767,26 @@ static int parse_args(struct record *r, int argc, char **argv)
 		pr_err("choose one kind of target: -p PID, -a, or -- COMMAND");
 		return -EINVAL;
 	}
+	if ((r->container || r->cgroup) && (r->cmd || r->npids)) {
+		pr_err("--container and --cgroup select among all processes: not with -p or a command");
+		return -EINVAL;
+	}
 	if (!r->cmd && !r->npids)
 		r->all = true;
+	r->group = r->all ? GROUP_CONTAINER : GROUP_PROCESS;
+	if (group) {
+		if (!strcmp(group, "container"))
+			r->group = GROUP_CONTAINER;
+		else if (!strcmp(group, "process"))
+			r->group = GROUP_PROCESS;
+		else if (!strcmp(group, "none"))
+			r->group = GROUP_NONE;
+		else {
+			pr_err("unknown --group-by '%s' (container, process, none)",
+			       group);
+			return -EINVAL;
+		}
+	}
 	if (r->all && r->subprocesses) {
 		pr_err("--subprocesses needs -p or a command (-a already sees every process)");
 		return -EINVAL;
@@ -736,10 +891,11 @@ int cmd_record(int argc, char **argv)
 	if (!r->quiet && !isatty(STDERR_FILENO))
 		r->quiet = true;
 	if (!r->quiet)
-		pr_info("recording %s at %u Hz%s; Ctrl-C to stop",
+		pr_info("recording %s at %u Hz; Ctrl-C to stop",
+			r->container || r->cgroup ? "the selected containers" :
 			r->all ? "all Python processes" :
 			r->cmd ? r->cmd[0] : "the selected processes",
-			r->rate, r->duration > 0 ? "" : "");
+			r->rate);
 
 	while (!stop_requested) {
 		unsigned long long now;
