@@ -300,7 +300,8 @@ def check_svg(path, search_term, click_name=None, timeout=30, *, via="call", scr
 
         cdp.pump(0.3)
         if screenshot:
-            cdp.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+            # Flame graphs grow upwards from the root: show the bottom.
+            cdp.evaluate("window.scrollTo(0, 1e9)")
             shot = cdp.call("Page.captureScreenshot", {"format": "png"})
             pathlib.Path(screenshot).write_bytes(base64.b64decode(shot["data"]))
         result["errors"] = list(cdp.errors)

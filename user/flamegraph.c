@@ -306,12 +306,23 @@ static void put_escaped(FILE *f, const char *s, size_t len)
 		const char *rep;
 
 		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&apos;"; break;
-		default: continue;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&apos;";
+			break;
+		default:
+			continue;
 		}
 		fwrite(s + start, 1, i - start, f);
 		fputs(rep, f);
@@ -644,7 +655,7 @@ static int layout(const struct fg_tree *t, struct fg_layout *l)
 	stack[sp++] = 0;
 	while (sp) {
 		uint32_t p = stack[--sp], k;
-		unsigned long long pos = l->x[p], end = l->x[p] + t->nodes[p].count;
+		unsigned long long pos = l->x[p], end = sat_add(l->x[p], t->nodes[p].count);
 
 		for (k = first[p]; k < first[p] + nkids[p]; k++) {
 			uint32_t c = kids[k].id;
@@ -680,7 +691,7 @@ static int write_frame(FILE *f, struct fg_buf *b, const struct fg_tree *t, const
 	unsigned long long total = t->nodes[0].count;
 	double scale = (double)(FG_WIDTH - 2 * FG_XPAD) / (double)total;
 	double x1 = FG_XPAD + (double)l->x[id] * scale;
-	double x2 = FG_XPAD + (double)(l->x[id] + n->count) * scale;
+	double x2 = FG_XPAD + (double)sat_add(l->x[id], n->count) * scale;
 	double w;
 	int y = ypad + (int)(l->max_depth - l->depth[id]) * FG_FRAME_H;
 	size_t ncp, fits;

@@ -501,6 +501,26 @@ static void test_long_name(void)
 	free(name);
 }
 
+/* Absurd counts saturate instead of wrapping; odd entries still count in the root. */
+static void test_odd_inputs(void)
+{
+	const struct stack_count in[] = {
+		{ "a;b", ~0ULL - 1 }, { "a;c", 5 }, { "d", 10 }, { NULL, 3 }, { ";;;", 4 },
+	};
+	const struct stack_count small[] = { { NULL, 3 }, { "", 4 }, { "x", 1 } };
+	struct svg s = render(in, 5, &(struct flamegraph_opts){ NULL, NULL, NULL });
+	struct svg t = render(small, 3, NULL);
+
+	check_wellformed("saturated counts", &s);
+	CHECK(strstr(s.p, "<title>all (18446744073709551615 samples, 100.00%)</title>"), "saturated root");
+	CHECK(strstr(s.p, ">Flame Graph</text>"), "default title");
+	check_wellformed("NULL and empty stacks", &t);
+	CHECK(strstr(t.p, "<title>all (8 samples, 100.00%)</title>"), "NULL/empty stacks count in root");
+	CHECK(strstr(t.p, "<title>x (1 samples, 12.50%)</title>"), "x");
+	free(s.p);
+	free(t.p);
+}
+
 static void test_errors(void)
 {
 	const struct stack_count in[] = { { "a;b", 1 } };
@@ -527,6 +547,7 @@ int main(void)
 	test_many_drawn();
 	test_label_truncation();
 	test_long_name();
+	test_odd_inputs();
 	test_errors();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
