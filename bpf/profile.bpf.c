@@ -16,8 +16,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by userspace between open and load. */
 const volatile bool target_all = true;	    /* every process, else `targets` */
 const volatile bool follow_children = false; /* add forked children to targets */
-/* A tick is sampled when prandom < sample_threshold (see user/record.c). */
-const volatile __u32 sample_threshold = 0xffffffff;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -86,9 +84,6 @@ int py_sample(struct bpf_perf_event_data *ctx)
 
 	if (!tgid)
 		return 0; /* idle */
-	if (sample_threshold != 0xffffffff &&
-	    bpf_get_prandom_u32() >= sample_threshold)
-		return 0;
 	stat_inc(STAT_TICKS);
 
 	proc = bpf_map_lookup_elem(&procs, &tgid);

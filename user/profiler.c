@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -22,49 +23,49 @@ struct profiler {
 	int ncpu;
 	int *pfds;
 	struct bpf_link **links;
-	unsigned long long period_ns;
+	unsigned long long period_ns; /* mean period */
 	double mean_hz;
+	unsigned long long rng;
 };
 
-static bool is_prime(unsigned long n)
+/* xorshift64*: cheap, and quality is not critical for timer jitter. */
+static unsigned long long next_rand(unsigned long long *state)
 {
-	if (n < 2)
-		return false;
-	for (unsigned long d = 2; d * d <= n; d++)
-		if (n % d == 0)
-			return false;
-	return true;
+	unsigned long long x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dULL;
 }
 
 /*
- * A fixed timer at exactly the requested rate ticks in lockstep with
- * periodic work (a 100 Hz timer against a 10 ms loop sees one phase only).
- * So the timer runs k times faster than asked, with a period of a prime
- * number of microseconds, and the BPF program keeps a tick with
- * probability 1/k: the phase of the kept samples drifts across any round
- * period and is randomised on top.
+ * A timer with a fixed period ticks in lockstep with periodic work (a
+ * 100 Hz timer against a 10 ms loop sees one phase only), and so does any
+ * fixed lattice of ticks, whatever its spacing. So each CPU's rate is
+ * re-drawn uniformly from [0.5, 1.5] x the asked rate every few tens of
+ * milliseconds (setting the period restarts the cpu-clock hrtimer): sample
+ * times have no lattice to align with. The rate, not the period, is drawn
+ * uniformly because each draw holds for a stretch of time, so the time
+ * average of the rate is the mean of the draws (a uniform period would
+ * average to ln(3)/period, 10% fast).
  */
-static void plan_timing(unsigned int rate, unsigned long long *period_ns,
-			unsigned int *threshold, double *mean_hz)
+int profiler__jitter(struct profiler *p)
 {
-	unsigned int k = rate <= 250 ? 4 : rate <= 1000 ? 2 : 1;
-	unsigned long us = 1000000UL / ((unsigned long)rate * k);
-	double base_hz, keep;
+	for (int cpu = 0; cpu < p->ncpu; cpu++) {
+		unsigned long long r = next_rand(&p->rng) >> 11; /* 53 bits */
+		double u = (double)r / (double)(1ULL << 53);
+		__u64 period = (__u64)(p->period_ns / (0.5 + u));
 
-	if (us < 10)
-		us = 10;
-	while (!is_prime(us))
-		us++;
-	base_hz = 1e6 / (double)us;
-	keep = (double)rate / base_hz;
-	if (keep >= 1.0) {
-		*threshold = 0xffffffffU;
-		keep = 1.0;
-	} else {
-		*threshold = (unsigned int)(keep * 4294967296.0);
+		if (p->pfds[cpu] < 0)
+			continue;
+		if (period < 10000)
+			period = 10000;
+		if (ioctl(p->pfds[cpu], PERF_EVENT_IOC_PERIOD, &period) < 0)
+			return -errno;
 	}
-	*period_ns = us * 1000ULL;
-	*mean_hz = base_hz * keep;
+	return 0;
 }
 
 static int open_perf_events(struct profiler *p)
@@ -107,14 +108,16 @@ static int open_perf_events(struct profiler *p)
 		}
 		opened++;
 	}
-	return opened ? 0 : -ENODEV;
+	if (!opened)
+		return -ENODEV;
+	return profiler__jitter(p);
 }
 
 int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		   profiler_event_fn fn, void *ctx)
 {
 	struct profiler *p;
-	unsigned int threshold;
+	struct timespec ts;
 	int err;
 
 	p = calloc(1, sizeof(*p));
@@ -131,10 +134,14 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		pr_err("failed to open the BPF program: %s", strerror(-err));
 		goto fail;
 	}
-	plan_timing(o->rate_hz, &p->period_ns, &threshold, &p->mean_hz);
+	p->period_ns = 1000000000ULL / o->rate_hz;
+	if (p->period_ns < 10000)
+		p->period_ns = 10000; /* the kernel's floor for cpu-clock */
+	p->mean_hz = 1e9 / (double)p->period_ns;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	p->rng = (ts.tv_nsec ^ ((unsigned long long)getpid() << 32)) | 1;
 	p->skel->rodata->target_all = o->all;
 	p->skel->rodata->follow_children = o->follow_children;
-	p->skel->rodata->sample_threshold = threshold;
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 

@@ -37,6 +37,11 @@ int profiler__forget(struct profiler *p, pid_t pid);
 int profiler__poll(struct profiler *p, int timeout_ms);
 /* Sums the per-CPU counters. */
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
+/*
+ * Re-draws each CPU's timer period around the mean (see profiler.c); call
+ * it every few tens of milliseconds while recording.
+ */
+int profiler__jitter(struct profiler *p);
 /* Effective sampling: the timer period and the rate it works out to. */
 void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
 		      double *mean_hz);

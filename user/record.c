@@ -43,6 +43,8 @@
 #define YOUNG_MS 2000
 #define RETRY_MS 20
 #define RETRY_MAX 40
+/* How often each CPU's sampling period is re-drawn. */
+#define JITTER_MS 20
 
 #define ROOT_MAX 1024
 
@@ -616,7 +618,8 @@ static void usage(FILE *f)
 		"                        until COMMAND exits; a COMMAND still running then\n"
 		"                        gets SIGTERM)\n"
 		"  -r, --rate HZ         mean samples per second per CPU (default 100); the\n"
-		"                        timer is jittered so periodic work is not aliased\n"
+		"                        intervals are randomised (0.5x-1.5x the mean) so\n"
+		"                        periodic work is not aliased\n"
 		"  -t, --threads         add a 'thread NAME (TID)' frame under each process\n"
 		"  -g, --group-by KIND   root frames: container (a 'container ID' frame, then\n"
 		"                        'command (pid)'; the default with -a), process\n"
@@ -812,7 +815,7 @@ int cmd_record(int argc, char **argv)
 	struct record *r;
 	struct profiler_opts po = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	unsigned long long end_ms = 0, next_status;
+	unsigned long long end_ms = 0, next_status, next_jitter = 0;
 	int go_fd = -1, ret;
 	char title[256];
 	double elapsed;
@@ -899,17 +902,20 @@ int cmd_record(int argc, char **argv)
 
 	while (!stop_requested) {
 		unsigned long long now;
-		int timeout = 100;
 
-		if (r->npending)
-			timeout = RETRY_MS;
-		ret = profiler__poll(r->prof, timeout);
+		/* Short timeouts: the timer jitter and detection retries run
+		 * from this loop. */
+		ret = profiler__poll(r->prof, JITTER_MS);
 		if (ret < 0) {
 			pr_err("error reading samples: %s", strerror(-ret));
 			break;
 		}
 		run_pending(r);
 		now = now_ms();
+		if (now >= next_jitter) {
+			profiler__jitter(r->prof);
+			next_jitter = now + JITTER_MS;
+		}
 		if (end_ms && now >= end_ms)
 			break;
 		if (r->child > 0) {

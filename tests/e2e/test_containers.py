@@ -302,3 +302,22 @@ def test_churn(tmp):
     assert parts[0] == sum(parts[1:]), err
     assert parts[1] == sum(stacks.values()), (parts[1], sum(stacks.values()))
 
+
+
+def test_exec_is_followed(tmp):
+    """A process that execs another interpreter keeps being profiled: the
+    old image's frames before, the new image's after, same pid."""
+    it = by_name("debian-3.11")
+    new = by_name("pyenv-3.12")
+    p = it.start("execs.py", 1.5, new.python, os.path.join(WORKLOADS, "named.py"), "after_exec", 30)
+    out = tmp / "exec.txt"
+    try:
+        r = record(["-p", p.pid, "-d", 4, "-o", out])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(p)
+    mine = pid_stacks(parse_collapsed(out.read_text()), p.pid)
+    leaves = {frames_of(s)[-1].split(" ")[0] for s in mine}
+    assert {"before_exec", "after_exec"} <= leaves, leaves
+    roots = proc_frames(parse_collapsed(out.read_text()), p.pid)
+    assert any("execs.py" in x for x in roots) and any("after_exec" in x for x in roots), roots

@@ -130,6 +130,8 @@ def test_accuracy_70_30(tmp):
         hot, cold = _share(stacks, p.pid)
         assert hot + cold >= 1000, "only %d samples for cycle %s" % (hot + cold, cycle)
         seen = 100.0 * hot / (hot + cold)
+        print("cycle %s ms: profile hot %.1f%%, workload %.1f%%, %d samples" % (
+            cycle, seen, real_hot, hot + cold))
         assert abs(seen - real_hot) <= 3.0, \
             "cycle %s ms: profile says hot=%.1f%%, workload spent %.1f%% (%d samples)" % (
                 cycle, seen, real_hot, hot + cold)
