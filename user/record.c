@@ -30,6 +30,7 @@
 #include "container.h"
 #include "log.h"
 #include "output.h"
+#include "procfs.h"
 #include "profiler.h"
 #include "pyproc.h"
 #include "stackagg.h"
@@ -63,6 +64,7 @@ struct pending {
 	pid_t pid;
 	unsigned long long due_ms;
 	int tries;
+	bool execed; /* just exec'd: young whatever its start time */
 };
 
 #define NBUCKETS 4096
@@ -153,44 +155,7 @@ static void tracked_drop(struct record *r, pid_t pid)
 	}
 }
 
-/* Milliseconds since the process started, or -1. */
-static long long proc_age_ms(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start;
-	double up;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* comm may hold spaces and parens */
-	if (!p)
-		return -1;
-	/* field 22 is starttime; after ')' we are at field 3 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-			  "%*d %*d %*d %*d %*d %*d %llu",
-		   &start) != 1)
-		return -1;
-	f = fopen("/proc/uptime", "re");
-	if (!f)
-		return -1;
-	n = fscanf(f, "%lf", &up);
-	fclose(f);
-	if (n != 1)
-		return -1;
-	return (long long)(up * 1000.0) -
-	       (long long)(start * 1000ULL / sysconf(_SC_CLK_TCK));
-}
-
-static void pending_add(struct record *r, pid_t pid, int tries)
+static void pending_add(struct record *r, pid_t pid, int tries, bool execed)
 {
 	for (int i = 0; i < r->npending; i++)
 		if (r->pending[i].pid == pid)
@@ -198,7 +163,8 @@ static void pending_add(struct record *r, pid_t pid, int tries)
 	if (r->npending >= PENDING_MAX)
 		return;
 	r->pending[r->npending++] = (struct pending){
-		.pid = pid, .due_ms = now_ms() + RETRY_MS, .tries = tries
+		.pid = pid, .due_ms = now_ms() + RETRY_MS, .tries = tries,
+		.execed = execed
 	};
 }
 
@@ -225,26 +191,6 @@ static void process_label(const struct tracked *t, char *buf, size_t len)
 		snprintf(buf, len, "%s (%d)", cmd, t->pid);
 }
 
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int ppid = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
-}
-
 /*
  * Root frames of t's stacks. With --subprocesses a process sits under the
  * nearest ancestor that is itself a tracked Python process, so a pool's
@@ -261,11 +207,12 @@ static void make_root(struct record *r, struct tracked *t)
 		pid_t a = t->pid;
 
 		for (int depth = 0; depth < 64; depth++) {
+			struct proc_stat ps;
 			struct tracked *up;
 
-			a = parent_of(a);
-			if (a <= 1)
+			if (procfs_stat(a, &ps) || ps.ppid <= 1)
 				break;
+			a = ps.ppid;
 			up = tracked_find(r, a);
 			if (up && up->python) {
 				snprintf(t->root, sizeof(t->root), "%s;%s",
@@ -297,7 +244,7 @@ static bool selected(const struct record *r, const struct container_info *ci)
  * Classifies pid. Returns true when it is settled (Python or not), false
  * when it should be looked at again (young process, libpython not mapped).
  */
-static bool try_detect(struct record *r, pid_t pid, int tries)
+static bool try_detect(struct record *r, pid_t pid, int tries, bool execed)
 {
 	struct tracked *t;
 	struct pyproc_info info;
@@ -318,10 +265,12 @@ static bool try_detect(struct record *r, pid_t pid, int tries)
 	if (ret == -ESRCH)
 		return true;
 	if (ret == -ENOEXEC) {
-		long long age = proc_age_ms(pid);
+		long long age = procfs_age_ms(pid);
 
-		if (tries < RETRY_MAX && age >= 0 && age < YOUNG_MS) {
-			pending_add(r, pid, tries + 1);
+		/* An exec'd process keeps its start time but is as new as a
+		 * fresh one: its libpython may not be mapped yet either. */
+		if (tries < RETRY_MAX && (execed || (age >= 0 && age < YOUNG_MS))) {
+			pending_add(r, pid, tries + 1, execed);
 			return false;
 		}
 		return true;
@@ -382,7 +331,7 @@ static void run_pending(struct record *r)
 			continue;
 		}
 		r->pending[i] = r->pending[--r->npending];
-		try_detect(r, p.pid, p.tries);
+		try_detect(r, p.pid, p.tries, p.execed);
 	}
 }
 
@@ -464,13 +413,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	case EV_DISCOVER:
 	case EV_FORK:
 		if (size >= sizeof(*pe))
-			try_detect(r, pe->pid, 0);
+			try_detect(r, pe->pid, 0, false);
 		break;
 	case EV_EXEC:
 		if (size >= sizeof(*pe)) {
 			/* New image: forget the old layout and symbols. */
 			tracked_drop(r, pe->pid);
-			try_detect(r, pe->pid, 0);
+			try_detect(r, pe->pid, 0, true);
 		}
 		break;
 	case EV_EXIT:
@@ -495,7 +444,7 @@ static void scan_proc(struct record *r)
 
 		if (*end || pid <= 0 || pid == self)
 			continue;
-		try_detect(r, (pid_t)pid, RETRY_MAX);
+		try_detect(r, (pid_t)pid, RETRY_MAX, false);
 	}
 	closedir(d);
 }
@@ -578,6 +527,22 @@ static int start_child(struct record *r, int *go_fd)
 	*go_fd = pfd[1];
 	r->child = pid;
 	return 0;
+}
+
+/* -p: is any named process (or a tracked child of one) still there? */
+static bool targets_alive(struct record *r)
+{
+	if (r->nprocs_live || r->npending)
+		return true;
+	for (int i = 0; i < r->npids; i++) {
+		struct proc_stat ps;
+
+		/* a zombie is gone for us, though its parent has not reaped it */
+		if (!procfs_stat(r->pids[i], &ps) && ps.state != 'Z' &&
+		    ps.state != 'X')
+			return true;
+	}
+	return false;
 }
 
 static void check_child(struct record *r)
@@ -875,7 +840,7 @@ int cmd_record(int argc, char **argv)
 	if (r->all)
 		scan_proc(r);
 	for (int i = 0; i < r->npids; i++)
-		try_detect(r, r->pids[i], RETRY_MAX);
+		try_detect(r, r->pids[i], RETRY_MAX, false);
 	ret = profiler__start(r->prof);
 	if (ret) {
 		pr_err("cannot enable the perf events: %s", strerror(-ret));
@@ -923,7 +888,7 @@ int cmd_record(int argc, char **argv)
 			if (r->child_done)
 				break;
 		}
-		if (!r->cmd && !r->all && !r->nprocs_live) {
+		if (!r->cmd && !r->all && !targets_alive(r)) {
 			pr_info("every target process has exited");
 			break;
 		}

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+
+int procfs_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd, ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EINVAL;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: skip to the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EINVAL;
+	/* fields 3 (state), 4 (ppid) ... 22 (starttime) */
+	if (sscanf(p + 2,
+		   "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &st->state, &ppid, &st->start_ticks) != 3)
+		return -EINVAL;
+	st->ppid = ppid;
+	return 0;
+}
+
+long long procfs_age_ms(pid_t pid)
+{
+	struct proc_stat st;
+	double up;
+	FILE *f;
+	int n;
+
+	if (procfs_stat(pid, &st))
+		return -1;
+	f = fopen("/proc/uptime", "re");
+	if (!f)
+		return -1;
+	n = fscanf(f, "%lf", &up);
+	fclose(f);
+	if (n != 1)
+		return -1;
+	return (long long)(up * 1000.0) -
+	       (long long)(st.start_ticks * 1000ULL / sysconf(_SC_CLK_TCK));
+}
