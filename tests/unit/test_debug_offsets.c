@@ -44,19 +44,10 @@
 
 #include "debug_offsets.h"
 
-static int passed, failed, skipped, tested;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (cond) {                                                  \
-			passed++;                                            \
-		} else {                                                     \
-			failed++;                                            \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
+CHECK_COUNTERS;
+static int skipped, tested;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MINOR(v)      (((v) >> 16) & 0xff)

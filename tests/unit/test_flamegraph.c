@@ -14,20 +14,9 @@
 
 #include "flamegraph.h"
 
-static int passed, failed;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                  \
-	do {                                                              \
-		if (cond) {                                               \
-			passed++;                                         \
-		} else {                                                  \
-			failed++;                                         \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,     \
-				__LINE__, #cond);                         \
-			fprintf(stderr, __VA_ARGS__);                     \
-			fputc('\n', stderr);                              \
-		}                                                         \
-	} while (0)
+CHECK_COUNTERS;
 
 struct svg {
 	char *p;

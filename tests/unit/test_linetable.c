@@ -19,19 +19,9 @@
 
 #define V(major, minor) (((unsigned)(major) << 24) | ((unsigned)(minor) << 16))
 
-static int passed, failed;
+#include "check.h"
 
-#define CHECK(cond, ...)                                           \
-	do {                                                       \
-		if (cond) {                                        \
-			passed++;                                  \
-		} else {                                           \
-			failed++;                                  \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);              \
-			fputc('\n', stderr);                       \
-		}                                                  \
-	} while (0)
+CHECK_COUNTERS;
 
 /* Heap copy of exactly len bytes, so ASan catches any read past len. */
 static unsigned char *dup_exact(const unsigned char *p, size_t len)

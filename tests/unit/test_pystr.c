@@ -19,19 +19,9 @@
 #include "pystr.h"
 #include "pyversions.h"
 
-static int passed, failed;
+#include "check.h"
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (cond) {                                                  \
-			passed++;                                            \
-		} else {                                                     \
-			failed++;                                            \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-		}                                                            \
-	} while (0)
+CHECK_COUNTERS;
 
 /* ---- fake target memory ----------------------------------------------- */
 

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The unit tests' one assertion macro. Each test file defines
+ * `static int passed, failed;` through CHECK_COUNTERS and prints the
+ * closing "N passed, N failed" line that tests/test_unit.py reads.
+ */
+#ifndef PYROGRAPH_TEST_CHECK_H
+#define PYROGRAPH_TEST_CHECK_H
+
+#include <stdio.h>
+
+#define CHECK_COUNTERS static int passed, failed
+
+#define CHECK(cond, ...)                                                     \
+	do {                                                                 \
+		if (cond) {                                                  \
+			passed++;                                            \
+		} else {                                                     \
+			failed++;                                            \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__,        \
+				__LINE__, #cond);                            \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+		}                                                            \
+	} while (0)
+
+#endif
