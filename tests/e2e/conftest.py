@@ -165,6 +165,19 @@ def record(args, timeout=120, **kw):
     return p
 
 
+def record_running(it, script, args, rec_args, out):
+    """Starts SCRIPT on interpreter it, records it with `-p PID REC_ARGS -o
+    OUT`, stops it. Returns (process, completed record run); the recording
+    must succeed."""
+    p = it.start(script, *args)
+    try:
+        r = record(["-p", p.pid] + list(rec_args) + ["-o", out])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(p)
+    return p, r
+
+
 def parse_collapsed(text):
     """{stack: count}; asserts every line is well-formed."""
     stacks = {}

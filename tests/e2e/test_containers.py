@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import (CHROOTS, IN_CI, WORKLOADS, Interp, binary, frames_of,
-                      line_of, parse_collapsed, record, stop)
+                      line_of, parse_collapsed, record, record_running, stop)
 from test_record import PROC_FRAME, by_name, pid_stacks, proc_frames, proc_index
 
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") \
@@ -141,13 +141,8 @@ def test_cgroup_filter(tmp):
 def test_debian_build_variants(tree, exe, tmp):
     """-nopie (ET_EXEC) and debug (-dbg, via _Py_DebugOffsets) builds."""
     it = tree_interp(tree, exe)
-    p = it.start("nested.py", 30)
     out = tmp / "v.txt"
-    try:
-        r = record(["-p", p.pid, "-d", 2, "-o", out])
-        assert r.returncode == 0, r.stderr
-    finally:
-        stop(p)
+    p, _ = record_running(it, "nested.py", [30], ["-d", 2], out)
     mine = pid_stacks(parse_collapsed(out.read_text()), p.pid)
     total = sum(mine.values())
     assert total > 0 and mine.get(expected_chain(it), 0) >= 0.9 * total, mine

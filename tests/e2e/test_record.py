@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import (MATRIX, WORKLOADS, Interp, binary, frames_of, line_of,
-                      parse_collapsed, record, stop)
+                      parse_collapsed, record, record_running, stop)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -67,13 +67,8 @@ def proc_frames(stacks, pid):
 def test_nested_chain(interp, tmp):
     """The exact chain <module> -> level_one -> level_two -> level_three with
     the right file and the line executing in each frame."""
-    p = interp.start("nested.py", 30)
-    try:
-        out = tmp / "out.txt"
-        r = record(["-p", p.pid, "-d", 3, "-o", out])
-        assert r.returncode == 0, r.stderr
-    finally:
-        stop(p)
+    out = tmp / "out.txt"
+    p, r = record_running(interp, "nested.py", [30], ["-d", 3], out)
     path = interp.workload_path("nested.py")
     src = interp.host_path(path)
     want = ";".join([
@@ -329,14 +324,8 @@ def test_command_mode_and_subprocesses(tmp):
 
 def test_svg_in_chromium(tmp):
     import browser
-    it = by_name("debian-3.11")
-    p = it.start("nested.py", 30)
     svg = tmp / "chrome.svg"
-    try:
-        r = record(["-p", p.pid, "-d", 2, "-o", svg])
-        assert r.returncode == 0, r.stderr
-    finally:
-        stop(p)
+    record_running(by_name("debian-3.11"), "nested.py", [30], ["-d", 2], svg)
     res = browser.check_svg(str(svg), "level_two", click_name="level_one")
     assert res["errors"] == [], res
     assert res["matches"] >= 1, res
