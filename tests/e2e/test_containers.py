@@ -163,9 +163,11 @@ def test_old_debug_build_is_unsupported(tmp):
                                 "from 3.13 on"), r.stderr
 
 
-def test_stripped_and_deleted_executable(tmp):
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_stripped_and_deleted_executable(how, tmp):
     """Debian's python3.11 is stripped (no .symtab); a copy of it is deleted
-    while it runs, and is profiled through /proc/PID/map_files."""
+    (or replaced by another file) while it runs, and is profiled through
+    /proc/PID/map_files."""
     secs = subprocess.run(["readelf", "-S", "/usr/bin/python3.11"], capture_output=True,
                           text=True).stdout
     assert ".symtab" not in secs, "expected Debian's stripped python3.11"
@@ -177,7 +179,11 @@ def test_stripped_and_deleted_executable(tmp):
     p = subprocess.Popen([str(exe), os.path.join(WORKLOADS, "nested.py"), "30"], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "ready"
-    exe.unlink()
+    if how == "deleted":
+        exe.unlink()
+    else:  # an upgrade: a new file renamed over the path
+        shutil.copy("/bin/true", d / "new")
+        os.rename(d / "new", exe)
     out = tmp / "del.txt"
     try:
         assert os.readlink("/proc/%d/exe" % p.pid).endswith("(deleted)")

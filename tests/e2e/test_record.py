@@ -281,8 +281,9 @@ def test_sigint_leaves_complete_files(tmp):
     try:
         time.sleep(2)
         t0 = time.monotonic()
-        for rec in recs:
-            rec.send_signal(signal.SIGINT)
+        # Ctrl-C for one, SIGTERM (what systemd and kill send) for the other.
+        for rec, sig in zip(recs, (signal.SIGINT, signal.SIGTERM)):
+            rec.send_signal(sig)
         for rec in recs:
             _, err = rec.communicate(timeout=20)
             assert rec.returncode == 0, err
@@ -398,3 +399,51 @@ def test_unsupported_build(tmp):
     stacks = parse_collapsed(out.read_text())
     assert pid_stacks(stacks, good.pid), "the supported process was not profiled"
     assert not pid_stacks(stacks, old.pid)
+
+
+def test_stdout_and_group_by(tmp):
+    """-o - writes folded stacks to stdout (messages stay on stderr);
+    --group-by none drops the process root frame."""
+    it = by_name("debian-3.11")
+    p = it.start("nested.py", 30)
+    try:
+        r = record(["-p", p.pid, "-d", 1, "-f", "collapsed", "-o", "-"])
+        r2 = record(["-p", p.pid, "-d", 1, "-f", "collapsed", "-g", "none", "-o", "-"])
+    finally:
+        stop(p)
+    assert r.returncode == 0 and r2.returncode == 0, r.stderr + r2.stderr
+    stacks = parse_collapsed(r.stdout)
+    assert stacks and all(proc_index(frames_of(s), p.pid) == 0 for s in stacks), stacks
+    bare = parse_collapsed(r2.stdout)
+    assert bare and all(s.startswith("<module> (") for s in bare), bare
+    assert "wrote stdout" in r.stderr
+
+
+def test_status_line_on_a_terminal(tmp):
+    """On a terminal, stderr carries a live status line with elapsed time,
+    samples, Python processes and drops."""
+    import pty
+    it = by_name("debian-3.11")
+    p = it.start("nested.py", 30)
+    master, slave = pty.openpty()
+    try:
+        rec = subprocess.Popen([binary(), "record", "-p", str(p.pid), "-d", "3", "-o",
+                                str(tmp / "st.svg")], stderr=slave, stdout=subprocess.DEVNULL)
+        os.close(slave)
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+        rec.wait(timeout=30)
+    finally:
+        os.close(master)
+        stop(p)
+    text = buf.decode(errors="replace")
+    lines = re.findall(r"\[\s*([0-9.]+)s\] samples (\d+)  python (\d+)  processes (\d+)  drops (\d+)", text)
+    assert len(lines) >= 2, text
+    assert float(lines[-1][0]) >= 2.5 and int(lines[-1][2]) > 0 and lines[-1][3] == "1", lines
