@@ -142,6 +142,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->rng = (ts.tv_nsec ^ ((unsigned long long)getpid() << 32)) | 1;
 	p->skel->rodata->target_all = o->all;
 	p->skel->rodata->follow_children = o->follow_children;
+	p->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 
@@ -232,9 +233,16 @@ int profiler__forget(struct profiler *p, pid_t pid)
 
 int profiler__poll(struct profiler *p, int timeout_ms)
 {
-	int n = ring_buffer__poll(p->rb, timeout_ms);
+	int n = ring_buffer__poll(p->rb, timeout_ms), m;
 
-	return n == -EINTR ? 0 : n;
+	if (n < 0 && n != -EINTR)
+		return n;
+	/* Samples do not wake us (see wakeup_bytes): a poll that timed out
+	 * has consumed nothing, so drain explicitly. */
+	m = ring_buffer__consume(p->rb);
+	if (m < 0)
+		return m;
+	return (n > 0 ? n : 0) + m;
 }
 
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR])
