@@ -89,6 +89,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	__u64 tstate;
 	long sz;
 
+	stat_inc(STAT_TIMER);
 	if (!tgid)
 		return 0; /* idle */
 	stat_inc(STAT_TICKS);

@@ -95,6 +95,8 @@ enum stat_idx {
 	STAT_PARTIAL,		/* emitted with a frame chain that broke off */
 	STAT_TRUNCATED,		/* emitted, deeper than MAX_PY_FRAMES */
 	STAT_DROP_EVENTS,	/* process events lost (ring buffer full) */
+	STAT_TIMER,		/* every timer expiry, idle CPUs included:
+				 * userspace calibrates the rate with it */
 	STAT_NR,
 };
 

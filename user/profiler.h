@@ -26,6 +26,8 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		   profiler_event_fn fn, void *ctx);
 /* Start sampling (perf events are created disabled until here). */
 int profiler__start(struct profiler *p);
+/* Stop sampling, so the counters hold still for the summary. */
+int profiler__stop(struct profiler *p);
 void profiler__close(struct profiler *p);
 
 int profiler__add_target(struct profiler *p, pid_t pid);
@@ -37,12 +39,17 @@ int profiler__forget(struct profiler *p, pid_t pid);
 int profiler__poll(struct profiler *p, int timeout_ms);
 /* Sums the per-CPU counters. */
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
+/* How often the caller re-draws the periods (profiler__jitter). */
+#define PROFILER_JITTER_MS 20
+
 /*
  * Re-draws each CPU's timer period around the mean (see profiler.c); call
  * it every few tens of milliseconds while recording.
  */
 int profiler__jitter(struct profiler *p);
-/* Effective sampling: the timer period and the rate it works out to. */
+/* Keeps the mean timer rate at the asked rate; call it about once a second. */
+int profiler__calibrate(struct profiler *p);
+/* Effective sampling (mean_hz: the measured timer rate per CPU): the timer period and the rate it works out to. */
 void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
 		      double *mean_hz);
 /* Entries currently in the per-process map (for churn checks). */

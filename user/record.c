@@ -44,8 +44,6 @@
 #define YOUNG_MS 2000
 #define RETRY_MS 20
 #define RETRY_MAX 40
-/* How often each CPU's sampling period is re-drawn. */
-#define JITTER_MS 20
 
 #define ROOT_MAX 1024
 
@@ -781,6 +779,7 @@ int cmd_record(int argc, char **argv)
 	struct profiler_opts po = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned long long end_ms = 0, next_status, next_jitter = 0;
+	unsigned long long next_calibrate = 0;
 	int go_fd = -1, ret;
 	char title[256];
 	double elapsed;
@@ -870,7 +869,7 @@ int cmd_record(int argc, char **argv)
 
 		/* Short timeouts: the timer jitter and detection retries run
 		 * from this loop. */
-		ret = profiler__poll(r->prof, JITTER_MS);
+		ret = profiler__poll(r->prof, PROFILER_JITTER_MS);
 		if (ret < 0) {
 			pr_err("error reading samples: %s", strerror(-ret));
 			break;
@@ -879,7 +878,11 @@ int cmd_record(int argc, char **argv)
 		now = now_ms();
 		if (now >= next_jitter) {
 			profiler__jitter(r->prof);
-			next_jitter = now + JITTER_MS;
+			next_jitter = now + PROFILER_JITTER_MS;
+		}
+		if (now >= next_calibrate) {
+			profiler__calibrate(r->prof);
+			next_calibrate = now + 1000;
 		}
 		if (end_ms && now >= end_ms)
 			break;
@@ -897,7 +900,9 @@ int cmd_record(int argc, char **argv)
 			next_status = now + 1000;
 		}
 	}
-	/* Whatever is still in the ring buffer belongs to this recording. */
+	/* Whatever is still in the ring buffer belongs to this recording;
+	 * stop the timers first so the counters and the samples agree. */
+	profiler__stop(r->prof);
 	profiler__poll(r->prof, 0);
 	elapsed = (now_ms() - r->start_ms) / 1000.0;
 	if (!r->quiet)
