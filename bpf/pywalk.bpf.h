@@ -129,6 +129,9 @@ struct walk_ctx {
 	__u32 flags;
 };
 
+_Static_assert(FRAME_CHUNK == TAG_CHUNK, "chunk_u64 serves both buffers");
+
+/* 8 bytes at off of a FRAME_CHUNK-sized scratch buffer; 0 when out of range. */
 static __always_inline __u64 chunk_u64(const __u8 *chunk, __u16 off)
 {
 	__u64 v = 0;
@@ -136,16 +139,6 @@ static __always_inline __u64 chunk_u64(const __u8 *chunk, __u16 off)
 	if (off > FRAME_CHUNK - 8)
 		return 0;
 	__builtin_memcpy(&v, chunk + (off & (FRAME_CHUNK - 1)), 8);
-	return v;
-}
-
-static __always_inline __u64 buf_u64(const __u8 *buf, __u16 off)
-{
-	__u64 v = 0;
-
-	if (off > TAG_CHUNK - 8)
-		return 0;
-	__builtin_memcpy(&v, buf + (off & (TAG_CHUNK - 1)), 8);
 	return v;
 }
 
@@ -160,12 +153,12 @@ static __always_inline __u32 code_tag(struct walk_scratch *s,
 	if (bpf_probe_read_user(s->codebuf, len & (TAG_CHUNK - 1) ?: TAG_CHUNK,
 				(void *)(code + p->tag_start)))
 		return 0;
-	first = (__u32)buf_u64(s->codebuf, p->tag_first);
+	first = (__u32)chunk_u64(s->codebuf, p->tag_first);
 	if (p->tag_first > TAG_CHUNK - 8) /* the int may sit at the very end */
 		return 0;
-	return py_code_tag(first, buf_u64(s->codebuf, p->tag_file),
-			   buf_u64(s->codebuf, p->tag_name),
-			   buf_u64(s->codebuf, p->tag_lt));
+	return py_code_tag(first, chunk_u64(s->codebuf, p->tag_file),
+			   chunk_u64(s->codebuf, p->tag_name),
+			   chunk_u64(s->codebuf, p->tag_lt));
 }
 
 static long walk_step(__u32 i, void *data)

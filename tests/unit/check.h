@@ -8,6 +8,8 @@
 #define PYROGRAPH_TEST_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define CHECK_COUNTERS static int passed, failed
 
@@ -23,5 +25,19 @@
 			fputc('\n', stderr);                                 \
 		}                                                            \
 	} while (0)
+
+/* Heap copy of exactly len bytes, so ASan catches any read past len. */
+static inline unsigned char *dup_exact(const unsigned char *p, size_t len)
+{
+	unsigned char *q = malloc(len ? len : 1);
+
+	if (!q) {
+		perror("malloc");
+		exit(2);
+	}
+	if (len)
+		memcpy(q, p, len);
+	return q;
+}
 
 #endif

@@ -52,20 +52,6 @@ static int skipped, tested;
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MINOR(v)      (((v) >> 16) & 0xff)
 
-/* Heap copy of exactly len bytes, so ASan catches any read past len. */
-static unsigned char *dup_exact(const unsigned char *p, size_t len)
-{
-	unsigned char *q = malloc(len ? len : 1);
-
-	if (!q) {
-		perror("malloc");
-		exit(2);
-	}
-	if (len)
-		memcpy(q, p, len);
-	return q;
-}
-
 static int parse_exact(const unsigned char *p, size_t len,
 		       struct py_offsets *out)
 {

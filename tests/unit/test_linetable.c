@@ -23,20 +23,6 @@
 
 CHECK_COUNTERS;
 
-/* Heap copy of exactly len bytes, so ASan catches any read past len. */
-static unsigned char *dup_exact(const unsigned char *p, size_t len)
-{
-	unsigned char *q = malloc(len ? len : 1);
-
-	if (!q) {
-		perror("malloc");
-		exit(2);
-	}
-	if (len)
-		memcpy(q, p, len);
-	return q;
-}
-
 static int line_exact(unsigned version, const unsigned char *t, size_t len,
 		      int first, unsigned instr)
 {
