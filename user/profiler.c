@@ -298,13 +298,6 @@ int profiler__del_proc(struct profiler *p, pid_t pid)
 	return bpf_map__delete_elem(p->skel->maps.procs, &k, sizeof(k), 0);
 }
 
-int profiler__forget(struct profiler *p, pid_t pid)
-{
-	__u32 k = pid;
-
-	return bpf_map__delete_elem(p->skel->maps.seen, &k, sizeof(k), 0);
-}
-
 int profiler__poll(struct profiler *p, int timeout_ms)
 {
 	int n = ring_buffer__poll(p->rb, timeout_ms), m;
@@ -343,16 +336,3 @@ void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
 	*mean_hz = p->mean_hz;
 }
 
-unsigned int profiler__nr_procs(struct profiler *p)
-{
-	int fd = bpf_map__fd(p->skel->maps.procs);
-	__u32 key, next, *prev = NULL;
-	unsigned int n = 0;
-
-	while (n < 1000000 && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		n++;
-	}
-	return n;
-}

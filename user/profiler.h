@@ -33,8 +33,6 @@ void profiler__close(struct profiler *p);
 int profiler__add_target(struct profiler *p, pid_t pid);
 int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp);
 int profiler__del_proc(struct profiler *p, pid_t pid);
-/* Forget that pid was looked at, so its next sample asks again. */
-int profiler__forget(struct profiler *p, pid_t pid);
 /* Drain the ring buffer; returns records consumed or negative errno. */
 int profiler__poll(struct profiler *p, int timeout_ms);
 /* Sums the per-CPU counters. */
@@ -52,7 +50,5 @@ int profiler__calibrate(struct profiler *p);
 /* Effective sampling (mean_hz: the measured timer rate per CPU): the timer period and the rate it works out to. */
 void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
 		      double *mean_hz);
-/* Entries currently in the per-process map (for churn checks). */
-unsigned int profiler__nr_procs(struct profiler *p);
 
 #endif

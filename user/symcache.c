@@ -33,7 +33,6 @@ struct symcache {
 	struct py_offsets off;
 	struct sym *tab;
 	size_t cap, n;
-	struct symcache_stats st;
 };
 
 struct symcache *symcache__new(pid_t pid, const struct py_offsets *off)
@@ -76,11 +75,6 @@ void symcache__free(struct symcache *sc)
 	symcache_clear(sc);
 	free(sc->tab);
 	free(sc);
-}
-
-void symcache__stats(const struct symcache *sc, struct symcache_stats *st)
-{
-	*st = sc->st;
 }
 
 static size_t hash_key(unsigned long long code, unsigned int tag)
@@ -192,13 +186,9 @@ int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
 	int ret, line;
 
 	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
-	if (s->used) {
-		sc->st.hits++;
-	} else {
-		sc->st.misses++;
+	if (!s->used) {
 		ret = load_sym(sc, f->code, f->tag, &tmp);
 		if (ret) {
-			sc->st.failed++;
 			snprintf(buf, len, "[unknown code 0x%llx]",
 				 (unsigned long long)f->code);
 			return ret;

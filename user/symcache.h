@@ -15,10 +15,6 @@
  */
 struct symcache;
 
-struct symcache_stats {
-	unsigned long long hits, misses, failed;
-};
-
 struct symcache *symcache__new(pid_t pid, const struct py_offsets *off);
 void symcache__free(struct symcache *sc);
 
@@ -29,7 +25,5 @@ void symcache__free(struct symcache *sc);
  */
 int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
 		    size_t len);
-
-void symcache__stats(const struct symcache *sc, struct symcache_stats *st);
 
 #endif
