@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import (MATRIX, WORKLOADS, Interp, binary, frames_of, line_of,
+from conftest import (MATRIX, RAN, WORKLOADS, Interp, binary, frames_of, line_of,
                       parse_collapsed, record, record_running, stop)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,6 +24,9 @@ def by_name(name):
             if it is None:
                 pytest.fail("%s not prepared: %s" % (name, reason)) if os.environ.get("CI") == "true" \
                     else pytest.skip("%s not prepared: %s" % (name, reason))
+            # for the matrix summary: which tests ran on this interpreter
+            test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
+            RAN.setdefault(name, set()).add(test.split("[")[0])
             return it
     pytest.skip("%s not in the matrix on this machine" % name)
 
