@@ -7,6 +7,7 @@
 #ifndef PYROGRAPH_TEST_CHECK_H
 #define PYROGRAPH_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,18 @@
 			fputc('\n', stderr);                                 \
 		}                                                            \
 	} while (0)
+
+/* xorshift64 for random test inputs; each file picks its seed, so its
+ * stream of inputs is fixed: CHECK_RNG(0x...); then next_rand(). */
+#define CHECK_RNG(seed)                                                      \
+	static uint64_t rng = seed;                                          \
+	static uint64_t next_rand(void)                                      \
+	{                                                                    \
+		rng ^= rng << 13;                                            \
+		rng ^= rng >> 7;                                             \
+		rng ^= rng << 17;                                            \
+		return rng;                                                  \
+	}
 
 /* Heap copy of exactly len bytes, so ASan catches any read past len. */
 static inline unsigned char *dup_exact(const unsigned char *p, size_t len)

@@ -62,15 +62,7 @@ static int parse_exact(const unsigned char *p, size_t len,
 	return r;
 }
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+CHECK_RNG(0x9e3779b97f4a7c15ull);
 
 /* ---- reading a binary ------------------------------------------------- */
 

@@ -429,15 +429,7 @@ static void synthetic(void)
 	}
 }
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static uint64_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+CHECK_RNG(0x2545f4914f6cdd1dull);
 
 /* Random images: whatever the header says, no crash, and valid UTF-8 out. */
 static void garbage(void)
