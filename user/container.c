@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "procfs.h"
 
 #define ID_LEN 64
 
@@ -110,31 +111,18 @@ next:
 
 int container_read(pid_t pid, struct container_info *ci)
 {
-	char path[64], buf[8192], *l;
+	char buf[8192], *l;
 	ssize_t n;
-	int fd;
 
 	memset(ci, 0, sizeof(*ci));
 	ci->nspid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	n = procfs_read(pid, "cgroup", buf, sizeof(buf));
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	container_parse_cgroup(buf, (size_t)n, ci);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_read(pid, "status", buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	l = strstr(buf, "\nNSpid:");
 	if (l) {
 		/* "NSpid:\t<host>\t...\t<innermost>" */

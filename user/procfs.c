@@ -7,21 +7,34 @@
 
 #include "procfs.h"
 
-int procfs_stat(pid_t pid, struct proc_stat *st)
+ssize_t procfs_read(pid_t pid, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[1024], *p;
+	char path[64];
 	ssize_t n;
-	int fd, ppid;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
 	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+int procfs_stat(pid_t pid, struct proc_stat *st)
+{
+	char buf[1024], *p;
+	ssize_t n;
+	int ppid;
+
+	n = procfs_read(pid, "stat", buf, sizeof(buf));
 	if (n <= 0)
-		return n < 0 ? -errno : -EINVAL;
-	buf[n] = '\0';
+		return n < 0 ? (int)n : -EINVAL;
 	/* comm (field 2) may hold spaces and parentheses: skip to the last ')' */
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')

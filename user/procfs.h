@@ -11,6 +11,12 @@ struct proc_stat {
 	unsigned long long start_ticks; /* since boot, in clock ticks */
 };
 
+/*
+ * Reads up to len-1 bytes of /proc/PID/NAME into buf and NUL-terminates it.
+ * Returns the bytes read or a negative errno (-ENOENT once pid is gone).
+ */
+ssize_t procfs_read(pid_t pid, const char *name, char *buf, size_t len);
+
 /* Returns 0 or a negative errno (-ENOENT once the process is gone). */
 int procfs_stat(pid_t pid, struct proc_stat *st);
 

@@ -23,6 +23,7 @@
 #include "debug_offsets.h"
 #include "log.h"
 #include "memread.h"
+#include "procfs.h"
 #include "pyproc.h"
 #include "pyversions.h"
 
@@ -181,22 +182,10 @@ static bool version_from_name(const char *path, unsigned *maj, unsigned *min)
 
 void pyproc_cmdline(pid_t pid, char *buf, size_t len)
 {
-	char path[64];
-	ssize_t n;
-	int fd;
+	ssize_t n = procfs_read(pid, "cmdline", buf, len);
 
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (n <= 0)
 		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0) {
-		buf[0] = '\0';
-		return;
-	}
-	buf[n] = '\0';
 	while (n > 0 && buf[n - 1] == '\0')
 		n--;
 	for (ssize_t i = 0; i < n; i++) {
