@@ -23,6 +23,42 @@ const volatile bool follow_children = false; /* add forked children to targets *
  * 20 ms timer anyway. Process events always wake it: detection is urgent.
  */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* --idle / --gil: trace context switches of Python threads. */
+const volatile bool track_offcpu = false;
+/* --gil: on-CPU samples only from the GIL holder; off-CPU only GIL waits. */
+const volatile bool gil_only = false;
+/* --kernel: kernel frames with on-CPU samples. */
+const volatile bool want_kstack = false;
+/* --native: bytes of user stack copied per sample (0: none). */
+const volatile __u32 ustack_bytes = 0;
+
+/*
+ * Per CPU, to weight on-CPU samples by the busy time they stand for: the
+ * time since the previous tick minus the time the CPU idled meanwhile (the
+ * timer does not tick in idle). Idle time is only tracked with --idle/--gil,
+ * the only modes that use weights.
+ */
+struct cpu_time {
+	__u64 last_tick;
+	__u64 idle_at_tick; /* idle_total at last_tick */
+	__u64 idle_since;   /* 0: not idle */
+	__u64 idle_total;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_time);
+} cpu_time SEC(".maps");
+
+/* tid -> when its current off-CPU interval began (EV_OFFCPU sent). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} offcpu_start SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -79,17 +115,159 @@ static __always_inline bool is_target(__u32 tgid)
 	return target_all || bpf_map_lookup_elem(&targets, &tgid);
 }
 
+#define X86_NR_FUTEX 202
+#define PF_EXITING 0x00000004
+
+static __always_inline bool in_gil(const struct py_proc *proc, __u64 addr)
+{
+	return proc->gil_addr && addr >= proc->gil_addr &&
+	       addr < proc->gil_addr + proc->gil_size;
+}
+
+/* Does tstate hold the GIL right now? */
+static __always_inline bool holds_gil(const struct py_proc *proc, __u64 tstate)
+{
+	__u32 locked = 0;
+
+	if (bpf_probe_read_user(&locked, sizeof(locked),
+				(void *)(proc->gil_addr + proc->gil_locked)))
+		return false;
+	return locked &&
+	       read_ptr(proc->gil_addr + proc->gil_last_holder) == tstate;
+}
+
+struct ucopy_ctx {
+	struct walk_scratch *s;
+	__u64 src;  /* next user address to copy */
+	__u32 base; /* where the copy starts in s->ev.frames (bytes) */
+	__u32 done;
+	__u32 want;
+};
+
+/* Copies the user stack a page at a time: the stack's top page is the
+ * boundary, and one oversized read would fail as a whole. */
+static long ucopy_step(__u32 i, void *data)
+{
+	struct ucopy_ctx *c = data;
+	__u32 chunk = 4096 - (c->src & 4095), off;
+
+	if (c->done >= c->want)
+		return 1;
+	if (chunk > c->want - c->done)
+		chunk = c->want - c->done;
+	off = (c->base & (MAX_PY_FRAMES * sizeof(struct py_frame) * 2 - 1)) +
+	      (c->done & (MAX_USTACK - 1));
+	if (chunk > 4096 || chunk == 0 ||
+	    off > sizeof(c->s->ev.frames) + MAX_USTACK - 4096)
+		return 1;
+	if (bpf_probe_read_user((__u8 *)c->s->ev.frames + off, chunk & 4095 ?: 4096,
+				(void *)c->src))
+		return 1;
+	c->done += chunk;
+	c->src += chunk;
+	return 0;
+}
+
+/*
+ * Walks the current thread's Python stack and sends it as one event of the
+ * given type, with what the thread was doing in the kernel and, for
+ * --native, its user registers and stack. Returns 0, or the STAT_T_*
+ * bucket that explains why nothing was sent.
+ */
+static __always_inline __u32 emit_stack(void *ctx, struct walk_scratch *s,
+					const struct py_proc *proc, __u32 type,
+					__u64 id, __u64 tstate, __u32 flags,
+					bool kstack)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u32 n, ulen = 0;
+	long sz, ks;
+
+	n = py_walk_stack(s, proc, tstate, &flags);
+	if (!n)
+		return (flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
+						     STAT_T_NO_FRAMES;
+	s->ev.type = type;
+	s->ev.pid = id >> 32;
+	s->ev.tid = (__u32)id;
+	s->ev.nframes = n;
+	s->ev.cpu = bpf_get_smp_processor_id();
+	s->ev.ktime = bpf_ktime_get_ns();
+	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
+	s->ev.syscall = (__s32)BPF_CORE_READ(regs, orig_ax);
+	s->ev.sysarg = BPF_CORE_READ(regs, di);
+	s->ev.nkstack = 0;
+	if (kstack) {
+		ks = bpf_get_stack(ctx, s->ev.kstack, sizeof(s->ev.kstack), 0);
+		if (ks > 0)
+			s->ev.nkstack = ks / sizeof(__u64);
+	}
+	if (ustack_bytes) {
+		struct ucopy_ctx u = {
+			.s = s,
+			.src = BPF_CORE_READ(regs, sp),
+			.base = n * sizeof(struct py_frame),
+			.want = ustack_bytes,
+		};
+
+		s->ev.regs.ip = BPF_CORE_READ(regs, ip);
+		s->ev.regs.sp = u.src;
+		s->ev.regs.bp = BPF_CORE_READ(regs, bp);
+		s->ev.regs.bx = BPF_CORE_READ(regs, bx);
+		s->ev.regs.r12 = BPF_CORE_READ(regs, r12);
+		s->ev.regs.r13 = BPF_CORE_READ(regs, r13);
+		s->ev.regs.r14 = BPF_CORE_READ(regs, r14);
+		s->ev.regs.r15 = BPF_CORE_READ(regs, r15);
+		bpf_loop(MAX_USTACK / 4096 + 1, ucopy_step, &u, 0);
+		ulen = u.done;
+		if (!ulen)
+			stat_inc(STAT_USTACK_FAIL);
+	}
+	s->ev.ustack_len = ulen;
+	s->ev.flags = flags;
+
+	sz = offsetof(struct sample_event, frames) +
+	     (long)(n & (2 * MAX_PY_FRAMES - 1)) * sizeof(struct py_frame) +
+	     (ulen & (2 * MAX_USTACK - 1));
+	if (sz > (long)(sizeof(s->ev) + MAX_USTACK))
+		sz = sizeof(s->ev) + MAX_USTACK;
+	if (bpf_ringbuf_output(&events, &s->ev, sz,
+			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
+					       wakeup_bytes ?
+				       BPF_RB_FORCE_WAKEUP :
+				       BPF_RB_NO_WAKEUP))
+		return STAT_T_RINGBUF_FULL;
+	if (flags & SAMPLE_READ_ERROR)
+		stat_inc(STAT_PARTIAL);
+	if (flags & SAMPLE_TRUNCATED)
+		stat_inc(STAT_TRUNCATED);
+	return 0;
+}
+
 SEC("perf_event")
 int py_sample(struct bpf_perf_event_data *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, tid = (__u32)id, zero = 0, flags = 0, n;
+	__u32 tgid = id >> 32, tid = (__u32)id, why;
 	struct walk_scratch *s;
 	struct py_proc *proc;
-	__u64 tstate;
-	long sz;
+	__u64 tstate, cs, now = bpf_ktime_get_ns(), weight = 0;
+	struct cpu_time *ct;
+	__u32 zero = 0;
 
 	stat_inc(STAT_TIMER);
+	/* The busy time since the previous tick on this CPU is what this
+	 * sample stands for: the periods are randomised, and restarting the
+	 * timer to re-draw them makes the nominal period inexact. */
+	ct = bpf_map_lookup_elem(&cpu_time, &zero);
+	if (ct) {
+		if (ct->last_tick)
+			weight = now - ct->last_tick -
+				 (ct->idle_total - ct->idle_at_tick);
+		ct->last_tick = now;
+		ct->idle_at_tick = ct->idle_total;
+	}
 	if (!tgid)
 		return 0; /* idle */
 	stat_inc(STAT_TICKS);
@@ -114,43 +292,108 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		stat_inc(STAT_T_NO_TSTATE);
 		return 0;
 	}
-	s = bpf_map_lookup_elem(&walk_scratch, &zero);
+	if (gil_only && proc->gil_addr && !holds_gil(proc, tstate)) {
+		stat_inc(STAT_T_NOT_GIL);
+		return 0;
+	}
+	s = scratch_get();
 	if (!s) {
 		stat_inc(STAT_T_UNREADABLE);
 		return 0;
 	}
-	n = py_walk_stack(s, proc, tstate, &flags);
-	if (!n) {
-		stat_inc((flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
-						       STAT_T_NO_FRAMES);
-		return 0;
-	}
-	s->ev.type = EV_SAMPLE;
-	s->ev.pid = tgid;
-	s->ev.tid = tid;
-	s->ev.flags = flags;
-	s->ev.nframes = n;
-	s->ev.cpu = bpf_get_smp_processor_id();
-	s->ev.ktime = bpf_ktime_get_ns();
-	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
+	/* Context fields must be read 8 bytes wide; cs is a u16 there. */
+	cs = *(__u64 *)((void *)&ctx->regs + offsetof(struct pt_regs, cs));
+	s->ev.weight_ns = weight;
+	why = emit_stack(ctx, s, proc, EV_SAMPLE, id, tstate,
+			 (cs & 3) ? 0 : SAMPLE_KERNEL, want_kstack);
+	stat_inc(why ?: STAT_T_EMITTED);
+	return 0;
+}
 
-	sz = offsetof(struct sample_event, frames) +
-	     (long)(n & (2 * MAX_PY_FRAMES - 1)) * sizeof(struct py_frame);
-	if (sz > (long)sizeof(s->ev))
-		sz = sizeof(s->ev);
-	if (bpf_ringbuf_output(&events, &s->ev, sz,
-			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
-					       wakeup_bytes ?
-				       BPF_RB_FORCE_WAKEUP :
-				       BPF_RB_NO_WAKEUP)) {
-		stat_inc(STAT_T_RINGBUF_FULL);
+/*
+ * Off-CPU time (--idle, --gil): when a Python thread leaves the CPU its
+ * stack is sent right away (current is still prev here, so its memory is
+ * readable) with the kernel stack and syscall that say why; when it comes
+ * back only the elapsed time is sent, and userspace joins the two by tid.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	__u32 ntid = next->pid, tid = prev->pid, tgid = prev->tgid;
+	__u32 flags = 0, why, zero = 0;
+	__u64 now = bpf_ktime_get_ns(), *start, tstate;
+	struct cpu_time *ct;
+	struct walk_scratch *s;
+	struct py_proc *proc;
+
+	if (!track_offcpu)
+		return 0;
+	ct = bpf_map_lookup_elem(&cpu_time, &zero);
+	if (ct) {
+		if (!tid && ct->idle_since) {
+			ct->idle_total += now - ct->idle_since;
+			ct->idle_since = 0;
+		}
+		if (!ntid)
+			ct->idle_since = now;
+	}
+	start = bpf_map_lookup_elem(&offcpu_start, &ntid);
+	if (start) {
+		struct oncpu_event *e;
+
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			e->type = EV_ONCPU;
+			e->pid = next->tgid;
+			e->tid = ntid;
+			e->_pad = 0;
+			e->ktime = now;
+			e->offcpu_ns = now - *start;
+			bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+		} else {
+			stat_inc(STAT_ON_LOST);
+		}
+		bpf_map_delete_elem(&offcpu_start, &ntid);
+	}
+	if (!tgid || (prev->flags & PF_EXITING))
+		return 0; /* the idle task, or a thread on its way out */
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc || !proc->runtime)
+		return 0;
+	if (prev_state == 0) /* TASK_RUNNING: preempted, not blocked */
+		flags |= SAMPLE_PREEMPTED;
+	if (gil_only || proc->gil_addr) {
+		struct pt_regs *regs =
+			(struct pt_regs *)bpf_task_pt_regs(prev);
+		bool gil = !(flags & SAMPLE_PREEMPTED) &&
+			   BPF_CORE_READ(regs, orig_ax) == X86_NR_FUTEX &&
+			   in_gil(proc, BPF_CORE_READ(regs, di));
+
+		if (gil)
+			flags |= SAMPLE_GIL_WAIT;
+		else if (gil_only)
+			return 0;
+	}
+	tstate = py_find_tstate(proc, tid);
+	s = scratch_get();
+	if (!tstate || !s) {
+		stat_inc(STAT_OFF_NO_STACK);
 		return 0;
 	}
-	stat_inc(STAT_T_EMITTED);
-	if (flags & SAMPLE_READ_ERROR)
-		stat_inc(STAT_PARTIAL);
-	if (flags & SAMPLE_TRUNCATED)
-		stat_inc(STAT_TRUNCATED);
+	s->ev.weight_ns = 0;
+	why = emit_stack(ctx, s, proc, EV_OFFCPU, ((__u64)tgid << 32) | tid,
+			 tstate, flags, true);
+	if (why == STAT_T_RINGBUF_FULL) {
+		stat_inc(STAT_OFF_LOST);
+		return 0;
+	}
+	if (why) {
+		stat_inc(STAT_OFF_NO_STACK);
+		return 0;
+	}
+	bpf_map_update_elem(&offcpu_start, &tid, &now, BPF_ANY);
+	stat_inc(STAT_OFF_EMITTED);
 	return 0;
 }
 
@@ -175,6 +418,7 @@ int BPF_PROG(py_exit, struct task_struct *p, bool group_dead)
 
 	/* tids are reused: never let a new thread inherit a cached tstate. */
 	bpf_map_delete_elem(&tstate_cache, &tid);
+	bpf_map_delete_elem(&offcpu_start, &tid);
 	if (!group_dead)
 		return 0;
 	bpf_map_delete_elem(&seen, &tgid);

@@ -18,16 +18,30 @@
 
 struct walk_scratch {
 	struct sample_event ev;
+	/* --native: the user stack copy continues past ev.frames[nframes] */
+	__u8 ustack_tail[MAX_USTACK];
 	__u8 chunk[FRAME_CHUNK];
 	__u8 codebuf[TAG_CHUNK];
 };
 
+/*
+ * One scratch area per CPU, indexed by CPU id. Not a per-CPU array: its
+ * values are limited to 32 KiB, and the --native stack copy does not fit.
+ * Userspace sets max_entries to the number of possible CPUs.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct walk_scratch);
 } walk_scratch SEC(".maps");
+
+static __always_inline struct walk_scratch *scratch_get(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&walk_scratch, &cpu);
+}
 
 /* tid -> PyThreadState *, re-validated on every use. */
 struct {

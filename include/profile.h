@@ -27,6 +27,8 @@ enum event_type {
 	EV_EXIT = 3,	 /* a process (thread group) exited */
 	EV_DISCOVER = 4, /* a sample hit a process not yet classified */
 	EV_FORK = 5,	 /* a tracked process forked (--subprocesses) */
+	EV_OFFCPU = 6,	 /* a thread left the CPU: its stack and why (--idle, --gil) */
+	EV_ONCPU = 7,	 /* it came back: how long it was away */
 };
 
 enum sample_flags {
@@ -34,7 +36,14 @@ enum sample_flags {
 	SAMPLE_READ_ERROR = 1 << 1, /* a frame could not be read; stack is partial */
 	SAMPLE_NO_TSTATE = 1 << 2, /* thread has no PyThreadState (native thread) */
 	SAMPLE_KERNEL = 1 << 3,	  /* sampled while in the kernel */
+	SAMPLE_PREEMPTED = 1 << 4, /* EV_OFFCPU: still runnable (preempted) */
+	SAMPLE_GIL_WAIT = 1 << 5, /* EV_OFFCPU: blocked on a futex in the GIL */
 };
+
+/* Kernel frames kept per event (--kernel, and the reason of an off-CPU wait). */
+#define MAX_KSTACK 32
+/* Bytes of user stack copied per sample for --native (upper bound). */
+#define MAX_USTACK 16384
 
 struct py_frame {
 	__u64 code;  /* PyCodeObject * in the target */
@@ -42,8 +51,13 @@ struct py_frame {
 	__u32 tag;   /* py_code_tag(): guards against code-object address reuse */
 };
 
+/* User registers at the sample, for the native unwinder (--native). */
+struct user_regs {
+	__u64 ip, sp, bp, bx, r12, r13, r14, r15;
+};
+
 struct sample_event {
-	__u32 type; /* EV_SAMPLE */
+	__u32 type; /* EV_SAMPLE or EV_OFFCPU */
 	__u32 pid;  /* host tgid */
 	__u32 tid;  /* host tid */
 	__u32 flags;
@@ -51,7 +65,27 @@ struct sample_event {
 	__u32 cpu;
 	__u64 ktime;
 	char comm[TASK_COMM_LEN]; /* thread name */
-	struct py_frame frames[MAX_PY_FRAMES]; /* innermost first; only nframes sent */
+	__s32 syscall;	/* syscall the thread is in, -1 if none */
+	__u32 nkstack;	/* valid entries of kstack */
+	__u64 sysarg;	/* its first argument (the futex word of a wait) */
+	__u64 weight_ns; /* EV_SAMPLE: time since this CPU's previous timer
+			  * tick, which this sample stands for; 0: unknown */
+	__u64 kstack[MAX_KSTACK]; /* kernel return addresses, innermost first */
+	struct user_regs regs;
+	__u32 ustack_len; /* bytes of user stack after frames[nframes] */
+	__u32 _pad;
+	/* innermost first; only nframes sent, then ustack_len bytes of stack
+	 * copied from regs.sp upwards */
+	struct py_frame frames[MAX_PY_FRAMES];
+};
+
+struct oncpu_event {
+	__u32 type; /* EV_ONCPU */
+	__u32 pid;
+	__u32 tid;
+	__u32 _pad;
+	__u64 ktime;
+	__u64 offcpu_ns; /* since the thread's last EV_OFFCPU */
 };
 
 struct pyproc_event {
@@ -60,6 +94,14 @@ struct pyproc_event {
 	__u32 ppid; /* EV_FORK: parent tgid */
 	__u32 _pad;
 	__u64 ktime;
+	char comm[TASK_COMM_LEN];
+};
+
+/* One thread, as bpf/tasks.bpf.c lists them. */
+struct task_entry {
+	__u32 tid;   /* host tid */
+	__u32 state; /* task->__state */
+	__u64 fsbase;
 	char comm[TASK_COMM_LEN];
 };
 
@@ -72,7 +114,12 @@ struct py_proc {
 	__u16 tag_start;
 	__u16 tag_len;
 	__u16 tag_first, tag_file, tag_name, tag_lt;
-	__u32 _pad;
+	/* The GIL (struct _gil_runtime_state) of the main interpreter; gil_addr
+	 * 0 when unknown. last_holder is a PyThreadState pointer; locked is an
+	 * int. */
+	__u16 gil_last_holder, gil_locked, gil_size;
+	__u16 _pad;
+	__u64 gil_addr;
 };
 
 /* Largest chunk the walker reads for the tag. */
@@ -90,6 +137,7 @@ enum stat_idx {
 	STAT_T_NO_TSTATE,	/* a thread without a PyThreadState */
 	STAT_T_NO_FRAMES,	/* a Python thread not running Python code */
 	STAT_T_UNREADABLE,	/* the thread state or first frame was unreadable */
+	STAT_T_NOT_GIL,		/* --gil: the thread did not hold the GIL */
 	STAT_T_RINGBUF_FULL,	/* walked, but the ring buffer was full */
 	STAT_T_EMITTED,		/* sent to userspace */
 	STAT_PARTIAL,		/* emitted with a frame chain that broke off */
@@ -97,6 +145,11 @@ enum stat_idx {
 	STAT_DROP_EVENTS,	/* process events lost (ring buffer full) */
 	STAT_TIMER,		/* every timer expiry, idle CPUs included:
 				 * userspace calibrates the rate with it */
+	STAT_OFF_EMITTED,	/* off-CPU intervals opened (EV_OFFCPU sent) */
+	STAT_OFF_LOST,		/* switch-outs lost: ring buffer full */
+	STAT_OFF_NO_STACK,	/* switch-outs of Python threads with no stack */
+	STAT_ON_LOST,		/* returns lost (EV_ONCPU): interval dropped */
+	STAT_USTACK_FAIL,	/* --native: user stack could not be copied */
 	STAT_NR,
 };
 

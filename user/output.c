@@ -89,11 +89,11 @@ static int write_collapsed(FILE *f, const struct stack_count *s, size_t n)
 }
 
 static int write_to(FILE *f, enum out_format fmt, struct stackagg *agg,
-		    const char *title, const char *subtitle)
+		    const char *title, const char *subtitle, const char *unit)
 {
 	struct flamegraph_opts fo = { .title = title,
 				      .subtitle = subtitle,
-				      .count_name = "samples" };
+				      .count_name = unit };
 	const struct stack_count *s;
 	size_t n;
 
@@ -106,14 +106,14 @@ static int write_to(FILE *f, enum out_format fmt, struct stackagg *agg,
 }
 
 int output_write(const char *path, enum out_format fmt, struct stackagg *agg,
-		 const char *title, const char *subtitle)
+		 const char *title, const char *subtitle, const char *unit)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 32];
 	FILE *f;
 	int fd, ret;
 
 	if (!strcmp(path, "-")) {
-		ret = write_to(stdout, fmt, agg, title, subtitle);
+		ret = write_to(stdout, fmt, agg, title, subtitle, unit);
 		if (fflush(stdout))
 			ret = -errno;
 		return ret;
@@ -135,7 +135,7 @@ int output_write(const char *path, enum out_format fmt, struct stackagg *agg,
 		unlink(tmp);
 		return ret;
 	}
-	ret = write_to(f, fmt, agg, title, subtitle);
+	ret = write_to(f, fmt, agg, title, subtitle, unit);
 	if (fflush(f) || fsync(fd))
 		ret = ret ? ret : -errno;
 	if (fclose(f) && !ret)

@@ -18,9 +18,10 @@ int output_check_writable(const char *path);
 /*
  * Writes the aggregated stacks to path ("-" = stdout) through a temporary
  * file in the same directory that is renamed into place, so an interrupted
- * run never leaves a partial file.
+ * run never leaves a partial file. unit names the weights ("samples",
+ * "us"); NULL: samples.
  */
 int output_write(const char *path, enum out_format f, struct stackagg *agg,
-		 const char *title, const char *subtitle);
+		 const char *title, const char *subtitle, const char *unit);
 
 #endif

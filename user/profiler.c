@@ -207,8 +207,17 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->skel->rodata->target_all = o->all;
 	p->skel->rodata->follow_children = o->follow_children;
 	p->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	p->skel->rodata->track_offcpu = o->offcpu || o->gil_only;
+	p->skel->rodata->gil_only = o->gil_only;
+	p->skel->rodata->want_kstack = o->kstack;
+	p->skel->rodata->ustack_bytes =
+		o->ustack_bytes > MAX_USTACK ? MAX_USTACK : o->ustack_bytes;
+	/* Without --idle/--gil, do not run on every context switch host-wide. */
+	bpf_program__set_autoload(p->skel->progs.py_switch,
+				  o->offcpu || o->gil_only);
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
+	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
 
 	err = profile_bpf__load(p->skel);
 	if (err) {

@@ -16,6 +16,10 @@ struct profiler_opts {
 	unsigned int rate_hz;  /* mean samples per second per CPU */
 	size_t ringbuf_bytes;  /* ring buffer size (power of two) */
 	unsigned int max_procs; /* Python processes tracked at once */
+	bool offcpu;	       /* trace context switches (EV_OFFCPU/EV_ONCPU) */
+	bool gil_only;	       /* only GIL holders on CPU, only GIL waits off it */
+	bool kstack;	       /* kernel stacks with on-CPU samples */
+	unsigned int ustack_bytes; /* user stack copied per sample (--native) */
 };
 
 /* Called for each ring buffer record (struct sample_event or pyproc_event). */

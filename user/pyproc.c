@@ -243,6 +243,36 @@ int pyproc_set_tag_layout(struct py_proc *p)
 	return 0;
 }
 
+/*
+ * The main interpreter's GIL, for --gil and for telling GIL waits from
+ * other futex waits. Left 0 (unknown) unless its locked word reads 0 or 1.
+ */
+static void locate_gil(pid_t pid, unsigned minor, struct py_proc *p)
+{
+	unsigned long long gil, interp = 0;
+	unsigned int off, locked;
+	bool via_interp;
+
+	p->gil_addr = 0;
+	if (py_gil_location(minor, &via_interp, &off))
+		return;
+	if (via_interp) {
+		if (mem_read(pid_ctx(pid), p->runtime + p->off.runtime_interp_head,
+			     &interp, sizeof(interp)) || !interp ||
+		    mem_read(pid_ctx(pid), interp + off, &gil, sizeof(gil)) || !gil)
+			return;
+	} else {
+		gil = p->runtime + off;
+	}
+	if (mem_read(pid_ctx(pid), gil + PY_GIL_LOCKED, &locked, sizeof(locked)) ||
+	    locked > 1)
+		return;
+	p->gil_addr = gil;
+	p->gil_last_holder = PY_GIL_LAST_HOLDER;
+	p->gil_locked = PY_GIL_LOCKED;
+	p->gil_size = PY_GIL_SIZE;
+}
+
 static int setup_layout(pid_t pid, const struct elf_facts *f,
 			unsigned long long bias, const char *path,
 			struct pyproc_info *out, char *err, size_t errlen)
@@ -316,6 +346,7 @@ static int setup_layout(pid_t pid, const struct elf_facts *f,
 	}
 	if (!mic)
 		mic = (out->bpf.off.version >> 8) & 0xff;
+	locate_gil(pid, min, &out->bpf);
 	snprintf(out->version, sizeof(out->version), "%u.%u.%u", maj, min, mic);
 	snprintf(out->binary, sizeof(out->binary), "%s", path);
 	return 0;

@@ -216,3 +216,33 @@ int py_offsets_for_version(unsigned major, unsigned minor, unsigned micro,
 	out->version = PY_VERSION_CODE(major, minor, micro);
 	return 0;
 }
+
+int py_gil_location(unsigned minor, bool *via_interp, unsigned *off)
+{
+	switch (minor) {
+	case 8:
+		*via_interp = false;
+		*off = 1152; /* _PyRuntime.ceval.gil */
+		return 0;
+	case 9:
+	case 10:
+		*via_interp = false;
+		*off = 352;
+		return 0;
+	case 11:
+		*via_interp = false;
+		*off = 360;
+		return 0;
+	case 12:
+		*via_interp = true;
+		*off = 384; /* PyInterpreterState.ceval.gil */
+		return 0;
+	case 13:
+	case 14:
+	case 15:
+		*via_interp = true;
+		*off = 16; /* ceval is the interpreter's second member */
+		return 0;
+	}
+	return -ENOTSUP;
+}

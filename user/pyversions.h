@@ -8,6 +8,7 @@
 #ifndef PYROGRAPH_PYVERSIONS_H
 #define PYROGRAPH_PYVERSIONS_H
 
+#include <stdbool.h>
 #include "pyoffsets.h"
 
 /* The struct py_offsets.version encoding. */
@@ -24,5 +25,19 @@
  */
 int py_offsets_for_version(unsigned major, unsigned minor, unsigned micro,
 			   struct py_offsets *out);
+
+/*
+ * Where the main interpreter's GIL (struct _gil_runtime_state) lives:
+ * 3.8-3.11 embedded in _PyRuntime at *off (*via_interp false); 3.12+
+ * behind the pointer interp->ceval.gil at interp + *off (*via_interp
+ * true). The struct itself has kept one layout from 3.8 to 3.15:
+ * PY_GIL_LAST_HOLDER, PY_GIL_LOCKED, PY_GIL_SIZE. -ENOTSUP for a version
+ * not measured. Measured from DWARF (3.8-3.13.0, Debian 3.11.2) and the
+ * targets' _Py_DebugOffsets (3.13.5, 3.14.10, 3.15.2), and checked live.
+ */
+#define PY_GIL_LAST_HOLDER 8 /* PyThreadState *; not cleared on release */
+#define PY_GIL_LOCKED 16     /* int */
+#define PY_GIL_SIZE 208	     /* cond, mutex, switch_cond, switch_mutex: 32-208 */
+int py_gil_location(unsigned minor, bool *via_interp, unsigned *off);
 
 #endif /* PYROGRAPH_PYVERSIONS_H */

@@ -28,13 +28,16 @@
 
 #include "cmd.h"
 #include "container.h"
+#include "ksyms.h"
 #include "log.h"
+#include "offcpu.h"
 #include "output.h"
 #include "procfs.h"
 #include "profiler.h"
 #include "pyproc.h"
 #include "stackagg.h"
 #include "symcache.h"
+#include "waitreason.h"
 
 #define MAX_PIDS 64
 #define STACK_BUF (1 << 20)
@@ -91,6 +94,9 @@ struct record {
 	const char *cgroup;    /* --cgroup PATH */
 	unsigned int max_procs;
 	size_t ringbuf_mb;
+	bool idle;   /* --idle: off-CPU time too, weighted by duration */
+	bool gil;    /* --gil: GIL holder samples and GIL waits only */
+	bool kernel; /* --kernel: kernel frames under the Python ones */
 
 	/* state */
 	struct profiler *prof;
@@ -101,6 +107,11 @@ struct record {
 	pid_t child;
 	bool child_done;
 	char *stackbuf;
+	struct offcpu *offcpu;
+	struct ksyms *ksyms;
+	bool timed;		/* weights are microseconds, not samples */
+	unsigned long long sample_ns; /* nominal period, for unknown weights */
+	unsigned long long offcpu_ns, offcpu_intervals;
 	unsigned long long py_samples, unresolved_frames, lost_samples;
 	unsigned int nfiltered;
 	unsigned int nprocs_seen, nprocs_live, nunsupported;
@@ -115,12 +126,17 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static unsigned long long now_ms(void)
+static unsigned long long mono_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static unsigned long long now_ms(void)
+{
+	return mono_ns() / 1000000;
 }
 
 static struct tracked **bucket(struct record *r, pid_t pid)
@@ -347,6 +363,81 @@ static size_t append(char *buf, size_t pos, const char *s)
 	return pos;
 }
 
+/* Kernel frames, outermost first, with perf's "_[k]" suffix. */
+static size_t append_kernel(struct record *r, size_t pos,
+			    const struct sample_event *e)
+{
+	char frame[FRAME_BUF];
+	__u32 nk = e->nkstack < MAX_KSTACK ? e->nkstack : MAX_KSTACK;
+	__u32 inner = 0;
+
+	/* At a context switch the innermost frames are the scheduler and
+	 * this tracer; what matters is what called schedule(). */
+	if (e->type == EV_OFFCPU) {
+		for (__u32 i = 0; i < nk; i++) {
+			const char *f = ksyms__name(r->ksyms, e->kstack[i]);
+
+			if (f && (strstr(f, "schedule") || strstr(f, "bpf") ||
+				  strstr(f, "__traceiter")))
+				inner = i + 1;
+		}
+	}
+	for (__u32 i = nk; i-- > inner;) {
+		const char *f = ksyms__name(r->ksyms, e->kstack[i]);
+
+		if (f)
+			snprintf(frame, sizeof(frame), "%s_[k]", f);
+		else
+			snprintf(frame, sizeof(frame), "0x%llx_[k]",
+				 (unsigned long long)e->kstack[i]);
+		pos = append(r->stackbuf, pos, frame);
+	}
+	return pos;
+}
+
+/* The leaf naming why an EV_OFFCPU thread left the CPU. */
+static const char *offcpu_reason(struct record *r, const struct sample_event *e,
+				 char *buf, size_t len)
+{
+	const char *names[MAX_KSTACK];
+	struct wait_info w = {
+		.syscall = e->syscall,
+		.sysarg = e->sysarg,
+		.preempted = e->flags & SAMPLE_PREEMPTED,
+		.gil = e->flags & SAMPLE_GIL_WAIT,
+		.kfuncs = names,
+		.nkfuncs = e->nkstack < MAX_KSTACK ? e->nkstack : MAX_KSTACK,
+	};
+
+	for (size_t i = 0; i < w.nkfuncs; i++)
+		names[i] = ksyms__name(r->ksyms, e->kstack[i]);
+	return wait_reason(&w, buf, len);
+}
+
+static void add_offcpu(void *ctx, const char *stack, uint64_t ns)
+{
+	struct record *r = ctx;
+	unsigned long long us = (ns + 500) / 1000;
+
+	r->offcpu_ns += ns;
+	r->offcpu_intervals++;
+	if (us && stackagg__add(r->agg, stack, us))
+		r->lost_samples++;
+}
+
+/* --idle/--gil weights: the time since the CPU's previous tick. */
+static unsigned long long sample_us(const struct record *r,
+				    const struct sample_event *e)
+{
+	unsigned long long ns = e->weight_ns;
+
+	/* The first tick on a CPU has no predecessor; a gap far beyond the
+	 * slowest drawn period means the timer was stopped meanwhile. */
+	if (!ns || ns > 4 * r->sample_ns)
+		ns = r->sample_ns;
+	return (ns + 500) / 1000;
+}
+
 static void on_sample(struct record *r, const struct sample_event *e,
 		      size_t size)
 {
@@ -389,7 +480,20 @@ static void on_sample(struct record *r, const struct sample_event *e,
 			r->unresolved_frames++;
 		pos = append(r->stackbuf, pos, frame);
 	}
-	if (stackagg__add(r->agg, r->stackbuf, 1) == 0) {
+	if (e->type == EV_OFFCPU) {
+		pos = append(r->stackbuf, pos,
+			     offcpu_reason(r, e, frame, sizeof(frame)));
+		if (r->kernel)
+			pos = append_kernel(r, pos, e);
+		if (offcpu__begin(r->offcpu, e->tid, e->pid, e->ktime,
+				  r->stackbuf))
+			r->lost_samples++;
+		return;
+	}
+	if (r->kernel && (e->flags & SAMPLE_KERNEL))
+		pos = append_kernel(r, pos, e);
+	if (stackagg__add(r->agg, r->stackbuf, r->timed ? sample_us(r, e) : 1) ==
+	    0) {
 		r->py_samples++;
 		t->samples++;
 	} else {
@@ -406,7 +510,16 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	switch (pe->type) {
 	case EV_SAMPLE:
+	case EV_OFFCPU:
 		on_sample(r, data, size);
+		break;
+	case EV_ONCPU:
+		if (size >= sizeof(struct oncpu_event)) {
+			const struct oncpu_event *oe = data;
+
+			offcpu__end(r->offcpu, oe->tid, oe->offcpu_ns,
+				    add_offcpu, r);
+		}
 		break;
 	case EV_DISCOVER:
 	case EV_FORK:
@@ -421,8 +534,11 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		break;
 	case EV_EXIT:
-		if (size >= sizeof(*pe))
+		if (size >= sizeof(*pe)) {
+			offcpu__close_all(r->offcpu, pe->pid, pe->ktime,
+					  add_offcpu, r);
 			tracked_drop(r, pe->pid);
+		}
 		break;
 	}
 	return 0;
@@ -483,10 +599,18 @@ static void print_summary(struct record *r, double elapsed)
 		st[STAT_TRUNCATED], st[STAT_T_UNSUPPORTED]);
 	/* Every selected tick is in exactly one of these. */
 	fprintf(stderr,
-		"pyrograph: accounting: %llu samples = %llu Python + %llu other processes + %llu threads without a Python thread state + %llu idle in native code + %llu dropped + %llu lost in userspace\n",
+		"pyrograph: accounting: %llu samples = %llu Python + %llu other processes + %llu threads without a Python thread state + %llu idle in native code + %llu not holding the GIL + %llu dropped + %llu lost in userspace\n",
 		st[STAT_TICKS], r->py_samples, st[STAT_T_OTHER],
-		st[STAT_T_NO_TSTATE], st[STAT_T_NO_FRAMES], dropped(st),
-		r->lost_samples);
+		st[STAT_T_NO_TSTATE], st[STAT_T_NO_FRAMES], st[STAT_T_NOT_GIL],
+		dropped(st), r->lost_samples);
+	if (r->idle || r->gil)
+		fprintf(stderr,
+			"pyrograph: off-CPU: %llu intervals, %.3f s%s; %llu switch-outs and %llu returns lost (buffer full), %llu intervals unmeasured, %llu switch-outs without a Python stack\n",
+			r->offcpu_intervals, r->offcpu_ns / 1e9,
+			r->gil ? " waiting for the GIL" : "",
+			st[STAT_OFF_LOST], st[STAT_ON_LOST],
+			(unsigned long long)offcpu__lost(r->offcpu),
+			st[STAT_OFF_NO_STACK]);
 	if (st[STAT_PARTIAL] || r->unresolved_frames)
 		fprintf(stderr,
 			"pyrograph: %llu stacks broke off at an unreadable frame ([unreadable frames]); %llu frames could not be resolved\n",
@@ -584,6 +708,15 @@ static void usage(FILE *f)
 		"                        intervals are randomised (0.5x-1.5x the mean) so\n"
 		"                        periodic work is not aliased\n"
 		"  -t, --threads         add a 'thread NAME (TID)' frame under each process\n"
+		"  -i, --idle            also record time threads spend off the CPU, with a\n"
+		"                        leaf frame saying why: [sleep], [lock], [GIL wait],\n"
+		"                        [disk I/O], [network], [poll], [pipe], [page fault],\n"
+		"                        [preempted]...; weights become microseconds of wall\n"
+		"                        time instead of sample counts\n"
+		"      --gil             only samples of the thread holding the GIL, plus the\n"
+		"                        time threads wait for the GIL ([GIL wait]);\n"
+		"                        weights are microseconds\n"
+		"      --kernel          kernel frames (suffix _[k]) under the Python frames\n"
 		"  -g, --group-by KIND   root frames: container (a 'container ID' frame, then\n"
 		"                        'command (pid)'; the default with -a), process\n"
 		"                        (the default otherwise) or none\n"
@@ -633,6 +766,9 @@ static int parse_args(struct record *r, int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "threads", no_argument, NULL, 't' },
+		{ "idle", no_argument, NULL, 'i' },
+		{ "gil", no_argument, NULL, 'L' },
+		{ "kernel", no_argument, NULL, 'K' },
 		{ "group-by", required_argument, NULL, 'g' },
 		{ "container", required_argument, NULL, 'C' },
 		{ "cgroup", required_argument, NULL, 'G' },
@@ -652,7 +788,7 @@ static int parse_args(struct record *r, int argc, char **argv)
 	r->max_procs = 4096;
 	r->ringbuf_mb = 8;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:aso:f:d:r:tg:qvh", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+p:aso:f:d:r:tig:qvh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'p':
@@ -693,6 +829,15 @@ static int parse_args(struct record *r, int argc, char **argv)
 			break;
 		case 't':
 			r->threads = true;
+			break;
+		case 'i':
+			r->idle = true;
+			break;
+		case 'L':
+			r->gil = true;
+			break;
+		case 'K':
+			r->kernel = true;
 			break;
 		case 'g':
 			group = optarg;
@@ -809,7 +954,8 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	r->agg = stackagg__new();
 	r->stackbuf = malloc(STACK_BUF);
-	if (!r->agg || !r->stackbuf) {
+	r->offcpu = offcpu__new();
+	if (!r->agg || !r->stackbuf || !r->offcpu) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -826,6 +972,17 @@ int cmd_record(int argc, char **argv)
 	po.rate_hz = r->rate;
 	po.ringbuf_bytes = r->ringbuf_mb << 20;
 	po.max_procs = r->max_procs;
+	po.offcpu = r->idle;
+	po.gil_only = r->gil;
+	po.kstack = r->kernel;
+	r->timed = r->idle || r->gil;
+	r->sample_ns = 1000000000ULL / r->rate;
+	if (r->idle || r->gil || r->kernel) {
+		r->ksyms = ksyms__load("/proc/kallsyms");
+		if (!r->ksyms)
+			pr_warn("cannot read kernel symbols (%s): off-CPU reasons will be coarse",
+				strerror(errno));
+	}
 	ret = profiler__open(&r->prof, &po, on_event, r);
 	if (ret)
 		goto out;
@@ -904,16 +1061,20 @@ int cmd_record(int argc, char **argv)
 	 * stop the timers first so the counters and the samples agree. */
 	profiler__stop(r->prof);
 	profiler__poll(r->prof, 0);
+	/* Threads still blocked now were off the CPU until now. */
+	offcpu__close_all(r->offcpu, 0, mono_ns(), add_offcpu, r);
 	elapsed = (now_ms() - r->start_ms) / 1000.0;
 	if (!r->quiet)
 		status_line(r, true);
 
 	snprintf(title, sizeof(title),
-		 "%llu samples, %u Python processes, %u Hz, %.1f s",
-		 (unsigned long long)r->py_samples, r->nprocs_seen, r->rate,
-		 elapsed);
+		 "%llu samples%s, %u Python processes, %u Hz, %.1f s%s",
+		 (unsigned long long)r->py_samples,
+		 r->idle ? " + off-CPU time" : r->gil ? " + GIL waits" : "",
+		 r->nprocs_seen, r->rate, elapsed,
+		 r->timed ? "; weights in microseconds" : "");
 	ret = output_write(r->output, r->format, r->agg, "pyrograph record",
-			   title);
+			   title, r->timed ? "us" : "samples");
 	if (!ret)
 		fprintf(stderr, "pyrograph: wrote %s (%s, %zu distinct stacks)\n",
 			strcmp(r->output, "-") ? r->output : "stdout",
@@ -934,6 +1095,8 @@ out:
 		while (r->buckets[i])
 			tracked_drop(r, r->buckets[i]->pid);
 	stackagg__free(r->agg);
+	offcpu__free(r->offcpu);
+	ksyms__free(r->ksyms);
 	free(r->stackbuf);
 	free(r);
 	pyproc_cache_free();

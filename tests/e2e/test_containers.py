@@ -301,7 +301,8 @@ def test_churn(tmp):
     assert len(churn_procs) >= 160, "only %d of 200 short-lived processes appear" % len(churn_procs)
     # The summary accounts for every sample.
     m = re.search(r"accounting: (\d+) samples = (\d+) Python \+ (\d+) other processes \+ (\d+) threads "
-                  r"without a Python thread state \+ (\d+) idle in native code \+ (\d+) dropped \+ "
+                  r"without a Python thread state \+ (\d+) idle in native code \+ (\d+) not holding the GIL \+ "
+                  r"(\d+) dropped \+ "
                   r"(\d+) lost in userspace", err)
     assert m, err
     parts = [int(x) for x in m.groups()]
