@@ -257,9 +257,12 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	__u32 zero = 0;
 
 	stat_inc(STAT_TIMER);
-	/* The busy time since the previous tick on this CPU is what this
+	if (!tgid)
+		return 0; /* idle */
+	/* The busy time since the previous busy tick on this CPU is what this
 	 * sample stands for: the periods are randomised, and restarting the
-	 * timer to re-draw them makes the nominal period inexact. */
+	 * timer to re-draw them makes the nominal period inexact. A tick in
+	 * idle leaves it alone, so busy time is never dropped with it. */
 	ct = bpf_map_lookup_elem(&cpu_time, &zero);
 	if (ct) {
 		if (ct->last_tick)
@@ -268,8 +271,6 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		ct->last_tick = now;
 		ct->idle_at_tick = ct->idle_total;
 	}
-	if (!tgid)
-		return 0; /* idle */
 	stat_inc(STAT_TICKS);
 
 	proc = bpf_map_lookup_elem(&procs, &tgid);

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import (CHROOTS, IN_CI, WORKLOADS, Interp, binary, frames_of,
                       line_of, parse_collapsed, record, record_running, stop)
-from test_record import PROC_FRAME, by_name, pid_stacks, proc_frames, proc_index
+from conftest import PROC_FRAME, by_name, pid_stacks, proc_frames, proc_index
 
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") \
     else "/sys/fs/cgroup"

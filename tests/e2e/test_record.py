@@ -12,59 +12,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import (MATRIX, RAN, WORKLOADS, Interp, binary, frames_of, line_of,
-                      parse_collapsed, record, record_running, stop)
+from conftest import (WORKLOADS, Interp, binary, by_name, frames_of, line_of,
+                      parse_collapsed, pid_stacks, proc_frames, proc_index, record,
+                      record_running, stop)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def by_name(name):
-    for n, it, reason in MATRIX:
-        if n == name:
-            if it is None:
-                pytest.fail("%s not prepared: %s" % (name, reason)) if os.environ.get("CI") == "true" \
-                    else pytest.skip("%s not prepared: %s" % (name, reason))
-            # for the matrix summary: which tests ran on this interpreter
-            test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
-            RAN.setdefault(name, set()).add(test.split("[")[0])
-            return it
-    pytest.skip("%s not in the matrix on this machine" % name)
-
-
-PROC_FRAME = re.compile(r" \((\d+)(?:/(\d+))?\)$")
-
-
-def proc_index(frames, pid):
-    """Index of the 'command (pid)' / 'command (pid/nspid)' frame, or None."""
-    for i, f in enumerate(frames[:8]):
-        m = PROC_FRAME.search(f)
-        if m and int(m.group(1)) == pid:
-            return i
-    return None
-
-
-def pid_stacks(stacks, pid):
-    """Stacks of process pid, with the root frames (container, process)
-    removed."""
-    out = {}
-    for s, c in stacks.items():
-        f = frames_of(s)
-        i = proc_index(f, pid)
-        if i is not None:
-            key = ";".join(f[i + 1:])
-            out[key] = out.get(key, 0) + c
-    return out
-
-
-def proc_frames(stacks, pid):
-    """The set of process frames naming pid."""
-    out = set()
-    for s in stacks:
-        f = frames_of(s)
-        i = proc_index(f, pid)
-        if i is not None:
-            out.add(f[i])
-    return out
 
 
 def test_nested_chain(interp, tmp):
