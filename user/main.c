@@ -33,6 +33,7 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "record", cmd_record, "sample Python stacks and write a flame graph" },
+	{ "dump", cmd_dump, "print every thread's current Python stack once" },
 	{},
 };
 

@@ -344,10 +344,13 @@ static int setup_layout(pid_t pid, const struct elf_facts *f,
 			 path);
 		return -ENOTSUP;
 	}
-	if (!mic)
-		mic = (out->bpf.off.version >> 8) & 0xff;
 	locate_gil(pid, min, &out->bpf);
-	snprintf(out->version, sizeof(out->version), "%u.%u.%u", maj, min, mic);
+	/* Before 3.11 there is no Py_Version: the micro version is unknown. */
+	if (f->py_version)
+		snprintf(out->version, sizeof(out->version), "%u.%u.%u", maj,
+			 min, mic);
+	else
+		snprintf(out->version, sizeof(out->version), "%u.%u", maj, min);
 	snprintf(out->binary, sizeof(out->binary), "%s", path);
 	return 0;
 unreadable:

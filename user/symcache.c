@@ -179,20 +179,17 @@ static void sanitize(char *s)
 			*s = '_';
 }
 
-int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
-		    size_t len)
+int symcache__resolve(struct symcache *sc, const struct py_frame *f,
+		      const char **name, const char **file, int *line)
 {
 	struct sym *s, tmp = { 0 };
-	int ret, line;
+	int ret;
 
 	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
 	if (!s->used) {
 		ret = load_sym(sc, f->code, f->tag, &tmp);
-		if (ret) {
-			snprintf(buf, len, "[unknown code 0x%llx]",
-				 (unsigned long long)f->code);
+		if (ret)
 			return ret;
-		}
 		sanitize(tmp.name);
 		sanitize(tmp.file);
 		tmp.code = f->code;
@@ -208,11 +205,28 @@ int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
 		*s = tmp;
 		sc->n++;
 	}
-	line = py_line_for_instr(sc->off.version, s->lt, (size_t)s->ltlen,
-				 s->firstlineno, f->instr);
+	*name = s->name;
+	*file = s->file;
+	*line = py_line_for_instr(sc->off.version, s->lt, (size_t)s->ltlen,
+				  s->firstlineno, f->instr);
+	return 0;
+}
+
+int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
+		    size_t len)
+{
+	const char *name, *file;
+	int ret, line;
+
+	ret = symcache__resolve(sc, f, &name, &file, &line);
+	if (ret) {
+		snprintf(buf, len, "[unknown code 0x%llx]",
+			 (unsigned long long)f->code);
+		return ret;
+	}
 	if (line > 0)
-		snprintf(buf, len, "%s (%s:%d)", s->name, s->file, line);
+		snprintf(buf, len, "%s (%s:%d)", name, file, line);
 	else
-		snprintf(buf, len, "%s (%s)", s->name, s->file);
+		snprintf(buf, len, "%s (%s)", name, file);
 	return 0;
 }

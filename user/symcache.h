@@ -26,4 +26,11 @@ void symcache__free(struct symcache *sc);
 int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
 		    size_t len);
 
+/*
+ * The parts of frame f: qualified name and file (owned by the cache, valid
+ * until the next call) and line (0 if unknown). 0 or a negative errno.
+ */
+int symcache__resolve(struct symcache *sc, const struct py_frame *f,
+		      const char **name, const char **file, int *line);
+
 #endif

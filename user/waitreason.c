@@ -95,6 +95,33 @@ static const char *kstack_kind(const struct wait_info *w)
 	return NULL;
 }
 
+bool syscall_io_fd(int nr)
+{
+	switch (nr) {
+	case 0: case 1: case 17: case 18: case 19: case 20: case 40: case 275:
+	case 295: case 296: case 326: case 327: case 328:
+		return true;
+	}
+	return false;
+}
+
+/* What an I/O call on a fd waits for, from what the fd is. */
+static const char *fd_kind(const char *t)
+{
+	if (!t)
+		return "[I/O]";
+	if (prefix(t, "socket:"))
+		return "[network]";
+	if (prefix(t, "pipe:"))
+		return "[pipe]";
+	if (prefix(t, "/dev/pts/") || prefix(t, "/dev/tty"))
+		return "[tty]";
+	if (t[0] == '/' && !prefix(t, "/dev/") && !prefix(t, "/proc/") &&
+	    !prefix(t, "/sys/"))
+		return "[disk I/O]";
+	return "[I/O]";
+}
+
 const char *wait_reason(const struct wait_info *w, char *buf, size_t len)
 {
 	const char *k;
@@ -116,7 +143,11 @@ const char *wait_reason(const struct wait_info *w, char *buf, size_t len)
 	case 35: /* nanosleep */
 	case 230: /* clock_nanosleep */
 		return "[sleep]";
-	case 7: case 23: case 232: case 270: case 271: case 281: case 441:
+	case 7: case 23: case 270: case 271:
+		/* select(0, ...) and poll(NULL, 0, t) are how time.sleep()
+		 * waits before 3.11: nothing to poll, just a timeout. */
+		return w->sysarg ? "[poll]" : "[sleep]";
+	case 232: case 281: case 441:
 		return "[poll]";
 	case 42: case 43: case 44: case 45: case 46: case 47: case 288:
 	case 299: case 307:
@@ -129,8 +160,9 @@ const char *wait_reason(const struct wait_info *w, char *buf, size_t len)
 		return "[disk I/O]";
 	case 0: case 1: case 17: case 18: case 19: case 20: case 40: case 275:
 	case 295: case 296: case 326: case 327: case 328:
-		return k && strcmp(k, "[lock]") && strcmp(k, "[poll]") ? k :
-									 "[I/O]";
+		if (k && strcmp(k, "[lock]") && strcmp(k, "[poll]"))
+			return k;
+		return fd_kind(w->fd_target);
 	}
 	if (k)
 		return k;

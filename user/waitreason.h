@@ -18,7 +18,15 @@ struct wait_info {
 	bool gil;	     /* the futex word lies in the GIL */
 	const char **kfuncs; /* kernel stack, innermost first; may be NULL */
 	size_t nkfuncs;
+	/* For read/write-like calls (the first argument is a fd): what the fd
+	 * points to (readlink of /proc/PID/fd/N), or NULL if unknown. Used
+	 * when the kernel stack does not tell. */
+	const char *fd_target;
 };
+
+/* Whether syscall nr takes a file descriptor as its first argument and
+ * may block on what it refers to (read, write, preadv, sendfile, ...). */
+bool syscall_io_fd(int nr);
 
 /*
  * A bracketed leaf label: "[sleep]", "[lock]", "[GIL wait]", ...; a
