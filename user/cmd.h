@@ -5,6 +5,7 @@
 /* Subcommands: each parses its own argv (argv[0] is the subcommand). */
 int cmd_record(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /*
  * Checks what BPF profiling needs (privileges, kernel BTF) and prints one

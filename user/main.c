@@ -34,6 +34,7 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ "record", cmd_record, "sample Python stacks and write a flame graph" },
 	{ "dump", cmd_dump, "print every thread's current Python stack once" },
+	{ "top", cmd_top, "live view of the busiest Python functions" },
 	{},
 };
 

@@ -38,6 +38,7 @@
 #include "stackagg.h"
 #include "symcache.h"
 #include "waitreason.h"
+#include "record.h"
 
 #define MAX_PIDS 64
 #define STACK_BUF (1 << 20)
@@ -116,6 +117,8 @@ struct record {
 	unsigned int nfiltered;
 	unsigned int nprocs_seen, nprocs_live, nunsupported;
 	unsigned long long start_ms;
+	const struct live_view *view; /* top: no file, a refresh every second */
+	unsigned long long view_ms; /* when the view last refreshed */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -623,6 +626,30 @@ static void print_summary(struct record *r, double elapsed)
 			"pyrograph: hint: the ring buffer overflowed; raise --buffer-size or lower --rate\n");
 }
 
+/* Hands the view the stacks since its last refresh, then starts over. */
+static int live_refresh(struct record *r, unsigned long long now)
+{
+	const struct stack_count *sc;
+	struct stackagg *fresh;
+	unsigned long long period;
+	double hz, secs;
+	size_t n;
+	int ret;
+
+	fresh = stackagg__new();
+	if (!fresh)
+		return -ENOMEM;
+	profiler__timing(r->prof, &period, &hz);
+	secs = (now - (r->view_ms ? r->view_ms : r->start_ms)) / 1000.0;
+	sc = stackagg__sorted(r->agg, &n);
+	ret = r->view->refresh(r->view->ctx, sc, n, hz > 0 ? hz : r->rate,
+			       secs, r->nprocs_live);
+	stackagg__free(r->agg);
+	r->agg = fresh;
+	r->view_ms = now;
+	return ret;
+}
+
 static int start_child(struct record *r, int *go_fd)
 {
 	int pfd[2];
@@ -920,6 +947,11 @@ static int parse_args(struct record *r, int argc, char **argv)
 
 int cmd_record(int argc, char **argv)
 {
+	return record_main(argc, argv, NULL);
+}
+
+int record_main(int argc, char **argv, const struct live_view *view)
+{
 	struct record *r;
 	struct profiler_opts po = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -932,9 +964,16 @@ int cmd_record(int argc, char **argv)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return 1;
+	r->view = view;
 	ret = parse_args(r, argc, argv);
 	if (ret)
 		goto out;
+	if (view) {
+		/* A live view owns the terminal: one root frame per process. */
+		r->group = GROUP_PROCESS;
+		r->quiet = true;
+		r->threads = false;
+	}
 	ret = check_privileges();
 	if (ret)
 		goto out;
@@ -949,7 +988,7 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 	}
-	ret = output_check_writable(r->output);
+	ret = view ? 0 : output_check_writable(r->output);
 	if (ret)
 		goto out;
 	r->agg = stackagg__new();
@@ -1056,6 +1095,15 @@ int cmd_record(int argc, char **argv)
 			status_line(r, false);
 			next_status = now + 1000;
 		}
+		if (view) {
+			if (view->input(view->ctx))
+				break;
+			if (now >= next_status) {
+				if (live_refresh(r, now))
+					break;
+				next_status = now + view->interval_ms;
+			}
+		}
 	}
 	/* Whatever is still in the ring buffer belongs to this recording;
 	 * stop the timers first so the counters and the samples agree. */
@@ -1064,6 +1112,10 @@ int cmd_record(int argc, char **argv)
 	/* Threads still blocked now were off the CPU until now. */
 	offcpu__close_all(r->offcpu, 0, mono_ns(), add_offcpu, r);
 	elapsed = (now_ms() - r->start_ms) / 1000.0;
+	if (view) {
+		ret = 0;
+		goto out;
+	}
 	if (!r->quiet)
 		status_line(r, true);
 
