@@ -219,7 +219,13 @@ static long walk_step(__u32 i, void *data)
 		__u8 owner = s->chunk[o->frame_owner & (FRAME_CHUNK - 1)];
 
 		if (owner >= o->owner_skip_min) {
-			/* Entry/shim frame owned by the C stack: not Python code. */
+			/* Entry/shim frame owned by the C stack: not Python
+			 * code, but it says the frame before it (inner) was
+			 * the first of an eval-loop call. */
+			n = c->n;
+			if (n > 0 && n <= MAX_PY_FRAMES)
+				s->ev.frames[(n - 1) & (MAX_PY_FRAMES - 1)].instr |=
+					PY_INSTR_ENTRY;
 			c->frame = prev;
 			return 0;
 		}
@@ -251,6 +257,11 @@ static long walk_step(__u32 i, void *data)
 
 		f->code = code;
 		f->instr = (__u32)instr;
+		if (instr > 0x7fffffff && o->instr_kind == PY_INSTR_PTR)
+			f->instr = 0x7fffffff;
+		if (o->frame_is_entry < FRAME_CHUNK &&
+		    s->chunk[o->frame_is_entry & (FRAME_CHUNK - 1)])
+			f->instr |= PY_INSTR_ENTRY;
 		f->tag = tag;
 		c->n = n + 1;
 	}

@@ -30,6 +30,14 @@ enum py_frame_link {
 
 #define PY_OFF_NONE 0xffff
 
+/*
+ * Set in py_frame.instr (3.11+, where instruction offsets are small) on the
+ * outermost Python frame run by one C call of the eval loop: where native
+ * frames go between Python frames (--native). Before 3.11 every Python
+ * frame is its own eval-loop call.
+ */
+#define PY_INSTR_ENTRY 0x80000000u
+
 struct py_offsets {
 	__u32 version; /* (major << 24) | (minor << 16) | (micro << 8) */
 	__u16 runtime_interp_head;
@@ -57,11 +65,11 @@ struct py_offsets {
 	__u16 bytes_size;	  /* PyVarObject.ob_size of a bytes object */
 	__u16 bytes_data;	  /* PyBytesObject.ob_sval */
 	__u16 gen_iframe;	  /* offset of the embedded frame in a coroutine; PY_OFF_NONE if n/a */
+	__u16 frame_is_entry;	  /* 3.11: bool is_entry; PY_OFF_NONE otherwise */
 	__u8 instr_kind;	  /* enum py_instr_kind */
 	__u8 frame_link;	  /* enum py_frame_link */
 	__u8 owner_skip_min;	  /* skip frames whose owner >= this; 0xff: never */
 	__u8 code_tag_mask;	  /* low bits to clear from the code pointer (3.14: 7) */
-	__u8 _pad[2];
 };
 
 #endif /* PYROGRAPH_PYOFFSETS_H */

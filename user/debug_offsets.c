@@ -405,6 +405,7 @@ int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
 	o.compact_size = (__u16)compact;
 	o.gen_iframe = (__u16)gen_iframe;
 	o.cframe_current_frame = PY_OFF_NONE; /* no _PyCFrame since 3.13 */
+	o.frame_is_entry = PY_OFF_NONE;	       /* shim frames instead */
 	o.instr_kind = PY_INSTR_PTR;
 	o.frame_link = PY_LINK_DIRECT;
 	o.owner_skip_min = l->owner_skip_min;

@@ -311,11 +311,16 @@ int profiler__poll(struct profiler *p, int timeout_ms)
 {
 	int n = ring_buffer__poll(p->rb, timeout_ms), m;
 
+	/* -EAGAIN: the callback used up its time budget (see profiler.h) */
+	if (n == -EAGAIN)
+		return 0;
 	if (n < 0 && n != -EINTR)
 		return n;
 	/* Samples do not wake us (see wakeup_bytes): a poll that timed out
 	 * has consumed nothing, so drain explicitly. */
 	m = ring_buffer__consume(p->rb);
+	if (m == -EAGAIN)
+		return n > 0 ? n : 0;
 	if (m < 0)
 		return m;
 	return (n > 0 ? n : 0) + m;

@@ -22,7 +22,11 @@ struct profiler_opts {
 	unsigned int ustack_bytes; /* user stack copied per sample (--native) */
 };
 
-/* Called for each ring buffer record (struct sample_event or pyproc_event). */
+/*
+ * Called for each ring buffer record (struct sample_event or pyproc_event).
+ * Returning -EAGAIN (after handling the record) ends this drain early, so a
+ * consumer slower than the samples still gets back to its loop.
+ */
 typedef int (*profiler_event_fn)(void *ctx, void *data, size_t size);
 
 /* open -> configure -> load -> attach; returns negative errno and prints why. */

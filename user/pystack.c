@@ -85,6 +85,8 @@ static void walk(pid_t pid, const struct py_proc *p, struct py_thread *t)
 		prev = chunk_u64(c, o->frame_previous);
 		if (o->frame_owner != PY_OFF_NONE && o->frame_owner < FRAME_CHUNK &&
 		    c[o->frame_owner] >= o->owner_skip_min) {
+			if (t->nframes)
+				t->frames[t->nframes - 1].instr |= PY_INSTR_ENTRY;
 			frame = prev;
 			continue;
 		}
@@ -105,6 +107,10 @@ static void walk(pid_t pid, const struct py_proc *p, struct py_thread *t)
 			}
 			f->code = code;
 			f->instr = instr > 0xffffffffULL ? 0xffffffff : (__u32)instr;
+			if (o->instr_kind == PY_INSTR_PTR && instr > 0x7fffffff)
+				f->instr = 0x7fffffff;
+			if (o->frame_is_entry < FRAME_CHUNK && c[o->frame_is_entry])
+				f->instr |= PY_INSTR_ENTRY;
 			f->tag = code_tag(pid, p, code);
 		}
 		frame = prev;

@@ -37,8 +37,10 @@
 #include "pyproc.h"
 #include "stackagg.h"
 #include "symcache.h"
-#include "waitreason.h"
+#include "mixed.h"
 #include "record.h"
+#include "unwind.h"
+#include "waitreason.h"
 
 #define MAX_PIDS 64
 #define STACK_BUF (1 << 20)
@@ -98,6 +100,7 @@ struct record {
 	bool idle;   /* --idle: off-CPU time too, weighted by duration */
 	bool gil;    /* --gil: GIL holder samples and GIL waits only */
 	bool kernel; /* --kernel: kernel frames under the Python ones */
+	bool native; /* --native: C frames between the Python ones */
 
 	/* state */
 	struct profiler *prof;
@@ -110,6 +113,7 @@ struct record {
 	char *stackbuf;
 	struct offcpu *offcpu;
 	struct ksyms *ksyms;
+	struct unwinder *unwinder;
 	bool timed;		/* weights are microseconds, not samples */
 	unsigned long long sample_ns; /* nominal period, for unknown weights */
 	unsigned long long offcpu_ns, offcpu_intervals;
@@ -118,6 +122,7 @@ struct record {
 	unsigned int nprocs_seen, nprocs_live, nunsupported;
 	unsigned long long start_ms;
 	const struct live_view *view; /* top: no file, a refresh every second */
+	unsigned long long drained, drain_deadline;
 	unsigned long long view_ms; /* when the view last refreshed */
 };
 
@@ -164,6 +169,10 @@ static void tracked_drop(struct record *r, pid_t pid)
 			*pp = t->next;
 			if (t->python && r->nprocs_live)
 				r->nprocs_live--;
+			if (r->unwinder) {
+				unwinder_forget(r->unwinder, pid);
+				mixed_forget(pid);
+			}
 			symcache__free(t->sc);
 			free(t);
 			return;
@@ -366,6 +375,18 @@ static size_t append(char *buf, size_t pos, const char *s)
 	return pos;
 }
 
+struct append_ctx {
+	struct record *r;
+	size_t pos;
+};
+
+static void append_frame(void *ctx, const char *frame)
+{
+	struct append_ctx *ac = ctx;
+
+	ac->pos = append(ac->r->stackbuf, ac->pos, frame);
+}
+
 /* Kernel frames, outermost first, with perf's "_[k]" suffix. */
 static size_t append_kernel(struct record *r, size_t pos,
 			    const struct sample_event *e)
@@ -473,15 +494,25 @@ static void on_sample(struct record *r, const struct sample_event *e,
 		snprintf(frame, sizeof(frame), "thread %s (%u)", comm, e->tid);
 		pos = append(r->stackbuf, pos, frame);
 	}
-	/* Innermost frames were kept: the missing part is the outer end. */
-	if (e->flags & SAMPLE_TRUNCATED)
-		pos = append(r->stackbuf, pos, "[truncated]");
-	else if (e->flags & SAMPLE_READ_ERROR)
-		pos = append(r->stackbuf, pos, "[unreadable frames]");
-	for (__u32 i = n; i-- > 0;) {
-		if (symcache__frame(t->sc, &e->frames[i], frame, sizeof(frame)))
-			r->unresolved_frames++;
-		pos = append(r->stackbuf, pos, frame);
+	if (r->native) {
+		struct append_ctx ac = { r, pos };
+
+		r->unresolved_frames += mixed_stack(r->unwinder, t->sc,
+						    &t->info.bpf.off, e, size,
+						    append_frame, &ac);
+		pos = ac.pos;
+	} else {
+		/* Innermost frames were kept: the missing part is the outer end. */
+		if (e->flags & SAMPLE_TRUNCATED)
+			pos = append(r->stackbuf, pos, "[truncated]");
+		else if (e->flags & SAMPLE_READ_ERROR)
+			pos = append(r->stackbuf, pos, "[unreadable frames]");
+		for (__u32 i = n; i-- > 0;) {
+			if (symcache__frame(t->sc, &e->frames[i], frame,
+					    sizeof(frame)))
+				r->unresolved_frames++;
+			pos = append(r->stackbuf, pos, frame);
+		}
 	}
 	if (e->type == EV_OFFCPU) {
 		pos = append(r->stackbuf, pos,
@@ -508,6 +539,12 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct record *r = ctx;
 	const struct pyproc_event *pe = data;
+	int ret = 0;
+
+	/* A drain longer than this yields to the loop (timers, -d, keys);
+	 * the rest stays queued in the ring buffer. */
+	if ((++r->drained & 63) == 0 && mono_ns() > r->drain_deadline)
+		ret = -EAGAIN;
 
 	if (size < sizeof(__u32))
 		return 0;
@@ -544,7 +581,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		break;
 	}
-	return 0;
+	return ret;
 }
 
 static void scan_proc(struct record *r)
@@ -743,6 +780,11 @@ static void usage(FILE *f)
 		"      --gil             only samples of the thread holding the GIL, plus the\n"
 		"                        time threads wait for the GIL ([GIL wait]);\n"
 		"                        weights are microseconds\n"
+		"  -n, --native          native frames too: C extensions, libpython and libc\n"
+		"                        between the Python frames that called them and the\n"
+		"                        ones they called, as 'symbol [module]' (user stack\n"
+		"                        copied in BPF, unwound with elfutils from .eh_frame;\n"
+		"                        build-id debuginfo under /usr/lib/debug is used)\n"
 		"      --kernel          kernel frames (suffix _[k]) under the Python frames\n"
 		"  -g, --group-by KIND   root frames: container (a 'container ID' frame, then\n"
 		"                        'command (pid)'; the default with -a), process\n"
@@ -796,6 +838,7 @@ static int parse_args(struct record *r, int argc, char **argv)
 		{ "idle", no_argument, NULL, 'i' },
 		{ "gil", no_argument, NULL, 'L' },
 		{ "kernel", no_argument, NULL, 'K' },
+		{ "native", no_argument, NULL, 'n' },
 		{ "group-by", required_argument, NULL, 'g' },
 		{ "container", required_argument, NULL, 'C' },
 		{ "cgroup", required_argument, NULL, 'G' },
@@ -815,7 +858,7 @@ static int parse_args(struct record *r, int argc, char **argv)
 	r->max_procs = 4096;
 	r->ringbuf_mb = 8;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:aso:f:d:r:tig:qvh", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+p:aso:f:d:r:ting:qvh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'p':
@@ -865,6 +908,9 @@ static int parse_args(struct record *r, int argc, char **argv)
 			break;
 		case 'K':
 			r->kernel = true;
+			break;
+		case 'n':
+			r->native = true;
 			break;
 		case 'g':
 			group = optarg;
@@ -1014,6 +1060,18 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	po.offcpu = r->idle;
 	po.gil_only = r->gil;
 	po.kstack = r->kernel;
+	po.ustack_bytes = r->native ? MAX_USTACK : 0;
+	if (r->native) {
+		/* symbols come from local files only: no network lookups */
+		unsetenv("DEBUGINFOD_URLS");
+		r->unwinder = unwinder_new();
+		if (!r->unwinder) {
+			pr_err("cannot set up the native unwinder: %s",
+			       strerror(errno));
+			ret = -errno;
+			goto out;
+		}
+	}
 	r->timed = r->idle || r->gil;
 	r->sample_ns = 1000000000ULL / r->rate;
 	if (r->idle || r->gil || r->kernel) {
@@ -1065,6 +1123,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 
 		/* Short timeouts: the timer jitter and detection retries run
 		 * from this loop. */
+		r->drain_deadline = mono_ns() + 200000000ULL;
 		ret = profiler__poll(r->prof, PROFILER_JITTER_MS);
 		if (ret < 0) {
 			pr_err("error reading samples: %s", strerror(-ret));
@@ -1108,6 +1167,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	/* Whatever is still in the ring buffer belongs to this recording;
 	 * stop the timers first so the counters and the samples agree. */
 	profiler__stop(r->prof);
+	r->drain_deadline = ~0ULL; /* the final drain takes everything */
 	profiler__poll(r->prof, 0);
 	/* Threads still blocked now were off the CPU until now. */
 	offcpu__close_all(r->offcpu, 0, mono_ns(), add_offcpu, r);
@@ -1149,6 +1209,8 @@ out:
 	stackagg__free(r->agg);
 	offcpu__free(r->offcpu);
 	ksyms__free(r->ksyms);
+	unwinder_free(r->unwinder);
+	mixed_free();
 	free(r->stackbuf);
 	free(r);
 	pyproc_cache_free();

@@ -183,6 +183,7 @@ int symcache__resolve(struct symcache *sc, const struct py_frame *f,
 		      const char **name, const char **file, int *line)
 {
 	struct sym *s, tmp = { 0 };
+	unsigned int instr;
 	int ret;
 
 	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
@@ -207,8 +208,11 @@ int symcache__resolve(struct symcache *sc, const struct py_frame *f,
 	}
 	*name = s->name;
 	*file = s->file;
+	instr = f->instr;
+	if (sc->off.instr_kind == PY_INSTR_PTR)
+		instr &= ~PY_INSTR_ENTRY;
 	*line = py_line_for_instr(sc->off.version, s->lt, (size_t)s->ltlen,
-				  s->firstlineno, f->instr);
+				  s->firstlineno, instr);
 	return 0;
 }
 

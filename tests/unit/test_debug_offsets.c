@@ -470,8 +470,9 @@ static void check_invariants(const char *path, const struct py_offsets *o)
 		      o->interp_threads_head > o->interp_next,
 	      "%s: runtime interp head %u, interp next %u threads %u", path,
 	      o->runtime_interp_head, o->interp_next, o->interp_threads_head);
-	CHECK(o->_pad[0] == 0 && o->_pad[1] == 0, "%s: padding not zeroed",
-	      path);
+	CHECK(o->frame_is_entry == PY_OFF_NONE,
+	      "%s: frame_is_entry %u (3.13+ mark entries with a shim frame)",
+	      path, o->frame_is_entry);
 }
 
 /* Hostile variants of a real buffer: never a crash, only the documented errors. */
