@@ -3,8 +3,8 @@
 # Installs the Debian packages pyrograph needs to build and test.
 set -euo pipefail
 pkgs=(clang llvm libbpf-dev libelf-dev libdw-dev zlib1g-dev bpftool meson ninja-build
-      pkg-config gcc python3 python3-pytest python3-websocket chromium debootstrap
-      libxml2-utils util-linux python3.11-dbg python3.11-dev tmux)
+      pkg-config gcc python3 python3-pytest chromium debootstrap
+      libxml2-utils util-linux python3.11-dbg python3.11-dev tmux golang-go nodejs)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -14,4 +14,12 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian's nodejs comes without npm (a separate package); nodesource's
+# includes it and conflicts with Debian's npm package.
+if ! command -v npm >/dev/null; then
+	echo "scripts/deps.sh: installing npm"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends npm
 fi

@@ -13,6 +13,10 @@ scripts/deps.sh
 scripts/build.sh
 # The suite tests the binary and unit tests of this build directory.
 export PYROGRAPH_BUILD="$PWD/${BUILD_DIR:-build}"
+# npm packages of the browser and format tests (cached outside the clone);
+# without them those tests fail in CI and are skipped elsewhere.
+NODE_PATH=$(scripts/node-deps.sh) && export NODE_PATH ||
+	echo "test: npm packages could not be installed (see above)"
 # A tree that cannot be built is reported by the tests as not prepared.
 scripts/build-chroots.sh || echo "test: some interpreter trees could not be built (see above)"
 exec /usr/bin/python3 -m pytest -ra -p no:cacheprovider tests "$@"

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "flamegraph.h"
+#include "frames.h"
 
 #define FG_WIDTH	1200
 #define FG_XPAD		10
@@ -355,23 +356,35 @@ static int contains(const char *s, size_t len, const char *needle)
 
 /*
  * Deterministic per-name colour so the same function keeps its colour across
- * profiles; the hue tells third-party, standard-library and native frames apart.
+ * profiles; the hue tells apart the user's code (red-yellow), third-party
+ * packages (teal), the standard library (olive), native code (blue), the
+ * kernel (orange) and synthetic frames such as [sleep] (grey).
  */
 static void frame_color(const char *name, size_t len, int rgb[3])
 {
 	uint32_t h = fnv1a(name, len, 2166136261u);
 	double v1 = (h & 0xff) / 255.0, v2 = (h >> 8 & 0xff) / 255.0, v3 = (h >> 16 & 0xff) / 255.0;
+	struct frame_parts fp;
 
-	if (len && name[0] == '[') {
+	frame_parse(name, len, false, &fp);
+	if (fp.kind == FRAME_SYNTHETIC) {
 		rgb[0] = 175 + (int)(35 * v1);
 		rgb[1] = rgb[0];
 		rgb[2] = rgb[0] + 8;
-	} else if (contains(name, len, "site-packages") || contains(name, len, "dist-packages")) {
+	} else if (fp.kind == FRAME_KERNEL) {
+		rgb[0] = 230 + (int)(25 * v1);
+		rgb[1] = 120 + (int)(50 * v2);
+		rgb[2] = 20 + (int)(30 * v3);
+	} else if (fp.kind == FRAME_NATIVE) {
+		rgb[0] = 90 + (int)(50 * v1);
+		rgb[1] = 130 + (int)(50 * v1);
+		rgb[2] = 210 + (int)(40 * v2);
+	} else if (frame_origin(fp.file, fp.file_len) == ORIGIN_THIRD_PARTY) {
 		rgb[0] = 50 + (int)(60 * v1);
 		rgb[1] = 165 + (int)(55 * v2);
 		rgb[2] = 165 + (int)(55 * v2);
-	} else if (contains(name, len, "/lib/python") || contains(name, len, "<frozen")) {
-		/* "/lib/python" also catches /usr/local and pyenv installs of the stdlib. */
+	} else if (frame_origin(fp.file, fp.file_len) == ORIGIN_STDLIB) {
+		/* also /usr/local and pyenv installs of the stdlib */
 		rgb[0] = 175 + (int)(55 * v1);
 		rgb[1] = rgb[0];
 		rgb[2] = 50 + (int)(20 * v2);

@@ -83,7 +83,7 @@ int offcpu__end(struct offcpu *o, uint32_t tid, uint64_t ns, offcpu_fn fn,
 	if (!iv)
 		return -ENOENT;
 	*p = iv->next;
-	fn(ctx, iv->stack, ns);
+	fn(ctx, iv->pid, iv->tid, iv->stack, iv->ktime, ns);
 	free(iv->stack);
 	free(iv);
 	return 0;
@@ -104,7 +104,8 @@ void offcpu__close_all(struct offcpu *o, uint32_t pid, uint64_t now,
 			}
 			*p = iv->next;
 			if (now > iv->ktime)
-				fn(ctx, iv->stack, now - iv->ktime);
+				fn(ctx, iv->pid, iv->tid, iv->stack, iv->ktime,
+				   now - iv->ktime);
 			free(iv->stack);
 			free(iv);
 		}

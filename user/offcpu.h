@@ -10,7 +10,9 @@
  */
 struct offcpu;
 
-typedef void (*offcpu_fn)(void *ctx, const char *stack, uint64_t ns);
+/* An interval of thread tid (process pid) that began at start (ktime). */
+typedef void (*offcpu_fn)(void *ctx, uint32_t pid, uint32_t tid,
+			  const char *stack, uint64_t start, uint64_t ns);
 
 struct offcpu *offcpu__new(void);
 void offcpu__free(struct offcpu *o);

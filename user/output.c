@@ -12,10 +12,14 @@
 #include "flamegraph.h"
 #include "log.h"
 #include "output.h"
+#include "pprof.h"
+#include "speedscope.h"
 
 static const char *const names[] = {
 	[OUT_FLAMEGRAPH] = "flamegraph",
 	[OUT_COLLAPSED] = "collapsed",
+	[OUT_SPEEDSCOPE] = "speedscope",
+	[OUT_PPROF] = "pprof",
 };
 
 int output_format_parse(const char *s, enum out_format *f)
@@ -54,6 +58,11 @@ enum out_format output_format_guess(const char *path)
 	if (path && (ends_with(path, ".txt") || ends_with(path, ".folded") ||
 		     ends_with(path, ".collapsed")))
 		return OUT_COLLAPSED;
+	if (path && ends_with(path, ".json"))
+		return OUT_SPEEDSCOPE;
+	if (path && (ends_with(path, ".pb.gz") || ends_with(path, ".pprof") ||
+		     ends_with(path, ".pb")))
+		return OUT_PPROF;
 	return OUT_FLAMEGRAPH;
 }
 
@@ -88,16 +97,19 @@ static int write_collapsed(FILE *f, const struct stack_count *s, size_t n)
 	return 0;
 }
 
-static int write_to(FILE *f, enum out_format fmt, struct stackagg *agg,
-		    const char *title, const char *subtitle, const char *unit)
+static int write_to(FILE *f, enum out_format fmt, const struct profile_data *d)
 {
-	struct flamegraph_opts fo = { .title = title,
-				      .subtitle = subtitle,
-				      .count_name = unit };
+	struct flamegraph_opts fo = { .title = d->title,
+				      .subtitle = d->subtitle,
+				      .count_name = d->timed ? "us" : "samples" };
 	const struct stack_count *s;
 	size_t n;
 
-	s = stackagg__sorted(agg, &n);
+	if (fmt == OUT_PPROF)
+		return pprof_write(f, d);
+	if (fmt == OUT_SPEEDSCOPE)
+		return speedscope_write(f, d);
+	s = stackagg__sorted(d->agg, &n);
 	if (!s)
 		return -ENOMEM;
 	if (fmt == OUT_COLLAPSED)
@@ -105,15 +117,15 @@ static int write_to(FILE *f, enum out_format fmt, struct stackagg *agg,
 	return flamegraph_write(f, s, n, &fo);
 }
 
-int output_write(const char *path, enum out_format fmt, struct stackagg *agg,
-		 const char *title, const char *subtitle, const char *unit)
+int output_write(const char *path, enum out_format fmt,
+		 const struct profile_data *d)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 32];
 	FILE *f;
 	int fd, ret;
 
 	if (!strcmp(path, "-")) {
-		ret = write_to(stdout, fmt, agg, title, subtitle, unit);
+		ret = write_to(stdout, fmt, d);
 		if (fflush(stdout))
 			ret = -errno;
 		return ret;
@@ -135,7 +147,7 @@ int output_write(const char *path, enum out_format fmt, struct stackagg *agg,
 		unlink(tmp);
 		return ret;
 	}
-	ret = write_to(f, fmt, agg, title, subtitle, unit);
+	ret = write_to(f, fmt, d);
 	if (fflush(f) || fsync(fd))
 		ret = ret ? ret : -errno;
 	if (fclose(f) && !ret)

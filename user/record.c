@@ -28,6 +28,7 @@
 
 #include "cmd.h"
 #include "container.h"
+#include "frames.h"
 #include "ksyms.h"
 #include "log.h"
 #include "offcpu.h"
@@ -39,10 +40,12 @@
 #include "symcache.h"
 #include "mixed.h"
 #include "record.h"
+#include "samplelog.h"
 #include "unwind.h"
 #include "waitreason.h"
 
 #define MAX_PIDS 64
+#define MAX_OUTPUTS 8
 #define STACK_BUF (1 << 20)
 #define FRAME_BUF 2048
 #define PENDING_MAX 4096
@@ -88,8 +91,11 @@ struct record {
 	bool subprocesses;
 	double duration;
 	unsigned int rate;
-	const char *output;
-	enum out_format format;
+	struct {
+		const char *path;
+		enum out_format fmt;
+	} outs[MAX_OUTPUTS];
+	int nouts;
 	bool threads;
 	bool quiet;
 	enum group_by group;
@@ -115,6 +121,10 @@ struct record {
 	struct ksyms *ksyms;
 	struct unwinder *unwinder;
 	bool timed;		/* weights are microseconds, not samples */
+	struct stackagg *counts; /* timed: events per stack (pprof) */
+	bool want_log;		/* an output needs samples in time order */
+	struct samplelog *log;
+	unsigned long long start_wall_ns, log_lost;
 	unsigned long long sample_ns; /* nominal period, for unknown weights */
 	unsigned long long offcpu_ns, offcpu_intervals;
 	unsigned long long py_samples, unresolved_frames, lost_samples;
@@ -438,17 +448,6 @@ static const char *offcpu_reason(struct record *r, const struct sample_event *e,
 	return wait_reason(&w, buf, len);
 }
 
-static void add_offcpu(void *ctx, const char *stack, uint64_t ns)
-{
-	struct record *r = ctx;
-	unsigned long long us = (ns + 500) / 1000;
-
-	r->offcpu_ns += ns;
-	r->offcpu_intervals++;
-	if (us && stackagg__add(r->agg, stack, us))
-		r->lost_samples++;
-}
-
 /* --idle/--gil weights: the time since the CPU's previous tick. */
 static unsigned long long sample_us(const struct record *r,
 				    const struct sample_event *e)
@@ -460,6 +459,53 @@ static unsigned long long sample_us(const struct record *r,
 	if (!ns || ns > 4 * r->sample_ns)
 		ns = r->sample_ns;
 	return (ns + 500) / 1000;
+}
+
+/* speedscope: one profile per thread, named by its root frames and tid. */
+static void log_span(struct record *r, pid_t tid, const char *stack,
+		     unsigned long long start, unsigned long long ns)
+{
+	char name[ROOT_MAX + 64];
+	const char *p = stack;
+	struct frame_parts fp;
+	size_t rootlen = 0;
+
+	if (!r->log)
+		return;
+	/* the leading container/process/thread frames name the profile */
+	for (;;) {
+		const char *semi = strchr(p, ';');
+
+		frame_parse(p, semi ? (size_t)(semi - p) : strlen(p), true, &fp);
+		if (fp.kind != FRAME_CONTAINER && fp.kind != FRAME_PROCESS &&
+		    fp.kind != FRAME_THREAD)
+			break;
+		rootlen = semi ? (size_t)(semi - stack) : strlen(stack);
+		if (!semi)
+			break;
+		p = semi + 1;
+	}
+	snprintf(name, sizeof(name), "%.*s%sthread %d", (int)rootlen, stack,
+		 rootlen ? " / " : "", tid);
+	if (samplelog__add(r->log, name, stack + rootlen + (stack[rootlen] == ';'),
+			   start, ns))
+		r->log_lost++;
+}
+
+static void add_offcpu(void *ctx, uint32_t pid, uint32_t tid, const char *stack,
+		       uint64_t start, uint64_t ns)
+{
+	struct record *r = ctx;
+	unsigned long long us = (ns + 500) / 1000;
+
+	(void)pid;
+	r->offcpu_ns += ns;
+	r->offcpu_intervals++;
+	if (us && stackagg__add(r->agg, stack, us))
+		r->lost_samples++;
+	if (us)
+		stackagg__add(r->counts, stack, 1);
+	log_span(r, tid, stack, start, ns);
 }
 
 static void on_sample(struct record *r, const struct sample_event *e,
@@ -526,6 +572,13 @@ static void on_sample(struct record *r, const struct sample_event *e,
 	}
 	if (r->kernel && (e->flags & SAMPLE_KERNEL))
 		pos = append_kernel(r, pos, e);
+	if (r->timed)
+		stackagg__add(r->counts, r->stackbuf, 1);
+	if (r->log) {
+		unsigned long long ns = sample_us(r, e) * 1000;
+
+		log_span(r, e->tid, r->stackbuf, e->ktime - ns, ns);
+	}
 	if (stackagg__add(r->agg, r->stackbuf, r->timed ? sample_us(r, e) : 1) ==
 	    0) {
 		r->py_samples++;
@@ -760,11 +813,14 @@ static void usage(FILE *f)
 		"      --cgroup PATH     only processes in cgroup PATH (v2 path) or below\n"
 		"\n"
 		"Options:\n"
-		"  -o, --output FILE     output file, '-' for stdout (default: profile.svg,\n"
-		"                        or profile.txt with --format collapsed)\n"
-		"  -f, --format FMT      flamegraph (interactive SVG) or collapsed (folded\n"
-		"                        'frame;frame;frame COUNT' lines) (default: from the\n"
-		"                        output name, else flamegraph)\n"
+		"  -o, --output FILE     output file, '-' for stdout (default: profile.svg);\n"
+		"                        repeat it for several files (formats from names)\n"
+		"  -f, --format FMT      flamegraph (interactive SVG), collapsed (folded\n"
+		"                        'frame;frame;frame COUNT' lines), speedscope (JSON,\n"
+		"                        one timeline per thread) or pprof (gzipped\n"
+		"                        profile.proto, labels pid/process/container/thread)\n"
+		"                        (default: from the name: .txt/.folded/.collapsed,\n"
+		"                        .json, .pb.gz/.pprof, else flamegraph)\n"
 		"  -d, --duration SEC    stop after SEC seconds (default: until Ctrl-C, or\n"
 		"                        until COMMAND exits; a COMMAND still running then\n"
 		"                        gets SIGTERM)\n"
@@ -805,6 +861,7 @@ static void usage(FILE *f)
 		"  pyrograph record -a -d 10 -o host.svg\n"
 		"  pyrograph record -o out.svg -- python3 app.py --port 8000\n"
 		"  pyrograph record -a -d 5 -f collapsed -o - | sort -k2 -n | tail\n"
+		"  pyrograph record -p 1234 -d 30 -o cpu.pb.gz -o cpu.speedscope.json\n"
 		"  pyrograph record --container 3f2a9c -d 10 -o web.svg\n");
 }
 
@@ -877,7 +934,11 @@ static int parse_args(struct record *r, int argc, char **argv)
 			r->subprocesses = true;
 			break;
 		case 'o':
-			r->output = optarg;
+			if (r->nouts >= MAX_OUTPUTS) {
+				pr_err("at most %d --output options", MAX_OUTPUTS);
+				return -EINVAL;
+			}
+			r->outs[r->nouts++].path = optarg;
 			break;
 		case 'f':
 			fmt = optarg;
@@ -975,17 +1036,38 @@ static int parse_args(struct record *r, int argc, char **argv)
 		pr_err("--subprocesses needs -p or a command (-a already sees every process)");
 		return -EINVAL;
 	}
-	if (fmt) {
-		if (output_format_parse(fmt, &r->format)) {
-			pr_err("unknown format '%s' (flamegraph, collapsed)", fmt);
+	if (fmt && r->nouts > 1) {
+		pr_err("--format with several --output files: each file's format comes from its name");
+		return -EINVAL;
+	}
+	if (!r->nouts)
+		r->outs[r->nouts++].path = NULL;
+	for (int i = 0; i < r->nouts; i++) {
+		enum out_format *f = &r->outs[i].fmt;
+
+		if (fmt) {
+			if (output_format_parse(fmt, f)) {
+				pr_err("unknown format '%s' (flamegraph, collapsed, speedscope, pprof)",
+				       fmt);
+				return -EINVAL;
+			}
+		} else {
+			*f = output_format_guess(r->outs[i].path);
+		}
+		if (!r->outs[i].path)
+			r->outs[i].path = *f == OUT_COLLAPSED ? "profile.txt" :
+					  *f == OUT_SPEEDSCOPE ? "profile.speedscope.json" :
+					  *f == OUT_PPROF ? "profile.pb.gz" :
+							   "profile.svg";
+		if (*f == OUT_SPEEDSCOPE)
+			r->want_log = true;
+		if ((*f == OUT_PPROF || *f == OUT_SPEEDSCOPE) &&
+		    !strcmp(r->outs[i].path, "-") && isatty(STDOUT_FILENO)) {
+			pr_err("%s is not for a terminal: give a file with -o",
+			       output_format_name(*f));
 			return -EINVAL;
 		}
-	} else {
-		r->format = output_format_guess(r->output);
 	}
-	if (!r->output)
-		r->output = r->format == OUT_COLLAPSED ? "profile.txt" :
-							 "profile.svg";
 	/* The ring buffer size must be a power of two multiple of pages. */
 	r->ringbuf_mb = 1UL << (63 - __builtin_clzl(r->ringbuf_mb));
 	return 0;
@@ -1004,6 +1086,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	unsigned long long end_ms = 0, next_status, next_jitter = 0;
 	unsigned long long next_calibrate = 0;
 	int go_fd = -1, ret;
+	struct profile_data pd = { 0 };
+	unsigned long long period;
 	char title[256];
 	double elapsed;
 
@@ -1034,13 +1118,19 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			goto out;
 		}
 	}
-	ret = view ? 0 : output_check_writable(r->output);
-	if (ret)
-		goto out;
+	for (int i = 0; !view && i < r->nouts; i++) {
+		ret = output_check_writable(r->outs[i].path);
+		if (ret)
+			goto out;
+	}
 	r->agg = stackagg__new();
 	r->stackbuf = malloc(STACK_BUF);
 	r->offcpu = offcpu__new();
-	if (!r->agg || !r->stackbuf || !r->offcpu) {
+	r->counts = stackagg__new();
+	if (r->want_log)
+		r->log = samplelog__new();
+	if (!r->agg || !r->stackbuf || !r->offcpu || !r->counts ||
+	    (r->want_log && !r->log)) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -1106,6 +1196,12 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		go_fd = -1;
 	}
 	r->start_ms = now_ms();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r->start_wall_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	}
 	if (r->duration > 0)
 		end_ms = r->start_ms + (unsigned long long)(r->duration * 1000);
 	next_status = r->start_ms + 1000;
@@ -1185,12 +1281,27 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		 r->idle ? " + off-CPU time" : r->gil ? " + GIL waits" : "",
 		 r->nprocs_seen, r->rate, elapsed,
 		 r->timed ? "; weights in microseconds" : "");
-	ret = output_write(r->output, r->format, r->agg, "pyrograph record",
-			   title, r->timed ? "us" : "samples");
-	if (!ret)
-		fprintf(stderr, "pyrograph: wrote %s (%s, %zu distinct stacks)\n",
-			strcmp(r->output, "-") ? r->output : "stdout",
-			output_format_name(r->format), stackagg__count(r->agg));
+	pd.agg = r->agg;
+	pd.counts = r->counts;
+	pd.timed = r->timed;
+	profiler__timing(r->prof, &period, &pd.hz);
+	pd.start_ns = r->start_wall_ns;
+	pd.start_mono_ns = r->start_ms * 1000000ULL;
+	pd.duration_ns = (unsigned long long)(elapsed * 1e9);
+	pd.log = r->log;
+	pd.title = "pyrograph record";
+	pd.subtitle = title;
+	ret = 0;
+	for (int i = 0; i < r->nouts; i++) {
+		int err = output_write(r->outs[i].path, r->outs[i].fmt, &pd);
+
+		if (!err)
+			fprintf(stderr, "pyrograph: wrote %s (%s, %zu distinct stacks)\n",
+				strcmp(r->outs[i].path, "-") ? r->outs[i].path : "stdout",
+				output_format_name(r->outs[i].fmt),
+				stackagg__count(r->agg));
+		ret = ret ? ret : err;
+	}
 	print_summary(r, elapsed);
 	if (!ret && r->all == false && r->npids && !r->py_samples)
 		pr_warn("no Python samples: was the process idle?");
@@ -1207,6 +1318,8 @@ out:
 		while (r->buckets[i])
 			tracked_drop(r, r->buckets[i]->pid);
 	stackagg__free(r->agg);
+	stackagg__free(r->counts);
+	samplelog__free(r->log);
 	offcpu__free(r->offcpu);
 	ksyms__free(r->ksyms);
 	unwinder_free(r->unwinder);

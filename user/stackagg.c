@@ -102,6 +102,19 @@ int stackagg__add(struct stackagg *a, const char *stack, unsigned long long w)
 	return 0;
 }
 
+unsigned long long stackagg__get(const struct stackagg *a, const char *stack)
+{
+	unsigned long long h = fnv1a(stack);
+	size_t i = h & (a->cap - 1);
+
+	while (a->tab[i].stack) {
+		if (a->tab[i].hash == h && !strcmp(a->tab[i].stack, stack))
+			return a->tab[i].count;
+		i = (i + 1) & (a->cap - 1);
+	}
+	return 0;
+}
+
 size_t stackagg__count(const struct stackagg *a)
 {
 	return a->n;

@@ -11,6 +11,8 @@ struct stackagg;
 struct stackagg *stackagg__new(void);
 void stackagg__free(struct stackagg *a);
 int stackagg__add(struct stackagg *a, const char *stack, unsigned long long w);
+/* The weight of one stack, 0 if absent. */
+unsigned long long stackagg__get(const struct stackagg *a, const char *stack);
 /* Number of distinct stacks and the sum of all weights. */
 size_t stackagg__count(const struct stackagg *a);
 unsigned long long stackagg__total(const struct stackagg *a);

@@ -280,16 +280,6 @@ def test_command_mode_and_subprocesses(tmp):
         assert found == expect, (follow, stacks)
 
 
-def test_svg_in_chromium(tmp):
-    import browser
-    svg = tmp / "chrome.svg"
-    record_running(by_name("debian-3.11"), "nested.py", [30], ["-d", 2], svg)
-    res = browser.check_svg(str(svg), "level_two", click_name="level_one")
-    assert res["errors"] == [], res
-    assert res["matches"] >= 1, res
-    assert res["zoomed"], res
-
-
 def test_code_address_reuse(tmp):
     """Code objects freed and their addresses reused by a different function:
     every sample keeps its own function's name and line."""
