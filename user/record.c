@@ -1099,8 +1099,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	if (ret)
 		goto out;
 	if (view) {
-		/* A live view owns the terminal: one root frame per process. */
-		r->group = GROUP_PROCESS;
+		/* A live view owns the output: one root frame per process. */
+		r->group = view->group_container ? GROUP_CONTAINER : GROUP_PROCESS;
 		r->quiet = true;
 		r->threads = false;
 	}
@@ -1270,6 +1270,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	elapsed = (now_ms() - r->start_ms) / 1000.0;
 	if (view) {
 		ret = 0;
+		if (view->refresh_on_exit)
+			live_refresh(r, now_ms());
 		goto out;
 	}
 	if (!r->quiet)

@@ -2,6 +2,7 @@
 #ifndef PYROGRAPH_RECORD_H
 #define PYROGRAPH_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "flamegraph.h"
 
@@ -21,6 +22,11 @@ struct live_view {
 		       double hz, double seconds, unsigned int nprocs);
 	/* Called every few milliseconds for keys; non-zero stops. */
 	int (*input)(void *ctx);
+	/* Root frames "container ID;command (pid)" instead of the process only. */
+	bool group_container;
+	/* One last refresh with what was recorded since the previous one when
+	 * the loop ends (the agent sends it; top has nothing to show). */
+	bool refresh_on_exit;
 };
 
 /* The recording loop with record's options; view NULL: pyrograph record. */

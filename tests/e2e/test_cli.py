@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Help, man page and bash completion say what the binary does."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT, binary
+
+COMMANDS = ["record", "top", "dump", "agent"]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help(cmd):
+    r = subprocess.run([binary(), cmd, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Usage: pyrograph %s" % cmd), r.stdout[:80]
+    assert "Examples:" in r.stdout and "pyrograph %s" % cmd in r.stdout.split("Examples:")[1]
+
+
+def test_top_level_help_lists_commands():
+    r = subprocess.run([binary(), "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for cmd in COMMANDS:
+        assert re.search(r"^\s+%s\s" % cmd, r.stdout, re.M), r.stdout
+
+
+def test_man_page_and_options_agree():
+    """Every long option the man page documents exists in some --help."""
+    page = open(os.path.join(ROOT, "scripts", "pyrograph.1")).read()
+    helps = "".join(subprocess.run([binary(), c, "--help"], capture_output=True, text=True).stdout
+                    for c in COMMANDS)
+    opts = set(re.findall(r"\\-\\-([a-z][a-z\\-]*)", page))
+    opts = {o.replace("\\-", "-") for o in opts}
+    assert len(opts) > 15, opts
+    missing = [o for o in opts if "--" + o not in helps]
+    assert not missing, missing
+    if shutil.which("man"):
+        r = subprocess.run(["man", "-l", os.path.join(ROOT, "scripts", "pyrograph.1")],
+                           capture_output=True, text=True, env=dict(os.environ, MANPAGER="cat"))
+        assert r.returncode == 0 and "system-wide Python profiler" in r.stdout, r.stderr
+
+
+def test_bash_completion():
+    script = os.path.join(ROOT, "scripts", "pyrograph.bash-completion")
+    r = subprocess.run(["bash", "-c", 'source "%s"; COMP_WORDS=(pyrograph ""); COMP_CWORD=1; _pyrograph; '
+                        'echo "${COMPREPLY[@]}"; COMP_WORDS=(pyrograph record -f ""); COMP_CWORD=3; '
+                        '_pyrograph; echo "${COMPREPLY[@]}"' % script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    first, formats = r.stdout.splitlines()
+    assert set(COMMANDS) <= set(first.split()), first
+    assert set(formats.split()) == {"flamegraph", "collapsed", "speedscope", "pprof"}, formats
