@@ -142,6 +142,18 @@ static void drop_oldest(struct agent *a)
 	item_free(it);
 }
 
+static void queue_push(struct agent *a, struct item *it)
+{
+	it->next = NULL;
+	if (a->tail)
+		a->tail->next = it;
+	else
+		a->head = it;
+	a->tail = it;
+	a->queued_bytes += it->len;
+	a->nqueued++;
+}
+
 static void enqueue(struct agent *a, struct item *it)
 {
 	if (it->len > a->queue_max) {
@@ -172,14 +184,7 @@ static void enqueue(struct agent *a, struct item *it)
 				strerror(errno));
 		}
 	}
-	it->next = NULL;
-	if (a->tail)
-		a->tail->next = it;
-	else
-		a->head = it;
-	a->tail = it;
-	a->queued_bytes += it->len;
-	a->nqueued++;
+	queue_push(a, it);
 }
 
 /* Profiles spooled by an earlier run go first. */
@@ -222,14 +227,7 @@ static void load_spool(struct agent *a)
 				item_free(it);
 			continue;
 		}
-		it->next = NULL;
-		if (a->tail)
-			a->tail->next = it;
-		else
-			a->head = it;
-		a->tail = it;
-		a->queued_bytes += it->len;
-		a->nqueued++;
+		queue_push(a, it);
 	}
 	free(names);
 	while (a->queued_bytes > a->queue_max)

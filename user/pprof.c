@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "frames.h"
+#include "intern.h"
 #include "pprof.h"
 
 #define MAX_FRAMES_PER_STACK 4096
@@ -80,75 +81,6 @@ static void pb_msg(struct pb *p, unsigned field, struct pb *sub)
 	sub->n = 0;
 }
 
-/* Interned strings: the string table, index 0 = "". */
-struct strtab {
-	char **s;
-	size_t n, cap;
-	size_t *idx; /* hash -> index + 1 */
-	size_t icap;
-};
-
-static uint64_t hash_mem(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-static int64_t str_id(struct strtab *t, const char *s, size_t len)
-{
-	size_t i;
-
-	if (t->n * 2 >= t->icap) {
-		size_t ncap = t->icap ? t->icap * 2 : 1024;
-		size_t *ni = calloc(ncap, sizeof(*ni));
-
-		if (!ni)
-			return -ENOMEM;
-		for (size_t k = 0; k < t->n; k++) {
-			i = hash_mem(t->s[k], strlen(t->s[k])) & (ncap - 1);
-			while (ni[i])
-				i = (i + 1) & (ncap - 1);
-			ni[i] = k + 1;
-		}
-		free(t->idx);
-		t->idx = ni;
-		t->icap = ncap;
-	}
-	i = hash_mem(s, len) & (t->icap - 1);
-	while (t->idx[i]) {
-		const char *c = t->s[t->idx[i] - 1];
-
-		if (strlen(c) == len && !memcmp(c, s, len))
-			return (int64_t)(t->idx[i] - 1);
-		i = (i + 1) & (t->icap - 1);
-	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		char **ns = realloc(t->s, cap * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		t->s = ns;
-		t->cap = cap;
-	}
-	t->s[t->n] = strndup(s, len);
-	if (!t->s[t->n])
-		return -ENOMEM;
-	t->idx[i] = t->n + 1;
-	return (int64_t)t->n++;
-}
-
-static void strtab_free(struct strtab *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->s[i]);
-	free(t->s);
-	free(t->idx);
-}
-
 /* (a, b, c) -> id, for functions (name, file) and locations (func, line). */
 struct idmap {
 	struct {
@@ -195,14 +127,14 @@ static uint64_t id_of(struct idmap *m, int64_t a, int64_t b, bool *fresh)
 
 struct enc {
 	struct pb out, sub, sub2;
-	struct strtab st;
+	struct intern st; /* the string table: id 0 = "" */
 	struct idmap funcs, locs;
 	struct pb functions, locations;
 };
 
 static int64_t S(struct enc *e, const char *s, size_t len)
 {
-	int64_t id = str_id(&e->st, s, len);
+	int64_t id = intern_id(&e->st, s, len);
 
 	if (id < 0)
 		e->out.err = (int)id;
@@ -373,7 +305,7 @@ static int encode(const struct profile_data *d, struct pb *raw)
 	free(sample.b);
 	free(e.funcs.e);
 	free(e.locs.e);
-	strtab_free(&e.st);
+	intern_free(&e.st);
 	free(locs);
 	return ret;
 }

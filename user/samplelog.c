@@ -3,18 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "intern.h"
 #include "samplelog.h"
 
 /* Bounded: at 1000 Hz on 64 CPUs this is ~4 minutes; beyond it, later
  * samples are dropped (counted by the caller through the return value). */
 #define MAX_ENTRIES (16u << 20)
-
-struct intern {
-	char **s;
-	size_t n, cap;
-	uint32_t *idx; /* open addressing: index + 1 */
-	size_t icap;
-};
 
 struct samplelog {
 	struct intern stacks, threads;
@@ -22,65 +16,6 @@ struct samplelog {
 	size_t n, cap;
 	int sorted;
 };
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static long intern(struct intern *t, const char *s)
-{
-	size_t i;
-
-	if ((t->n + 1) * 2 > t->icap) {
-		size_t ncap = t->icap ? t->icap * 2 : 1024;
-		uint32_t *ni = calloc(ncap, sizeof(*ni));
-
-		if (!ni)
-			return -ENOMEM;
-		for (size_t k = 0; k < t->n; k++) {
-			i = hash_str(t->s[k]) & (ncap - 1);
-			while (ni[i])
-				i = (i + 1) & (ncap - 1);
-			ni[i] = k + 1;
-		}
-		free(t->idx);
-		t->idx = ni;
-		t->icap = ncap;
-	}
-	i = hash_str(s) & (t->icap - 1);
-	while (t->idx[i]) {
-		if (!strcmp(t->s[t->idx[i] - 1], s))
-			return t->idx[i] - 1;
-		i = (i + 1) & (t->icap - 1);
-	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		char **ns = realloc(t->s, cap * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		t->s = ns;
-		t->cap = cap;
-	}
-	t->s[t->n] = strdup(s);
-	if (!t->s[t->n])
-		return -ENOMEM;
-	t->idx[i] = t->n + 1;
-	return t->n++;
-}
-
-static void intern_free(struct intern *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->s[i]);
-	free(t->s);
-	free(t->idx);
-}
 
 struct samplelog *samplelog__new(void)
 {
@@ -104,8 +39,8 @@ int samplelog__add(struct samplelog *l, const char *thread_name,
 
 	if (l->n >= MAX_ENTRIES)
 		return -ENOSPC;
-	th = intern(&l->threads, thread_name);
-	st = intern(&l->stacks, stack);
+	th = intern_id(&l->threads, thread_name, strlen(thread_name));
+	st = intern_id(&l->stacks, stack, strlen(stack));
 	if (th < 0 || st < 0)
 		return -ENOMEM;
 	if (l->n == l->cap) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "frames.h"
+#include "intern.h"
 #include "json.h"
 #include "samplelog.h"
 #include "speedscope.h"
@@ -11,76 +12,15 @@
 #define MAX_DEPTH 4096
 #define GAP_US 1000
 
-/* Frame text -> shared frame index. */
-struct ftab {
-	char **s;
-	size_t n, cap;
-	uint32_t *idx;
-	size_t icap;
-};
-
-static uint64_t hash_mem(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-static long frame_id(struct ftab *t, const char *s, size_t len)
-{
-	size_t i;
-
-	if ((t->n + 1) * 2 > t->icap) {
-		size_t ncap = t->icap ? t->icap * 2 : 1024;
-		uint32_t *ni = calloc(ncap, sizeof(*ni));
-
-		if (!ni)
-			return -ENOMEM;
-		for (size_t k = 0; k < t->n; k++) {
-			i = hash_mem(t->s[k], strlen(t->s[k])) & (ncap - 1);
-			while (ni[i])
-				i = (i + 1) & (ncap - 1);
-			ni[i] = k + 1;
-		}
-		free(t->idx);
-		t->idx = ni;
-		t->icap = ncap;
-	}
-	i = hash_mem(s, len) & (t->icap - 1);
-	while (t->idx[i]) {
-		const char *c = t->s[t->idx[i] - 1];
-
-		if (strlen(c) == len && !memcmp(c, s, len))
-			return t->idx[i] - 1;
-		i = (i + 1) & (t->icap - 1);
-	}
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		char **ns = realloc(t->s, cap * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		t->s = ns;
-		t->cap = cap;
-	}
-	t->s[t->n] = strndup(s, len);
-	if (!t->s[t->n])
-		return -ENOMEM;
-	t->idx[i] = t->n + 1;
-	return t->n++;
-}
-
 /* Splits an interned stack into frame ids, outermost first. */
-static int stack_frames(struct ftab *t, const char *s, long *ids, int max)
+static int stack_frames(struct intern *t, const char *s, long *ids, int max)
 {
 	int n = 0;
 
 	while (*s && n < max) {
 		const char *semi = strchr(s, ';');
 		size_t len = semi ? (size_t)(semi - s) : strlen(s);
-		long id = frame_id(t, s, len);
+		long id = intern_id(t, s, len);
 
 		if (id < 0)
 			return (int)id;
@@ -101,7 +41,7 @@ static void event(FILE *f, bool *first, char type, long frame, double at)
 
 int speedscope_write(FILE *f, const struct profile_data *d)
 {
-	struct ftab ft = { 0 };
+	struct intern ft = { 0 }; /* frame text -> shared frame index */
 	const struct log_entry *e;
 	long *cur = NULL, *next = NULL, **stacks = NULL;
 	int *depth = NULL, ncur = 0, ret = 0;
@@ -211,10 +151,7 @@ int speedscope_write(FILE *f, const struct profile_data *d)
 out:
 	for (size_t i = 0; stacks && i < nst; i++)
 		free(stacks[i]);
-	for (size_t i = 0; i < ft.n; i++)
-		free(ft.s[i]);
-	free(ft.s);
-	free(ft.idx);
+	intern_free(&ft);
 	free(stacks);
 	free(depth);
 	free(cur);
