@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "cmd.h"
 #include "json.h"
 #include "log.h"
@@ -359,6 +360,10 @@ int cmd_dump(int argc, char **argv)
 		       strerror(-ntasks));
 		goto out;
 	}
+	/* The task iterator was the privileged part. */
+	c = drop_capabilities();
+	if (c)
+		pr_warn("could not drop capabilities: %s", strerror(-c));
 	threads = calloc(MAX_THREADS, sizeof(*threads));
 	views = calloc(MAX_THREADS, sizeof(*views));
 	sc = symcache__new(pid, &info.bpf.off);

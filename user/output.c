@@ -74,12 +74,40 @@ static void dir_of(const char *path, char *dir, size_t len)
 	snprintf(dir, len, "%s", dirname(tmp));
 }
 
+/*
+ * An existing path is only ever replaced (rename over it: a symlink there
+ * is replaced, never followed), and only when it belongs to us: as root,
+ * replacing another user's file at a path they chose to plant is how a
+ * profiler gets tricked into destroying something.
+ */
+static int check_existing(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISDIR(st.st_mode)) {
+		pr_err("cannot write %s: it is a directory", path);
+		return -EISDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		pr_err("refusing to replace %s: it belongs to uid %u, not to us (uid %u); remove it or choose another name",
+		       path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 int output_check_writable(const char *path)
 {
 	char dir[PATH_MAX];
+	int ret;
 
 	if (!strcmp(path, "-"))
 		return 0;
+	ret = check_existing(path);
+	if (ret)
+		return ret;
 	dir_of(path, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK)) {
 		pr_err("cannot write %s: directory %s: %s", path, dir,
@@ -130,6 +158,10 @@ int output_write(const char *path, enum out_format fmt,
 			ret = -errno;
 		return ret;
 	}
+	/* again: the file may have appeared while we recorded */
+	ret = check_existing(path);
+	if (ret)
+		return ret;
 	dir_of(path, dir, sizeof(dir));
 	snprintf(tmp, sizeof(tmp), "%s/.pyrograph-XXXXXX", dir);
 	/* mkstemp: O_EXCL, so a planted file or symlink is never followed. */

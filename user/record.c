@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cmd.h"
 #include "container.h"
 #include "frames.h"
@@ -1184,6 +1185,10 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		scan_proc(r);
 	for (int i = 0; i < r->npids; i++)
 		try_detect(r, r->pids[i], RETRY_MAX, false);
+	/* Everything privileged is set up: keep only what reading needs. */
+	ret = drop_capabilities();
+	if (ret)
+		pr_warn("could not drop capabilities: %s", strerror(-ret));
 	ret = profiler__start(r->prof);
 	if (ret) {
 		pr_err("cannot enable the perf events: %s", strerror(-ret));

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_CAPS_H
+#define PYROGRAPH_CAPS_H
+
+/*
+ * After the BPF programs are loaded and attached, keep only what reading
+ * targets and using the already-open BPF objects needs: CAP_BPF (the bpf()
+ * syscall on our map fds), CAP_PERFMON, CAP_SYS_PTRACE (process_vm_readv,
+ * /proc/PID/root), CAP_CHECKPOINT_RESTORE (/proc/PID/map_files),
+ * CAP_DAC_READ_SEARCH and CAP_DAC_OVERRIDE (targets' files, the output
+ * directory). Everything else leaves the effective, permitted, inheritable,
+ * ambient and bounding sets, and no_new_privs is set. A kernel without
+ * CAP_CHECKPOINT_RESTORE (< 5.9) keeps CAP_SYS_ADMIN for map_files.
+ * Returns 0 or a negative errno (the caller warns and goes on).
+ */
+int drop_capabilities(void);
+
+#endif
