@@ -241,7 +241,7 @@ static void print_text(const struct pyproc_info *info, struct symcache *sc,
 		if (t->flags & SAMPLE_TRUNCATED)
 			printf("    [truncated]\n");
 		else if (t->flags & SAMPLE_READ_ERROR)
-			printf("    [unreadable frames: the stack changed while it was read]\n");
+			printf("    [unreadable frames: the chain broke off]\n");
 	}
 }
 
