@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test: run as root (BPF needs it)" >&2; exit 1; }
 scripts/deps.sh
 scripts/build.sh
+# libFuzzer targets (clang, ASan+UBSan), run briefly by tests/test_fuzz.py.
+FUZZ_BUILD_DIR=build-fuzz scripts/fuzz.sh build ||
+	echo "test: the fuzz build failed (see above)"
+export PYROGRAPH_FUZZ_BUILD="$PWD/build-fuzz"
 # The suite tests the binary and unit tests of this build directory.
 export PYROGRAPH_BUILD="$PWD/${BUILD_DIR:-build}"
 # npm packages of the browser and format tests (cached outside the clone);

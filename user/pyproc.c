@@ -21,23 +21,12 @@
 #include <unistd.h>
 
 #include "debug_offsets.h"
+#include "elffacts.h"
 #include "log.h"
 #include "memread.h"
 #include "procfs.h"
 #include "pyproc.h"
 #include "pyversions.h"
-
-/* Facts about one ELF file, cached by (dev, inode): churn of many short
- * Python processes must not re-read libpython's symbol table each time. */
-struct elf_facts {
-	unsigned long dev_major, dev_minor, inode;
-	bool valid;	    /* file was readable as ELF */
-	bool is_exec;	    /* ET_EXEC: addresses are absolute */
-	bool debug_build;   /* --with-pydebug (refcount tracing) */
-	unsigned long long load_vaddr; /* first PT_LOAD vaddr - offset */
-	unsigned long long runtime;    /* st_value of _PyRuntime, 0 if none */
-	unsigned long long py_version; /* st_value of Py_Version, 0 if none */
-};
 
 #define ELF_CACHE_MAX 256
 static struct elf_facts elf_cache[ELF_CACHE_MAX];
@@ -54,77 +43,20 @@ void pyproc_cache_free(void)
 	elf_cache_n = elf_cache_next = 0;
 }
 
-static void scan_symbols(Elf *elf, struct elf_facts *f)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
-		size_t i, n;
-
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
-			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data || !sh.sh_entsize)
-			continue;
-		n = sh.sh_size / sh.sh_entsize;
-		for (i = 0; i < n; i++) {
-			GElf_Sym sym;
-			const char *name;
-
-			if (!gelf_getsym(data, (int)i, &sym) || !sym.st_name)
-				continue;
-			name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name || (name[0] != '_' && name[0] != 'P'))
-				continue;
-			if (!strcmp(name, "_PyRuntime") && sym.st_value)
-				f->runtime = sym.st_value;
-			else if (!strcmp(name, "Py_Version") && sym.st_value)
-				f->py_version = sym.st_value;
-			else if (!strcmp(name, "_Py_RefTotal") ||
-				 !strcmp(name, "_Py_NegativeRefcount"))
-				f->debug_build = true;
-		}
-	}
-}
-
 static int elf_facts_read(const char *path, struct elf_facts *f)
 {
-	GElf_Ehdr eh;
-	size_t i, nph;
-	bool have_load = false;
 	Elf *elf;
-	int fd;
+	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
-	    elf_getphdrnum(elf, &nph)) {
-		if (elf)
-			elf_end(elf);
-		close(fd);
-		return -ENOEXEC;
-	}
-	f->is_exec = eh.e_type == ET_EXEC;
-	for (i = 0; i < nph && i < 256; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		f->load_vaddr = (ph.p_vaddr - ph.p_offset) & ~0xfffULL;
-		have_load = true;
-		break;
-	}
-	if (have_load)
-		scan_symbols(elf, f);
-	f->valid = have_load;
-	elf_end(elf);
+	ret = elf ? elf_facts_parse(elf, f) : -ENOEXEC;
+	if (elf)
+		elf_end(elf);
 	close(fd);
-	return have_load ? 0 : -ENOEXEC;
+	return ret;
 }
 
 static const struct elf_facts *elf_facts_get(pid_t pid, const struct mapping *m)

@@ -150,9 +150,10 @@ def test_gil(name, tmp):
         secs(got, two, "[GIL wait]"), secs(got, hasher, "cpu"), secs(got, hasher, "[GIL wait]"),
         secs(ctl_got, ctl_tids["c_hash"], "cpu"))
     print(info)
-    # One holder at a time: the two spinners share about one CPU...
-    assert 0.3 * seconds <= secs(got, one, "cpu") <= 0.7 * seconds, info
-    assert 0.3 * seconds <= secs(got, two, "cpu") <= 0.7 * seconds, info
+    # One holder at a time: the two spinners share at most one CPU (less
+    # when the machine is busy with other work)...
+    assert 0.15 * seconds <= secs(got, one, "cpu") <= 0.7 * seconds, info
+    assert 0.15 * seconds <= secs(got, two, "cpu") <= 0.7 * seconds, info
     assert secs(got, one, "cpu") + secs(got, two, "cpu") <= 1.1 * seconds, info
     # ... and wait for the GIL the rest of the time.
     assert secs(got, one, "[GIL wait]") >= 0.25 * seconds, info

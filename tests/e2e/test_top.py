@@ -13,9 +13,14 @@ pytestmark = pytest.mark.skipif(not shutil.which("tmux") and os.environ.get("CI"
                                 reason="tmux not installed (scripts/deps.sh installs it)")
 
 
+SOCKET = "pyrograph-test-%d" % os.getpid()  # a server of our own
+
+
 def tmux(*args, check=True):
-    return subprocess.run(["tmux", "-L", "pyrograph-test"] + list(args), capture_output=True,
-                          text=True, check=check)
+    r = subprocess.run(["tmux", "-L", SOCKET] + list(args), capture_output=True, text=True)
+    if check and r.returncode:
+        raise AssertionError("tmux %s failed: %s" % (args[0], r.stderr))
+    return r
 
 
 def pane():
@@ -42,7 +47,6 @@ def test_top_live(tmp):
     state = tmp / "state"
     script = ("stty -g > {s}.before; {b} top -p {p}; echo $? > {s}.rc; stty -g > {s}.after; "
               "sleep 60").format(s=state, b=binary(), p=spin.pid)
-    tmux("kill-server", check=False)
     try:
         tmux("new-session", "-d", "-s", "top", "-x", "150", "-y", "40", "bash", "-c", script)
         t0 = time.monotonic()

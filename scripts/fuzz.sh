@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# libFuzzer targets of everything that parses data a target controls
+# (tests/fuzz): ELF files, _Py_DebugOffsets, line tables, str/bytes objects,
+# thread states, frames and code objects in a fake address space, folded
+# frame texts.
+#
+#   scripts/fuzz.sh build            configure and build (CC=clang, ASan+UBSan)
+#   scripts/fuzz.sh run SECONDS      each fuzzer for SECONDS on its corpus
+#   scripts/fuzz.sh runs N           each fuzzer for N executions; prints a table
+#   scripts/fuzz.sh regress          replay tests/fuzz/regressions/<fuzzer>/*
+#
+# Corpora live outside the clone (FUZZ_CORPUS, default
+# /var/cache/pyrograph/fuzz) and are seeded from real data: the unit tests'
+# line tables, the interpreters' _Py_DebugOffsets, real ELF files. A crash
+# writes crash-* into FUZZ_ARTIFACTS (default: the build dir); once fixed,
+# its input goes to tests/fuzz/regressions/<fuzzer>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${FUZZ_BUILD_DIR:-build-fuzz}
+corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
+artifacts=${FUZZ_ARTIFACTS:-$PWD/$build/artifacts}
+fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack)
+
+do_build() {
+	if [ ! -f "$build/build.ninja" ]; then
+		CC=clang meson setup "$build" -Dfuzz=true -Db_sanitize=address,undefined \
+			-Db_lundef=false >/dev/null
+	fi
+	ninja -C "$build" $(printf 'tests/fuzz/%s ' "${fuzzers[@]}") >/dev/null
+}
+
+# Seeds from real data, once.
+seed() {
+	local d
+	for f in "${fuzzers[@]}"; do mkdir -p "$corpus/$f"; done
+	d=$corpus/fuzz_linetable
+	if [ -z "$(ls -A "$d")" ]; then
+		# tests/unit/data/linetable-*.txt: "case NAME FIRSTLINE ..." then
+		# "table HEX" lines
+		python3 - "$d" tests/unit/data/linetable-*.txt <<'PY'
+import binascii, os, struct, sys
+out, n = sys.argv[1], 0
+for path in sys.argv[2:]:
+    minor = int(os.path.basename(path).split("-")[1].split(".")[1])
+    first = 1
+    for line in open(path):
+        parts = line.split()
+        if parts[:1] == ["case"] and len(parts) > 2 and parts[2].isdigit():
+            first = int(parts[2])
+        elif parts[:1] == ["table"] and len(parts) == 2 and len(parts[1]) % 2 == 0:
+            blob = bytes([minor - 8]) + struct.pack("<iI", first, 0) + binascii.unhexlify(parts[1])
+            with open(os.path.join(out, "seed%05d" % n), "wb") as f:
+                f.write(blob)
+            n += 1
+PY
+	fi
+	d=$corpus/fuzz_debug_offsets
+	if [ -z "$(ls -A "$d")" ]; then
+		# the first KiB of each 3.13+ interpreter's _PyRuntime, located
+		# with readelf
+		python3 - "$d" /var/cache/pyrograph/chroots/*/usr/bin/python3.1[3-9] <<'PY' || true
+import os, subprocess, sys
+out = sys.argv[1]
+for exe in sys.argv[2:]:
+    syms = subprocess.run(["readelf", "-Ws", exe], capture_output=True, text=True).stdout
+    addr = next((int(l.split()[1], 16) for l in syms.splitlines()
+                 if l.split()[-1:] == ["_PyRuntime"]), None)
+    secs = subprocess.run(["readelf", "-WS", exe], capture_output=True, text=True).stdout
+    for l in secs.splitlines():
+        if "]" not in l or addr is None:
+            continue
+        f = l.split("]", 1)[1].split()
+        if len(f) < 5 or f[1] == "NOBITS":
+            continue
+        try:
+            a, o, z = int(f[2], 16), int(f[3], 16), int(f[4], 16)
+        except ValueError:
+            continue
+        if a <= addr < a + z:
+            with open(exe, "rb") as src:
+                src.seek(o + addr - a)
+                data = src.read(1024)
+            with open(os.path.join(out, os.path.basename(exe)), "wb") as dst:
+                dst.write(data)
+            break
+PY
+	fi
+	d=$corpus/fuzz_elf
+	if [ -z "$(ls -A "$d")" ]; then
+		cp /usr/bin/true "$d/true" 2>/dev/null || true
+		cp /usr/lib/x86_64-linux-gnu/libz.so.1 "$d/libz" 2>/dev/null || true
+	fi
+}
+
+run_one() { # fuzzer, libFuzzer options...
+	local f=$1 dirs
+	shift
+	mkdir -p "$artifacts"
+	dirs=("$corpus/$f")
+	# past crashes seed the run too
+	[ -d "tests/fuzz/regressions/$f" ] && dirs+=("tests/fuzz/regressions/$f")
+	"$build/tests/fuzz/$f" -max_len=65536 -artifact_prefix="$artifacts/$f-" "$@" \
+		"${dirs[@]}" 2>&1
+}
+
+cmd=${1:-}
+case $cmd in
+build)
+	do_build ;;
+run)
+	do_build
+	seed
+	for f in "${fuzzers[@]}"; do
+		echo "fuzz.sh: $f for ${2:-30} s"
+		log=$(run_one "$f" -max_total_time="${2:-30}" -print_final_stats=1) || {
+			echo "$log" | tail -40; echo "fuzz.sh: $f FAILED"; exit 1; }
+		echo "$log" | awk '/stat::number_of_executed_units/ { print "  " $2 " executions" }' 
+	done ;;
+runs)
+	do_build
+	seed
+	printf '| fuzzer | executions | seconds | exec/s | corpus |\n|---|---|---|---|---|\n'
+	for f in "${fuzzers[@]}"; do
+		start=$(date +%s.%N)
+		log=$(run_one "$f" -runs="${2:-10000000}" -print_final_stats=1) || {
+			echo "$log" | tail -30; echo "fuzz.sh: $f FAILED"; exit 1; }
+		end=$(date +%s.%N)
+		n=$(echo "$log" | awk '/stat::number_of_executed_units/ { print $2 }')
+		c=$(ls "$corpus/$f" | wc -l)
+		awk -v f="$f" -v n="$n" -v s="$start" -v e="$end" -v c="$c" \
+			'BEGIN { printf "| %s | %d | %.0f | %.0f | %d |\n", f, n, e - s, n / (e - s), c }'
+	done ;;
+regress)
+	do_build
+	for f in "${fuzzers[@]}"; do
+		d=tests/fuzz/regressions/$f
+		[ -d "$d" ] && [ -n "$(ls -A "$d")" ] || continue
+		"$build/tests/fuzz/$f" "$d"/* >/dev/null 2>&1 || { echo "fuzz.sh: $f fails on $d"; exit 1; }
+	done
+	echo "fuzz.sh: regressions pass" ;;
+*)
+	sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2 ;;
+esac

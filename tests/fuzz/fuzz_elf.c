@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* A target's ELF file: headers, program headers, symbol tables. */
+#include <libelf.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elffacts.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+	struct elf_facts f = { 0 };
+	char *copy;
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return 0;
+	copy = malloc(n ? n : 1); /* elf_memory may write to its buffer */
+	if (!copy)
+		return 0;
+	memcpy(copy, d, n);
+	elf = elf_memory(copy, n);
+	if (elf) {
+		elf_facts_parse(elf, &f);
+		elf_end(elf);
+	}
+	free(copy);
+	return 0;
+}

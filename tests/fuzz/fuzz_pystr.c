@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* str and bytes objects read out of a fake address space. */
+#include <stdlib.h>
+
+#include "fuzz_mem.h"
+#include "pystr.h"
+
+int fuzz_read(void *ctx, unsigned long long addr, void *buf, size_t len);
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+	struct py_offsets o;
+	char out[512];
+	unsigned char *b = NULL;
+
+	if (n < 2 || fuzz_offsets(d[0], &o))
+		return 0;
+	fuzz_image = d + 2;
+	fuzz_image_len = n - 2;
+	/* the object sits at some offset chosen by the input */
+	pystr_read(&o, fuzz_read, NULL, IMAGE_BASE + d[1] % 64, out, sizeof(out));
+	if (pybytes_read(&o, fuzz_read, NULL, IMAGE_BASE + d[1] % 64, 1 << 16, &b) >= 0)
+		free(b);
+	return 0;
+}
