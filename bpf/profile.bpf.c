@@ -280,6 +280,10 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		stat_inc(STAT_T_OTHER);
 		if (!is_target(tgid))
 			return 0;
+		/* A process past its exit tracepoint would leave a stale
+		 * entry behind (nothing deletes it any more). */
+		if (bpf_get_current_task_btf()->flags & PF_EXITING)
+			return 0;
 		if (bpf_map_update_elem(&seen, &tgid, &one, BPF_NOEXIST) == 0)
 			emit_proc_event(EV_DISCOVER, tgid, 0);
 		return 0;
