@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -134,6 +135,7 @@ struct record {
 	unsigned long long start_ms;
 	const struct live_view *view; /* top: no file, a refresh every second */
 	unsigned long long drained, drain_deadline;
+	unsigned int trims;
 	unsigned long long view_ms; /* when the view last refreshed */
 };
 
@@ -1239,6 +1241,10 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		if (now >= next_calibrate) {
 			profiler__calibrate(r->prof);
 			next_calibrate = now + 1000;
+			/* Per-process symbol caches come and go with churn; give
+			 * the freed heap back instead of letting it fragment. */
+			if (++r->trims % 30 == 0)
+				malloc_trim(0);
 		}
 		if (end_ms && now >= end_ms)
 			break;

@@ -224,8 +224,9 @@ int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
 
 	ret = symcache__resolve(sc, f, &name, &file, &line);
 	if (ret) {
-		snprintf(buf, len, "[unknown code 0x%llx]",
-			 (unsigned long long)f->code);
+		/* No address in the name: one name for all, or every
+		 * short-lived process would add stacks of its own. */
+		snprintf(buf, len, "[unknown code]");
 		return ret;
 	}
 	if (line > 0)

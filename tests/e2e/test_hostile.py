@@ -51,7 +51,7 @@ def test_hostile_target(extra, tmp):
     # wild pointers: the unreadable part is marked, the readable part kept
     wild = [f for f, c in by[ids["wild"]] if any(x.startswith("wild_inner (") for x in f)]
     assert wild and all(f[0] == "[unreadable frames]" for f in wild), wild[:2]
-    assert any("[unknown code 0x10]" in f for f in wild), wild[:2]
+    assert any("[unknown code]" in f for f in wild), wild[:2]
     # strings that claim 2**40 bytes are read within their bounds
     huge = [x for f, c in by[ids["huge"]] for x in f if "huge_strings" in x or "hostile-huge" in x]
     assert huge and all(len(x) < 2048 for x in huge), huge[:2]
