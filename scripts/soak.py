@@ -98,18 +98,23 @@ def main():
         c.kill()
     err = rec.communicate()[1]
     print(err.strip().splitlines()[-3:] if err else "", file=sys.stderr)
+    # Flat: after a 10% warm-up, the mean of the last third of the samples
+    # is not above the mean of the first third by more than a small band
+    # (map entries come and go with the churn, so single samples jitter).
     warm = rows[max(1, len(rows) // 10):]
     ok = True
     for i, name in ((1, "rss_kb"), (2, "fds")) + tuple((4 + k, n) for k, n in enumerate(MAPS)):
         vals = [r[i] for r in warm if isinstance(r[i], int) and r[i] >= 0]
-        if not vals:
+        if len(vals) < 3:
             continue
-        lo, hi = min(vals), max(vals)
-        band = max(16, int(0.1 * hi)) if name == "rss_kb" else max(8, int(0.2 * hi))
-        flat = hi - lo <= band
+        third = max(1, len(vals) // 3)
+        early = sum(vals[:third]) / third
+        late = sum(vals[-third:]) / third
+        band = max(512, 0.05 * early) if name == "rss_kb" else max(4, 0.25 * early)
+        flat = late - early <= band
         ok &= flat
-        print("%-13s min %8d max %8d first %8d last %8d  %s" % (
-            name, lo, hi, vals[0], vals[-1], "flat" if flat else "GROWS"))
+        print("%-13s min %8d max %8d  first third %10.1f  last third %10.1f  %s" % (
+            name, min(vals), max(vals), early, late, "flat" if flat else "GROWS"))
     print("%d Python processes started; pyrograph exit %s" % (nstarted, rec.returncode))
     sys.exit(0 if ok and rec.returncode == 0 else 1)
 
