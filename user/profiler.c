@@ -260,6 +260,10 @@ int profiler__start(struct profiler *p)
 int profiler__stop(struct profiler *p)
 {
 	profiler__calibrate(p); /* final mean_hz */
+	/* The context-switch tracer keeps producing events after the timers
+	 * stop; detach it so the final drain has an end. */
+	bpf_link__destroy(p->skel->links.py_switch);
+	p->skel->links.py_switch = NULL;
 	for (int cpu = 0; cpu < p->ncpu; cpu++)
 		if (p->pfds[cpu] >= 0 &&
 		    ioctl(p->pfds[cpu], PERF_EVENT_IOC_DISABLE, 0) < 0)

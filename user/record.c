@@ -1274,8 +1274,12 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	/* Whatever is still in the ring buffer belongs to this recording;
 	 * stop the timers first so the counters and the samples agree. */
 	profiler__stop(r->prof);
-	r->drain_deadline = ~0ULL; /* the final drain takes everything */
-	profiler__poll(r->prof, 0);
+	/* The final drain takes what was queued when sampling stopped: at
+	 * most the ring buffer; bounded anyway, a slow consumer (--native on
+	 * a loaded machine) must not keep us past the end. */
+	r->drain_deadline = mono_ns() + 5000000000ULL;
+	while (profiler__poll(r->prof, 0) > 0 && mono_ns() < r->drain_deadline)
+		;
 	/* Threads still blocked now were off the CPU until now. */
 	offcpu__close_all(r->offcpu, 0, mono_ns(), add_offcpu, r);
 	elapsed = (now_ms() - r->start_ms) / 1000.0;
