@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -90,6 +91,8 @@ static int check_existing(const char *path)
 		pr_err("cannot write %s: it is a directory", path);
 		return -EISDIR;
 	}
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+		return 1; /* /dev/null, a pipe: written in place, never replaced */
 	if (st.st_uid != geteuid()) {
 		pr_err("refusing to replace %s: it belongs to uid %u, not to us (uid %u); remove it or choose another name",
 		       path, (unsigned)st.st_uid, (unsigned)geteuid());
@@ -107,7 +110,7 @@ int output_check_writable(const char *path)
 		return 0;
 	ret = check_existing(path);
 	if (ret)
-		return ret;
+		return ret < 0 ? ret : 0;
 	dir_of(path, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK)) {
 		pr_err("cannot write %s: directory %s: %s", path, dir,
@@ -160,8 +163,24 @@ int output_write(const char *path, enum out_format fmt,
 	}
 	/* again: the file may have appeared while we recorded */
 	ret = check_existing(path);
-	if (ret)
+	if (ret < 0)
 		return ret;
+	if (ret > 0) {
+		/* a device or FIFO: renaming over it would replace the node */
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f) {
+			ret = -errno;
+			if (fd >= 0)
+				close(fd);
+			pr_err("cannot write %s: %s", path, strerror(-ret));
+			return ret;
+		}
+		ret = write_to(f, fmt, d);
+		if (fclose(f) && !ret)
+			ret = -errno;
+		return ret;
+	}
 	dir_of(path, dir, sizeof(dir));
 	snprintf(tmp, sizeof(tmp), "%s/.pyrograph-XXXXXX", dir);
 	/* mkstemp: O_EXCL, so a planted file or symlink is never followed. */

@@ -90,3 +90,24 @@ def test_other_users_file_not_replaced(tmp):
         else:
             assert os.path.islink(str(planted))
     assert not [f for f in os.listdir(str(tmp)) if f.startswith(".pyrograph-")]
+
+
+def test_device_output_written_in_place(tmp):
+    """-o /dev/null (or a FIFO) is written to, never replaced by a file."""
+    r = record(["-a", "-d", 1, "-f", "collapsed", "-o", "/dev/null"])
+    assert r.returncode == 0, r.stderr
+    st = os.stat("/dev/null")
+    import stat
+    assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 1 and os.minor(st.st_rdev) == 3
+    fifo = tmp / "fifo"
+    os.mkfifo(str(fifo))
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    it = by_name("debian-3.11")
+    p = it.start("nested.py", 30)
+    try:
+        r = record(["-p", p.pid, "-d", 1, "-f", "collapsed", "-o", fifo])
+    finally:
+        stop(p)
+    out = reader.communicate(timeout=30)[0]
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISFIFO(os.lstat(str(fifo)).st_mode) and "level_three" in out, out[:200]
