@@ -2,6 +2,19 @@
 #ifndef PYROGRAPH_CAPS_H
 #define PYROGRAPH_CAPS_H
 
+#include <linux/capability.h>
+
+/* Older kernel headers lack the capabilities split out of CAP_SYS_ADMIN. */
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE 40
+#endif
+
 /*
  * After the BPF programs are loaded and attached, keep only what reading
  * targets and using the already-open BPF objects needs: CAP_BPF (the bpf()

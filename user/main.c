@@ -13,15 +13,10 @@
 
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "cmd.h"
 #include "log.h"
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 
 int log_verbosity = 1;
 
