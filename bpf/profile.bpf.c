@@ -31,6 +31,14 @@ const volatile bool gil_only = false;
 const volatile bool want_kstack = false;
 /* --native: bytes of user stack copied per sample (0: none). */
 const volatile __u32 ustack_bytes = 0;
+/*
+ * pyrograph async: time event-loop iterations, and send stacks (on and off
+ * the CPU) only of loop threads inside an iteration: that is where a stall
+ * happens, and everything else would be paid for and thrown away.
+ */
+const volatile bool track_loops = false;
+/* Iterations at least this long are sent as EV_STALL. */
+const volatile __u64 stall_ns = 100000000;
 
 /*
  * Per CPU, to weight on-CPU samples by the busy time they stand for: the
@@ -86,6 +94,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } seen SEC(".maps");
+
+/* A new loop_state starts as a copy of this (too big for the BPF stack). */
+static struct loop_state empty_loop;
+
+/* tid -> its event-loop timing (async); userspace reads it at the end. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct loop_state);
+} loops SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -297,6 +316,14 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		stat_inc(STAT_T_NO_TSTATE);
 		return 0;
 	}
+	if (track_loops) {
+		struct loop_state *ls = bpf_map_lookup_elem(&loops, &tid);
+
+		if (!ls || !ls->iter_start) {
+			stat_inc(STAT_T_NOT_LOOP);
+			return 0;
+		}
+	}
 	if (gil_only && proc->gil_addr && !holds_gil(proc, tstate)) {
 		stat_inc(STAT_T_NOT_GIL);
 		return 0;
@@ -328,6 +355,7 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 	__u32 ntid = next->pid, tid = prev->pid, tgid = prev->tgid;
 	__u32 flags = 0, why, zero = 0;
 	__u64 now = bpf_ktime_get_ns(), *start, tstate;
+	struct loop_state *ls = NULL;
 	struct cpu_time *ct;
 	struct walk_scratch *s;
 	struct py_proc *proc;
@@ -360,6 +388,19 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 			stat_inc(STAT_ON_LOST);
 		}
 		bpf_map_delete_elem(&offcpu_start, &ntid);
+	}
+	if (track_loops) {
+		ls = bpf_map_lookup_elem(&loops, &ntid);
+		if (ls && ls->off_since) {
+			ls->off_ns += now - ls->off_since;
+			ls->off_since = 0;
+		}
+		/* Only a loop thread leaving the CPU inside an iteration:
+		 * its waits in the poll are the loop being idle. */
+		ls = bpf_map_lookup_elem(&loops, &tid);
+		if (!ls || !ls->iter_start)
+			return 0;
+		ls->off_since = now;
 	}
 	if (!tgid || (prev->flags & PF_EXITING))
 		return 0; /* the idle task, or a thread on its way out */
@@ -399,6 +440,124 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 	}
 	bpf_map_update_elem(&offcpu_start, &tid, &now, BPF_ANY);
 	stat_inc(STAT_OFF_EMITTED);
+	return 0;
+}
+
+#if defined(__TARGET_ARCH_x86)
+#define NR_EPOLL_WAIT 232
+#define NR_EPOLL_PWAIT 281
+#else
+#define NR_EPOLL_WAIT -1 /* arm64 and others have only the p-variants */
+#define NR_EPOLL_PWAIT 22
+#endif
+#define NR_EPOLL_PWAIT2 441
+
+static __always_inline bool is_poll(long nr)
+{
+	return nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT ||
+	       nr == NR_EPOLL_PWAIT2;
+}
+
+/* floor(log2(v)) for v > 0, without a loop. */
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, s;
+
+	s = (v > 0xFFFFFFFFULL) << 5; v >>= s; r |= s;
+	s = (v > 0xFFFF) << 4; v >>= s; r |= s;
+	s = (v > 0xFF) << 3; v >>= s; r |= s;
+	s = (v > 0xF) << 2; v >>= s; r |= s;
+	s = (v > 0x3) << 1; v >>= s; r |= s;
+	r |= (v >> 1);
+	return r;
+}
+
+/*
+ * Entering the poll ends an iteration: count its length, and send it when
+ * it is a stall. asyncio (epoll selector) and uvloop (libuv) both poll
+ * with epoll; a poll with a zero timeout (callbacks were ready) still ends
+ * an iteration, as it does for the loop itself.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(py_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), b;
+	struct loop_state *ls;
+	struct stall_event *e;
+	__u64 now, ns, us;
+
+	if (!is_poll(nr))
+		return 0;
+	ls = bpf_map_lookup_elem(&loops, &tid);
+	if (!ls || !ls->iter_start)
+		return 0;
+	now = bpf_ktime_get_ns();
+	ns = now - ls->iter_start;
+	us = ns / 1000;
+	b = us ? log2_u64(us) : 0;
+	if (b >= LOOP_BUCKETS)
+		b = LOOP_BUCKETS - 1;
+	/* the verifier loses the bound through log2_u64's shifts: mask it
+	 * where the compiler cannot fold the mask away */
+	asm volatile("" : "+r"(b));
+	ls->hist[b & (LOOP_BUCKETS - 1)]++;
+	ls->iters++;
+	ls->sum_ns += ns;
+	if (ns > ls->max_ns)
+		ls->max_ns = ns;
+	if (ns >= stall_ns) {
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			e->type = EV_STALL;
+			e->pid = ls->pid;
+			e->tid = tid;
+			e->_pad = 0;
+			e->start = ls->iter_start;
+			e->ns = ns;
+			e->off_ns = ls->off_ns;
+			bpf_ringbuf_submit(e, 0);
+		} else {
+			stat_inc(STAT_STALL_LOST);
+		}
+	}
+	ls->iter_start = 0;
+	return 0;
+}
+
+/* Leaving the poll starts an iteration (of a Python process's thread). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(py_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct loop_state *ls;
+
+	if (!is_poll(BPF_CORE_READ(regs, orig_ax)))
+		return 0;
+	ls = bpf_map_lookup_elem(&loops, &tid);
+	if (!ls) {
+		struct py_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+		if (!proc || !proc->runtime)
+			return 0;
+		if (bpf_map_update_elem(&loops, &tid, &empty_loop, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&loops, &tid)) {
+			stat_inc(STAT_LOOP_FULL);
+			return 0;
+		}
+		ls = bpf_map_lookup_elem(&loops, &tid);
+		if (!ls)
+			return 0;
+	}
+	if (ls->pid != tgid) {
+		/* new, or a reused tid: a different thread now */
+		if (ls->pid)
+			bpf_map_update_elem(&loops, &tid, &empty_loop, BPF_EXIST);
+		ls->pid = tgid;
+	}
+	ls->iter_start = bpf_ktime_get_ns();
+	ls->off_ns = 0;
+	ls->off_since = 0;
 	return 0;
 }
 

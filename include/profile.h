@@ -29,6 +29,7 @@ enum event_type {
 	EV_FORK = 5,	 /* a tracked process forked (--subprocesses) */
 	EV_OFFCPU = 6,	 /* a thread left the CPU: its stack and why (--idle, --gil) */
 	EV_ONCPU = 7,	 /* it came back: how long it was away */
+	EV_STALL = 8,	 /* an event-loop iteration over the threshold (async) */
 };
 
 enum sample_flags {
@@ -86,6 +87,35 @@ struct oncpu_event {
 	__u32 _pad;
 	__u64 ktime;
 	__u64 offcpu_ns; /* since the thread's last EV_OFFCPU */
+};
+
+/*
+ * pyrograph async: an event loop is a thread that polls (epoll_wait and
+ * relatives); an iteration runs from leaving the poll to entering it again.
+ * Iteration lengths are counted here per thread in log2 buckets of
+ * microseconds: bucket 0 is < 2 us, bucket i is [2^i, 2^(i+1)) us.
+ */
+#define LOOP_BUCKETS 32
+
+struct loop_state {
+	__u64 iter_start; /* ktime the thread left its poll; 0: in the poll */
+	__u64 off_since;  /* inside an iteration: off the CPU since; 0: on */
+	__u64 off_ns;	  /* off-CPU time in the current iteration */
+	__u64 iters;	  /* iterations measured */
+	__u64 sum_ns, max_ns;
+	__u32 pid;	  /* host tgid */
+	__u32 _pad;
+	__u64 hist[LOOP_BUCKETS];
+};
+
+struct stall_event {
+	__u32 type; /* EV_STALL */
+	__u32 pid;
+	__u32 tid;
+	__u32 _pad;
+	__u64 start;  /* ktime the iteration began (left the poll) */
+	__u64 ns;     /* its length */
+	__u64 off_ns; /* of which off the CPU (blocked, or waiting to run) */
 };
 
 struct pyproc_event {
@@ -150,6 +180,9 @@ enum stat_idx {
 	STAT_OFF_NO_STACK,	/* switch-outs of Python threads with no stack */
 	STAT_ON_LOST,		/* returns lost (EV_ONCPU): interval dropped */
 	STAT_USTACK_FAIL,	/* --native: user stack could not be copied */
+	STAT_LOOP_FULL,		/* async: polling threads beyond the loops map */
+	STAT_STALL_LOST,	/* async: stall events lost (ring buffer full) */
+	STAT_T_NOT_LOOP,	/* async: a tick outside an event-loop iteration */
 	STAT_NR,
 };
 

@@ -30,6 +30,7 @@ static const struct cmd cmds[] = {
 	{ "record", cmd_record, "sample Python stacks and write a flame graph" },
 	{ "dump", cmd_dump, "print every thread's current Python stack once" },
 	{ "top", cmd_top, "live view of the busiest Python functions" },
+	{ "async", cmd_async, "asyncio event loops: loop lag, stalls, blocking calls" },
 	{ "agent", cmd_agent, "profile continuously and send pprof to a Pyroscope server" },
 	{},
 };

@@ -148,15 +148,34 @@ static int write_to(FILE *f, enum out_format fmt, const struct profile_data *d)
 	return flamegraph_write(f, s, n, &fo);
 }
 
+struct write_ctx {
+	enum out_format fmt;
+	const struct profile_data *d;
+};
+
+static int write_profile(FILE *f, void *ctx)
+{
+	struct write_ctx *w = ctx;
+
+	return write_to(f, w->fmt, w->d);
+}
+
 int output_write(const char *path, enum out_format fmt,
 		 const struct profile_data *d)
+{
+	struct write_ctx w = { fmt, d };
+
+	return output_write_fn(path, write_profile, &w);
+}
+
+int output_write_fn(const char *path, int (*fn)(FILE *f, void *ctx), void *ctx)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 32];
 	FILE *f;
 	int fd, ret;
 
 	if (!strcmp(path, "-")) {
-		ret = write_to(stdout, fmt, d);
+		ret = fn(stdout, ctx);
 		if (fflush(stdout))
 			ret = -errno;
 		return ret;
@@ -176,7 +195,7 @@ int output_write(const char *path, enum out_format fmt,
 			pr_err("cannot write %s: %s", path, strerror(-ret));
 			return ret;
 		}
-		ret = write_to(f, fmt, d);
+		ret = fn(f, ctx);
 		if (fclose(f) && !ret)
 			ret = -errno;
 		return ret;
@@ -198,7 +217,7 @@ int output_write(const char *path, enum out_format fmt,
 		unlink(tmp);
 		return ret;
 	}
-	ret = write_to(f, fmt, d);
+	ret = fn(f, ctx);
 	if (fflush(f) || fsync(fd))
 		ret = ret ? ret : -errno;
 	if (fclose(f) && !ret)

@@ -3,6 +3,7 @@
 #define PYROGRAPH_OUTPUT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "stackagg.h"
 
 enum out_format {
@@ -44,5 +45,7 @@ int output_check_writable(const char *path);
  */
 int output_write(const char *path, enum out_format f,
 		 const struct profile_data *d);
+/* The same for any content: fn writes it to f, returns 0 or -errno. */
+int output_write_fn(const char *path, int (*fn)(FILE *f, void *ctx), void *ctx);
 
 #endif

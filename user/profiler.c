@@ -207,14 +207,20 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->skel->rodata->target_all = o->all;
 	p->skel->rodata->follow_children = o->follow_children;
 	p->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
-	p->skel->rodata->track_offcpu = o->offcpu || o->gil_only;
+	p->skel->rodata->track_offcpu = o->offcpu || o->gil_only || o->loops;
+	p->skel->rodata->track_loops = o->loops;
+	if (o->stall_ns)
+		p->skel->rodata->stall_ns = o->stall_ns;
 	p->skel->rodata->gil_only = o->gil_only;
 	p->skel->rodata->want_kstack = o->kstack;
 	p->skel->rodata->ustack_bytes =
 		o->ustack_bytes > MAX_USTACK ? MAX_USTACK : o->ustack_bytes;
 	/* Without --idle/--gil, do not run on every context switch host-wide. */
 	bpf_program__set_autoload(p->skel->progs.py_switch,
-				  o->offcpu || o->gil_only);
+				  o->offcpu || o->gil_only || o->loops);
+	/* Nor on every syscall unless timing event loops. */
+	bpf_program__set_autoload(p->skel->progs.py_sys_enter, o->loops);
+	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
@@ -264,6 +270,10 @@ int profiler__stop(struct profiler *p)
 	 * stop; detach it so the final drain has an end. */
 	bpf_link__destroy(p->skel->links.py_switch);
 	p->skel->links.py_switch = NULL;
+	bpf_link__destroy(p->skel->links.py_sys_enter);
+	p->skel->links.py_sys_enter = NULL;
+	bpf_link__destroy(p->skel->links.py_sys_exit);
+	p->skel->links.py_sys_exit = NULL;
 	for (int cpu = 0; cpu < p->ncpu; cpu++)
 		if (p->pfds[cpu] >= 0 &&
 		    ioctl(p->pfds[cpu], PERF_EVENT_IOC_DISABLE, 0) < 0)
@@ -328,6 +338,29 @@ int profiler__poll(struct profiler *p, int timeout_ms)
 	if (m < 0)
 		return m;
 	return (n > 0 ? n : 0) + m;
+}
+
+int profiler__loops(struct profiler *p, profiler_loop_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(p->skel->maps.loops), ret = 0;
+	struct loop_state ls;
+	__u32 key, next;
+	bool first = true;
+
+	/* A bounded walk: the map holds at most max_entries keys. */
+	for (unsigned int i = 0; i < bpf_map__max_entries(p->skel->maps.loops);
+	     i++) {
+		if (bpf_map_get_next_key(fd, first ? NULL : &key, &next))
+			break;
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &ls))
+			continue;
+		ret = fn(ctx, key, &ls);
+		if (ret)
+			break;
+	}
+	return ret;
 }
 
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR])

@@ -20,6 +20,8 @@ struct profiler_opts {
 	bool gil_only;	       /* only GIL holders on CPU, only GIL waits off it */
 	bool kstack;	       /* kernel stacks with on-CPU samples */
 	unsigned int ustack_bytes; /* user stack copied per sample (--native) */
+	bool loops;	       /* async: time event-loop iterations (implies offcpu) */
+	unsigned long long stall_ns; /* async: iterations this long are EV_STALL */
 };
 
 /*
@@ -43,6 +45,9 @@ int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp);
 int profiler__del_proc(struct profiler *p, pid_t pid);
 /* Drain the ring buffer; returns records consumed or negative errno. */
 int profiler__poll(struct profiler *p, int timeout_ms);
+/* Calls fn for each polling thread's loop timing (async); stops on non-zero. */
+typedef int (*profiler_loop_fn)(void *ctx, __u32 tid, const struct loop_state *ls);
+int profiler__loops(struct profiler *p, profiler_loop_fn fn, void *ctx);
 /* Sums the per-CPU counters. */
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
 /* How often the caller re-draws the periods (profiler__jitter). */

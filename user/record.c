@@ -134,6 +134,8 @@ struct record {
 	unsigned int nprocs_seen, nprocs_live, nunsupported;
 	unsigned long long start_ms;
 	const struct live_view *view; /* top: no file, a refresh every second */
+	const struct async_hooks *async; /* pyrograph async */
+	unsigned long long stalls;
 	unsigned long long drained, drain_deadline;
 	unsigned int trims;
 	unsigned long long view_ms; /* when the view last refreshed */
@@ -350,6 +352,8 @@ static bool try_detect(struct record *r, pid_t pid, int tries, bool execed)
 		return true;
 	}
 	t->python = true;
+	if (r->async)
+		r->async->proc(r->async->ctx, pid, t->root);
 	r->nprocs_seen++;
 	r->nprocs_live++;
 	pr_debug("tracking %s: Python %s (%s)", t->root, info.version,
@@ -501,9 +505,12 @@ static void add_offcpu(void *ctx, uint32_t pid, uint32_t tid, const char *stack,
 	struct record *r = ctx;
 	unsigned long long us = (ns + 500) / 1000;
 
-	(void)pid;
 	r->offcpu_ns += ns;
 	r->offcpu_intervals++;
+	if (r->async) {
+		r->async->stack(r->async->ctx, pid, tid, stack, false, start, ns);
+		return;
+	}
 	if (us && stackagg__add(r->agg, stack, us))
 		r->lost_samples++;
 	if (us)
@@ -575,6 +582,15 @@ static void on_sample(struct record *r, const struct sample_event *e,
 	}
 	if (r->kernel && (e->flags & SAMPLE_KERNEL))
 		pos = append_kernel(r, pos, e);
+	if (r->async) {
+		unsigned long long ns = sample_us(r, e) * 1000;
+
+		r->py_samples++;
+		t->samples++;
+		r->async->stack(r->async->ctx, e->pid, e->tid, r->stackbuf, true,
+				e->ktime - ns, ns);
+		return;
+	}
 	if (r->timed)
 		stackagg__add(r->counts, r->stackbuf, 1);
 	if (r->log) {
@@ -615,6 +631,12 @@ static int on_event(void *ctx, void *data, size_t size)
 
 			offcpu__end(r->offcpu, oe->tid, oe->offcpu_ns,
 				    add_offcpu, r);
+		}
+		break;
+	case EV_STALL:
+		if (size >= sizeof(struct stall_event) && r->async) {
+			r->stalls++;
+			r->async->stall(r->async->ctx, data);
 		}
 		break;
 	case EV_DISCOVER:
@@ -695,11 +717,15 @@ static void print_summary(struct record *r, double elapsed)
 		st[STAT_TRUNCATED], st[STAT_T_UNSUPPORTED]);
 	/* Every selected tick is in exactly one of these. */
 	fprintf(stderr,
-		"pyrograph: accounting: %llu samples = %llu Python + %llu other processes + %llu threads without a Python thread state + %llu idle in native code + %llu not holding the GIL + %llu dropped + %llu lost in userspace\n",
+		"pyrograph: accounting: %llu samples = %llu Python + %llu other processes + %llu threads without a Python thread state + %llu idle in native code + %llu not holding the GIL + %llu outside event-loop iterations + %llu dropped + %llu lost in userspace\n",
 		st[STAT_TICKS], r->py_samples, st[STAT_T_OTHER],
 		st[STAT_T_NO_TSTATE], st[STAT_T_NO_FRAMES], st[STAT_T_NOT_GIL],
-		dropped(st), r->lost_samples);
-	if (r->idle || r->gil)
+		st[STAT_T_NOT_LOOP], dropped(st), r->lost_samples);
+	if (r->async)
+		fprintf(stderr,
+			"pyrograph: event loops: %llu stalls; %llu stalls lost (buffer full); %llu polling threads beyond the table\n",
+			r->stalls, st[STAT_STALL_LOST], st[STAT_LOOP_FULL]);
+	if (r->idle || r->gil || r->async)
 		fprintf(stderr,
 			"pyrograph: off-CPU: %llu intervals, %.3f s%s; %llu switch-outs and %llu returns lost (buffer full), %llu intervals unmeasured, %llu switch-outs without a Python stack\n",
 			r->offcpu_intervals, r->offcpu_ns / 1e9,
@@ -1098,13 +1124,15 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	if (!r)
 		return 1;
 	r->view = view;
+	r->async = view ? view->async : NULL;
 	ret = parse_args(r, argc, argv);
 	if (ret)
 		goto out;
 	if (view) {
 		/* A live view owns the output: one root frame per process. */
 		r->group = view->group_container ? GROUP_CONTAINER : GROUP_PROCESS;
-		r->quiet = true;
+		if (!r->async)
+			r->quiet = true;
 		r->threads = false;
 	}
 	ret = check_privileges();
@@ -1154,6 +1182,10 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	po.gil_only = r->gil;
 	po.kstack = r->kernel;
 	po.ustack_bytes = r->native ? MAX_USTACK : 0;
+	if (r->async) {
+		po.loops = true;
+		po.stall_ns = r->async->stall_ns;
+	}
 	if (r->native) {
 		/* symbols come from local files only: no network lookups */
 		unsetenv("DEBUGINFOD_URLS");
@@ -1165,9 +1197,9 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			goto out;
 		}
 	}
-	r->timed = r->idle || r->gil;
+	r->timed = r->idle || r->gil || r->async;
 	r->sample_ns = 1000000000ULL / r->rate;
-	if (r->idle || r->gil || r->kernel) {
+	if (r->idle || r->gil || r->kernel || r->async) {
 		r->ksyms = ksyms__load("/proc/kallsyms");
 		if (!r->ksyms)
 			pr_warn("cannot read kernel symbols (%s): off-CPU reasons will be coarse",
@@ -1261,7 +1293,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			status_line(r, false);
 			next_status = now + 1000;
 		}
-		if (view) {
+		if (view && !r->async) {
 			if (view->input(view->ctx))
 				break;
 			if (now >= next_status) {
@@ -1283,6 +1315,11 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	/* Threads still blocked now were off the CPU until now. */
 	offcpu__close_all(r->offcpu, 0, mono_ns(), add_offcpu, r);
 	elapsed = (now_ms() - r->start_ms) / 1000.0;
+	if (r->async) {
+		ret = profiler__loops(r->prof, r->async->loop, r->async->ctx);
+		print_summary(r, elapsed);
+		goto out;
+	}
 	if (view) {
 		ret = 0;
 		if (view->refresh_on_exit)

@@ -4,7 +4,31 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "flamegraph.h"
+#include "../include/profile.h"
+
+/*
+ * pyrograph async: the recording loop times event-loop iterations in BPF
+ * and hands over, instead of aggregating them, the stacks of loop threads
+ * inside iterations, the stalls, and at the end each loop's histogram.
+ */
+struct async_hooks {
+	void *ctx;
+	unsigned long long stall_ns; /* iterations this long are stalls */
+	/* A Python process now tracked: its root frame text. */
+	void (*proc)(void *ctx, pid_t pid, const char *label);
+	/* A loop thread's stack inside an iteration: on the CPU (a sample
+	 * standing for ns of CPU time up to start + ns) or off it (from start,
+	 * for ns; the leaf frame is the reason). */
+	void (*stack)(void *ctx, pid_t pid, pid_t tid, const char *stack,
+		      bool oncpu, unsigned long long start,
+		      unsigned long long ns);
+	/* An iteration over stall_ns; every stack inside it came before. */
+	void (*stall)(void *ctx, const struct stall_event *e);
+	/* At the end, each polling thread's timing. */
+	int (*loop)(void *ctx, __u32 tid, const struct loop_state *ls);
+};
 
 /*
  * A live consumer of the recording loop (pyrograph top): instead of writing
@@ -27,6 +51,8 @@ struct live_view {
 	/* One last refresh with what was recorded since the previous one when
 	 * the loop ends (the agent sends it; top has nothing to show). */
 	bool refresh_on_exit;
+	/* pyrograph async (refresh and input may then be NULL). */
+	const struct async_hooks *async;
 };
 
 /* The recording loop with record's options; view NULL: pyrograph record. */

@@ -302,7 +302,7 @@ def test_churn(tmp):
     # The summary accounts for every sample.
     m = re.search(r"accounting: (\d+) samples = (\d+) Python \+ (\d+) other processes \+ (\d+) threads "
                   r"without a Python thread state \+ (\d+) idle in native code \+ (\d+) not holding the GIL \+ "
-                  r"(\d+) dropped \+ "
+                  r"(\d+) outside event-loop iterations \+ (\d+) dropped \+ "
                   r"(\d+) lost in userspace", err)
     assert m, err
     parts = [int(x) for x in m.groups()]
