@@ -289,6 +289,7 @@ struct stack_info {
 	const char *frames[MAX_FRAMES];
 	size_t lens[MAX_FRAMES];
 	size_t n, first_py; /* first_py: index of the first Python frame */
+	size_t coro_idx;    /* index of coro in frames */
 };
 
 static bool in_dir(const struct frame_parts *p, const char *dir)
@@ -347,6 +348,7 @@ static void stack_info(const char *s, struct stack_info *si)
 				loop_start = i;
 		} else if (loop_start >= 0 && !si->has_coro) {
 			si->coro = p;
+			si->coro_idx = i;
 			si->has_coro = true;
 		}
 	}
@@ -672,11 +674,15 @@ static void put_frame(FILE *f, const struct frame_parts *p)
 		(int)p->file_len, p->file ? p->file : "", p->line);
 }
 
+/* From the coroutine down: the loop's own frames above it say nothing. */
 static void put_stack_text(FILE *f, const struct stack_info *si)
 {
 	bool first = true;
 
-	for (size_t i = si->first_py; i < si->n; i++) {
+	if (si->has_coro) {
+		fprintf(f, "(event loop) >\n                ");
+	}
+	for (size_t i = si->has_coro ? si->coro_idx : si->first_py; i < si->n; i++) {
 		fprintf(f, "%s%.*s", first ? "" : "\n                ",
 			(int)si->lens[i], si->frames[i]);
 		first = false;
@@ -731,6 +737,69 @@ static unsigned long long loop_stalls(struct asyncrep *a, const struct loop *l)
 	return n;
 }
 
+/* Stalls grouped by what caused them: culprit frame, kind and reason. */
+struct cause {
+	char key[512];
+	struct frame_parts coro;
+	bool has_coro, cpu;
+	unsigned long long count, total_ns, max_ns;
+};
+
+static size_t stall_causes(struct asyncrep *a, struct stall_view *v,
+			   struct cause *c, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->nstalls; i++) {
+		struct stall *st = &a->stalls[i];
+		const struct frame_parts *p;
+		char key[512];
+		size_t j;
+
+		stall_view(a, st, v);
+		if (!v->stack || !v->si.has_leaf) {
+			snprintf(key, sizeof(key), "(no stack seen)");
+		} else {
+			p = v->si.has_app ? &v->si.app : &v->si.leaf;
+			snprintf(key, sizeof(key), "%.*s (%.*s:%ld) %.*s",
+				 (int)p->name_len, p->name, (int)p->file_len,
+				 p->file ? p->file : "", p->line,
+				 v->cpu ? 3 : (int)v->si.reason.name_len,
+				 v->cpu ? "CPU" : v->si.reason.name);
+		}
+		for (j = 0; j < n; j++)
+			if (!strcmp(c[j].key, key))
+				break;
+		if (j == n) {
+			if (n >= max)
+				continue;
+			memset(&c[n], 0, sizeof(c[n]));
+			snprintf(c[n].key, sizeof(c[n].key), "%s", key);
+			c[n].cpu = v->cpu;
+			if (v->stack && v->si.has_coro) {
+				c[n].coro = v->si.coro;
+				c[n].has_coro = true;
+			}
+			n++;
+		}
+		c[j].count++;
+		c[j].total_ns += st->ns;
+		if (st->ns > c[j].max_ns)
+			c[j].max_ns = st->ns;
+	}
+	/* by total time */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && c[k - 1].total_ns < c[k].total_ns; k--) {
+			struct cause t = c[k];
+
+			c[k] = c[k - 1];
+			c[k - 1] = t;
+		}
+	return n;
+}
+
+#define MAX_CAUSES 64
+
 int asyncrep__write_text(struct asyncrep *a, FILE *f)
 {
 	char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], lb[64];
@@ -762,6 +831,26 @@ int asyncrep__write_text(struct asyncrep *a, FILE *f)
 			(unsigned long long)l->ls.iters, b1, b2, b3, b4, b5,
 			loop_stalls(a, l), loop_stalls(a, l) == 1 ? "" : "s");
 		text_hist(f, l);
+	}
+
+	if (a->nstalls) {
+		struct cause *c = calloc(MAX_CAUSES, sizeof(*c));
+		size_t nc = c ? stall_causes(a, v, c, MAX_CAUSES) : 0;
+
+		fprintf(f, "\nStall causes (by culprit; total time of the stalls they were in)\n");
+		fprintf(f, "  %7s %10s %10s  %-9s %s\n", "stalls", "total", "max", "kind",
+			"culprit  [coroutine]");
+		for (size_t i = 0; i < nc; i++) {
+			fmt_ms(b1, sizeof(b1), (double)c[i].total_ns);
+			fmt_ms(b2, sizeof(b2), (double)c[i].max_ns);
+			fprintf(f, "  %7llu %10s %10s  %-9s %s", c[i].count, b1, b2,
+				c[i].cpu ? "CPU" : "blocking", c[i].key);
+			if (c[i].has_coro)
+				fprintf(f, "  [%.*s]", (int)c[i].coro.name_len,
+					c[i].coro.name);
+			fprintf(f, "\n");
+		}
+		free(c);
 	}
 
 	shown = a->nstalls < TEXT_STALLS ? a->nstalls : TEXT_STALLS;

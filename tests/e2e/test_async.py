@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""pyrograph async, end to end: planted asyncio problems are named with
+their coroutine and line, a well-behaved coroutine is never blamed, and a
+FastAPI app on uvicorn (asyncio and uvloop loops) gets its stalls attributed
+to the endpoint functions."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import WORKLOADS, binary, by_name, line_of, stop
+
+PLANTED = os.path.join(WORKLOADS, "async_planted.py")
+FASTAPI = os.path.join(WORKLOADS, "async_fastapi.py")
+
+
+def run_async(pid, *args, timeout=120):
+    r = subprocess.run([binary(), "async", "-q", "-p", str(pid)] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def fn(frame):
+    return frame["function"] if frame else None
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12", "pyenv-3.13", "debian-sid-3.14"])
+def test_planted(name, tmp):
+    it = by_name(name)
+    sleep_line = line_of(PLANTED, "planted: blocking sleep")
+    cpu_line = line_of(PLANTED, "planted: CPU-bound loop")
+    p = it.start("async_planted.py", 60)
+    try:
+        out, svg = tmp / "async.json", tmp / "stalls.svg"
+        r = run_async(p.pid, "-d", 6, "-f", "json", "-o", out, "--stalls-svg", svg)
+    finally:
+        stop(p)
+    d = json.loads(out.read_text())
+    print(name, json.dumps(d["loops"]), r.stderr)
+    # one loop: the main thread's
+    assert [(l["pid"], l["tid"]) for l in d["loops"]] == [(p.pid, p.pid)], d["loops"]
+    loop = d["loops"][0]
+    assert loop["kind"] == "asyncio"
+    # ~100 ticker wakeups a second, plus the others
+    assert loop["iterations"] >= 200, loop
+    # most iterations are short; the longest is one of the planted ones
+    assert loop["p50_ms"] < 10, loop
+    assert 140 <= loop["max_ms"] <= 1000, loop
+    assert sum(b["count"] for b in loop["histogram"]) == loop["iterations"]
+
+    stalls = d["stalls"]
+    assert loop["stalls"] == len(stalls)
+    sleeps = [s for s in stalls if fn(s["culprit"]) == "sleepy"]
+    cpus = [s for s in stalls if fn(s["culprit"]) == "crunch"]
+    # 6 s: sleepy blocks every ~0.9 s, crunch every ~1.05 s
+    assert len(sleeps) >= 3 and len(cpus) >= 3, [(fn(s["culprit"]), s["duration_ms"]) for s in stalls]
+    for s in sleeps:
+        assert s["kind"] == "blocking" and s["reason"] == "[sleep]", s
+        assert s["culprit"]["line"] == sleep_line and s["culprit"]["file"].endswith("async_planted.py"), s
+        assert fn(s["coroutine"]) == "sleepy", s
+        assert 190 <= s["duration_ms"] <= 600 and s["offcpu_ms"] >= 180, s
+        assert "asyncio.sleep" in s["advice"]
+    for s in cpus:
+        assert s["kind"] == "cpu" and s["reason"] is None, s
+        # the loop's own line or the sum() in it
+        assert s["culprit"]["line"] in (cpu_line, cpu_line + 1), s
+        assert fn(s["coroutine"]) == "crunch", s
+        assert 140 <= s["duration_ms"] <= 600 and s["oncpu_ms"] >= 100, s
+        assert "run_in_executor" in s["advice"]
+    # every stall is one of the two planted problems; the ticker and the
+    # sequential awaits never stall the loop
+    assert len(sleeps) + len(cpus) == len(stalls), [fn(s["culprit"]) for s in stalls]
+    for s in stalls:
+        assert fn(s["coroutine"]) != "ticker", s
+    # blocking calls: the sleep, with its line; never the ticker
+    sites = {(b["site"]["function"], b["site"]["line"], b["reason"]): b for b in d["blocking_calls"]}
+    b = sites.get(("sleepy", sleep_line, "[sleep]"))
+    assert b and b["count"] >= 3 and 190 <= b["max_ms"] <= 600, d["blocking_calls"]
+    assert not [x for x in sites if x[0] == "ticker"], d["blocking_calls"]
+    text = svg.read_text()
+    assert text.startswith("<?xml") or "<svg" in text[:300]
+    assert "sleepy" in text and "crunch" in text and "[sleep]" in text
+
+
+def test_planted_text(tmp):
+    """The default report names the same things for a person."""
+    it = by_name("debian-3.11")
+    sleep_line = line_of(PLANTED, "planted: blocking sleep")
+    p = it.start("async_planted.py", 60)
+    try:
+        r = run_async(p.pid, "-d", 4, "--threshold", "120ms")
+    finally:
+        stop(p)
+    t = r.stdout
+    assert "stall threshold 120.0 ms" in t, t
+    assert "Loop lag: " in t and "(%d), thread %d" % (p.pid, p.pid) in t, t
+    assert "Stall causes" in t, t
+    assert "sleepy (%s:%d) [sleep]" % (PLANTED, sleep_line) in t, t
+    assert "crunch (%s:" % PLANTED in t, t
+    assert "time.sleep() blocks the event loop" in t
+    assert "ticker" not in t, t
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        return r.read()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_fastapi(loop, tmp):
+    """uvicorn + FastAPI under a bounded load: /blocking (time.sleep) and
+    /crunch (CPU) stall the loop and are named; /ok never is."""
+    it = by_name("debian-3.11")
+    port = free_port()
+    p = subprocess.Popen([it.python, FASTAPI, str(port), loop], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    stop_load = threading.Event()
+    served = {"ok": 0, "blocking": 0, "crunch": 0}
+
+    def client(path, pause):
+        while not stop_load.is_set():
+            try:
+                get(port, "/" + path)
+                served[path] += 1
+            except OSError:
+                pass
+            time.sleep(pause)
+
+    threads = []
+    try:
+        for _ in range(100):
+            try:
+                get(port, "/ok")
+                break
+            except OSError:
+                assert p.poll() is None, p.stderr.read()
+                time.sleep(0.1)
+        threads = [threading.Thread(target=client, args=a) for a in
+                   (("ok", 0.01), ("ok", 0.01), ("blocking", 0.3), ("crunch", 0.3))]
+        for t in threads:
+            t.start()
+        out = tmp / "fastapi.json"
+        r = run_async(p.pid, "-d", 6, "-f", "json", "-o", out)
+    finally:
+        stop_load.set()
+        for t in threads:
+            t.join()
+        stop(p)
+    d = json.loads(out.read_text())
+    print(loop, served, json.dumps(d["loops"]), r.stderr)
+    assert served["blocking"] >= 5 and served["crunch"] >= 5 and served["ok"] >= 100, served
+    loops = [l for l in d["loops"] if l["pid"] == p.pid]
+    assert len(loops) == 1, d["loops"]
+    lp = loops[0]
+    assert lp["kind"] == loop, lp
+    # the stalls are >= ~2% of iterations under this load: p99 is a stall
+    assert lp["p99_ms"] >= 60 and lp["max_ms"] >= 110, lp
+    culprits = [(fn(s["culprit"]), s["kind"]) for s in d["stalls"]]
+    assert culprits.count(("blocking_endpoint", "blocking")) >= 4, culprits
+    assert culprits.count(("crunch_endpoint", "cpu")) >= 4, culprits
+    assert not [c for c in culprits if c[0] == "ok_endpoint"], culprits
+    for s in d["stalls"]:
+        if fn(s["culprit"]) == "blocking_endpoint":
+            assert s["culprit"]["line"] == line_of(FASTAPI, "planted: blocks the event loop")
+            assert s["reason"] == "[sleep]"
+        # the task's coroutine is uvicorn's request cycle
+        assert "run_asgi" in (fn(s["coroutine"]) or ""), s["coroutine"]
