@@ -30,6 +30,8 @@ enum event_type {
 	EV_OFFCPU = 6,	 /* a thread left the CPU: its stack and why (--idle, --gil) */
 	EV_ONCPU = 7,	 /* it came back: how long it was away */
 	EV_STALL = 8,	 /* an event-loop iteration over the threshold (async) */
+	EV_STEP = 9,	 /* an asyncio task step ended (async) */
+	EV_AWAIT = 10,	 /* a suspended task resumed: where and how long (async) */
 };
 
 enum sample_flags {
@@ -118,6 +120,49 @@ struct stall_event {
 	__u64 off_ns; /* of which off the CPU (blocked, or waiting to run) */
 };
 
+/*
+ * Task steps (async): each step of an asyncio Task sends into its
+ * coroutine with PyIter_Send, called from the _asyncio module. Userspace
+ * says where that module's code lies per process; calls from elsewhere
+ * (the eval loop's SEND on 3.11) are not steps.
+ */
+struct asyncio_text {
+	__u64 lo, hi; /* [lo, hi): callers that are task steps */
+};
+
+/* Coroutine frames kept per suspension, outermost (the task's) first. */
+#define AWAIT_DEPTH 8
+
+/* Where a task's coroutine chain was suspended, and since when. */
+struct await_chain {
+	__u64 since;
+	__u32 n;
+	__u32 _pad;
+	struct py_frame frames[AWAIT_DEPTH];
+};
+
+struct step_event {
+	__u32 type; /* EV_STEP */
+	__u32 pid;
+	__u32 tid;
+	__s32 result; /* PySendResult: 1 suspended, 0 returned, -1 raised */
+	__u64 start;  /* ktime the step began */
+	__u64 ns;
+	__u64 coro;   /* the coroutine object: the task's identity */
+	struct py_frame code; /* the coroutine's code (instr 0) */
+};
+
+struct await_event {
+	__u32 type; /* EV_AWAIT */
+	__u32 pid;
+	__u32 tid;
+	__u32 n;      /* valid frames */
+	__u64 ktime;  /* when the task resumed */
+	__u64 ns;     /* how long it was suspended */
+	__u64 coro;
+	struct py_frame frames[AWAIT_DEPTH]; /* outermost first */
+};
+
 struct pyproc_event {
 	__u32 type; /* EV_EXEC, EV_EXIT, EV_DISCOVER, EV_FORK */
 	__u32 pid;
@@ -183,6 +228,7 @@ enum stat_idx {
 	STAT_LOOP_FULL,		/* async: polling threads beyond the loops map */
 	STAT_STALL_LOST,	/* async: stall events lost (ring buffer full) */
 	STAT_T_NOT_LOOP,	/* async: a tick outside an event-loop iteration */
+	STAT_STEP_LOST,		/* async: task steps or resumes lost (ring buffer full) */
 	STAT_NR,
 };
 

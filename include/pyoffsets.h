@@ -28,6 +28,12 @@ enum py_frame_link {
 	PY_LINK_CFRAME = 2, /* *(*(tstate + tstate_frame) + cframe_current_frame) */
 };
 
+/* How frame_stack is to be read. */
+enum py_stack_kind {
+	PY_STACK_NONE = 0,
+	PY_STACK_TOP_INDEX = 1, /* int: localsplus[stacktop - 1] is the top */
+	PY_STACK_POINTER = 2,	 /* pointer: stackpointer[-1] is the top */
+};
 #define PY_OFF_NONE 0xffff
 
 /*
@@ -66,10 +72,19 @@ struct py_offsets {
 	__u16 bytes_data;	  /* PyBytesObject.ob_sval */
 	__u16 gen_iframe;	  /* offset of the embedded frame in a coroutine; PY_OFF_NONE if n/a */
 	__u16 frame_is_entry;	  /* 3.11: bool is_entry; PY_OFF_NONE otherwise */
+	/*
+	 * The value stack of an interpreter frame, whose top is what a
+	 * suspended coroutine awaits (async): frame_stack is the int stacktop
+	 * (3.11-3.13: index of the top past localsplus) or the _PyStackRef
+	 * *stackpointer (3.14); PY_OFF_NONE where unknown.
+	 */
+	__u16 frame_stack;
+	__u16 frame_localsplus;
 	__u8 instr_kind;	  /* enum py_instr_kind */
 	__u8 frame_link;	  /* enum py_frame_link */
 	__u8 owner_skip_min;	  /* skip frames whose owner >= this; 0xff: never */
 	__u8 code_tag_mask;	  /* low bits to clear from the code pointer (3.14: 7) */
+	__u8 stack_kind;	  /* enum py_stack_kind */
 };
 
 #endif /* PYROGRAPH_PYOFFSETS_H */

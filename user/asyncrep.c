@@ -28,6 +28,10 @@
 #define MAX_FRAMES 1024	    /* parsed per stack */
 #define TEXT_STALLS 20	    /* printed in the text report */
 #define TEXT_SITES 30
+#define DIST_KEEP 20000	    /* durations kept per coroutine or site */
+#define TASKS 65536	    /* tasks remembered for sequential awaits */
+#define MAX_DISTS 100000    /* coroutines + await sites + pairs */
+#define MIN_PAIR_NS 1000000ULL /* an await worth gathering: 1 ms or more */
 
 struct tev {
 	unsigned long long start, ns;
@@ -72,6 +76,25 @@ struct proc {
 	bool uvloop;
 };
 
+/* Durations: every one counted, up to DIST_KEEP kept (reservoir sample)
+ * for the percentiles. */
+struct dist {
+	pid_t pid;
+	unsigned long long count, total_ns, max_ns;
+	unsigned long long *ns;
+	size_t n, cap;
+	/* pairs of sequential awaits: the second site's durations */
+	unsigned long long total_b_ns;
+};
+
+/* A task's previous suspension, for sequential awaits. */
+struct task_slot {
+	unsigned long long coro;
+	pid_t pid;
+	unsigned int chain; /* intern id in chains + 1; 0: empty */
+	unsigned long long ns;
+};
+
 struct asyncrep {
 	unsigned long long stall_ns;
 	unsigned long long mono0, wall0;
@@ -89,6 +112,14 @@ struct asyncrep {
 	struct proc *procs;
 	size_t nprocs, cap_procs;
 	struct stackagg *stall_agg;
+	struct intern step_keys, chains, pair_keys;
+	struct dist *step_d, *await_d, *pair_d;
+	size_t nstep_d, cap_step_d, nawait_d, cap_await_d, npair_d, cap_pair_d;
+	struct task_slot *tasks;
+	unsigned long long rng;
+	unsigned long long steps_seen, resumes_seen;
+	asyncrep_source_fn source;
+	void *source_ctx;
 	/* what could not be kept, shown in the report */
 	unsigned long long lost_stacks, lost_stalls, lost_other;
 };
@@ -100,6 +131,7 @@ struct asyncrep *asyncrep__new(unsigned long long stall_ns)
 	if (!a)
 		return NULL;
 	a->stall_ns = stall_ns;
+	a->rng = 0x9e3779b97f4a7c15ULL;
 	a->stall_agg = stackagg__new();
 	if (!a->stall_agg) {
 		free(a);
@@ -122,6 +154,19 @@ void asyncrep__free(struct asyncrep *a)
 	free(a->loops);
 	intern_free(&a->stacks);
 	intern_free(&a->site_keys);
+	for (size_t i = 0; i < a->nstep_d; i++)
+		free(a->step_d[i].ns);
+	for (size_t i = 0; i < a->nawait_d; i++)
+		free(a->await_d[i].ns);
+	for (size_t i = 0; i < a->npair_d; i++)
+		free(a->pair_d[i].ns);
+	free(a->step_d);
+	free(a->await_d);
+	free(a->pair_d);
+	free(a->tasks);
+	intern_free(&a->step_keys);
+	intern_free(&a->chains);
+	intern_free(&a->pair_keys);
 	stackagg__free(a->stall_agg);
 	free(a);
 }
@@ -539,6 +584,235 @@ int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 	return 0;
 }
 
+void asyncrep__set_source(struct asyncrep *a, asyncrep_source_fn fn, void *ctx)
+{
+	a->source = fn;
+	a->source_ctx = ctx;
+}
+
+static void dist_add(struct asyncrep *a, struct dist *d, unsigned long long ns)
+{
+	d->count++;
+	d->total_ns += ns;
+	if (ns > d->max_ns)
+		d->max_ns = ns;
+	if (d->n < DIST_KEEP) {
+		if (d->n == d->cap &&
+		    !grow((void **)&d->ns, &d->cap, d->n + 1, sizeof(*d->ns))) {
+			a->lost_other++;
+			return;
+		}
+		d->ns[d->n++] = ns;
+	} else {
+		/* reservoir: each of the count durations kept with equal odds */
+		unsigned long long r;
+
+		a->rng ^= a->rng << 13;
+		a->rng ^= a->rng >> 7;
+		a->rng ^= a->rng << 17;
+		r = a->rng % d->count;
+		if (r < DIST_KEEP)
+			d->ns[r] = ns;
+	}
+}
+
+/* The dist of key in table keys/arr, created empty for pid if new. */
+static struct dist *dist_get(struct intern *keys,
+			     struct dist **arr, size_t *n, size_t *cap,
+			     pid_t pid, const char *key, size_t len)
+{
+	long id;
+
+	if (*n >= MAX_DISTS && keys->n >= MAX_DISTS)
+		return NULL;
+	id = intern_id(keys, key, len);
+	if (id < 0 || !grow((void **)arr, cap, (size_t)id + 1, sizeof(**arr)))
+		return NULL;
+	if ((size_t)id >= *n) {
+		memset(&(*arr)[id], 0, sizeof((*arr)[id]));
+		(*arr)[id].pid = pid;
+		*n = (size_t)id + 1;
+	}
+	return &(*arr)[id];
+}
+
+int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
+		   const char *code, unsigned long long ns, int result)
+{
+	char key[1024];
+	struct dist *d;
+	int l;
+
+	(void)coro;
+	(void)result;
+	a->steps_seen++;
+	l = snprintf(key, sizeof(key), "%d;%s", pid, code);
+	if (l < 0 || (size_t)l >= sizeof(key) ||
+	    !(d = dist_get(&a->step_keys, &a->step_d, &a->nstep_d,
+			   &a->cap_step_d, pid, key, (size_t)l))) {
+		a->lost_other++;
+		return -ENOMEM;
+	}
+	dist_add(a, d, ns);
+	return 0;
+}
+
+/* Frame i of a ';'-separated chain: [*s, *s + *len). */
+static bool chain_frame(const char *chain, size_t i, const char **s, size_t *len)
+{
+	const char *p = chain;
+
+	for (size_t k = 0; k < i; k++) {
+		p = strchr(p, ';');
+		if (!p)
+			return false;
+		p++;
+	}
+	*s = p;
+	*len = strchr(p, ';') ? (size_t)(strchr(p, ';') - p) : strlen(p);
+	return true;
+}
+
+/*
+ * Two consecutive suspensions of one task: where their chains first
+ * differ, is it one coroutine awaiting at two lines, the second below the
+ * first (not a loop going round)? Then that is a pair of sequential awaits.
+ */
+static void note_pair(struct asyncrep *a, pid_t pid, const char *c1,
+		      unsigned long long ns1, const char *c2,
+		      unsigned long long ns2)
+{
+	struct frame_parts p1, p2;
+	const char *s1, *s2;
+	size_t l1, l2;
+	char key[1024];
+	struct dist *d;
+	int l;
+
+	for (size_t i = 0; i < AWAIT_DEPTH; i++) {
+		if (!chain_frame(c1, i, &s1, &l1) || !chain_frame(c2, i, &s2, &l2))
+			return;
+		if (l1 == l2 && !memcmp(s1, s2, l1))
+			continue;
+		frame_parse(s1, l1, false, &p1);
+		frame_parse(s2, l2, false, &p2);
+		if (p1.kind != FRAME_PYTHON || p2.kind != FRAME_PYTHON ||
+		    p1.name_len != p2.name_len || p1.file_len != p2.file_len ||
+		    memcmp(p1.name, p2.name, p1.name_len) ||
+		    (p1.file_len && memcmp(p1.file, p2.file, p1.file_len)) ||
+		    p2.line <= p1.line)
+			return;
+		l = snprintf(key, sizeof(key), "%d;%.*s (%.*s);%ld;%ld", pid,
+			     (int)p1.name_len, p1.name, (int)p1.file_len,
+			     p1.file ? p1.file : "", p1.line, p2.line);
+		if (l < 0 || (size_t)l >= sizeof(key))
+			return;
+		d = dist_get(&a->pair_keys, &a->pair_d, &a->npair_d,
+			     &a->cap_pair_d, pid, key, (size_t)l);
+		if (!d) {
+			a->lost_other++;
+			return;
+		}
+		dist_add(a, d, ns1);
+		d->total_b_ns += ns2;
+		return;
+	}
+}
+
+int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
+		     const char *chain, unsigned long long ns)
+{
+	char key[2048];
+	struct task_slot *ts;
+	struct dist *d;
+	long id;
+	int l;
+
+	a->resumes_seen++;
+	l = snprintf(key, sizeof(key), "%d;%s", pid, chain);
+	if (l < 0 || (size_t)l >= sizeof(key) ||
+	    !(d = dist_get(&a->chains, &a->await_d, &a->nawait_d,
+			   &a->cap_await_d, pid, key, (size_t)l))) {
+		a->lost_other++;
+		return -ENOMEM;
+	}
+	dist_add(a, d, ns);
+	id = d - a->await_d;
+
+	if (!a->tasks && !(a->tasks = calloc(TASKS, sizeof(*a->tasks))))
+		return -ENOMEM;
+	ts = &a->tasks[((coro >> 4) ^ (unsigned long long)pid * 0x9e3779b1ULL) % TASKS];
+	if (ts->chain && ts->coro == coro && ts->pid == pid) {
+		const char *prev = strchr(a->chains.s[ts->chain - 1], ';');
+
+		if (prev)
+			note_pair(a, pid, prev + 1, ts->ns, chain, ns);
+	}
+	/* a slot shared by two tasks just forgets the older one */
+	*ts = (struct task_slot){ .coro = coro, .pid = pid,
+				  .chain = (unsigned int)id + 1, .ns = ns };
+	return 0;
+}
+
+static bool is_word(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || (unsigned char)c >= 0x80;
+}
+
+/* Does s contain name as a whole word? */
+static bool has_word(const char *s, const char *name, size_t len)
+{
+	for (const char *p = s; *p; p++)
+		if (!strncmp(p, name, len) && (p == s || !is_word(p[-1])) &&
+		    !is_word(p[len]))
+			return true;
+	return false;
+}
+
+int await_independent(const char *a, const char *b)
+{
+	const char *p = a, *eq, *aw;
+	char names[256];
+	size_t n = 0;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	aw = strstr(p, "await ");
+	if (!aw || !strstr(b, "await"))
+		return -1;
+	eq = strchr(p, '=');
+	if (!eq || eq > aw) {
+		/* "await x()" alone: nothing is kept */
+		return aw == p ? 1 : -1;
+	}
+	/* NAME[, NAME] = await ...: the names, and nothing else, before '=' */
+	if (eq[1] == '=' || (eq > p && strchr("!<>+-*/%&|^:", eq[-1])))
+		return -1;
+	for (const char *q = p; q < eq && n < sizeof(names) - 1; q++) {
+		if (is_word(*q))
+			names[n++] = *q;
+		else if (*q == ',' || *q == ' ' || *q == '\t')
+			names[n++] = ' ';
+		else
+			return -1; /* subscripts, attributes: cannot tell */
+	}
+	names[n] = '\0';
+	for (char *w = names; *w;) {
+		size_t len;
+
+		while (*w == ' ')
+			w++;
+		len = 0;
+		while (w[len] && w[len] != ' ')
+			len++;
+		if (len && has_word(b, w, len))
+			return 0;
+		w += len;
+	}
+	return 1;
+}
+
 struct stackagg *asyncrep__stall_stacks(struct asyncrep *a)
 {
 	return a->stall_agg;
@@ -800,6 +1074,185 @@ static size_t stall_causes(struct asyncrep *a, struct stall_view *v,
 
 #define MAX_CAUSES 64
 
+static int cmp_ull(const void *x, const void *y)
+{
+	unsigned long long a = *(const unsigned long long *)x,
+			   b = *(const unsigned long long *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* p50, p95, p99 of d in ns (nearest rank over the kept durations). */
+static void dist_pcts(const struct dist *d, double out[3])
+{
+	static const double q[3] = { 0.50, 0.95, 0.99 };
+	unsigned long long *c;
+
+	out[0] = out[1] = out[2] = 0;
+	if (!d->n || !(c = malloc(d->n * sizeof(*c))))
+		return;
+	memcpy(c, d->ns, d->n * sizeof(*c));
+	qsort(c, d->n, sizeof(*c), cmp_ull);
+	for (int i = 0; i < 3; i++) {
+		size_t k = (size_t)(q[i] * (double)d->n + 0.5);
+
+		out[i] = (double)c[k ? (k > d->n ? d->n - 1 : k - 1) : 0];
+	}
+	free(c);
+}
+
+static int cmp_dist_total(const void *x, const void *y)
+{
+	const struct dist *a = *(const struct dist *const *)x;
+	const struct dist *b = *(const struct dist *const *)y;
+
+	return a->total_ns < b->total_ns ? 1 : a->total_ns > b->total_ns ? -1 : 0;
+}
+
+/* Pointers to arr[0..n), most total time first. */
+static const struct dist **dists_sorted(const struct dist *arr, size_t n)
+{
+	const struct dist **v = malloc((n ? n : 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = &arr[i];
+	qsort(v, n, sizeof(*v), cmp_dist_total);
+	return v;
+}
+
+/* The key's text after its "pid;" prefix. */
+static const char *key_text(const struct intern *keys, const struct dist *arr,
+			    const struct dist *d)
+{
+	const char *k = keys->s[d - arr], *semi = strchr(k, ';');
+
+	return semi ? semi + 1 : k;
+}
+
+/* A pair of sequential awaits, taken apart, with its source verdict. */
+struct pair_view {
+	char func[512];
+	long la, lb;
+	char src_a[512], src_b[512];
+	int independent; /* await_independent(), -1 unknown */
+};
+
+static void pair_view(struct asyncrep *a, const struct dist *d,
+		      struct pair_view *v)
+{
+	const char *k = key_text(&a->pair_keys, a->pair_d, d);
+	const char *s1 = strrchr(k, ';'), *s0;
+	struct frame_parts fp;
+	char file[512];
+
+	memset(v, 0, sizeof(*v));
+	v->independent = -1;
+	if (!s1)
+		return;
+	for (s0 = s1 - 1; s0 > k && *s0 != ';'; s0--)
+		;
+	v->la = strtol(s0 + 1, NULL, 10);
+	v->lb = strtol(s1 + 1, NULL, 10);
+	snprintf(v->func, sizeof(v->func), "%.*s", (int)(s0 - k), k);
+	frame_parse(k, (size_t)(s0 - k), false, &fp);
+	if (!a->source || fp.kind != FRAME_PYTHON || !fp.file)
+		return;
+	snprintf(file, sizeof(file), "%.*s", (int)fp.file_len, fp.file);
+	if (a->source(a->source_ctx, d->pid, file, v->la, v->src_a, sizeof(v->src_a)) ||
+	    a->source(a->source_ctx, d->pid, file, v->lb, v->src_b, sizeof(v->src_b)))
+		return;
+	v->independent = await_independent(v->src_a, v->src_b);
+}
+
+/* A pair worth reporting: both awaits take real time, seen repeatedly,
+ * and the second does not use the first's result. */
+static bool pair_flagged(const struct dist *d, const struct pair_view *v)
+{
+	return d->count >= 3 && d->total_ns / d->count >= MIN_PAIR_NS &&
+	       d->total_b_ns / d->count >= MIN_PAIR_NS && v->independent == 1;
+}
+
+static void put_chain_text(FILE *f, const char *chain)
+{
+	for (const char *p = chain; *p; p++)
+		fputs(*p == ';' ? " > " : (char[]){ *p, 0 }, f);
+}
+
+static void text_steps_awaits(struct asyncrep *a, FILE *f)
+{
+	const struct dist **v;
+	char b[6][32], lb[64];
+	double pc[3];
+	size_t shown = 0;
+
+	fprintf(f, "\nTask steps by coroutine: %llu steps of %zu coroutine%s\n",
+		a->steps_seen, a->nstep_d, a->nstep_d == 1 ? "" : "s");
+	v = dists_sorted(a->step_d, a->nstep_d);
+	if (v && a->nstep_d)
+		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", "steps", "total",
+			"p50", "p95", "p99", "max", "coroutine");
+	for (size_t i = 0; v && i < a->nstep_d && i < TEXT_SITES; i++) {
+		dist_pcts(v[i], pc);
+		fmt_ms(b[0], 32, (double)v[i]->total_ns);
+		fmt_ms(b[1], 32, pc[0]);
+		fmt_ms(b[2], 32, pc[1]);
+		fmt_ms(b[3], 32, pc[2]);
+		fmt_ms(b[4], 32, (double)v[i]->max_ns);
+		fprintf(f, "  %8llu %10s %10s %10s %10s %10s  %s  [%s]\n", v[i]->count,
+			b[0], b[1], b[2], b[3], b[4],
+			key_text(&a->step_keys, a->step_d, v[i]),
+			proc_label(a, v[i]->pid, lb, sizeof(lb)));
+	}
+	free(v);
+
+	fprintf(f, "\nAwait latency by await site: %llu resumes at %zu site%s (where each task\nwaited, outermost coroutine first)\n",
+		a->resumes_seen, a->nawait_d, a->nawait_d == 1 ? "" : "s");
+	v = dists_sorted(a->await_d, a->nawait_d);
+	if (v && a->nawait_d)
+		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", "awaits", "total",
+			"p50", "p95", "p99", "max", "site");
+	for (size_t i = 0; v && i < a->nawait_d && i < TEXT_SITES; i++) {
+		dist_pcts(v[i], pc);
+		fmt_ms(b[0], 32, (double)v[i]->total_ns);
+		fmt_ms(b[1], 32, pc[0]);
+		fmt_ms(b[2], 32, pc[1]);
+		fmt_ms(b[3], 32, pc[2]);
+		fmt_ms(b[4], 32, (double)v[i]->max_ns);
+		fprintf(f, "  %8llu %10s %10s %10s %10s %10s  ", v[i]->count, b[0],
+			b[1], b[2], b[3], b[4]);
+		put_chain_text(f, key_text(&a->chains, a->await_d, v[i]));
+		fprintf(f, "\n");
+	}
+	free(v);
+
+	v = dists_sorted(a->pair_d, a->npair_d);
+	fprintf(f, "\nSequential awaits that could run concurrently (asyncio.gather):\n");
+	for (size_t i = 0; v && i < a->npair_d; i++) {
+		struct pair_view pv;
+
+		pair_view(a, v[i], &pv);
+		if (!pair_flagged(v[i], &pv))
+			continue;
+		dist_pcts(v[i], pc);
+		fmt_ms(b[0], 32, pc[0]);
+		fmt_ms(b[1], 32, (double)v[i]->total_b_ns / v[i]->count);
+		fmt_ms(b[2], 32, (double)(v[i]->total_ns < v[i]->total_b_ns ?
+					  v[i]->total_ns : v[i]->total_b_ns) / v[i]->count);
+		fprintf(f, "  %s: line %ld (p50 %s) then line %ld (mean %s), %llu times  [%s]\n",
+			pv.func, pv.la, b[0], pv.lb, b[1], v[i]->count,
+			proc_label(a, v[i]->pid, lb, sizeof(lb)));
+		fprintf(f, "    %ld: %s\n    %ld: %s\n", pv.la, pv.src_a, pv.lb, pv.src_b);
+		fprintf(f, "    the second does not use the first's result: await both with asyncio.gather() to save ~%s each time\n",
+			b[2]);
+		shown++;
+	}
+	if (!shown)
+		fprintf(f, "  none found\n");
+	free(v);
+}
+
 int asyncrep__write_text(struct asyncrep *a, FILE *f)
 {
 	char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], lb[64];
@@ -934,6 +1387,7 @@ int asyncrep__write_text(struct asyncrep *a, FILE *f)
 		fprintf(f, "  %7s %s\n", "", advice_for(reason, strlen(reason), false));
 	}
 	free(idx);
+	text_steps_awaits(a, f);
 	if (a->lost_stacks || a->lost_stalls || a->lost_other)
 		fprintf(f, "\nNot kept (memory bounds): %llu stacks, %llu stalls, %llu other records\n",
 			a->lost_stacks, a->lost_stalls, a->lost_other);
@@ -971,6 +1425,78 @@ static void json_frames(FILE *f, const char *stack)
 		free(si);
 	}
 	fprintf(f, "]");
+}
+
+static void json_dists(struct asyncrep *a, FILE *f, const struct intern *keys,
+		       const struct dist *arr, size_t n, const char *what,
+		       bool chain)
+{
+	const struct dist **v = dists_sorted(arr, n);
+	char lb[64];
+	double pc[3];
+
+	for (size_t i = 0; v && i < n; i++) {
+		const char *k = key_text(keys, arr, v[i]);
+
+		dist_pcts(v[i], pc);
+		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", v[i]->pid);
+		json_str(f, proc_label(a, v[i]->pid, lb, sizeof(lb)));
+		fprintf(f, ",\"%s\":", what);
+		if (chain) {
+			const char *s;
+			size_t len;
+
+			fprintf(f, "[");
+			for (size_t j = 0; j < AWAIT_DEPTH && chain_frame(k, j, &s, &len); j++) {
+				struct frame_parts fp;
+
+				frame_parse(s, len, false, &fp);
+				fprintf(f, "%s", j ? "," : "");
+				json_frame(f, &fp);
+			}
+			fprintf(f, "]");
+		} else {
+			struct frame_parts fp;
+
+			frame_parse(k, strlen(k), false, &fp);
+			json_frame(f, &fp);
+		}
+		fprintf(f, ",\"count\":%llu,\"total_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}",
+			v[i]->count, v[i]->total_ns / 1e6, pc[0] / 1e6, pc[1] / 1e6,
+			pc[2] / 1e6, v[i]->max_ns / 1e6);
+	}
+	free(v);
+}
+
+static void json_pairs(struct asyncrep *a, FILE *f)
+{
+	const struct dist **v = dists_sorted(a->pair_d, a->npair_d);
+	bool first = true;
+	char lb[64];
+	double pc[3];
+
+	for (size_t i = 0; v && i < a->npair_d; i++) {
+		struct pair_view pv;
+
+		pair_view(a, v[i], &pv);
+		dist_pcts(v[i], pc);
+		fprintf(f, "%s{\"pid\":%d,\"process\":", first ? "" : ",", v[i]->pid);
+		first = false;
+		json_str(f, proc_label(a, v[i]->pid, lb, sizeof(lb)));
+		fprintf(f, ",\"coroutine\":");
+		json_str(f, pv.func);
+		fprintf(f, ",\"line_first\":%ld,\"line_second\":%ld,\"count\":%llu,"
+			   "\"p50_first_ms\":%.3f,\"mean_second_ms\":%.3f,\"source_first\":",
+			pv.la, pv.lb, v[i]->count, pc[0] / 1e6,
+			v[i]->total_b_ns / 1e6 / v[i]->count);
+		json_str(f, pv.src_a[0] ? pv.src_a : NULL);
+		fprintf(f, ",\"source_second\":");
+		json_str(f, pv.src_b[0] ? pv.src_b : NULL);
+		fprintf(f, ",\"independent\":%s,\"gather_candidate\":%s}",
+			pv.independent < 0 ? "null" : pv.independent ? "true" : "false",
+			pair_flagged(v[i], &pv) ? "true" : "false");
+	}
+	free(v);
 }
 
 int asyncrep__write_json(struct asyncrep *a, FILE *f)
@@ -1084,6 +1610,12 @@ int asyncrep__write_json(struct asyncrep *a, FILE *f)
 		free(si);
 	}
 	free(idx);
+	fprintf(f, "],\"task_steps\":[");
+	json_dists(a, f, &a->step_keys, a->step_d, a->nstep_d, "coroutine", false);
+	fprintf(f, "],\"await_sites\":[");
+	json_dists(a, f, &a->chains, a->await_d, a->nawait_d, "chain", true);
+	fprintf(f, "],\"sequential_awaits\":[");
+	json_pairs(a, f);
 	fprintf(f, "],\"not_kept\":{\"stacks\":%llu,\"stalls\":%llu,\"other\":%llu}}\n",
 		a->lost_stacks, a->lost_stalls, a->lost_other);
 	free(v);

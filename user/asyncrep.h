@@ -43,6 +43,22 @@ int asyncrep__stall(struct asyncrep *a, pid_t pid, pid_t tid,
 int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 		   const struct loop_state *ls);
 
+/* A task step of coroutine object coro (code: "qualname (file:line)"). */
+int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
+		   const char *code, unsigned long long ns, int result);
+/* Task coro resumed after ns suspended at chain ("frame;frame", the
+ * coroutine frames where it awaited, outermost first). */
+int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
+		     const char *chain, unsigned long long ns);
+/*
+ * Reads line `line` of source file `file` as process pid sees it into buf
+ * (for telling whether one await uses the result of the one before).
+ * Returns 0 or -errno.
+ */
+typedef int (*asyncrep_source_fn)(void *ctx, pid_t pid, const char *file,
+				  long line, char *buf, size_t len);
+void asyncrep__set_source(struct asyncrep *a, asyncrep_source_fn fn, void *ctx);
+
 int asyncrep__write_text(struct asyncrep *a, FILE *f);
 int asyncrep__write_json(struct asyncrep *a, FILE *f);
 /* The stacks inside stalls, weights in microseconds (off-CPU ones end in
@@ -54,6 +70,13 @@ struct stackagg *asyncrep__stall_stacks(struct asyncrep *a);
  * 2 us, bucket i: [2^i, 2^(i+1)) us), interpolated inside the bucket and
  * capped at max_us. Returns microseconds; 0 for an empty histogram.
  */
+/*
+ * Does the await on line b leave alone what line a assigned? a must be
+ * "NAME[, NAME...] = await ..." or "await ..."; b must contain "await".
+ * 1: independent, 0: b uses a's result, -1: cannot tell.
+ */
+int await_independent(const char *a, const char *b);
+
 double loop_hist_percentile(const __u64 hist[LOOP_BUCKETS], double q,
 			    double max_us);
 

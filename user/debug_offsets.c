@@ -72,6 +72,8 @@ enum dof {
 	DOF_UNICODE_COMPACT_SIZE,
 	DOF_GEN_SIZE,
 	DOF_GEN_IFRAME,
+	DOF_FRAME_LOCALSPLUS,
+	DOF_FRAME_STACKPOINTER,
 	DOF__NR
 };
 
@@ -126,6 +128,7 @@ static const struct dof_layout layouts[] = {
 				[DOF_FRAME_PREVIOUS] = 232,
 				[DOF_FRAME_EXECUTABLE] = 240,
 				[DOF_FRAME_INSTR_PTR] = 248,
+				[DOF_FRAME_LOCALSPLUS] = 256,
 				[DOF_FRAME_OWNER] = 264,
 				[DOF_CODE_SIZE] = 272,
 				[DOF_CODE_FILENAME] = 280,
@@ -165,7 +168,9 @@ static const struct dof_layout layouts[] = {
 				[DOF_FRAME_PREVIOUS] = 256,
 				[DOF_FRAME_EXECUTABLE] = 264,
 				[DOF_FRAME_INSTR_PTR] = 272,
+				[DOF_FRAME_LOCALSPLUS] = 280,
 				[DOF_FRAME_OWNER] = 288,
+				[DOF_FRAME_STACKPOINTER] = 296,
 				[DOF_CODE_SIZE] = 312,
 				[DOF_CODE_FILENAME] = 320,
 				[DOF_CODE_NAME] = 328,
@@ -206,7 +211,9 @@ static const struct dof_layout layouts[] = {
 				[DOF_FRAME_PREVIOUS] = 320,
 				[DOF_FRAME_EXECUTABLE] = 328,
 				[DOF_FRAME_INSTR_PTR] = 336,
+				[DOF_FRAME_LOCALSPLUS] = 344,
 				[DOF_FRAME_OWNER] = 352,
+				[DOF_FRAME_STACKPOINTER] = 360,
 				[DOF_CODE_SIZE] = 376,
 				[DOF_CODE_FILENAME] = 384,
 				[DOF_CODE_NAME] = 392,
@@ -398,6 +405,34 @@ int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
 		gen_iframe = l->gen_iframe_std;
 	} else {
 		gen_iframe = PY_OFF_NONE;
+	}
+
+	/*
+	 * The value stack, for what a suspended coroutine awaits. 3.14+
+	 * publish the stackpointer field; 3.13 has int stacktop right after
+	 * instr_ptr (pycore_frame.h), which we take only when localsplus sits
+	 * where that layout puts it (instr_ptr + 16).
+	 */
+	o.frame_stack = PY_OFF_NONE;
+	o.frame_localsplus = PY_OFF_NONE;
+	o.stack_kind = PY_STACK_NONE;
+	if (l->pos[DOF_FRAME_LOCALSPLUS]) {
+		uint64_t ls = v[DOF_FRAME_LOCALSPLUS], fsz = v[DOF_FRAME_SIZE];
+		uint64_t sp = v[DOF_FRAME_STACKPOINTER];
+
+		if (ls % 8 == 0 && ls + 8 <= fsz && fits16(ls)) {
+			if (l->pos[DOF_FRAME_STACKPOINTER]) {
+				if (sp % 8 == 0 && sp + 8 <= fsz && sp < ls) {
+					o.frame_stack = (__u16)sp;
+					o.stack_kind = PY_STACK_POINTER;
+				}
+			} else if (ls == (uint64_t)o.frame_instr + 16) {
+				o.frame_stack = o.frame_instr + 8;
+				o.stack_kind = PY_STACK_TOP_INDEX;
+			}
+			if (o.stack_kind != PY_STACK_NONE)
+				o.frame_localsplus = (__u16)ls;
+		}
 	}
 
 	o.version = (__u32)(hex & 0xffffff00u);

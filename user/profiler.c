@@ -30,6 +30,11 @@ struct profiler {
 	int nevents; /* CPUs with a perf event */
 	unsigned long long cal_ticks, cal_ns; /* at the last calibration */
 	unsigned long long start_ticks, start_ns; /* at profiler__start */
+	struct step_links {
+		pid_t pid;
+		struct bpf_link *enter, *exit;
+	} *steps;
+	size_t nsteps, cap_steps;
 };
 
 /* xorshift64*: cheap, and quality is not critical for timer jitter. */
@@ -221,6 +226,8 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	/* Nor on every syscall unless timing event loops. */
 	bpf_program__set_autoload(p->skel->progs.py_sys_enter, o->loops);
 	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
+	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
+	bpf_program__set_autoload(p->skel->progs.py_send_exit, o->loops);
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
@@ -274,6 +281,8 @@ int profiler__stop(struct profiler *p)
 	p->skel->links.py_sys_enter = NULL;
 	bpf_link__destroy(p->skel->links.py_sys_exit);
 	p->skel->links.py_sys_exit = NULL;
+	while (p->nsteps)
+		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
 	for (int cpu = 0; cpu < p->ncpu; cpu++)
 		if (p->pfds[cpu] >= 0 &&
 		    ioctl(p->pfds[cpu], PERF_EVENT_IOC_DISABLE, 0) < 0)
@@ -285,6 +294,9 @@ void profiler__close(struct profiler *p)
 {
 	if (!p)
 		return;
+	while (p->nsteps)
+		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
+	free(p->steps);
 	for (int cpu = 0; p->links && cpu < p->ncpu; cpu++)
 		bpf_link__destroy(p->links[cpu]);
 	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
@@ -338,6 +350,66 @@ int profiler__poll(struct profiler *p, int timeout_ms)
 	if (m < 0)
 		return m;
 	return (n > 0 ? n : 0) + m;
+}
+
+int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "PyIter_Send");
+	struct step_links l = { .pid = pid };
+	int err;
+
+	if (!p->skel->progs.py_send_enter ||
+	    !bpf_program__autoload(p->skel->progs.py_send_enter))
+		return -EOPNOTSUPP;
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].pid == pid)
+			return 0;
+	if (p->nsteps == p->cap_steps) {
+		size_t cap = p->cap_steps ? 2 * p->cap_steps : 16;
+		struct step_links *n = realloc(p->steps, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->steps = n;
+		p->cap_steps = cap;
+	}
+	/* Per process: the breakpoint goes only into that process. */
+	l.enter = bpf_program__attach_uprobe_opts(p->skel->progs.py_send_enter,
+						  pid, path, 0, &opts);
+	if (!l.enter)
+		return -errno;
+	opts.retprobe = true;
+	l.exit = bpf_program__attach_uprobe_opts(p->skel->progs.py_send_exit,
+						 pid, path, 0, &opts);
+	if (!l.exit) {
+		err = -errno;
+		bpf_link__destroy(l.enter);
+		return err;
+	}
+	p->steps[p->nsteps++] = l;
+	return 0;
+}
+
+void profiler__detach_steps(struct profiler *p, pid_t pid)
+{
+	for (size_t i = 0; i < p->nsteps; i++) {
+		if (p->steps[i].pid != pid)
+			continue;
+		bpf_link__destroy(p->steps[i].enter);
+		bpf_link__destroy(p->steps[i].exit);
+		p->steps[i] = p->steps[--p->nsteps];
+		return;
+	}
+}
+
+int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
+			       unsigned long long lo, unsigned long long hi)
+{
+	struct asyncio_text t = { .lo = lo, .hi = hi };
+	__u32 k = pid;
+
+	return bpf_map__update_elem(p->skel->maps.asyncio_text, &k, sizeof(k),
+				    &t, sizeof(t), BPF_ANY);
 }
 
 int profiler__loops(struct profiler *p, profiler_loop_fn fn, void *ctx)

@@ -48,6 +48,15 @@ int profiler__poll(struct profiler *p, int timeout_ms);
 /* Calls fn for each polling thread's loop timing (async); stops on non-zero. */
 typedef int (*profiler_loop_fn)(void *ctx, __u32 tid, const struct loop_state *ls);
 int profiler__loops(struct profiler *p, profiler_loop_fn fn, void *ctx);
+/*
+ * Task steps (async): uprobes on PyIter_Send in the ELF at path (as this
+ * process can open it) for process pid only, and where its _asyncio code
+ * lies. Returns 0 or negative errno.
+ */
+int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path);
+void profiler__detach_steps(struct profiler *p, pid_t pid);
+int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
+			       unsigned long long lo, unsigned long long hi);
 /* Sums the per-CPU counters. */
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
 /* How often the caller re-draws the periods (profiler__jitter). */

@@ -66,6 +66,8 @@ struct tracked {
 	struct symcache *sc;
 	char root[ROOT_MAX]; /* root frames: container;...;command (pid) */
 	unsigned long long samples;
+	bool steps;	    /* async: PyIter_Send uprobes attached */
+	bool asyncio_text; /* async: _asyncio's code located */
 	struct tracked *next;
 };
 
@@ -177,6 +179,8 @@ static struct tracked *tracked_find(struct record *r, pid_t pid)
 
 static void tracked_drop(struct record *r, pid_t pid)
 {
+	if (r->async && r->prof)
+		profiler__detach_steps(r->prof, pid);
 	struct tracked **pp = bucket(r, pid), *t;
 
 	while ((t = *pp)) {
@@ -281,6 +285,68 @@ static bool selected(const struct record *r, const struct container_info *ci)
 	return true;
 }
 
+/* Where the _asyncio extension's code is mapped in t, once it is. */
+static void find_asyncio(struct record *r, struct tracked *t)
+{
+	unsigned long long lo = 0, hi = 0, a, b;
+	char path[64], line[4096], perms[8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		const char *slash = strrchr(line, '/');
+
+		if (!slash || strncmp(slash, "/_asyncio.", 10) ||
+		    sscanf(line, "%llx-%llx %7s", &a, &b, perms) != 3 ||
+		    perms[2] != 'x')
+			continue;
+		if (!lo || a < lo)
+			lo = a;
+		if (b > hi)
+			hi = b;
+	}
+	fclose(f);
+	if (lo && !profiler__set_asyncio_text(r->prof, t->pid, lo, hi)) {
+		t->asyncio_text = true;
+		pr_debug("process %d: _asyncio code at %llx-%llx", t->pid, lo, hi);
+	}
+}
+
+/*
+ * async: trace t's task steps (3.11+, where coroutine frames live in the
+ * coroutine object). The uprobes go in now; the steps count once _asyncio
+ * is imported (find_asyncio, retried from the main loop).
+ */
+static void async_attach(struct record *r, struct tracked *t)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (t->info.bpf.off.gen_iframe == PY_OFF_NONE)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", t->pid, t->info.binary);
+	err = profiler__attach_steps(r->prof, t->pid, path);
+	if (err) {
+		pr_warn("process %d: cannot trace asyncio task steps (uprobe on PyIter_Send in %s): %s",
+			t->pid, t->info.binary, strerror(-err));
+		return;
+	}
+	t->steps = true;
+	find_asyncio(r, t);
+}
+
+/* Processes whose _asyncio was not loaded yet: look again. */
+static void async_rescan(struct record *r)
+{
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct tracked *t = r->buckets[i]; t; t = t->next)
+			if (t->python && t->steps && !t->asyncio_text)
+				find_asyncio(r, t);
+}
+
 /*
  * Classifies pid. Returns true when it is settled (Python or not), false
  * when it should be looked at again (young process, libpython not mapped).
@@ -352,8 +418,10 @@ static bool try_detect(struct record *r, pid_t pid, int tries, bool execed)
 		return true;
 	}
 	t->python = true;
-	if (r->async)
+	if (r->async) {
 		r->async->proc(r->async->ctx, pid, t->root);
+		async_attach(r, t);
+	}
 	r->nprocs_seen++;
 	r->nprocs_live++;
 	pr_debug("tracking %s: Python %s (%s)", t->root, info.version,
@@ -607,6 +675,37 @@ static void on_sample(struct record *r, const struct sample_event *e,
 	}
 }
 
+static void on_step(struct record *r, const struct step_event *e)
+{
+	struct tracked *t = tracked_find(r, e->pid);
+	char frame[FRAME_BUF];
+
+	if (!t || !t->python)
+		return;
+	if (symcache__frame(t->sc, &e->code, frame, sizeof(frame)))
+		r->unresolved_frames++;
+	r->async->step(r->async->ctx, e->pid, e->tid, e->coro, frame, e->start,
+		       e->ns, e->result);
+}
+
+static void on_await(struct record *r, const struct await_event *e)
+{
+	struct tracked *t = tracked_find(r, e->pid);
+	char frame[FRAME_BUF];
+	size_t pos = 0;
+
+	if (!t || !t->python || !e->n)
+		return;
+	r->stackbuf[0] = '\0';
+	for (__u32 i = 0; i < e->n && i < AWAIT_DEPTH; i++) {
+		if (symcache__frame(t->sc, &e->frames[i], frame, sizeof(frame)))
+			r->unresolved_frames++;
+		pos = append(r->stackbuf, pos, frame);
+	}
+	r->async->resume(r->async->ctx, e->pid, e->tid, e->coro, r->stackbuf,
+			 e->ktime, e->ns);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct record *r = ctx;
@@ -632,6 +731,14 @@ static int on_event(void *ctx, void *data, size_t size)
 			offcpu__end(r->offcpu, oe->tid, oe->offcpu_ns,
 				    add_offcpu, r);
 		}
+		break;
+	case EV_STEP:
+		if (size >= sizeof(struct step_event) && r->async)
+			on_step(r, data);
+		break;
+	case EV_AWAIT:
+		if (size >= sizeof(struct await_event) && r->async)
+			on_await(r, data);
 		break;
 	case EV_STALL:
 		if (size >= sizeof(struct stall_event) && r->async) {
@@ -1272,6 +1379,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		}
 		if (now >= next_calibrate) {
 			profiler__calibrate(r->prof);
+			if (r->async)
+				async_rescan(r);
 			next_calibrate = now + 1000;
 			/* Per-process symbol caches come and go with churn; give
 			 * the freed heap back instead of letting it fragment. */

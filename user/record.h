@@ -26,6 +26,16 @@ struct async_hooks {
 		      unsigned long long ns);
 	/* An iteration over stall_ns; every stack inside it came before. */
 	void (*stall)(void *ctx, const struct stall_event *e);
+	/* A task step of coroutine object coro (code: its function) ended;
+	 * result as PyIter_Send's (1 suspended, 0 returned, -1 raised). */
+	void (*step)(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
+		     const char *code, unsigned long long start,
+		     unsigned long long ns, int result);
+	/* Task coro resumed after ns suspended at chain (its coroutine
+	 * frames where it awaited, outermost first, ';' between). */
+	void (*resume)(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
+		       const char *chain, unsigned long long at,
+		       unsigned long long ns);
 	/* At the end, each polling thread's timing. */
 	int (*loop)(void *ctx, __u32 tid, const struct loop_state *ls);
 };

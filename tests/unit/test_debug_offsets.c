@@ -240,6 +240,13 @@ static const struct dwarf_expr dwarf_exprs[] = {
 	{"bytes_size", "&((PyBytesObject *)0)->ob_base.ob_size", M(bytes_size)},
 	{"bytes_data", "&((PyBytesObject *)0)->ob_sval", M(bytes_data)},
 	{"gen_iframe", "&((PyGenObject *)0)->gi_iframe", M(gen_iframe)},
+	{"frame_localsplus", "&((struct _PyInterpreterFrame *)0)->localsplus",
+	 M(frame_localsplus)},
+	/* one or the other exists: 3.13 stacktop, 3.14+ stackpointer */
+	{"frame_stack", "&((struct _PyInterpreterFrame *)0)->stacktop",
+	 M(frame_stack)},
+	{"frame_stack", "&((struct _PyInterpreterFrame *)0)->stackpointer",
+	 M(frame_stack)},
 	/* First owner that is not a Python function's own frame. */
 	{"FRAME_OWNED_BY_INTERPRETER", "FRAME_OWNED_BY_INTERPRETER", SIZE_MAX},
 	{"FRAME_OWNED_BY_CSTACK", "FRAME_OWNED_BY_CSTACK", SIZE_MAX},
@@ -331,6 +338,8 @@ static void check_dwarf(const char *path, const struct py_offsets *o)
 	long skip_min = -1;
 	size_t i;
 
+	int stack_seen = 0;
+
 	if (gdb_eval(path, vals)) {
 		printf("SKIP %s: DWARF check: cannot run gdb\n", path);
 		skipped++;
@@ -346,13 +355,20 @@ static void check_dwarf(const char *path, const struct py_offsets *o)
 				skip_min = vals[i];
 			continue;
 		}
-		CHECK(vals[i] >= 0, "%s: gdb could not evaluate %s", path,
-		      d->expr);
+		if (!strcmp(d->name, "frame_stack")) {
+			/* two spellings; the other is checked below */
+			stack_seen += vals[i] >= 0;
+		} else {
+			CHECK(vals[i] >= 0, "%s: gdb could not evaluate %s",
+			      path, d->expr);
+		}
 		if (vals[i] >= 0)
 			CHECK(get16(o, d->member) == vals[i],
 			      "%s: %s = %u, DWARF says %ld", path, d->name,
 			      get16(o, d->member), vals[i]);
 	}
+	CHECK(stack_seen == 1, "%s: neither stacktop nor stackpointer in DWARF",
+	      path);
 	CHECK(skip_min >= 0 && o->owner_skip_min == skip_min,
 	      "%s: owner_skip_min = %u, enum _frameowner says %ld", path,
 	      o->owner_skip_min, skip_min);
@@ -466,6 +482,10 @@ static void check_invariants(const char *path, const struct py_offsets *o)
 	CHECK(o->gen_iframe != PY_OFF_NONE && o->gen_iframe % 8 == 0 &&
 		      o->gen_iframe >= 56,
 	      "%s: gen_iframe %u", path, o->gen_iframe);
+	CHECK(o->stack_kind != PY_STACK_NONE && o->frame_stack < o->frame_localsplus &&
+		      o->frame_localsplus != PY_OFF_NONE,
+	      "%s: frame value stack %u kind %u localsplus %u", path,
+	      o->frame_stack, o->stack_kind, o->frame_localsplus);
 	CHECK(o->runtime_interp_head > 0 &&
 		      o->interp_threads_head > o->interp_next,
 	      "%s: runtime interp head %u, interp next %u threads %u", path,
