@@ -327,7 +327,11 @@ static void async_attach(struct record *r, struct tracked *t)
 
 	if (t->info.bpf.off.gen_iframe == PY_OFF_NONE)
 		return;
+	/* The path as the process sees it, through its root; a chroot's
+	 * /proc/PID/maps already names it from ours. */
 	snprintf(path, sizeof(path), "/proc/%d/root%s", t->pid, t->info.binary);
+	if (access(path, R_OK))
+		snprintf(path, sizeof(path), "%s", t->info.binary);
 	err = profiler__attach_steps(r->prof, t->pid, path);
 	if (err) {
 		pr_warn("process %d: cannot trace asyncio task steps (uprobe on PyIter_Send in %s): %s",

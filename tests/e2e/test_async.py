@@ -87,6 +87,44 @@ def test_planted(name, tmp):
     assert text.startswith("<?xml") or "<svg" in text[:300]
     assert "sleepy" in text and "crunch" in text and "[sleep]" in text
 
+    # task steps: the planted steps are long, the ticker's short
+    steps = {s["coroutine"]["function"]: s for s in d["task_steps"] if s["pid"] == p.pid}
+    assert set(steps) >= {"sleepy", "crunch", "sequential", "ticker"}, steps.keys()
+    assert 190 <= steps["sleepy"]["p50_ms"] <= 600, steps["sleepy"]
+    assert 140 <= steps["crunch"]["p50_ms"] <= 600, steps["crunch"]
+    assert steps["ticker"]["count"] >= 200 and steps["ticker"]["p50_ms"] < 20, steps["ticker"]
+    assert sum(s["count"] for s in steps.values()) >= 250
+
+    # await latency by site: chains from the task's coroutine inward
+    def site(fn_line):
+        for a in d["await_sites"]:
+            top = a["chain"][0]
+            if (top["function"], top["line"]) == fn_line:
+                return a
+        raise AssertionError("no await site %s in %s" % (fn_line, [
+            [(f["function"], f["line"]) for f in a["chain"]] for a in d["await_sites"]]))
+    lines = {m: line_of(PLANTED, m) for m in (
+        "planted: independent of the next", "could run together with gather",
+        "await asyncio.sleep(0.01)", "await asyncio.sleep(0.7)")}
+    user = site(("sequential", lines["planted: independent of the next"]))
+    assert [f["function"] for f in user["chain"][:2]] == ["sequential", "fetch_user"], user
+    assert 40 <= user["p50_ms"] <= 80, user
+    tick = site(("ticker", lines["await asyncio.sleep(0.01)"]))
+    assert tick["count"] >= 200 and 8 <= tick["p50_ms"] <= 30, tick
+    assert 600 <= site(("sleepy", lines["await asyncio.sleep(0.7)"]))["p50_ms"] <= 1200
+
+    # the two independent awaits in a row, and nothing else
+    cands = [x for x in d["sequential_awaits"] if x["gather_candidate"]]
+    assert [(c["coroutine"].split(" ")[0], c["line_first"], c["line_second"]) for c in cands] == \
+        [("sequential", lines["planted: independent of the next"],
+          lines["could run together with gather"])], d["sequential_awaits"]
+    assert cands[0]["source_first"].startswith("user = await fetch_user()")
+    assert 40 <= cands[0]["p50_first_ms"] <= 80 and 40 <= cands[0]["mean_second_ms"] <= 120
+    # the loop's last await uses both results: not a candidate
+    last = [x for x in d["sequential_awaits"]
+            if x["line_first"] == lines["could run together with gather"]]
+    assert all(x["independent"] is False for x in last), last
+
 
 def test_planted_text(tmp):
     """The default report names the same things for a person."""
@@ -104,7 +142,11 @@ def test_planted_text(tmp):
     assert "sleepy (%s:%d) [sleep]" % (PLANTED, sleep_line) in t, t
     assert "crunch (%s:" % PLANTED in t, t
     assert "time.sleep() blocks the event loop" in t
-    assert "ticker" not in t, t
+    # the ticker appears among steps and await sites, never as a cause
+    causes = t.split("Stall causes")[1].split("Blocking calls")[0]
+    assert "ticker" not in causes, causes
+    gather = t.split("could run concurrently (asyncio.gather):")[1]
+    assert "user = await fetch_user()" in gather and "asyncio.gather()" in gather, gather
 
 
 def free_port():
