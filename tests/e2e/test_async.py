@@ -3,8 +3,10 @@
 their coroutine and line, a well-behaved coroutine is never blamed, and a
 FastAPI app on uvicorn (asyncio and uvloop loops) gets its stalls attributed
 to the endpoint functions."""
+import glob
 import json
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -17,6 +19,7 @@ from conftest import WORKLOADS, binary, by_name, line_of, stop
 
 PLANTED = os.path.join(WORKLOADS, "async_planted.py")
 FASTAPI = os.path.join(WORKLOADS, "async_fastapi.py")
+PG = os.path.join(WORKLOADS, "async_pg.py")
 
 
 def run_async(pid, *args, timeout=120):
@@ -221,3 +224,62 @@ def test_fastapi(loop, tmp):
             assert s["reason"] == "[sleep]"
         # the task's coroutine is uvicorn's request cycle
         assert "run_asgi" in (fn(s["coroutine"]) or ""), s["coroutine"]
+
+
+@pytest.fixture
+def postgres():
+    """A throwaway PostgreSQL cluster on a Unix socket, run as postgres
+    (outside pytest's private tmp, which postgres cannot enter)."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not bins:
+        pytest.fail("PostgreSQL is not installed (scripts/deps.sh installs it)")
+    bindir = os.path.dirname(bins[-1])
+    import pathlib
+    import tempfile
+    top = tempfile.mkdtemp(prefix="pyrograph-pg-")
+    os.chmod(top, 0o755)
+    base = pathlib.Path(top)
+    data, sock = base / "data", base / "sock"
+    os.makedirs(sock)
+    shutil.chown(base, "postgres")
+    shutil.chown(sock, "postgres")
+    run = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(run + [os.path.join(bindir, "initdb"), "-A", "trust", "-U", "postgres",
+                          "-D", str(data)], check=True, capture_output=True)
+    subprocess.run(run + [os.path.join(bindir, "pg_ctl"), "-D", str(data), "-w", "-l",
+                          str(base / "log"), "-o",
+                          "-k %s -c listen_addresses='' -c fsync=off" % sock, "start"],
+                   check=True, capture_output=True)
+    try:
+        yield str(sock)
+    finally:
+        subprocess.run(run + [os.path.join(bindir, "pg_ctl"), "-D", str(data), "-m",
+                              "immediate", "stop"], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_postgres_await_latency(postgres, tmp):
+    """SELECT pg_sleep(0.05) through asyncpg shows as an await site, at the
+    line of the `await conn.fetch(...)`, with p50 within 40-80 ms."""
+    it = by_name("debian-3.11")
+    p = subprocess.Popen([it.python, PG, postgres, "60"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        out = tmp / "pg.json"
+        run_async(p.pid, "-d", 5, "-f", "json", "-o", out)
+    finally:
+        stop(p)
+    d = json.loads(out.read_text())
+    line = line_of(PG, "the 50 ms query")
+    sites = [a for a in d["await_sites"] if a["chain"][0]["function"] == "slow_query"]
+    print(json.dumps(sites, indent=1))
+    assert sites, d["await_sites"]
+    # the query's wait: the site of slow_query's fetch with the most time
+    q = max(sites, key=lambda a: a["total_ms"])
+    assert q["chain"][0]["line"] == line and q["chain"][0]["file"].endswith("async_pg.py"), q
+    assert len(q["chain"]) >= 2 and "fetch" in q["chain"][1]["function"], q
+    assert q["count"] >= 40, q
+    assert 40 <= q["p50_ms"] <= 80, q
+    steps = [s for s in d["task_steps"] if s["coroutine"]["function"] == "slow_query"]
+    assert steps and steps[0]["count"] >= 40, d["task_steps"]
