@@ -193,6 +193,8 @@ static void usage(FILE *f)
 		"                         .txt/.folded/.collapsed name gives folded stacks)\n"
 		"  -r, --rate HZ          CPU samples per second per CPU (default 499): how\n"
 		"                         finely a CPU-bound stall's stack is seen\n"
+		"      --no-steps         no task steps, await latency or gather hints: their\n"
+		"                         uprobes cost ~3 us per task step (see README)\n"
 		"  -q, --quiet            no live status line\n"
 		"      --buffer-size MB   BPF ring buffer size (default 8)\n"
 		"  -v, --verbose          debug messages\n"
@@ -250,6 +252,7 @@ int cmd_async(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "stalls-svg", required_argument, NULL, 'S' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "no-steps", no_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "buffer-size", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -261,6 +264,7 @@ int cmd_async(int argc, char **argv)
 	int rargc = 0, ret, opt;
 	unsigned long long stall_ns = 100000000ULL;
 	const char *rate = "499";
+	bool no_steps = false;
 	struct timespec mono, wall;
 	double seconds;
 
@@ -326,6 +330,9 @@ int cmd_async(int argc, char **argv)
 		case 'S':
 			c.stalls_svg = optarg;
 			break;
+		case 'N':
+			no_steps = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -357,6 +364,7 @@ int cmd_async(int argc, char **argv)
 	c.hooks = (struct async_hooks){
 		.ctx = &c,
 		.stall_ns = stall_ns,
+		.no_steps = no_steps,
 		.proc = hook_proc,
 		.stack = hook_stack,
 		.stall = hook_stall,

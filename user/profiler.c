@@ -352,9 +352,10 @@ int profiler__poll(struct profiler *p, int timeout_ms)
 	return (n > 0 ? n : 0) + m;
 }
 
-int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
+static int attach_steps(struct profiler *p, pid_t pid, const char *path,
+			const char *func, unsigned long long offset)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "PyIter_Send");
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
 	struct step_links l = { .pid = pid };
 	int err;
 
@@ -375,12 +376,12 @@ int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
 	}
 	/* Per process: the breakpoint goes only into that process. */
 	l.enter = bpf_program__attach_uprobe_opts(p->skel->progs.py_send_enter,
-						  pid, path, 0, &opts);
+						  pid, path, offset, &opts);
 	if (!l.enter)
 		return -errno;
 	opts.retprobe = true;
 	l.exit = bpf_program__attach_uprobe_opts(p->skel->progs.py_send_exit,
-						 pid, path, 0, &opts);
+						 pid, path, offset, &opts);
 	if (!l.exit) {
 		err = -errno;
 		bpf_link__destroy(l.enter);
@@ -388,6 +389,17 @@ int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
 	}
 	p->steps[p->nsteps++] = l;
 	return 0;
+}
+
+int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
+{
+	return attach_steps(p, pid, path, "PyIter_Send", 0);
+}
+
+int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
+			      unsigned long long offset)
+{
+	return attach_steps(p, pid, path, NULL, offset);
 }
 
 void profiler__detach_steps(struct profiler *p, pid_t pid)

@@ -45,6 +45,8 @@
 #include "samplelog.h"
 #include "unwind.h"
 #include "waitreason.h"
+#include "pltstub.h"
+#include <libelf.h>
 
 #define MAX_PIDS 64
 #define MAX_OUTPUTS 8
@@ -66,6 +68,7 @@ struct tracked {
 	struct symcache *sc;
 	char root[ROOT_MAX]; /* root frames: container;...;command (pid) */
 	unsigned long long samples;
+	bool steps_wanted;  /* async: a version whose task steps we trace */
 	bool steps;	    /* async: PyIter_Send uprobes attached */
 	bool asyncio_text; /* async: _asyncio's code located */
 	struct tracked *next;
@@ -285,12 +288,56 @@ static bool selected(const struct record *r, const struct container_info *ci)
 	return true;
 }
 
-/* Where the _asyncio extension's code is mapped in t, once it is. */
+/* A path we can open for the file a process maps with inode ino. */
+static int open_mapped(pid_t pid, const char *file, unsigned long long ino,
+		       char *path, size_t len)
+{
+	struct stat st;
+
+	/* as the process sees it, through its root (containers); a chroot's
+	 * maps already name it from ours */
+	snprintf(path, len, "/proc/%d/root%s", pid, file);
+	if (!stat(path, &st) && st.st_ino == ino)
+		return 0;
+	snprintf(path, len, "%s", file);
+	if (!stat(path, &st) && st.st_ino == ino)
+		return 0;
+	return -ENOENT;
+}
+
+/* The PLT stub through which the _asyncio file at path calls PyIter_Send. */
+static int asyncio_stub(const char *path, unsigned long long *stub)
+{
+	Elf *elf;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	err = plt_stub_offset(elf, "PyIter_Send", stub);
+	elf_end(elf);
+	close(fd);
+	return err;
+}
+
+/*
+ * async: once t has imported _asyncio, trace its task steps. Each step
+ * calls PyIter_Send from _asyncio. From 3.12 on nothing else calls it
+ * much, and a uprobe at its entry (an emulated push) is the cheapest,
+ * with the caller checked in BPF. On 3.11 the eval loop calls it for
+ * every await too (SEND), so probe the PLT stub through which only
+ * _asyncio calls it instead: dearer per step (the stub's indirect jump
+ * is single-stepped), far fewer hits.
+ */
 static void find_asyncio(struct record *r, struct tracked *t)
 {
-	unsigned long long lo = 0, hi = 0, a, b;
-	char path[64], line[4096], perms[8];
+	unsigned long long lo = 0, hi = 0, a, b, off, ino = 0, stub;
+	char path[64], line[4096], perms[8], file[PATH_MAX] = "";
+	char open_path[PATH_MAX + 32], bin[PATH_MAX + 32];
+	bool eval_sends = (t->info.bpf.off.version >> 16 & 0xff) < 12;
 	FILE *f;
+	int err = -ENOENT, n;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
 	f = fopen(path, "re");
@@ -298,47 +345,65 @@ static void find_asyncio(struct record *r, struct tracked *t)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		const char *slash = strrchr(line, '/');
+		unsigned long long i;
 
 		if (!slash || strncmp(slash, "/_asyncio.", 10) ||
-		    sscanf(line, "%llx-%llx %7s", &a, &b, perms) != 3 ||
+		    sscanf(line, "%llx-%llx %7s %llx %*s %llu %n", &a, &b, perms,
+			   &off, &i, &n) != 5 ||
 		    perms[2] != 'x')
 			continue;
 		if (!lo || a < lo)
 			lo = a;
 		if (b > hi)
 			hi = b;
+		if (!file[0]) {
+			ino = i;
+			snprintf(file, sizeof(file), "%s", line + n);
+			file[strcspn(file, "\n")] = '\0';
+		}
 	}
 	fclose(f);
-	if (lo && !profiler__set_asyncio_text(r->prof, t->pid, lo, hi)) {
-		t->asyncio_text = true;
-		pr_debug("process %d: _asyncio code at %llx-%llx", t->pid, lo, hi);
+	if (!lo)
+		return; /* not imported yet */
+	t->asyncio_text = true;
+	if (eval_sends && !open_mapped(t->pid, file, ino, open_path,
+				       sizeof(open_path)) &&
+	    !asyncio_stub(open_path, &stub)) {
+		err = profiler__attach_steps_at(r->prof, t->pid, open_path, stub);
+		if (!err)
+			err = profiler__set_asyncio_text(r->prof, t->pid, 0, ~0ULL);
+		if (!err) {
+			t->steps = true;
+			pr_debug("process %d: task steps at %s+%#llx", t->pid,
+				 open_path, stub);
+			return;
+		}
 	}
-}
-
-/*
- * async: trace t's task steps (3.11+, where coroutine frames live in the
- * coroutine object). The uprobes go in now; the steps count once _asyncio
- * is imported (find_asyncio, retried from the main loop).
- */
-static void async_attach(struct record *r, struct tracked *t)
-{
-	char path[PATH_MAX];
-	int err;
-
-	if (t->info.bpf.off.gen_iframe == PY_OFF_NONE)
-		return;
-	/* The path as the process sees it, through its root; a chroot's
-	 * /proc/PID/maps already names it from ours. */
-	snprintf(path, sizeof(path), "/proc/%d/root%s", t->pid, t->info.binary);
-	if (access(path, R_OK))
-		snprintf(path, sizeof(path), "%s", t->info.binary);
-	err = profiler__attach_steps(r->prof, t->pid, path);
+	snprintf(bin, sizeof(bin), "/proc/%d/root%s", t->pid, t->info.binary);
+	if (access(bin, R_OK))
+		snprintf(bin, sizeof(bin), "%s", t->info.binary);
+	err = profiler__attach_steps(r->prof, t->pid, bin);
+	if (!err)
+		err = profiler__set_asyncio_text(r->prof, t->pid, lo, hi);
 	if (err) {
-		pr_warn("process %d: cannot trace asyncio task steps (uprobe on PyIter_Send in %s): %s",
-			t->pid, t->info.binary, strerror(-err));
+		pr_warn("process %d: cannot trace asyncio task steps: %s", t->pid,
+			strerror(-err));
 		return;
 	}
 	t->steps = true;
+	pr_debug("process %d: task steps at PyIter_Send in %s, callers %llx-%llx",
+		 t->pid, bin, lo, hi);
+}
+
+/*
+ * async: task steps need 3.11+ (coroutine frames inside the coroutine
+ * object); traced once _asyncio is imported (retried from the main loop).
+ */
+static void async_attach(struct record *r, struct tracked *t)
+{
+	if (t->info.bpf.off.gen_iframe == PY_OFF_NONE || r->async->no_steps)
+		return;
+	t->steps_wanted = true;
 	find_asyncio(r, t);
 }
 
@@ -347,7 +412,7 @@ static void async_rescan(struct record *r)
 {
 	for (int i = 0; i < NBUCKETS; i++)
 		for (struct tracked *t = r->buckets[i]; t; t = t->next)
-			if (t->python && t->steps && !t->asyncio_text)
+			if (t->python && t->steps_wanted && !t->asyncio_text)
 				find_asyncio(r, t);
 }
 
