@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$PWD/$build/artifacts}
-fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack)
+fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep)
 
 do_build() {
 	if [ ! -f "$build/build.ninja" ]; then
@@ -86,10 +86,26 @@ for exe in sys.argv[2:]:
             break
 PY
 	fi
+	d=$corpus/fuzz_asyncrep
+	if [ -z "$(ls -A "$d")" ]; then
+		# kind byte, 8 number bytes, text (see tests/fuzz/fuzz_asyncrep.c)
+		printf '%s\n' \
+			'501234567app.py (1)' \
+			'0\x21\x02\x03\x04\x05\x06\x07\x08app (1);<module> (/a.py:3);run (/usr/lib/python3.11/asyncio/runners.py:190);Handle._run (/usr/lib/python3.11/asyncio/events.py:80);sleepy (/a.py:18);[sleep]' \
+			'0\x00\x02\x03\x04\x05\x06\x07\x08app (1);<module> (/a.py:3);crunch (/a.py:30)' \
+			'1\x01\x02\x03\x04\x05\x06\x07\x08' \
+			'2\x01\x02\x03\x04\x05\x06\x07\x08ticker (/a.py:54)' \
+			'3\x01\x02\x03\x04\x05\x06\x07\x08seq (/a.py:49);fetch_user (/a.py:38)' \
+			'3\x01\x02\x03\x04\x05\x06\x07\x08seq (/a.py:50);fetch_orders (/a.py:43)' \
+			'4\x01\x02\x03\x04\x05\x06\x07\x08python3' \
+			'6\x01\x02\x03\x04\x05\x06\x07\x08a, b = await x()' > "$d/seed"
+	fi
 	d=$corpus/fuzz_elf
 	if [ -z "$(ls -A "$d")" ]; then
 		cp /usr/bin/true "$d/true" 2>/dev/null || true
 		cp /usr/lib/x86_64-linux-gnu/libz.so.1 "$d/libz" 2>/dev/null || true
+		cp /usr/lib/python3.11/lib-dynload/_asyncio.cpython-311-x86_64-linux-gnu.so \
+			"$d/asyncio" 2>/dev/null || true
 	fi
 }
 

@@ -17,6 +17,7 @@ UNITS = {
     "test_pystr": [DATA],
     "test_flamegraph": [],
     "test_debug_offsets": [],
+    "test_asyncrep": [],
     "test_unwind": [],
 }
 

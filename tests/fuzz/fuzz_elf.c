@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "elffacts.h"
+#include "pltstub.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
@@ -21,7 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	memcpy(copy, d, n);
 	elf = elf_memory(copy, n);
 	if (elf) {
+		unsigned long long off;
+
 		elf_facts_parse(elf, &f);
+		plt_stub_offset(elf, "PyIter_Send", &off);
 		elf_end(elf);
 	}
 	free(copy);

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The async report's logic: loop-lag percentiles from log2 histograms,
+ * "does this await use the previous one's result", stall attribution from
+ * buffered stacks, sequential-await pairs, and the PLT stub finder on the
+ * real _asyncio modules of the interpreters on this machine.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include "asyncrep.h"
+#include "check.h"
+#include "pltstub.h"
+
+CHECK_COUNTERS;
+
+static void test_percentiles(void)
+{
+	__u64 h[LOOP_BUCKETS] = { 0 };
+	double v;
+
+	CHECK(loop_hist_percentile(h, 0.5, 0) == 0, "empty");
+	/* 100 iterations in [64, 128) us: p50 interpolates to the middle */
+	h[6] = 100;
+	v = loop_hist_percentile(h, 0.5, 1e9);
+	CHECK(v >= 95 && v <= 97, "p50 %f", v);
+	/* one stall of ~150 ms among them: p99 stays low, max caps p100 */
+	h[17] = 1;
+	v = loop_hist_percentile(h, 0.99, 150000);
+	CHECK(v < 128, "p99 %f", v);
+	v = loop_hist_percentile(h, 1.0, 150000);
+	CHECK(v == 150000, "p100 %f", v);
+	/* 2% stalls: p99 is a stall */
+	h[17] = 3;
+	v = loop_hist_percentile(h, 0.99, 150000);
+	CHECK(v >= 131072 && v <= 150000, "p99 %f", v);
+	/* out-of-range q is clamped */
+	CHECK(loop_hist_percentile(h, -1, 150000) >= 0, "q<0");
+	CHECK(loop_hist_percentile(h, 7, 150000) == 150000, "q>1");
+}
+
+static void test_independent(void)
+{
+	static const struct {
+		const char *a, *b;
+		int want;
+	} cases[] = {
+		{ "user = await fetch_user()", "orders = await fetch_orders()", 1 },
+		{ "user = await fetch_user()", "orders = await fetch_orders(user)", 0 },
+		{ "user = await fetch_user()", "orders = await fetch_orders(user_id)", 1 },
+		{ "a, b = await x()", "c = await y(b)", 0 },
+		{ "a, b = await x()", "c = await y(bb)", 1 },
+		{ "await x()", "await y()", 1 },
+		{ "   await x()", "await y(1)", 1 },
+		{ "self.a = await x()", "await y()", -1 },
+		{ "d[k] = await x()", "await y()", -1 },
+		{ "n += await x()", "await y()", -1 },
+		{ "if (a == await x()):", "await y()", -1 },
+		{ "return foo(await x())", "await y()", -1 },
+		{ "x = await f()", "print(x)", -1 },
+		{ "x = f()", "await g()", -1 },
+		{ "", "", -1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = await_independent(cases[i].a, cases[i].b);
+
+		CHECK(got == cases[i].want, "'%s' then '%s': %d, want %d",
+		      cases[i].a, cases[i].b, got, cases[i].want);
+	}
+}
+
+static int src(void *ctx, pid_t pid, const char *file, long line, char *buf,
+	       size_t len)
+{
+	(void)ctx;
+	(void)pid;
+	(void)file;
+	snprintf(buf, len, "%s",
+		 line == 10 ? "user = await fetch_user()" :
+		 line == 11 ? "orders = await fetch_orders()" :
+			      "await asyncio.sleep(len(user) + len(orders))");
+	return 0;
+}
+
+static char *report(struct asyncrep *a, bool json)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	if (json)
+		asyncrep__write_json(a, f);
+	else
+		asyncrep__write_text(a, f);
+	fclose(f);
+	return buf;
+}
+
+static void test_report(void)
+{
+	struct asyncrep *a = asyncrep__new(100000000ULL);
+	const char *loop = "app (7);<module> (/a.py:1);run (/usr/lib/python3.11/asyncio/runners.py:190);"
+			   "Handle._run (/usr/lib/python3.11/asyncio/events.py:80);";
+	char stack[512];
+	struct loop_state ls = { .pid = 7, .iters = 10, .sum_ns = 400000000,
+				 .max_ns = 200000000 };
+	char *t;
+
+	asyncrep__proc(a, 7, "app (7)", false);
+	asyncrep__set_source(a, src, NULL);
+	/* before the stall: must not be counted in it */
+	snprintf(stack, sizeof(stack), "%sticker (/a.py:5)", loop);
+	asyncrep__stack(a, 7, 7, stack, true, 500, 100);
+	/* inside [1000, 1000 + 200 ms): 190 ms of sleep, 5 ms CPU */
+	snprintf(stack, sizeof(stack), "%ssleepy (/a.py:18);[sleep]", loop);
+	asyncrep__stack(a, 7, 7, stack, false, 2000, 190000000);
+	snprintf(stack, sizeof(stack), "%ssleepy (/a.py:17)", loop);
+	asyncrep__stack(a, 7, 7, stack, true, 1000, 5000000);
+	asyncrep__stall(a, 7, 7, 1000, 200000000, 190000000);
+	/* sequential awaits of one task: 10 then 11, three times; 11 then 12
+	 * uses both results */
+	for (int i = 0; i < 3; i++) {
+		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:10);fetch_user (/a.py:3)", 50000000);
+		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:11);fetch_orders (/a.py:6)", 60000000);
+		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:12);sleep (/x/asyncio/tasks.py:639)", 1000000);
+	}
+	asyncrep__step(a, 7, 0xabc0, "seq (/a.py:9)", 20000, 1);
+	ls.hist[6] = 9;
+	ls.hist[17] = 1;
+	asyncrep__loop(a, 7, "app", &ls);
+	t = report(a, false);
+	CHECK(t && strstr(t, "sleepy (/a.py:18) [sleep]"), "culprit: %s", t);
+	CHECK(t && strstr(t, "coroutine   sleepy (/a.py:18)"), "coroutine: %s", t);
+	CHECK(t && !strstr(t, "ticker"), "ticker blamed: %s", t);
+	CHECK(t && strstr(t, "seq (/a.py): line 10 (p50 50.0 ms) then line 11"), "pair: %s", t);
+	CHECK(t && !strstr(t, "line 11 (p50"), "dependent pair flagged: %s", t);
+	free(t);
+	t = report(a, true);
+	CHECK(t && strstr(t, "\"gather_candidate\":true") &&
+		      strstr(t, "\"line_first\":10,\"line_second\":11"), "json: %s", t);
+	CHECK(t && strstr(t, "\"kind\":\"blocking\""), "json kind: %s", t);
+	free(t);
+	asyncrep__free(a);
+}
+
+/* Stacks without a stall, garbage texts, unknown tids: bounded, no crash. */
+static void test_garbage(void)
+{
+	struct asyncrep *a = asyncrep__new(1000);
+	char s[64];
+	char *t;
+
+	for (int i = 0; i < 40000; i++) {
+		snprintf(s, sizeof(s), "p (%d);%s;f%d (x:%d)", i % 3,
+			 i % 7 ? "[sleep]" : ";;;", i % 50, i);
+		asyncrep__stack(a, i % 3, i % 2000, s, i & 1, (unsigned long long)i * 1000, 10);
+	}
+	asyncrep__stall(a, 1, 1, 0, ~0ULL / 2, ~0ULL);
+	asyncrep__resume(a, 1, 1, "", 1);
+	asyncrep__resume(a, 1, 1, ";;;;;;;;;;;;;;;;;;;;;;", 1);
+	asyncrep__step(a, 1, 1, "", 0, -1);
+	t = report(a, false);
+	CHECK(t != NULL, "text");
+	free(t);
+	t = report(a, true);
+	CHECK(t != NULL, "json");
+	free(t);
+	asyncrep__free(a);
+}
+
+static void test_pltstub(void)
+{
+	glob_t g;
+	int found = 0;
+
+	elf_version(EV_CURRENT);
+	if (glob("/usr/lib/python3*/lib-dynload/_asyncio.cpython-3*-x86_64-linux-gnu.so",
+		 0, NULL, &g)) {
+		printf("SKIP pltstub: no _asyncio module\n");
+		return;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		int fd = open(g.gl_pathv[i], O_RDONLY);
+		Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+		unsigned long long off = 0, off2;
+		unsigned char insn[2] = { 0 };
+
+		CHECK(plt_stub_offset(elf, "PyIter_Send", &off) == 0, "%s",
+		      g.gl_pathv[i]);
+		/* the stub starts with jmp *rel32(%rip) (ff 25) */
+		CHECK(pread(fd, insn, 2, (off_t)off) == 2 && insn[0] == 0xff &&
+			      insn[1] == 0x25,
+		      "%s: %#llx: %02x %02x", g.gl_pathv[i], off, insn[0], insn[1]);
+		CHECK(plt_stub_offset(elf, "NoSuchFunction", &off2) == -ENOENT,
+		      "absent import");
+		found++;
+		elf_end(elf);
+		if (fd >= 0)
+			close(fd);
+	}
+	globfree(&g);
+	CHECK(plt_stub_offset(NULL, "x", NULL) == -EINVAL, "NULL");
+	CHECK(found > 0, "no module checked");
+}
+
+int main(void)
+{
+	test_percentiles();
+	test_independent();
+	test_report();
+	test_garbage();
+	test_pltstub();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
