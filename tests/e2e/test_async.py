@@ -284,3 +284,23 @@ def test_postgres_await_latency(postgres, tmp):
     assert 40 <= q["p50_ms"] <= 80, q
     steps = [s for s in d["task_steps"] if s["coroutine"]["function"] == "slow_query"]
     assert steps and steps[0]["count"] >= 40, d["task_steps"]
+
+
+def test_async_errors(tmp):
+    """Bad options are refused up front with a reason; a process without an
+    event loop gives an empty report, not an error."""
+    for args, msg in ((["--threshold", "abc"], "invalid threshold"),
+                      (["--threshold", "0"], "invalid threshold"),
+                      (["-f", "xml"], "unknown format"),
+                      (["-p", "999999999"], "999999999"),
+                      (["-o", "/nonexistent-dir/x.txt"], "nonexistent-dir")):
+        r = subprocess.run([binary(), "async", "-d", "1"] + args, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode != 0 and msg in r.stderr, (args, r.stderr)
+    it = by_name("debian-3.11")
+    p = it.start("named.py", "plain_fn", 30)
+    try:
+        r = run_async(p.pid, "-d", 2)
+    finally:
+        stop(p)
+    assert "0 event loops" in r.stdout and "No event loop iterated" in r.stdout, r.stdout

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, binary
 
-COMMANDS = ["record", "top", "dump", "agent"]
+COMMANDS = ["record", "top", "dump", "agent", "async"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
