@@ -145,7 +145,7 @@ struct step_event {
 	__u32 type; /* EV_STEP */
 	__u32 pid;
 	__u32 tid;
-	__s32 result; /* PySendResult: 1 suspended, 0 returned, -1 raised */
+	__s32 result; /* 1: the coroutine is suspended (awaits), 0: it finished */
 	__u64 start;  /* ktime the step began */
 	__u64 ns;
 	__u64 coro;   /* the coroutine object: the task's identity */

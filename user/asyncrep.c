@@ -260,6 +260,8 @@ static void tbuf_drop(struct tbuf *b, size_t k)
 {
 	if (k > b->n)
 		k = b->n;
+	if (!k)
+		return;
 	memmove(b->ev, b->ev + k, (b->n - k) * sizeof(*b->ev));
 	b->n -= k;
 }

@@ -65,7 +65,7 @@ static GElf_Addr got_slot(Elf *elf, const char *sym)
 
 /* In PLT section name, the entry jumping through slot. */
 static int find_stub(Elf *elf, const char *name, GElf_Addr slot,
-		     unsigned long long *file_off)
+		     unsigned long long *file_off, GElf_Addr *vaddr)
 {
 	GElf_Shdr sh;
 	Elf_Scn *scn = section(elf, name, &sh);
@@ -96,13 +96,16 @@ static int find_stub(Elf *elf, const char *name, GElf_Addr slot,
 		memcpy(&rel, p + at, sizeof(rel));
 		if (sh.sh_addr + e + at + 4 + (GElf_Addr)(int64_t)rel == slot) {
 			*file_off = sh.sh_offset + e;
+			if (vaddr)
+				*vaddr = sh.sh_addr + e;
 			return 0;
 		}
 	}
 	return -ENOENT;
 }
 
-int plt_stub_offset(Elf *elf, const char *sym, unsigned long long *file_off)
+static int stub(Elf *elf, const char *sym, unsigned long long *file_off,
+		GElf_Addr *vaddr)
 {
 	GElf_Ehdr eh;
 	GElf_Addr slot;
@@ -118,7 +121,60 @@ int plt_stub_offset(Elf *elf, const char *sym, unsigned long long *file_off)
 	/* With IBT the calls go to .plt.sec; the .plt entries are the lazy
 	 * binding halves, which also jump through the slot only in .plt.sec
 	 * builds' PLT0. Look where calls land first. */
-	if (!find_stub(elf, ".plt.sec", slot, file_off))
+	if (!find_stub(elf, ".plt.sec", slot, file_off, vaddr))
 		return 0;
-	return find_stub(elf, ".plt", slot, file_off);
+	return find_stub(elf, ".plt", slot, file_off, vaddr);
+}
+
+int plt_stub_offset(Elf *elf, const char *sym, unsigned long long *file_off)
+{
+	return stub(elf, sym, file_off, NULL);
+}
+
+int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
+		   int max)
+{
+	unsigned long long stub_off;
+	GElf_Addr target;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	int n = 0, err;
+
+	if (!off || max <= 0)
+		return -EINVAL;
+	err = stub(elf, sym, &stub_off, &target);
+	if (err)
+		return err;
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return -EINVAL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		const char *name;
+		const unsigned char *p;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || !strncmp(name, ".plt", 4))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size > sh.sh_size)
+			continue;
+		p = d->d_buf;
+		for (size_t i = 0; i + 5 <= d->d_size; i++) {
+			int32_t rel;
+
+			if (p[i] != 0xe8)
+				continue;
+			memcpy(&rel, p + i + 1, sizeof(rel));
+			if (sh.sh_addr + i + 5 + (GElf_Addr)(int64_t)rel != target)
+				continue;
+			if (n == max)
+				return -E2BIG;
+			off[n++] = sh.sh_offset + i;
+		}
+	}
+	return n ? n : -ENOENT;
 }

@@ -16,4 +16,18 @@
  */
 int plt_stub_offset(Elf *elf, const char *sym, unsigned long long *file_off);
 
+/*
+ * The call instructions (e8 rel32) in sym's importer that call it through
+ * its PLT stub, as file offsets (at most max; returns how many, or -errno).
+ * A uprobe on a `call rel32` is emulated by the kernel, while one on the
+ * stub's indirect jump is single-stepped: a second trap, several times the
+ * cost in a VM. Found by scanning the executable sections for e8 bytes
+ * whose rel32 lands exactly on the stub; a match inside another
+ * instruction would need those 4 bytes to hit that one address by chance
+ * (about 2^-32 per e8 byte), and more matches than max make the caller
+ * fall back to the stub.
+ */
+int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
+		   int max);
+
 #endif

@@ -32,7 +32,8 @@ struct profiler {
 	unsigned long long start_ticks, start_ns; /* at profiler__start */
 	struct step_links {
 		pid_t pid;
-		struct bpf_link *enter, *exit;
+		int n;
+		struct bpf_link *enter[PROFILER_STEP_SITES];
 	} *steps;
 	size_t nsteps, cap_steps;
 };
@@ -227,7 +228,6 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	bpf_program__set_autoload(p->skel->progs.py_sys_enter, o->loops);
 	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
 	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
-	bpf_program__set_autoload(p->skel->progs.py_send_exit, o->loops);
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
@@ -353,11 +353,11 @@ int profiler__poll(struct profiler *p, int timeout_ms)
 }
 
 static int attach_steps(struct profiler *p, pid_t pid, const char *path,
-			const char *func, unsigned long long offset)
+			const char *func, const unsigned long long *offsets,
+			int n)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
 	struct step_links l = { .pid = pid };
-	int err;
 
 	if (!p->skel->progs.py_send_enter ||
 	    !bpf_program__autoload(p->skel->progs.py_send_enter))
@@ -375,17 +375,19 @@ static int attach_steps(struct profiler *p, pid_t pid, const char *path,
 		p->cap_steps = cap;
 	}
 	/* Per process: the breakpoint goes only into that process. */
-	l.enter = bpf_program__attach_uprobe_opts(p->skel->progs.py_send_enter,
-						  pid, path, offset, &opts);
-	if (!l.enter)
-		return -errno;
-	opts.retprobe = true;
-	l.exit = bpf_program__attach_uprobe_opts(p->skel->progs.py_send_exit,
-						 pid, path, offset, &opts);
-	if (!l.exit) {
-		err = -errno;
-		bpf_link__destroy(l.enter);
-		return err;
+	if (n < 1 || n > PROFILER_STEP_SITES)
+		return -EINVAL;
+	for (l.n = 0; l.n < n; l.n++) {
+		l.enter[l.n] = bpf_program__attach_uprobe_opts(
+			p->skel->progs.py_send_enter, pid, path, offsets[l.n],
+			&opts);
+		if (!l.enter[l.n]) {
+			int err = -errno;
+
+			while (l.n--)
+				bpf_link__destroy(l.enter[l.n]);
+			return err;
+		}
 	}
 	p->steps[p->nsteps++] = l;
 	return 0;
@@ -393,13 +395,15 @@ static int attach_steps(struct profiler *p, pid_t pid, const char *path,
 
 int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
 {
-	return attach_steps(p, pid, path, "PyIter_Send", 0);
+	unsigned long long zero = 0;
+
+	return attach_steps(p, pid, path, "PyIter_Send", &zero, 1);
 }
 
 int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
-			      unsigned long long offset)
+			      const unsigned long long *offsets, int n)
 {
-	return attach_steps(p, pid, path, NULL, offset);
+	return attach_steps(p, pid, path, NULL, offsets, n);
 }
 
 void profiler__detach_steps(struct profiler *p, pid_t pid)
@@ -407,8 +411,8 @@ void profiler__detach_steps(struct profiler *p, pid_t pid)
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (p->steps[i].pid != pid)
 			continue;
-		bpf_link__destroy(p->steps[i].enter);
-		bpf_link__destroy(p->steps[i].exit);
+		for (int k = 0; k < p->steps[i].n; k++)
+			bpf_link__destroy(p->steps[i].enter[k]);
 		p->steps[i] = p->steps[--p->nsteps];
 		return;
 	}

@@ -54,10 +54,12 @@ int profiler__loops(struct profiler *p, profiler_loop_fn fn, void *ctx);
  * lies. Returns 0 or negative errno.
  */
 int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path);
-/* The same at the file offset of a PLT stub (see pltstub.h): every call
- * through it is a task step, so no caller filter is needed. */
+/* The same at file offsets in _asyncio (its calls of PyIter_Send, or the
+ * PLT stub they go through: see pltstub.h), where every hit is a task
+ * step, so no caller filter is needed. At most PROFILER_STEP_SITES. */
+#define PROFILER_STEP_SITES 4
 int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
-			      unsigned long long offset);
+			      const unsigned long long *offsets, int n);
 void profiler__detach_steps(struct profiler *p, pid_t pid);
 int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
 			       unsigned long long lo, unsigned long long hi);

@@ -305,37 +305,41 @@ static int open_mapped(pid_t pid, const char *file, unsigned long long ino,
 	return -ENOENT;
 }
 
-/* The PLT stub through which the _asyncio file at path calls PyIter_Send. */
-static int asyncio_stub(const char *path, unsigned long long *stub)
+/*
+ * Where to probe the task steps in the _asyncio file at path: its call
+ * instructions of PyIter_Send (emulated by the kernel: one trap per step),
+ * else the PLT stub they go through (its indirect jump is single-stepped:
+ * a second trap, ~9 us more per step in a VM). Returns how many offsets.
+ */
+static int asyncio_sites(const char *path, unsigned long long *off, int max)
 {
 	Elf *elf;
-	int fd, err;
+	int fd, n;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	err = plt_stub_offset(elf, "PyIter_Send", stub);
+	n = plt_call_sites(elf, "PyIter_Send", off, max);
+	if (n <= 0)
+		n = plt_stub_offset(elf, "PyIter_Send", off) ? -ENOENT : 1;
 	elf_end(elf);
 	close(fd);
-	return err;
+	return n;
 }
 
 /*
- * async: once t has imported _asyncio, trace its task steps. Each step
- * calls PyIter_Send from _asyncio. From 3.12 on nothing else calls it
- * much, and a uprobe at its entry (an emulated push) is the cheapest,
- * with the caller checked in BPF. On 3.11 the eval loop calls it for
- * every await too (SEND), so probe the PLT stub through which only
- * _asyncio calls it instead: dearer per step (the stub's indirect jump
- * is single-stepped), far fewer hits.
+ * async: once t has imported _asyncio, trace its task steps: each calls
+ * PyIter_Send from _asyncio. Probing inside _asyncio sees only those calls;
+ * PyIter_Send's own entry (the fallback, with the caller checked in BPF)
+ * also traps for the eval loop's calls on 3.11 (every await's SEND).
  */
 static void find_asyncio(struct record *r, struct tracked *t)
 {
-	unsigned long long lo = 0, hi = 0, a, b, off, ino = 0, stub;
+	unsigned long long lo = 0, hi = 0, a, b, off, ino = 0;
+	unsigned long long sites[PROFILER_STEP_SITES];
 	char path[64], line[4096], perms[8], file[PATH_MAX] = "";
 	char open_path[PATH_MAX + 32], bin[PATH_MAX + 32];
-	bool eval_sends = (t->info.bpf.off.version >> 16 & 0xff) < 12;
 	FILE *f;
 	int err = -ENOENT, n;
 
@@ -366,16 +370,15 @@ static void find_asyncio(struct record *r, struct tracked *t)
 	if (!lo)
 		return; /* not imported yet */
 	t->asyncio_text = true;
-	if (eval_sends && !open_mapped(t->pid, file, ino, open_path,
-				       sizeof(open_path)) &&
-	    !asyncio_stub(open_path, &stub)) {
-		err = profiler__attach_steps_at(r->prof, t->pid, open_path, stub);
+	if (!open_mapped(t->pid, file, ino, open_path, sizeof(open_path)) &&
+	    (n = asyncio_sites(open_path, sites, PROFILER_STEP_SITES)) > 0) {
+		err = profiler__attach_steps_at(r->prof, t->pid, open_path, sites, n);
 		if (!err)
 			err = profiler__set_asyncio_text(r->prof, t->pid, 0, ~0ULL);
 		if (!err) {
 			t->steps = true;
-			pr_debug("process %d: task steps at %s+%#llx", t->pid,
-				 open_path, stub);
+			pr_debug("process %d: task steps at %d place%s in %s (first %#llx)",
+				 t->pid, n, n == 1 ? "" : "s", open_path, sites[0]);
 			return;
 		}
 	}
@@ -1546,6 +1549,7 @@ out:
 		waitpid(r->child, NULL, 0);
 	}
 	profiler__close(r->prof);
+	r->prof = NULL; /* tracked_drop() below must not touch it */
 	for (int i = 0; i < NBUCKETS; i++)
 		while (r->buckets[i])
 			tracked_drop(r, r->buckets[i]->pid);
