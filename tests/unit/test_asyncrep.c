@@ -181,10 +181,13 @@ static void test_pltstub(void)
 	int found = 0;
 
 	elf_version(EV_CURRENT);
-	if (glob("/usr/lib/python3*/lib-dynload/_asyncio.cpython-3*-x86_64-linux-gnu.so",
-		 0, NULL, &g) ||
-	    glob("/var/cache/pyrograph/chroots/*/usr/lib/python3*/lib-dynload/_asyncio.cpython-3*-x86_64-linux-gnu.so",
-		 GLOB_APPEND, NULL, &g)) {
+	memset(&g, 0, sizeof(g));
+	glob("/usr/lib/python3*/lib-dynload/_asyncio.cpython-3*-x86_64-linux-gnu.so",
+	     0, NULL, &g);
+	glob("/var/cache/pyrograph/chroots/*/usr/lib/python3*/lib-dynload/_asyncio.cpython-3*-x86_64-linux-gnu.so",
+	     g.gl_pathc ? GLOB_APPEND : 0, NULL, &g);
+	if (!g.gl_pathc) {
+		globfree(&g);
 		printf("SKIP pltstub: no _asyncio module\n");
 		return;
 	}
