@@ -57,6 +57,13 @@ def wrk(port, path, seconds, conns):
     return float(m.group(1))
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def prog_stats():
     """{program name: (run_cnt, run_time_ns)} of loaded BPF programs."""
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
@@ -85,7 +92,7 @@ def main():
     app = subprocess.Popen(["/usr/bin/python3.11", APP, str(port), a.loop],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
-    base, prof, costs = [], [], []
+    base, prof, costs, own = [], [], [], []
     try:
         wait_up(port, app)
         wrk(port, a.path, 2, a.connections)  # warm up
@@ -97,7 +104,9 @@ def main():
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(1.5)  # attached and sampling
             before = prog_stats()
+            t0, c0 = time.monotonic(), cpu_seconds(rec.pid)
             prof.append(wrk(port, a.path, a.seconds, a.connections))
+            own.append(100.0 * (cpu_seconds(rec.pid) - c0) / (time.monotonic() - t0))
             after = prog_stats()
             err = rec.communicate()[1]
             if rec.returncode:
@@ -108,8 +117,9 @@ def main():
                 if name.startswith("py_") and cnt > c0:
                     cost[name] = (cnt - c0, (ns - n0) / (cnt - c0))
             costs.append(cost)
-            print("round %d: %.0f req/s unprofiled, %.0f req/s with pyrograph async (%+.2f%%)" %
-                  (r + 1, base[-1], prof[-1], 100.0 * (prof[-1] - base[-1]) / base[-1]),
+            print("round %d: %.0f req/s unprofiled, %.0f req/s with pyrograph async (%+.2f%%), "
+                  "pyrograph CPU %.1f%%" % (r + 1, base[-1], prof[-1],
+                                            100.0 * (prof[-1] - base[-1]) / base[-1], own[-1]),
                   flush=True)
     finally:
         app.kill()
@@ -119,6 +129,7 @@ def main():
           "pyrograph async%s: %+.2f%%" % (a.loop, a.path, a.connections, a.rounds, a.seconds,
                                           mb, mp, " --no-steps" if a.no_steps else "",
                                           100.0 * (mp - mb) / mb))
+    print("  pyrograph's own CPU: median %.1f%% of one core" % statistics.median(own))
     names = sorted({n for c in costs for n in c})
     for n in names:
         runs = [c[n] for c in costs if n in c]

@@ -191,7 +191,7 @@ static void usage(FILE *f)
 		"  -o, --output FILE      the report, '-' for stdout (default: stdout)\n"
 		"      --stalls-svg FILE  the stacks inside stalls as a flame graph (SVG; a\n"
 		"                         .txt/.folded/.collapsed name gives folded stacks)\n"
-		"  -r, --rate HZ          CPU samples per second per CPU (default 499): how\n"
+		"  -r, --rate HZ          CPU samples per second per CPU (default 199): how\n"
 		"                         finely a CPU-bound stall's stack is seen\n"
 		"      --no-steps         no task steps, await latency or gather hints: their\n"
 		"                         uprobes cost ~3 us per task step (see README)\n"
@@ -263,7 +263,7 @@ int cmd_async(int argc, char **argv)
 	char *rargv[MAX_ARGS];
 	int rargc = 0, ret, opt;
 	unsigned long long stall_ns = 100000000ULL;
-	const char *rate = "499";
+	const char *rate = "199";
 	bool no_steps = false;
 	struct timespec mono, wall;
 	double seconds;
