@@ -1182,40 +1182,19 @@ static void put_chain_text(FILE *f, const char *chain)
 		fputs(*p == ';' ? " > " : (char[]){ *p, 0 }, f);
 }
 
-static void text_steps_awaits(struct asyncrep *a, FILE *f)
+/* One table of durations, the most total time first: steps or awaits. */
+static void text_dists(struct asyncrep *a, FILE *f, const struct intern *keys,
+		       const struct dist *arr, size_t n, const char *what,
+		       bool chain)
 {
-	const struct dist **v;
-	char b[6][32], lb[64];
+	const struct dist **v = dists_sorted(arr, n);
+	char b[5][32], lb[64];
 	double pc[3];
-	size_t shown = 0;
 
-	fprintf(f, "\nTask steps by coroutine: %llu steps of %zu coroutine%s\n",
-		a->steps_seen, a->nstep_d, a->nstep_d == 1 ? "" : "s");
-	v = dists_sorted(a->step_d, a->nstep_d);
-	if (v && a->nstep_d)
-		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", "steps", "total",
-			"p50", "p95", "p99", "max", "coroutine");
-	for (size_t i = 0; v && i < a->nstep_d && i < TEXT_SITES; i++) {
-		dist_pcts(v[i], pc);
-		fmt_ms(b[0], 32, (double)v[i]->total_ns);
-		fmt_ms(b[1], 32, pc[0]);
-		fmt_ms(b[2], 32, pc[1]);
-		fmt_ms(b[3], 32, pc[2]);
-		fmt_ms(b[4], 32, (double)v[i]->max_ns);
-		fprintf(f, "  %8llu %10s %10s %10s %10s %10s  %s  [%s]\n", v[i]->count,
-			b[0], b[1], b[2], b[3], b[4],
-			key_text(&a->step_keys, a->step_d, v[i]),
-			proc_label(a, v[i]->pid, lb, sizeof(lb)));
-	}
-	free(v);
-
-	fprintf(f, "\nAwait latency by await site: %llu resumes at %zu site%s (where each task\nwaited, outermost coroutine first)\n",
-		a->resumes_seen, a->nawait_d, a->nawait_d == 1 ? "" : "s");
-	v = dists_sorted(a->await_d, a->nawait_d);
-	if (v && a->nawait_d)
-		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", "awaits", "total",
-			"p50", "p95", "p99", "max", "site");
-	for (size_t i = 0; v && i < a->nawait_d && i < TEXT_SITES; i++) {
+	if (v && n)
+		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", what, "total",
+			"p50", "p95", "p99", "max", chain ? "site" : "coroutine");
+	for (size_t i = 0; v && i < n && i < TEXT_SITES; i++) {
 		dist_pcts(v[i], pc);
 		fmt_ms(b[0], 32, (double)v[i]->total_ns);
 		fmt_ms(b[1], 32, pc[0]);
@@ -1224,10 +1203,29 @@ static void text_steps_awaits(struct asyncrep *a, FILE *f)
 		fmt_ms(b[4], 32, (double)v[i]->max_ns);
 		fprintf(f, "  %8llu %10s %10s %10s %10s %10s  ", v[i]->count, b[0],
 			b[1], b[2], b[3], b[4]);
-		put_chain_text(f, key_text(&a->chains, a->await_d, v[i]));
+		if (chain)
+			put_chain_text(f, key_text(keys, arr, v[i]));
+		else
+			fprintf(f, "%s  [%s]", key_text(keys, arr, v[i]),
+				proc_label(a, v[i]->pid, lb, sizeof(lb)));
 		fprintf(f, "\n");
 	}
 	free(v);
+}
+
+static void text_steps_awaits(struct asyncrep *a, FILE *f)
+{
+	const struct dist **v;
+	char b[3][32], lb[64];
+	double pc[3];
+	size_t shown = 0;
+
+	fprintf(f, "\nTask steps by coroutine: %llu steps of %zu coroutine%s\n",
+		a->steps_seen, a->nstep_d, a->nstep_d == 1 ? "" : "s");
+	text_dists(a, f, &a->step_keys, a->step_d, a->nstep_d, "steps", false);
+	fprintf(f, "\nAwait latency by await site: %llu resumes at %zu site%s (where each task\nwaited, outermost coroutine first)\n",
+		a->resumes_seen, a->nawait_d, a->nawait_d == 1 ? "" : "s");
+	text_dists(a, f, &a->chains, a->await_d, a->nawait_d, "awaits", true);
 
 	v = dists_sorted(a->pair_d, a->npair_d);
 	fprintf(f, "\nSequential awaits that could run concurrently (asyncio.gather):\n");

@@ -491,7 +491,13 @@ static bool try_detect(struct record *r, pid_t pid, int tries, bool execed)
 	}
 	t->python = true;
 	if (r->async) {
-		r->async->proc(r->async->ctx, pid, t->root);
+		char lbl[ROOT_MAX + 320], cbuf[300];
+		const char *c = container_label(&t->ci, cbuf, sizeof(cbuf));
+
+		/* the report names a container's processes with it */
+		snprintf(lbl, sizeof(lbl), "%s%s%s", c ? c : "", c ? ": " : "",
+			 t->root);
+		r->async->proc(r->async->ctx, pid, lbl);
 		async_attach(r, t);
 	}
 	r->nprocs_seen++;

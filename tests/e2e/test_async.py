@@ -304,3 +304,36 @@ def test_async_errors(tmp):
     finally:
         stop(p)
     assert "0 event loops" in r.stdout and "No event loop iterated" in r.stdout, r.stdout
+
+
+def test_container_loops(tmp):
+    """-a sees the event loops of a container (pid namespace, chroot, docker
+    cgroup: Debian sid's 3.14) and of the host, each labelled; --container
+    keeps only the container's."""
+    from test_containers import Container, tree_interp
+    it = tree_interp("sid", "/usr/bin/python3.14")
+    c = Container(it, "async_planted.py", 60)
+    host = by_name("debian-3.11").start("async_planted.py", 60)
+    try:
+        out, only = tmp / "all.json", tmp / "only.json"
+        r = subprocess.run([binary(), "async", "-q", "-a", "-d", "4", "-f", "json", "-o", str(out)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        r = subprocess.run([binary(), "async", "-q", "--container", c.id[:10], "-d", "4",
+                            "-f", "json", "-o", str(only)], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
+    finally:
+        c.stop()
+        stop(host)
+    d = json.loads(out.read_text())
+    loops = {l["pid"]: l for l in d["loops"]}
+    assert c.pid in loops and host.pid in loops, d["loops"]
+    assert loops[c.pid]["process"].startswith("container %s: " % c.id[:12]), loops[c.pid]
+    assert loops[c.pid]["process"].endswith("(%d/1)" % c.pid), loops[c.pid]
+    assert "container" not in loops[host.pid]["process"], loops[host.pid]
+    # the container's stalls name its files as it sees them
+    mine = [s for s in d["stalls"] if s["pid"] == c.pid and fn(s["culprit"]) == "sleepy"]
+    assert mine and mine[0]["culprit"]["file"] == "/tmp/pyrograph-tests/async_planted.py", mine
+    sel = json.loads(only.read_text())
+    assert {l["pid"] for l in sel["loops"]} == {c.pid}, sel["loops"]
