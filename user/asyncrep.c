@@ -1581,6 +1581,25 @@ int asyncrep__write_json(struct asyncrep *a, FILE *f)
 		}
 		fprintf(f, "]}");
 	}
+	fprintf(f, "],\"stall_causes\":[");
+	{
+		struct cause *c = calloc(MAX_CAUSES, sizeof(*c));
+		size_t nc = c ? stall_causes(a, v, c, MAX_CAUSES) : 0;
+
+		for (size_t i = 0; i < nc; i++) {
+			fprintf(f, "%s{\"culprit\":", i ? "," : "");
+			json_str(f, c[i].key);
+			fprintf(f, ",\"kind\":\"%s\",\"stalls\":%llu,\"total_ms\":%.3f,\"max_ms\":%.3f,\"coroutine\":",
+				c[i].cpu ? "cpu" : "blocking", c[i].count,
+				c[i].total_ns / 1e6, c[i].max_ns / 1e6);
+			if (c[i].has_coro)
+				json_frame(f, &c[i].coro);
+			else
+				fprintf(f, "null");
+			fprintf(f, "}");
+		}
+		free(c);
+	}
 	fprintf(f, "],\"blocking_calls\":[");
 	idx = sites_sorted(a);
 	for (size_t i = 0; idx && i < a->nsites; i++) {

@@ -82,6 +82,11 @@ def test_planted(name, tmp):
     assert len(sleeps) + len(cpus) == len(stalls), [fn(s["culprit"]) for s in stalls]
     for s in stalls:
         assert fn(s["coroutine"]) != "ticker", s
+    # the same grouped by cause, as the text report's summary
+    causes = {(c["culprit"].split(" ")[0], c["kind"]): c for c in d["stall_causes"]}
+    assert set(causes) == {("sleepy", "blocking"), ("crunch", "cpu")}, d["stall_causes"]
+    assert causes[("sleepy", "blocking")]["stalls"] == len(sleeps)
+    assert causes[("sleepy", "blocking")]["culprit"].endswith(":%d) [sleep]" % sleep_line)
     # blocking calls: the sleep, with its line; never the ticker
     sites = {(b["site"]["function"], b["site"]["line"], b["reason"]): b for b in d["blocking_calls"]}
     b = sites.get(("sleepy", sleep_line, "[sleep]"))
