@@ -194,7 +194,7 @@ static void usage(FILE *f)
 		"  -r, --rate HZ          CPU samples per second per CPU (default 199): how\n"
 		"                         finely a CPU-bound stall's stack is seen\n"
 		"      --no-steps         no task steps, await latency or gather hints: their\n"
-		"                         uprobes cost ~3 us per task step (see README)\n"
+		"                         uprobes cost ~4 us per task step (see README)\n"
 		"  -q, --quiet            no live status line\n"
 		"      --buffer-size MB   BPF ring buffer size (default 8)\n"
 		"  -v, --verbose          debug messages\n"

@@ -342,3 +342,16 @@ def test_container_loops(tmp):
     assert mine and mine[0]["culprit"]["file"] == "/tmp/pyrograph-tests/async_planted.py", mine
     sel = json.loads(only.read_text())
     assert {l["pid"] for l in sel["loops"]} == {c.pid}, sel["loops"]
+
+
+def test_command(tmp):
+    """async -- COMMAND runs it, watches it from its first line and ends
+    with it."""
+    t0 = time.monotonic()
+    r = subprocess.run([binary(), "async", "-q", "-f", "json", "--", "/usr/bin/python3.11",
+                        PLANTED, "3"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - t0 < 30
+    d = json.loads(r.stdout[r.stdout.index("{"):])
+    assert len(d["loops"]) == 1 and d["loops"][0]["iterations"] >= 100, d["loops"]
+    assert {fn(s["culprit"]) for s in d["stalls"]} == {"sleepy", "crunch"}, d["stalls"]
