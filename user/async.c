@@ -11,12 +11,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,20 +129,36 @@ static int source_line(void *ctx, pid_t pid, const char *file, long line,
 		       char *buf, size_t len)
 {
 	char path[PATH_MAX], text[4096];
+	unsigned long long total = 0;
 	const char *p;
+	struct stat st;
 	long n = 0;
 	FILE *f;
+	int fd;
 
 	(void)ctx;
 	if (line <= 0 || line > 1000000 || file[0] != '/' || !len)
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, file);
-	f = fopen(path, "re");
-	if (!f)
+	/* The name comes from the target's code object: it may be a FIFO
+	 * (open would block) or a device that never ends. Regular files only,
+	 * and a bounded read. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	while (fgets(text, sizeof(text), f)) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+		close(fd);
+		return -EINVAL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (total < (64ULL << 20) && fgets(text, sizeof(text), f)) {
 		size_t l = strlen(text);
 
+		total += l + 1;
 		/* a line longer than the buffer continues in the next read */
 		if (l && text[l - 1] != '\n' && !feof(f))
 			continue;

@@ -355,3 +355,22 @@ def test_command(tmp):
     d = json.loads(r.stdout[r.stdout.index("{"):])
     assert len(d["loops"]) == 1 and d["loops"][0]["iterations"] >= 100, d["loops"]
     assert {fn(s["culprit"]) for s in d["stalls"]} == {"sleepy", "crunch"}, d["stalls"]
+
+
+def test_hostile_source_files(tmp):
+    """Code objects naming /dev/zero, a FIFO and /proc/self/mem as their
+    files: the report still comes out, promptly, without their "source"."""
+    it = by_name("debian-3.11")
+    fifo = str(tmp / "fifo")
+    p = it.start("async_hostile.py", 60, fifo)
+    try:
+        t0 = time.monotonic()
+        r = run_async(p.pid, "-d", 3, "-f", "json", timeout=60)
+        assert time.monotonic() - t0 < 30
+    finally:
+        stop(p)
+    d = json.loads(r.stdout)
+    pairs = [x for x in d["sequential_awaits"] if x["coroutine"].startswith("pair ")]
+    assert {x["coroutine"].split("(")[1].rstrip(")") for x in pairs} >= {"/dev/zero", fifo}, pairs
+    for x in pairs:
+        assert x["source_first"] is None and x["independent"] is None and not x["gather_candidate"], x
