@@ -22,10 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	memcpy(copy, d, n);
 	elf = elf_memory(copy, n);
 	if (elf) {
-		unsigned long long off;
+		unsigned long long off, sites[4];
 
 		elf_facts_parse(elf, &f);
 		plt_stub_offset(elf, "PyIter_Send", &off);
+		plt_call_sites(elf, "PyIter_Send", sites, 4);
 		elf_end(elf);
 	}
 	free(copy);
