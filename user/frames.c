@@ -89,11 +89,12 @@ void frame_parse(const char *s, size_t len, bool root, struct frame_parts *out)
 		return;
 	}
 	if (len && s[len - 1] == ']') {
-		/* "symbol [module]" */
+		/* "symbol [module]"; the module may itself be bracketed, as
+		 * "[vdso]" is: the last " [" opens it */
 		const char *open = NULL;
 
-		for (size_t i = len - 1; i-- > 0;)
-			if (s[i] == '[') {
+		for (size_t i = len - 1; i-- > 1;)
+			if (s[i] == '[' && s[i - 1] == ' ') {
 				open = s + i;
 				break;
 			}

@@ -14,6 +14,7 @@
 
 #include "asyncrep.h"
 #include "check.h"
+#include "frames.h"
 #include "pltstub.h"
 
 CHECK_COUNTERS;
@@ -235,8 +236,31 @@ static void test_pltstub(void)
 	CHECK(found > 0, "no module checked");
 }
 
+/* Frame texts the report takes apart (frames.c). */
+static void test_frames(void)
+{
+	struct frame_parts p;
+	const char *v = "__vdso_clock_gettime [[vdso]]";
+
+	frame_parse(v, strlen(v), false, &p);
+	CHECK(p.kind == FRAME_NATIVE && p.name_len == 20 && p.file_len == 6 &&
+		      !strncmp(p.file, "[vdso]", 6),
+	      "vdso frame: kind %d name %zu file %.*s", p.kind, p.name_len,
+	      (int)p.file_len, p.file ? p.file : "");
+	v = "PyIter_Send [libpython3.12.so.1.0]";
+	frame_parse(v, strlen(v), false, &p);
+	CHECK(p.kind == FRAME_NATIVE && p.name_len == 11, "native frame");
+	v = "[sleep]";
+	frame_parse(v, strlen(v), false, &p);
+	CHECK(p.kind == FRAME_SYNTHETIC, "reason");
+	v = "sleepy (/a.py:18)";
+	frame_parse(v, strlen(v), false, &p);
+	CHECK(p.kind == FRAME_PYTHON && p.line == 18, "python frame");
+}
+
 int main(void)
 {
+	test_frames();
 	test_percentiles();
 	test_independent();
 	test_report();
