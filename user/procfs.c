@@ -67,3 +67,23 @@ long long procfs_age_ms(pid_t pid)
 	return (long long)(up * 1000.0) -
 	       (long long)(st.start_ticks * 1000ULL / sysconf(_SC_CLK_TCK));
 }
+
+int procfs_parse_maps_line(const char *line, struct proc_mapping *m)
+{
+	int pos = 0;
+
+	m->path[0] = '\0';
+	if (sscanf(line, "%llx-%llx %4s %llx %lx:%lx %lu %n", &m->start,
+		   &m->end, m->perms, &m->offset, &m->dev_major, &m->dev_minor,
+		   &m->inode, &pos) < 7)
+		return -EINVAL;
+	if (pos > 0) {
+		size_t l;
+
+		snprintf(m->path, sizeof(m->path), "%s", line + pos);
+		l = strlen(m->path);
+		while (l && (m->path[l - 1] == '\n' || m->path[l - 1] == ' '))
+			m->path[--l] = '\0';
+	}
+	return 0;
+}

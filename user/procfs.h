@@ -2,6 +2,7 @@
 #ifndef PYROGRAPH_PROCFS_H
 #define PYROGRAPH_PROCFS_H
 
+#include <limits.h>
 #include <sys/types.h>
 
 /* The fields of /proc/PID/stat pyrograph uses. */
@@ -20,6 +21,15 @@ ssize_t procfs_read(pid_t pid, const char *name, char *buf, size_t len);
 /* Returns 0 or a negative errno (-ENOENT once the process is gone). */
 int procfs_stat(pid_t pid, struct proc_stat *st);
 
+/* One line of /proc/PID/maps. */
+struct proc_mapping {
+	unsigned long long start, end, offset;
+	unsigned long dev_major, dev_minor, inode;
+	char perms[5]; /* "r-xp" */
+	char path[PATH_MAX]; /* empty for anonymous mappings */
+};
+/* Parses one maps line into *m; returns 0 or -EINVAL. */
+int procfs_parse_maps_line(const char *line, struct proc_mapping *m);
 /* Milliseconds since pid started, or -1. */
 long long procfs_age_ms(pid_t pid);
 

@@ -32,12 +32,6 @@
 static struct elf_facts elf_cache[ELF_CACHE_MAX];
 static int elf_cache_n, elf_cache_next;
 
-struct mapping {
-	unsigned long long start, end, offset;
-	unsigned long dev_major, dev_minor, inode;
-	char path[PATH_MAX];
-};
-
 void pyproc_cache_free(void)
 {
 	elf_cache_n = elf_cache_next = 0;
@@ -59,7 +53,7 @@ static int elf_facts_read(const char *path, struct elf_facts *f)
 	return ret;
 }
 
-static const struct elf_facts *elf_facts_get(pid_t pid, const struct mapping *m)
+static const struct elf_facts *elf_facts_get(pid_t pid, const struct proc_mapping *m)
 {
 	struct elf_facts *f;
 	char path[PATH_MAX + 64];
@@ -129,26 +123,6 @@ void pyproc_cmdline(pid_t pid, char *buf, size_t len)
 			buf[i] = '_'; /* ';' separates frames in collapsed output */
 	}
 	buf[n] = '\0';
-}
-
-static int parse_maps_line(const char *line, struct mapping *m)
-{
-	int pos = 0;
-
-	m->path[0] = '\0';
-	if (sscanf(line, "%llx-%llx %*4s %llx %lx:%lx %lu %n", &m->start,
-		   &m->end, &m->offset, &m->dev_major, &m->dev_minor, &m->inode,
-		   &pos) < 6)
-		return -EINVAL;
-	if (pos > 0) {
-		size_t l;
-
-		snprintf(m->path, sizeof(m->path), "%s", line + pos);
-		l = strlen(m->path);
-		while (l && (m->path[l - 1] == '\n' || m->path[l - 1] == ' '))
-			m->path[--l] = '\0';
-	}
-	return 0;
 }
 
 int pyproc_set_tag_layout(struct py_proc *p)
@@ -293,7 +267,7 @@ unreadable:
 int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen)
 {
 	char path[64], exe[PATH_MAX], *line = NULL;
-	struct mapping *cands = NULL, m;
+	struct proc_mapping *cands = NULL, m;
 	int ncands = 0, i, ret = -ENOEXEC;
 	size_t cap = 0;
 	ssize_t n;
@@ -323,7 +297,7 @@ int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen)
 	while (getline(&line, &cap, fp) > 0 && ncands < 2) {
 		bool lib, is_exe;
 
-		if (parse_maps_line(line, &m) || m.offset || !m.inode ||
+		if (procfs_parse_maps_line(line, &m) || m.offset || !m.inode ||
 		    m.path[0] != '/')
 			continue;
 		lib = strstr(base_name(m.path), "libpython3") != NULL;
