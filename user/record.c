@@ -69,7 +69,6 @@ struct tracked {
 	char root[ROOT_MAX]; /* root frames: container;...;command (pid) */
 	unsigned long long samples;
 	bool steps_wanted;  /* async: a version whose task steps we trace */
-	bool steps;	    /* async: PyIter_Send uprobes attached */
 	bool asyncio_text; /* async: _asyncio's code located */
 	struct tracked *next;
 };
@@ -182,10 +181,10 @@ static struct tracked *tracked_find(struct record *r, pid_t pid)
 
 static void tracked_drop(struct record *r, pid_t pid)
 {
-	if (r->async && r->prof)
-		profiler__detach_steps(r->prof, pid);
 	struct tracked **pp = bucket(r, pid), *t;
 
+	if (r->async && r->prof)
+		profiler__detach_steps(r->prof, pid);
 	while ((t = *pp)) {
 		if (t->pid == pid) {
 			*pp = t->next;
@@ -336,10 +335,11 @@ static int asyncio_sites(const char *path, unsigned long long *off, int max)
  */
 static void find_asyncio(struct record *r, struct tracked *t)
 {
-	unsigned long long lo = 0, hi = 0, a, b, off, ino = 0;
+	unsigned long long lo = 0, hi = 0, ino = 0;
 	unsigned long long sites[PROFILER_STEP_SITES];
-	char path[64], line[4096], perms[8], file[PATH_MAX] = "";
+	char path[64], line[4096], file[PATH_MAX] = "";
 	char open_path[PATH_MAX + 32], bin[PATH_MAX + 32];
+	struct proc_mapping m;
 	FILE *f;
 	int err = -ENOENT, n;
 
@@ -348,22 +348,19 @@ static void find_asyncio(struct record *r, struct tracked *t)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		const char *slash = strrchr(line, '/');
-		unsigned long long i;
+		const char *slash;
 
-		if (!slash || strncmp(slash, "/_asyncio.", 10) ||
-		    sscanf(line, "%llx-%llx %7s %llx %*s %llu %n", &a, &b, perms,
-			   &off, &i, &n) != 5 ||
-		    perms[2] != 'x')
+		if (procfs_parse_maps_line(line, &m) || m.perms[2] != 'x' ||
+		    !(slash = strrchr(m.path, '/')) ||
+		    strncmp(slash, "/_asyncio.", 10))
 			continue;
-		if (!lo || a < lo)
-			lo = a;
-		if (b > hi)
-			hi = b;
+		if (!lo || m.start < lo)
+			lo = m.start;
+		if (m.end > hi)
+			hi = m.end;
 		if (!file[0]) {
-			ino = i;
-			snprintf(file, sizeof(file), "%s", line + n);
-			file[strcspn(file, "\n")] = '\0';
+			ino = m.inode;
+			snprintf(file, sizeof(file), "%s", m.path);
 		}
 	}
 	fclose(f);
@@ -376,7 +373,6 @@ static void find_asyncio(struct record *r, struct tracked *t)
 		if (!err)
 			err = profiler__set_asyncio_text(r->prof, t->pid, 0, ~0ULL);
 		if (!err) {
-			t->steps = true;
 			pr_debug("process %d: task steps at %d place%s in %s (first %#llx)",
 				 t->pid, n, n == 1 ? "" : "s", open_path, sites[0]);
 			return;
@@ -393,7 +389,6 @@ static void find_asyncio(struct record *r, struct tracked *t)
 			strerror(-err));
 		return;
 	}
-	t->steps = true;
 	pr_debug("process %d: task steps at PyIter_Send in %s, callers %llx-%llx",
 		 t->pid, bin, lo, hi);
 }
