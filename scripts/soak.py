@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """Soak test: `pyrograph record -a` at a high rate for a long time while
 Python processes come and go, sampling pyrograph's RSS, open fds and the
-entries of its BPF maps every INTERVAL seconds. Prints one CSV row per
-sample and a verdict: after the first 10% (warm-up), each series must stay
-within a small band (no growth with churn).
+entries of its BPF maps every INTERVAL seconds, and its own memory figures
+(kill -USR1: distinct stacks, bytes the profile holds, heap in use). Prints
+one CSV row per sample and a verdict: after the first 10% (warm-up), each
+series must stay within a small band (no growth with churn). The profile
+grows with every distinct stack it records -- that is the data asked for --
+so RSS and heap are judged with the profile's own bytes taken out; the raw
+RSS and the profile's size are printed beside them.
 
     scripts/soak.py [--minutes 30] [--rate 1000] [--interval 30] [--csv FILE]
 """
@@ -13,7 +17,10 @@ import json
 import os
 import random
 import subprocess
+import re
+import signal
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +34,14 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return -1
+
+
+def caught_usr1(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGUSR1 - 1)))
+    return False
 
 
 def map_entries(pid):
@@ -52,6 +67,33 @@ def map_entries(pid):
     return out
 
 
+STATS = re.compile(r"stats: stacks (\d+), profile bytes (\d+), heap in use (\d+)")
+
+
+class Stats(threading.Thread):
+    """Reads pyrograph's stderr; keeps the last stats line and the rest."""
+
+    def __init__(self, f):
+        super().__init__(daemon=True)
+        self.f, self.last, self.other, self.event = f, None, [], threading.Event()
+        self.start()
+
+    def run(self):
+        for line in self.f:
+            m = STATS.search(line)
+            if m:
+                self.last = tuple(int(x) for x in m.groups())
+                self.event.set()
+            else:
+                self.other.append(line)
+
+    def ask(self, pid):
+        self.event.clear()
+        os.kill(pid, signal.SIGUSR1)
+        self.event.wait(10)
+        return self.last if self.event.is_set() else (-1, -1, -1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30)
@@ -68,12 +110,17 @@ def main():
     rec = subprocess.Popen([os.path.join(a.build, "pyrograph"), "record", "-q", "-a", "-r", str(a.rate),
                             "-g", "none", "-d", str(seconds), "-f", "collapsed", "-o", out],
                            stderr=subprocess.PIPE, text=True)
+    stats = Stats(rec.stderr)
+    # SIGUSR1 would kill it before its handler is in place
+    while rec.poll() is None and not caught_usr1(rec.pid):
+        time.sleep(0.1)
     time.sleep(2)
     long_lived = [subprocess.Popen([a.python, "-c", BUSY, str(seconds)]) for _ in range(2)]
     children, rows, started = [], [], time.monotonic()
     next_sample = started
     csv = open(a.csv, "w") if a.csv else None
-    header = "seconds,rss_kb,fds,procs_started," + ",".join(MAPS)
+    header = ("seconds,rss_kb,fds,procs_started,stacks,profile_kb,rss_minus_profile_kb,"
+              "heap_minus_profile_kb," + ",".join(MAPS))
     print(header, flush=True)
     if csv:
         print(header, file=csv, flush=True)
@@ -86,8 +133,11 @@ def main():
         time.sleep(0.1)
         if time.monotonic() >= next_sample:
             m = map_entries(rec.pid)
-            row = [round(time.monotonic() - started), rss_kb(rec.pid),
-                   len(os.listdir("/proc/%d/fd" % rec.pid)), nstarted] + [m.get(k, "") for k in MAPS]
+            nstacks, prof, heap = stats.ask(rec.pid)
+            rss = rss_kb(rec.pid)
+            row = [round(time.monotonic() - started), rss, len(os.listdir("/proc/%d/fd" % rec.pid)),
+                   nstarted, nstacks, prof // 1024, rss - prof // 1024 if prof >= 0 else -1,
+                   (heap - prof) // 1024 if prof >= 0 else -1] + [m.get(k, "") for k in MAPS]
             rows.append(row)
             line = ",".join(str(x) for x in row)
             print(line, flush=True)
@@ -96,24 +146,30 @@ def main():
             next_sample += a.interval
     for c in children + long_lived:
         c.kill()
-    err = rec.communicate()[1]
-    print(err.strip().splitlines()[-3:] if err else "", file=sys.stderr)
+    rec.wait()
+    stats.join(10)
+    print("".join(stats.other[-3:]).strip(), file=sys.stderr)
     # Flat: after a 10% warm-up, the mean of the last third of the samples
     # is not above the mean of the first third by more than a small band
     # (map entries come and go with the churn, so single samples jitter).
     warm = rows[max(1, len(rows) // 10):]
     ok = True
-    for i, name in ((1, "rss_kb"), (2, "fds")) + tuple((4 + k, n) for k, n in enumerate(MAPS)):
+    judged = ((2, "fds"), (6, "rss_minus_profile_kb"), (7, "heap_minus_profile_kb"))
+    for i, name in ((1, "rss_kb"), (4, "stacks"), (5, "profile_kb")):
+        vals = [r[i] for r in warm if r[i] >= 0]
+        if vals:
+            print("%-21s min %8d max %8d  (not judged: the profile's data)" % (name, min(vals), max(vals)))
+    for i, name in judged + tuple((8 + k, n) for k, n in enumerate(MAPS)):
         vals = [r[i] for r in warm if isinstance(r[i], int) and r[i] >= 0]
         if len(vals) < 3:
             continue
         third = max(1, len(vals) // 3)
         early = sum(vals[:third]) / third
         late = sum(vals[-third:]) / third
-        band = max(512, 0.05 * early) if name == "rss_kb" else max(4, 0.25 * early)
+        band = max(512, 0.05 * early) if name.endswith("_kb") else max(4, 0.25 * early)
         flat = late - early <= band
         ok &= flat
-        print("%-13s min %8d max %8d  first third %10.1f  last third %10.1f  %s" % (
+        print("%-21s min %8d max %8d  first third %10.1f  last third %10.1f  %s" % (
             name, min(vals), max(vals), early, late, "flat" if flat else "GROWS"))
     print("%d Python processes started; pyrograph exit %s" % (nstarted, rec.returncode))
     sys.exit(0 if ok and rec.returncode == 0 else 1)

@@ -145,12 +145,32 @@ struct record {
 	unsigned long long view_ms; /* when the view last refreshed */
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, stats_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGUSR1)
+		stats_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+/*
+ * kill -USR1: one line of memory figures on stderr. The profile itself
+ * grows with every distinct stack it records; the heap besides it must
+ * not (scripts/soak.py reads this line to tell the two apart).
+ */
+static void print_stats(struct record *r)
+{
+	struct mallinfo2 mi = mallinfo2();
+	size_t prof = stackagg__bytes(r->agg);
+
+	if (r->counts)
+		prof += stackagg__bytes(r->counts);
+	fprintf(stderr,
+		"pyrograph: stats: stacks %zu, profile bytes %zu, heap in use %zu, processes %u live %u seen\n",
+		stackagg__count(r->agg), prof, mi.uordblks + mi.hblkhd, r->nprocs_live,
+		r->nprocs_seen);
 }
 
 static unsigned long long mono_ns(void)
@@ -1395,6 +1415,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	if (r->all)
 		scan_proc(r);
 	for (int i = 0; i < r->npids; i++)
@@ -1445,6 +1466,10 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			break;
 		}
 		run_pending(r);
+		if (stats_requested) {
+			stats_requested = 0;
+			print_stats(r);
+		}
 		now = now_ms();
 		if (now >= next_jitter) {
 			profiler__jitter(r->prof);

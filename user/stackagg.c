@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@ struct slot {
 struct stackagg {
 	struct slot *tab;
 	size_t cap, n;
+	size_t text_bytes; /* heap held by the stack strings */
 	unsigned long long total;
 	struct stack_count *sorted;
 };
@@ -95,6 +97,7 @@ int stackagg__add(struct stackagg *a, const char *stack, unsigned long long w)
 	a->tab[i].stack = strdup(stack);
 	if (!a->tab[i].stack)
 		return -ENOMEM;
+	a->text_bytes += malloc_usable_size(a->tab[i].stack);
 	a->tab[i].hash = h;
 	a->tab[i].count = w;
 	a->n++;
@@ -118,6 +121,11 @@ unsigned long long stackagg__get(const struct stackagg *a, const char *stack)
 size_t stackagg__count(const struct stackagg *a)
 {
 	return a->n;
+}
+
+size_t stackagg__bytes(const struct stackagg *a)
+{
+	return a->text_bytes + a->cap * sizeof(*a->tab);
 }
 
 unsigned long long stackagg__total(const struct stackagg *a)

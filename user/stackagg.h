@@ -16,6 +16,8 @@ unsigned long long stackagg__get(const struct stackagg *a, const char *stack);
 /* Number of distinct stacks and the sum of all weights. */
 size_t stackagg__count(const struct stackagg *a);
 unsigned long long stackagg__total(const struct stackagg *a);
+/* Heap bytes the aggregate holds: its table and the stack strings. */
+size_t stackagg__bytes(const struct stackagg *a);
 /*
  * An array of every stack, sorted by stack text (stable output), owned by
  * the aggregator and valid until the next add or free.
