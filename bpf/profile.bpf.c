@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
 #include "pywalk.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -39,6 +40,8 @@ const volatile __u32 ustack_bytes = 0;
 const volatile bool track_loops = false;
 /* Iterations at least this long are sent as EV_STALL. */
 const volatile __u64 stall_ns = 100000000;
+/* pyrograph mem --allocations: one sample per this many bytes, on average. */
+const volatile __u64 alloc_period = 512 * 1024;
 
 /*
  * Per CPU, to weight on-CPU samples by the busy time they stand for: the
@@ -791,6 +794,263 @@ int BPF_PROG(py_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/* ---- memory growth, collections and allocations (mem) ---- */
+
+/* Resident pages of a process, per mm counter, as of its last change. */
+struct mem_last {
+	__s64 pages[NR_MM_COUNTERS];
+};
+
+/* tgid -> its counters; entries go with the process (py_exit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096); /* resized by userspace, as procs */
+	__type(key, __u32);
+	__type(value, struct mem_last);
+} mem_last SEC(".maps");
+
+static __always_inline __s64 mm_pages(struct mm_struct *mm, int member)
+{
+	__s64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v),
+			      &mm->rss_stat[member & (NR_MM_COUNTERS - 1)].count);
+	return v;
+}
+
+/*
+ * Sends the current thread's Python stack with a value (EV_MEM, EV_GC,
+ * EV_ALLOC); a thread with no Python frame (starting up, or a native
+ * thread) is sent with none, so the bytes are still accounted. Returns 0,
+ * or STAT_T_RINGBUF_FULL.
+ */
+static __always_inline __u32 emit_value(void *ctx, const struct py_proc *proc,
+					__u32 type, __s64 value, __s64 aux0,
+					__s64 aux1)
+{
+	__u64 id = bpf_get_current_pid_tgid(), tstate;
+	struct walk_scratch *s = scratch_get();
+	__u32 why = STAT_T_NO_TSTATE;
+
+	if (!s)
+		return STAT_T_RINGBUF_FULL;
+	s->ev.weight_ns = 0;
+	s->ev.value = value;
+	s->ev.aux[0] = aux0;
+	s->ev.aux[1] = aux1;
+	tstate = py_find_tstate(proc, (__u32)id);
+	if (tstate)
+		why = emit_stack(ctx, s, proc, type, id, tstate, 0, false);
+	if (why == 0 || why == STAT_T_RINGBUF_FULL)
+		return why;
+	/* no stack: the header alone */
+	s->ev.type = type;
+	s->ev.pid = id >> 32;
+	s->ev.tid = (__u32)id;
+	s->ev.flags = SAMPLE_NO_TSTATE;
+	s->ev.nframes = 0;
+	s->ev.nkstack = 0;
+	s->ev.ustack_len = 0;
+	s->ev.ktime = bpf_ktime_get_ns();
+	if (bpf_ringbuf_output(&events, &s->ev, offsetof(struct sample_event, frames),
+			       BPF_RB_NO_WAKEUP))
+		return STAT_T_RINGBUF_FULL;
+	return STAT_T_NO_TSTATE;
+}
+
+/* A Python process to watch, or NULL (and a discovery event for a new one). */
+static __always_inline struct py_proc *mem_proc(__u32 tgid)
+{
+	struct py_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+	__u8 one = 1;
+
+	if (proc)
+		return proc->runtime ? proc : NULL;
+	if (is_target(tgid) && !(bpf_get_current_task_btf()->flags & PF_EXITING) &&
+	    bpf_map_update_elem(&seen, &tgid, &one, BPF_NOEXIST) == 0)
+		emit_proc_event(EV_DISCOVER, tgid, 0);
+	return NULL;
+}
+
+/*
+ * Every change of a process's resident-page counters. The counters are
+ * per-CPU with a global sum folded in batches (32 pages here), so the sum
+ * read here moves in steps and the thread that folds a batch in is the one
+ * that filled it: each step is charged to that thread's Python stack.
+ * Returns to the OS (munmap, a trimmed heap, MADV_DONTNEED) are negative
+ * steps, charged the same way.
+ */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(py_rss, struct mm_struct *mm, int member)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid, why;
+	struct py_proc *proc;
+	struct mem_last *ml;
+	__s64 now, old;
+
+	/* Swap entries are not resident; changes made from another context
+	 * (reclaim, exit teardown, another process) are not this thread's. */
+	if (member < 0 || member >= NR_MM_COUNTERS || member == MM_SWAPENTS ||
+	    task->mm != mm)
+		return 0;
+	proc = mem_proc(tgid);
+	if (!proc)
+		return 0;
+	now = mm_pages(mm, member);
+	ml = bpf_map_lookup_elem(&mem_last, &tgid);
+	if (!ml) {
+		struct mem_last init = {};
+
+		/* The first change seen sets the baseline: what the process
+		 * had before is not growth seen here. */
+		for (int i = 0; i < NR_MM_COUNTERS; i++)
+			init.pages[i] = mm_pages(mm, i);
+		bpf_map_update_elem(&mem_last, &tgid, &init, BPF_NOEXIST);
+		return 0;
+	}
+	old = __sync_lock_test_and_set(&ml->pages[member & (NR_MM_COUNTERS - 1)], now);
+	if (now == old)
+		return 0;
+	why = emit_value(ctx, proc, EV_MEM, (now - old) * 4096, member, 0);
+	if (why == STAT_T_RINGBUF_FULL) {
+		stat_inc(STAT_MEM_LOST);
+		return 0;
+	}
+	stat_inc(STAT_MEM_EVENTS);
+	if (why)
+		stat_inc(STAT_MEM_NO_STACK);
+	return 0;
+}
+
+/* A collection in progress, per thread. */
+struct gc_run {
+	__u64 start;
+	__s64 gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct gc_run);
+} gc_runs SEC(".maps");
+
+/* CPython's USDT probes gc__start(int generation), gc__done(long collected). */
+SEC("usdt")
+int BPF_USDT(py_gc_start, int gen)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct gc_run run = { .start = bpf_ktime_get_ns(), .gen = gen };
+
+	bpf_map_update_elem(&gc_runs, &tid, &run, BPF_ANY);
+	return 0;
+}
+
+/* The pause, with the Python stack whose allocation set the collection
+ * off (the frames do not change while the collector runs). */
+SEC("usdt")
+int BPF_USDT(py_gc_done, long collected)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct py_proc *proc;
+	struct gc_run *run;
+	__u64 ns;
+	__s64 gen;
+
+	run = bpf_map_lookup_elem(&gc_runs, &tid);
+	if (!run)
+		return 0;
+	ns = bpf_ktime_get_ns() - run->start;
+	gen = run->gen;
+	bpf_map_delete_elem(&gc_runs, &tid);
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc || !proc->runtime)
+		return 0;
+	if (emit_value(ctx, proc, EV_GC, ns, gen, collected) == STAT_T_RINGBUF_FULL)
+		stat_inc(STAT_GC_LOST);
+	return 0;
+}
+
+/* Bytes left before the thread's next allocation sample. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __s64);
+} alloc_left SEC(".maps");
+
+/* Uniform in [period/2, 3*period/2): no lattice for a periodic pattern of
+ * allocation sizes to line up with, and the mean stays the period. */
+static __always_inline __s64 alloc_draw(void)
+{
+	__u64 p = alloc_period ?: 1;
+
+	return p / 2 + bpf_get_prandom_u32() % p;
+}
+
+/*
+ * An allocation of bytes: sampled about once per alloc_period bytes, so an
+ * allocation's chance of a sample is proportional to its size and each
+ * sample stands for alloc_period bytes (an allocation spanning several
+ * periods for as many).
+ */
+static __always_inline void alloc_sample(void *ctx, __u64 bytes)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct py_proc *proc;
+	__s64 *left, l, periods;
+
+	if (!bytes)
+		return;
+	left = bpf_map_lookup_elem(&alloc_left, &tid);
+	if (!left) {
+		l = alloc_draw();
+		bpf_map_update_elem(&alloc_left, &tid, &l, BPF_ANY);
+		left = bpf_map_lookup_elem(&alloc_left, &tid);
+		if (!left)
+			return;
+	}
+	if (bytes > (1ULL << 40))
+		bytes = 1ULL << 40; /* a garbage size must not overflow */
+	*left -= bytes;
+	if (*left > 0)
+		return;
+	periods = 1 + (__u64)(-*left) / (alloc_period ?: 1);
+	*left = alloc_draw();
+	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc || !proc->runtime)
+		return;
+	if (emit_value(ctx, proc, EV_ALLOC, periods * alloc_period, 0, 0) ==
+	    STAT_T_RINGBUF_FULL)
+		stat_inc(STAT_ALLOC_LOST);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_alloc_malloc, __u64 size) /* PyObject_Malloc, PyMem_Malloc */
+{
+	alloc_sample(ctx, size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_alloc_calloc, __u64 nelem, __u64 elsize) /* *_Calloc */
+{
+	if (elsize && nelem > (1ULL << 40) / elsize)
+		nelem = (1ULL << 40) / elsize;
+	alloc_sample(ctx, nelem * elsize);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_alloc_realloc, __u64 ptr, __u64 size) /* *_Realloc */
+{
+	alloc_sample(ctx, size);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(py_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -814,10 +1074,13 @@ int BPF_PROG(py_exit, struct task_struct *p, bool group_dead)
 	bpf_map_delete_elem(&tstate_cache, &tid);
 	bpf_map_delete_elem(&offcpu_start, &tid);
 	bpf_map_delete_elem(&steps, &tid);
+	bpf_map_delete_elem(&gc_runs, &tid);
+	bpf_map_delete_elem(&alloc_left, &tid);
 	if (!group_dead)
 		return 0;
 	bpf_map_delete_elem(&seen, &tgid);
 	bpf_map_delete_elem(&asyncio_text, &tgid);
+	bpf_map_delete_elem(&mem_last, &tgid);
 	if (bpf_map_lookup_elem(&procs, &tgid) ||
 	    (!target_all && bpf_map_lookup_elem(&targets, &tgid)))
 		emit_proc_event(EV_EXIT, tgid, 0);

@@ -32,6 +32,11 @@ enum event_type {
 	EV_STALL = 8,	 /* an event-loop iteration over the threshold (async) */
 	EV_STEP = 9,	 /* an asyncio task step ended (async) */
 	EV_AWAIT = 10,	 /* a suspended task resumed: where and how long (async) */
+	EV_MEM = 11,	 /* a process's resident memory changed (mem): value bytes */
+	EV_GC = 12,	 /* a collection ended (mem): value ns, aux[0] generation,
+			  * aux[1] objects collected */
+	EV_ALLOC = 13,	 /* a sampled allocation (mem --allocations): value is
+			  * the bytes it stands for */
 };
 
 enum sample_flags {
@@ -73,6 +78,8 @@ struct sample_event {
 	__u64 sysarg;	/* its first argument (the futex word of a wait) */
 	__u64 weight_ns; /* EV_SAMPLE: time since this CPU's previous timer
 			  * tick, which this sample stands for; 0: unknown */
+	__s64 value;	 /* EV_MEM, EV_GC, EV_ALLOC: see enum event_type */
+	__s64 aux[2];
 	__u64 kstack[MAX_KSTACK]; /* kernel return addresses, innermost first */
 	struct user_regs regs;
 	__u32 ustack_len; /* bytes of user stack after frames[nframes] */
@@ -229,6 +236,11 @@ enum stat_idx {
 	STAT_STALL_LOST,	/* async: stall events lost (ring buffer full) */
 	STAT_T_NOT_LOOP,	/* async: a tick outside an event-loop iteration */
 	STAT_STEP_LOST,		/* async: task steps or resumes lost (ring buffer full) */
+	STAT_MEM_EVENTS,	/* mem: resident-memory changes sent */
+	STAT_MEM_NO_STACK,	/* mem: ... of which without a Python stack */
+	STAT_MEM_LOST,		/* mem: changes lost (ring buffer full) */
+	STAT_GC_LOST,		/* mem: collections lost (ring buffer full) */
+	STAT_ALLOC_LOST,	/* mem: allocation samples lost (ring buffer full) */
 	STAT_NR,
 };
 

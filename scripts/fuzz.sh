@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$PWD/$build/artifacts}
-fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep)
+fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep)
 
 do_build() {
 	if [ ! -f "$build/build.ninja" ]; then
@@ -99,6 +99,17 @@ PY
 			'3\x01\x02\x03\x04\x05\x06\x07\x08seq (/a.py:50);fetch_orders (/a.py:43)' \
 			'4\x01\x02\x03\x04\x05\x06\x07\x08python3' \
 			'6\x01\x02\x03\x04\x05\x06\x07\x08a, b = await x()' > "$d/seed"
+	fi
+	d=$corpus/fuzz_memrep
+	if [ -z "$(ls -A "$d")" ]; then
+		# kind byte, 8 number bytes, text (see tests/fuzz/fuzz_memrep.c)
+		printf '%s\n' \
+			'0\x01\x82\x03\x04\x05\x06\x07\x08app.py (1)' \
+			'1\x01\x80\x00\x00\x00\x01\x07\x08app (1);<module> (/a.py:3);leaky (/a.py:12)' \
+			'1\x01\x80\xff\xff\xff\x02\x07\x08app (1);<module> (/a.py:3);churn (/a.py:20)' \
+			'2\x01\x02\x03\x04\x05\x06\x07\x08app (1);full (/a.py:9)' \
+			'3\x01\x02\x03\x04\x05\x06\x07\x08app (1);alloc (/a.py:5)' \
+			'4\x01\x02\x03\x04\x05\x06\x07\x08' > "$d/seed"
 	fi
 	d=$corpus/fuzz_elf
 	if [ -z "$(ls -A "$d")" ]; then

@@ -18,6 +18,7 @@ UNITS = {
     "test_flamegraph": [],
     "test_debug_offsets": [],
     "test_asyncrep": [],
+    "test_memrep": [],
     "test_unwind": [],
 }
 

@@ -8,6 +8,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_async(int argc, char **argv);
+int cmd_mem(int argc, char **argv);
 
 /*
  * Checks what BPF profiling needs (privileges, kernel BTF) and prints one

@@ -30,10 +30,12 @@ struct profiler {
 	int nevents; /* CPUs with a perf event */
 	unsigned long long cal_ticks, cal_ns; /* at the last calibration */
 	unsigned long long start_ticks, start_ns; /* at profiler__start */
-	struct step_links {
+	/* Probes placed in one process (task steps, collections,
+	 * allocations), removed with it. */
+	struct pid_links {
 		pid_t pid;
 		int n;
-		struct bpf_link *enter[PROFILER_STEP_SITES];
+		struct bpf_link *l[PROFILER_PID_LINKS];
 	} *steps;
 	size_t nsteps, cap_steps;
 };
@@ -63,7 +65,7 @@ static unsigned long long next_rand(unsigned long long *state)
  */
 int profiler__jitter(struct profiler *p)
 {
-	for (int cpu = 0; cpu < p->ncpu; cpu++) {
+	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++) {
 		unsigned long long r = next_rand(&p->rng) >> 11; /* 53 bits */
 		double u = (double)r / (double)(1ULL << 53);
 		__u64 period = (__u64)(p->period_ns / (0.5 + u));
@@ -166,7 +168,7 @@ int profiler__calibrate(struct profiler *p)
 		p->start_ns = now;
 	} else if (now > p->start_ns + 100000000ULL) {
 		/* what the summary reports: the rate over the whole run */
-		p->mean_hz = (st[STAT_TIMER] - p->start_ticks) * 1e9 /
+		p->mean_hz = !p->nevents ? 0 : (st[STAT_TIMER] - p->start_ticks) * 1e9 /
 			     (double)(now - p->start_ns) / p->nevents;
 	}
 	p->cal_ticks = st[STAT_TIMER];
@@ -228,6 +230,16 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	bpf_program__set_autoload(p->skel->progs.py_sys_enter, o->loops);
 	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
 	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
+	/* mem: resident-memory changes, collections, allocations. */
+	bpf_program__set_autoload(p->skel->progs.py_rss, o->mem);
+	bpf_program__set_autoload(p->skel->progs.py_gc_start, o->mem);
+	bpf_program__set_autoload(p->skel->progs.py_gc_done, o->mem);
+	bpf_program__set_autoload(p->skel->progs.py_alloc_malloc, o->alloc_period);
+	bpf_program__set_autoload(p->skel->progs.py_alloc_calloc, o->alloc_period);
+	bpf_program__set_autoload(p->skel->progs.py_alloc_realloc, o->alloc_period);
+	if (o->alloc_period)
+		p->skel->rodata->alloc_period = o->alloc_period;
+	bpf_map__set_max_entries(p->skel->maps.mem_last, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
@@ -251,7 +263,8 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		pr_err("failed to set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
-	err = open_perf_events(p);
+	/* mem watches memory, not the CPU: no sampler. */
+	err = o->mem ? 0 : open_perf_events(p);
 	if (err)
 		goto fail;
 	*out = p;
@@ -263,7 +276,7 @@ fail:
 
 int profiler__start(struct profiler *p)
 {
-	for (int cpu = 0; cpu < p->ncpu; cpu++)
+	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
 		if (p->pfds[cpu] >= 0 &&
 		    ioctl(p->pfds[cpu], PERF_EVENT_IOC_ENABLE, 0) < 0)
 			return -errno;
@@ -281,9 +294,11 @@ int profiler__stop(struct profiler *p)
 	p->skel->links.py_sys_enter = NULL;
 	bpf_link__destroy(p->skel->links.py_sys_exit);
 	p->skel->links.py_sys_exit = NULL;
+	bpf_link__destroy(p->skel->links.py_rss);
+	p->skel->links.py_rss = NULL;
 	while (p->nsteps)
 		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
-	for (int cpu = 0; cpu < p->ncpu; cpu++)
+	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
 		if (p->pfds[cpu] >= 0 &&
 		    ioctl(p->pfds[cpu], PERF_EVENT_IOC_DISABLE, 0) < 0)
 			return -errno;
@@ -352,45 +367,116 @@ int profiler__poll(struct profiler *p, int timeout_ms)
 	return (n > 0 ? n : 0) + m;
 }
 
+static bool has_links(const struct profiler *p, pid_t pid)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].pid == pid)
+			return true;
+	return false;
+}
+
+/* Keeps l's links until the process goes (or destroys them on ENOMEM). */
+static int keep_links(struct profiler *p, struct pid_links *l)
+{
+	if (p->nsteps == p->cap_steps) {
+		size_t cap = p->cap_steps ? 2 * p->cap_steps : 16;
+		struct pid_links *n = realloc(p->steps, cap * sizeof(*n));
+
+		if (!n) {
+			while (l->n--)
+				bpf_link__destroy(l->l[l->n]);
+			return -ENOMEM;
+		}
+		p->steps = n;
+		p->cap_steps = cap;
+	}
+	p->steps[p->nsteps++] = *l;
+	return 0;
+}
+
 static int attach_steps(struct profiler *p, pid_t pid, const char *path,
 			const char *func, const unsigned long long *offsets,
 			int n)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
-	struct step_links l = { .pid = pid };
+	struct pid_links l = { .pid = pid };
 
 	if (!p->skel->progs.py_send_enter ||
 	    !bpf_program__autoload(p->skel->progs.py_send_enter))
 		return -EOPNOTSUPP;
-	for (size_t i = 0; i < p->nsteps; i++)
-		if (p->steps[i].pid == pid)
-			return 0;
-	if (p->nsteps == p->cap_steps) {
-		size_t cap = p->cap_steps ? 2 * p->cap_steps : 16;
-		struct step_links *n = realloc(p->steps, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->steps = n;
-		p->cap_steps = cap;
-	}
+	if (has_links(p, pid))
+		return 0;
 	/* Per process: the breakpoint goes only into that process. */
 	if (n < 1 || n > PROFILER_STEP_SITES)
 		return -EINVAL;
 	for (l.n = 0; l.n < n; l.n++) {
-		l.enter[l.n] = bpf_program__attach_uprobe_opts(
+		l.l[l.n] = bpf_program__attach_uprobe_opts(
 			p->skel->progs.py_send_enter, pid, path, offsets[l.n],
 			&opts);
-		if (!l.enter[l.n]) {
+		if (!l.l[l.n]) {
 			int err = -errno;
 
 			while (l.n--)
-				bpf_link__destroy(l.enter[l.n]);
+				bpf_link__destroy(l.l[l.n]);
 			return err;
 		}
 	}
-	p->steps[p->nsteps++] = l;
-	return 0;
+	return keep_links(p, &l);
+}
+
+int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
+			 bool allocations)
+{
+	static const struct {
+		const char *func;
+		int prog; /* 0 malloc(size), 1 calloc(n, size), 2 realloc(p, size) */
+	} allocators[] = {
+		{ "PyObject_Malloc", 0 }, { "PyObject_Calloc", 1 },
+		{ "PyObject_Realloc", 2 }, { "PyMem_Malloc", 0 },
+		{ "PyMem_Calloc", 1 },	   { "PyMem_Realloc", 2 },
+	};
+	struct bpf_program *progs[] = { p->skel->progs.py_alloc_malloc,
+					p->skel->progs.py_alloc_calloc,
+					p->skel->progs.py_alloc_realloc };
+	struct pid_links l = { .pid = pid };
+	int what = 0, before;
+
+	if (!bpf_program__autoload(p->skel->progs.py_gc_start))
+		return -EOPNOTSUPP;
+	if (has_links(p, pid))
+		return -EALREADY;
+	/* Collections: CPython's USDT probes, in --with-dtrace builds only.
+	 * libbpf raises their semaphores so the probe sites fire. */
+	l.l[0] = bpf_program__attach_usdt(p->skel->progs.py_gc_start, pid, path,
+					  "python", "gc__start", NULL);
+	if (l.l[0]) {
+		l.l[1] = bpf_program__attach_usdt(p->skel->progs.py_gc_done, pid,
+						  path, "python", "gc__done", NULL);
+		if (l.l[1]) {
+			l.n = 2;
+			what |= PROFILER_MEM_GC;
+		} else {
+			bpf_link__destroy(l.l[0]);
+		}
+	}
+	before = l.n;
+	/* The allocator's public entry points: PyObject_* and PyMem_* do not
+	 * call each other (each goes to its domain's allocator directly), so
+	 * no allocation is counted twice. PyMem_Raw* (below them) is not
+	 * probed. */
+	for (size_t i = 0; allocations && i < sizeof(allocators) / sizeof(allocators[0]); i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = allocators[i].func);
+
+		l.l[l.n] = bpf_program__attach_uprobe_opts(progs[allocators[i].prog],
+							   pid, path, 0, &opts);
+		if (l.l[l.n])
+			l.n++;
+	}
+	if (l.n > before)
+		what |= PROFILER_MEM_ALLOC;
+	if (!l.n)
+		return 0;
+	return keep_links(p, &l) ?: what;
 }
 
 int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
@@ -412,7 +498,7 @@ void profiler__detach_steps(struct profiler *p, pid_t pid)
 		if (p->steps[i].pid != pid)
 			continue;
 		for (int k = 0; k < p->steps[i].n; k++)
-			bpf_link__destroy(p->steps[i].enter[k]);
+			bpf_link__destroy(p->steps[i].l[k]);
 		p->steps[i] = p->steps[--p->nsteps];
 		return;
 	}

@@ -22,6 +22,9 @@ struct profiler_opts {
 	unsigned int ustack_bytes; /* user stack copied per sample (--native) */
 	bool loops;	       /* async: time event-loop iterations (implies offcpu) */
 	unsigned long long stall_ns; /* async: iterations this long are EV_STALL */
+	bool mem;	       /* mem: resident-memory changes and collections;
+				* no CPU sampler */
+	unsigned long long alloc_period; /* mem --allocations: bytes per sample (0: off) */
 };
 
 /*
@@ -58,9 +61,22 @@ int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path);
  * PLT stub they go through: see pltstub.h), where every hit is a task
  * step, so no caller filter is needed. At most PROFILER_STEP_SITES. */
 #define PROFILER_STEP_SITES 4
+/* Probes per process at most (task steps, or collections + allocators). */
+#define PROFILER_PID_LINKS 8
 int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
 			      const unsigned long long *offsets, int n);
+/* Removes the probes placed in process pid (steps, collections, allocators). */
 void profiler__detach_steps(struct profiler *p, pid_t pid);
+/*
+ * mem: probes in process pid's interpreter ELF at path: CPython's gc__start
+ * and gc__done USDT probes, and with allocations the allocator entry points.
+ * Returns what was placed (PROFILER_MEM_* bits; 0: nothing, e.g. a build
+ * without USDT probes) or negative errno.
+ */
+#define PROFILER_MEM_GC 1
+#define PROFILER_MEM_ALLOC 2
+int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
+			 bool allocations);
 int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
 			       unsigned long long lo, unsigned long long hi);
 /* Sums the per-CPU counters. */

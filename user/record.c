@@ -139,6 +139,7 @@ struct record {
 	unsigned long long start_ms;
 	const struct live_view *view; /* top: no file, a refresh every second */
 	const struct async_hooks *async; /* pyrograph async */
+	const struct mem_hooks *mem;	 /* pyrograph mem */
 	unsigned long long stalls;
 	unsigned long long drained, drain_deadline;
 	unsigned int trims;
@@ -413,6 +414,25 @@ static void find_asyncio(struct record *r, struct tracked *t)
 		 t->pid, bin, lo, hi);
 }
 
+/* mem: collection probes (and allocator probes) in the interpreter's ELF. */
+static void mem_attach(struct record *r, struct tracked *t)
+{
+	char bin[PATH_MAX + 32];
+	int what;
+
+	snprintf(bin, sizeof(bin), "/proc/%d/root%s", t->pid, t->info.binary);
+	if (access(bin, R_OK))
+		snprintf(bin, sizeof(bin), "%s", t->info.binary);
+	what = profiler__attach_mem(r->prof, t->pid, bin, r->mem->alloc_period > 0);
+	if (what < 0 && what != -EALREADY)
+		pr_debug("process %d: no memory probes in %s: %s", t->pid, bin,
+			 strerror(-what));
+	pr_debug("process %d: probes in %s:%s%s", t->pid, bin,
+		 what > 0 && (what & PROFILER_MEM_GC) ? " collections" : "",
+		 what > 0 && (what & PROFILER_MEM_ALLOC) ? " allocations" : "");
+	r->mem->proc(r->mem->ctx, t->pid, t->root, t->info.version, what);
+}
+
 /*
  * async: task steps need 3.11+ (coroutine frames inside the coroutine
  * object); traced once _asyncio is imported (retried from the main loop).
@@ -515,6 +535,8 @@ static bool try_detect(struct record *r, pid_t pid, int tries, bool execed)
 		r->async->proc(r->async->ctx, pid, lbl);
 		async_attach(r, t);
 	}
+	if (r->mem)
+		mem_attach(r, t);
 	r->nprocs_seen++;
 	r->nprocs_live++;
 	pr_debug("tracking %s: Python %s (%s)", t->root, info.version,
@@ -731,6 +753,13 @@ static void on_sample(struct record *r, const struct sample_event *e,
 			pos = append(r->stackbuf, pos, frame);
 		}
 	}
+	if (r->mem) {
+		if (!n)
+			append(r->stackbuf, pos, "[no Python frame]");
+		r->mem->event(r->mem->ctx, e->pid, e->type, r->stackbuf, e->value,
+			      e->aux[0], e->aux[1], e->ktime);
+		return;
+	}
 	if (e->type == EV_OFFCPU) {
 		pos = append(r->stackbuf, pos,
 			     offcpu_reason(r, e, frame, sizeof(frame)));
@@ -817,6 +846,12 @@ static int on_event(void *ctx, void *data, size_t size)
 	case EV_OFFCPU:
 		on_sample(r, data, size);
 		break;
+	case EV_MEM:
+	case EV_GC:
+	case EV_ALLOC:
+		if (r->mem)
+			on_sample(r, data, size);
+		break;
 	case EV_ONCPU:
 		if (size >= sizeof(struct oncpu_event)) {
 			const struct oncpu_event *oe = data;
@@ -893,6 +928,14 @@ static void status_line(struct record *r, bool final)
 	double el = (now_ms() - r->start_ms) / 1000.0;
 
 	profiler__stats(r->prof, st);
+	if (r->mem) {
+		fprintf(stderr,
+			"\r\033[K[%6.1fs] memory changes %llu  processes %u  lost %llu%s",
+			el, st[STAT_MEM_EVENTS], r->nprocs_seen,
+			st[STAT_MEM_LOST] + st[STAT_GC_LOST] + st[STAT_ALLOC_LOST],
+			final ? "\n" : "");
+		return;
+	}
 	fprintf(stderr,
 		"\r\033[K[%6.1fs] samples %llu  python %llu  processes %u  drops %llu%s",
 		el, st[STAT_TICKS], r->py_samples, r->nprocs_seen, dropped(st),
@@ -1325,13 +1368,14 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		return 1;
 	r->view = view;
 	r->async = view ? view->async : NULL;
+	r->mem = view ? view->mem : NULL;
 	ret = parse_args(r, argc, argv);
 	if (ret)
 		goto out;
 	if (view) {
 		/* A live view owns the output: one root frame per process. */
 		r->group = view->group_container ? GROUP_CONTAINER : GROUP_PROCESS;
-		if (!r->async)
+		if (!r->async && !r->mem)
 			r->quiet = true;
 		r->threads = false;
 	}
@@ -1385,6 +1429,10 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	if (r->async) {
 		po.loops = true;
 		po.stall_ns = r->async->stall_ns;
+	}
+	if (r->mem) {
+		po.mem = true;
+		po.alloc_period = r->mem->alloc_period;
 	}
 	if (r->native) {
 		/* symbols come from local files only: no network lookups */
@@ -1447,7 +1495,12 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	next_status = r->start_ms + 1000;
 	if (!r->quiet && !isatty(STDERR_FILENO))
 		r->quiet = true;
-	if (!r->quiet)
+	if (!r->quiet && r->mem)
+		pr_info("watching the memory of %s; Ctrl-C to stop",
+			r->container || r->cgroup ? "the selected containers" :
+			r->all ? "all Python processes" :
+			r->cmd ? r->cmd[0] : "the selected processes");
+	else if (!r->quiet)
 		pr_info("recording %s at %u Hz; Ctrl-C to stop",
 			r->container || r->cgroup ? "the selected containers" :
 			r->all ? "all Python processes" :
@@ -1470,6 +1523,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			stats_requested = 0;
 			print_stats(r);
 		}
+		if (r->mem)
+			r->mem->tick(r->mem->ctx);
 		now = now_ms();
 		if (now >= next_jitter) {
 			profiler__jitter(r->prof);
@@ -1500,7 +1555,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			status_line(r, false);
 			next_status = now + 1000;
 		}
-		if (view && !r->async) {
+		if (view && !r->async && !r->mem) {
 			if (view->input(view->ctx))
 				break;
 			if (now >= next_status) {
@@ -1525,6 +1580,14 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	if (r->async) {
 		ret = profiler__loops(r->prof, r->async->loop, r->async->ctx);
 		print_summary(r, elapsed);
+		goto out;
+	}
+	if (r->mem) {
+		unsigned long long st[STAT_NR];
+
+		profiler__stats(r->prof, st);
+		r->mem->done(r->mem->ctx, st);
+		ret = 0;
 		goto out;
 	}
 	if (view) {

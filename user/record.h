@@ -42,6 +42,29 @@ struct async_hooks {
 };
 
 /*
+ * pyrograph mem: no CPU sampler; BPF sends each change of a Python
+ * process's resident memory, each collection (USDT) and, with allocations,
+ * sampled allocator calls, each with the Python stack of the thread.
+ */
+struct mem_hooks {
+	void *ctx;
+	unsigned long long alloc_period; /* --allocations: bytes per sample; 0 off */
+	/* A Python process now tracked: its root frame text, its version, and
+	 * what could be probed in it (PROFILER_MEM_* bits, negative errno). */
+	void (*proc)(void *ctx, pid_t pid, const char *label, const char *version,
+		     int probes);
+	/* EV_MEM, EV_GC or EV_ALLOC (see include/profile.h), stack with the
+	 * process's root frame first. */
+	void (*event)(void *ctx, pid_t pid, __u32 type, const char *stack,
+		      long long value, long long aux0, long long aux1,
+		      unsigned long long ktime);
+	/* From the loop, every few tens of milliseconds. */
+	void (*tick)(void *ctx);
+	/* At the end, the BPF counters. */
+	void (*done)(void *ctx, const unsigned long long *stats);
+};
+
+/*
  * A live consumer of the recording loop (pyrograph top): instead of writing
  * a file at the end, the loop hands it the stacks of each interval.
  */
@@ -64,6 +87,8 @@ struct live_view {
 	bool refresh_on_exit;
 	/* pyrograph async (refresh and input may then be NULL). */
 	const struct async_hooks *async;
+	/* pyrograph mem (likewise). */
+	const struct mem_hooks *mem;
 };
 
 /* The recording loop with record's options; view NULL: pyrograph record. */

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The mem report fed hostile input: stack texts come from target memory
+ * (frame names, file names, command lines), sizes and pauses from BPF. One
+ * input line per record: its first byte picks the kind, the next 8 bytes
+ * make the numbers, the rest is the text.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memrep.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+	struct memrep *m = memrep__new(1000000000ULL, 1000);
+	char *text = malloc(n + 1), *line, *save = NULL;
+	FILE *f;
+
+	if (!m || !text) {
+		memrep__free(m);
+		free(text);
+		return 0;
+	}
+	memcpy(text, d, n);
+	text[n] = '\0';
+	memrep__set_alloc_period(m, 4096);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		uint64_t v = 0;
+		size_t l = strlen(line);
+		const char *rest = l > 9 ? line + 9 : "";
+
+		memcpy(&v, line + 1, l > 8 ? 8 : l - 1 > 0 ? l - 1 : 0);
+		switch (line[0] % 5) {
+		case 0:
+			memrep__proc(m, v & 3, rest, rest, (int)(v >> 8) - 128);
+			break;
+		case 1:
+			/* signed sizes, times anywhere (even before the start) */
+			memrep__growth(m, v & 3, rest, (long long)(int32_t)(v >> 8) * 4096,
+				       (v >> 40) * 1000000ULL);
+			break;
+		case 2:
+			memrep__gc(m, v & 3, rest, (int)(int8_t)(v >> 8), v >> 16,
+				   (long long)(int16_t)(v >> 48));
+			break;
+		case 3:
+			memrep__alloc(m, v & 3, rest, v >> 8);
+			break;
+		case 4:
+			memrep__rss(m, v & 3, (v >> 40) * 1000000ULL,
+				    (long long)(int32_t)(v >> 8) * 4096);
+			break;
+		}
+	}
+	memrep__set_duration(m, (double)(n % 97) / 7.0);
+	f = fopen("/dev/null", "w");
+	if (f) {
+		memrep__write_text(m, f);
+		memrep__write_json(m, f);
+		memrep__write_plot(m, f);
+		stackagg__count(memrep__growth_stacks(m));
+		fclose(f);
+	}
+	memrep__free(m);
+	free(text);
+	return 0;
+}

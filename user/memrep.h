@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_MEMREP_H
+#define PYROGRAPH_MEMREP_H
+
+#include <stdio.h>
+#include <sys/types.h>
+#include "stackagg.h"
+
+/*
+ * The report of pyrograph mem: resident-memory growth by Python stack and
+ * by interval, leak candidates, RSS over time, collection pauses and
+ * sampled allocations. Stacks are folded text with the process's root frame
+ * first ("cmd (pid);<module> (f:1);leaky (f:12)"); the last frame is where
+ * the memory was touched, collected or allocated.
+ */
+struct memrep;
+
+/* interval_ns: the length of one interval; start_ns: CLOCK_MONOTONIC at 0. */
+struct memrep *memrep__new(unsigned long long interval_ns,
+			   unsigned long long start_ns);
+void memrep__free(struct memrep *m);
+/* probes: PROFILER_MEM_* bits, or a negative errno. */
+void memrep__proc(struct memrep *m, pid_t pid, const char *label,
+		  const char *version, int probes);
+/* A reading of the process's RSS at mono_ns (CLOCK_MONOTONIC). */
+void memrep__rss(struct memrep *m, pid_t pid, unsigned long long mono_ns,
+		 long long bytes);
+/* bytes gained (> 0) or returned (< 0) at mono_ns by stack. */
+void memrep__growth(struct memrep *m, pid_t pid, const char *stack,
+		    long long bytes, unsigned long long mono_ns);
+void memrep__gc(struct memrep *m, pid_t pid, const char *stack, int gen,
+		unsigned long long ns, long long collected);
+void memrep__alloc(struct memrep *m, pid_t pid, const char *stack,
+		   unsigned long long bytes);
+/* What was lost or seen without a stack (for the report's last lines). */
+void memrep__counts(struct memrep *m, unsigned long long changes,
+		    unsigned long long no_stack, unsigned long long lost_changes,
+		    unsigned long long lost_gc, unsigned long long lost_alloc);
+/* The allocation sampling period, shown in the report (0: not sampled). */
+void memrep__set_alloc_period(struct memrep *m, unsigned long long bytes);
+void memrep__set_duration(struct memrep *m, double seconds);
+/* When the watching began (CLOCK_MONOTONIC): interval 0 starts there. */
+void memrep__set_start(struct memrep *m, unsigned long long start_ns);
+
+int memrep__write_text(struct memrep *m, FILE *f);
+int memrep__write_json(struct memrep *m, FILE *f);
+/* RSS over time, one line per process, as an SVG plot. */
+int memrep__write_plot(struct memrep *m, FILE *f);
+/* Stacks weighted by their net growth in bytes (only those that grew). */
+struct stackagg *memrep__growth_stacks(struct memrep *m);
+/* Stacks weighted by sampled allocated bytes. */
+struct stackagg *memrep__alloc_stacks(struct memrep *m);
+
+/* A stack grew in at least this many intervals, in most of those since it
+ * first grew, and kept most of it: a leak candidate (memrep.c). */
+#define MEMREP_LEAK_MIN_INTERVALS 3
+
+#endif
