@@ -477,6 +477,77 @@ static struct site *sites_by_leaf(const struct memrep *m, size_t *nout)
 	return v;
 }
 
+
+#define INTERVALS_SHOWN 100 /* the last ones, in the per-interval view */
+#define PER_INTERVAL 3
+
+/* The stacks that grew most in interval k (at most PER_INTERVAL). */
+static size_t top_in_interval(const struct memrep *m, size_t k,
+			      const struct mstack **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->cap; i++) {
+		const struct mstack *s = &m->tab[i];
+		size_t j;
+
+		if (!s->stack || k >= s->niv || s->iv[k] <= 0)
+			continue;
+		if (n == PER_INTERVAL && s->iv[k] <= out[n - 1]->iv[k])
+			continue;
+		j = n < PER_INTERVAL ? n++ : n - 1;
+		while (j > 0 && out[j - 1]->iv[k] < s->iv[k]) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = s;
+	}
+	return n;
+}
+
+/* The process's RSS at the last reading at or before t (-1: none). */
+static long long rss_at(const struct mproc *p, unsigned long long t)
+{
+	long long v = -1;
+
+	for (size_t i = 0; i < p->nrss && p->rss[i].t <= t; i++)
+		v = p->rss[i].bytes;
+	return v;
+}
+
+static void bytes_str(long long b, char *buf, size_t len, bool sign);
+
+static void write_intervals(const struct memrep *m, FILE *f)
+{
+	size_t n = nintervals(m), first = n > INTERVALS_SHOWN ? n - INTERVALS_SHOWN : 0;
+	const struct mstack *top[PER_INTERVAL];
+	char a[32], b[32];
+
+	fprintf(f, "\nGrowth by interval (RSS change of each process; the stacks that grew most)%s\n",
+		first ? " -- the last 100" : "");
+	for (size_t k = first; k < n; k++) {
+		unsigned long long t0 = m->start_ns + k * m->interval_ns;
+		size_t nt = top_in_interval(m, k, top);
+
+		fprintf(f, "  %7.1f-%-7.1f s", k * m->interval_ns / 1e9,
+			(k + 1) * m->interval_ns / 1e9);
+		for (size_t i = 0; i < m->nprocs && i < 4; i++) {
+			long long r0 = rss_at(&m->procs[i], t0);
+			long long r1 = rss_at(&m->procs[i], t0 + m->interval_ns);
+
+			if (r0 < 0 || r1 < 0)
+				continue;
+			bytes_str(r1 - r0, a, sizeof(a), true);
+			fprintf(f, "  RSS %s (%d)", a, m->procs[i].pid);
+		}
+		fputc('\n', f);
+		for (size_t i = 0; i < nt; i++) {
+			bytes_str(top[i]->iv[k], b, sizeof(b), true);
+			fprintf(f, "      %10s  %s\n", b, leaf_of(top[i]->stack));
+		}
+	}
+}
+
 static int cmp_stack_net(const void *a, const void *b)
 {
 	const struct mstack *x = *(const struct mstack *const *)a;
@@ -625,6 +696,7 @@ int memrep__write_text(struct memrep *m, FILE *f)
 			sites[i].grew, n, (int)sites[i].len, sites[i].leaf,
 			label_of(m, sites[i].pid), sites[i].leak ? "  LEAK CANDIDATE" : "");
 	}
+	write_intervals(m, f);
 	fprintf(f, "\nLeak candidates (grew in at least %d intervals and in 2 of every 3 since it began, kept 3/4 or more)\n",
 		MEMREP_LEAK_MIN_INTERVALS);
 	if (!nleaks)
@@ -820,6 +892,20 @@ int memrep__write_json(struct memrep *m, FILE *f)
 		fprintf(f, ",\"net\":%lld,\"gained\":%lld,\"returned\":%lld,\"intervals_grown\":%zu,\"leak_candidate\":%s}",
 			sites[i].net, sites[i].grown, sites[i].returned, sites[i].grew,
 			sites[i].leak ? "true" : "false");
+	}
+	fputs("],\"by_interval\":[", f);
+	for (size_t k = 0; k < n; k++) {
+		const struct mstack *top[PER_INTERVAL];
+		size_t nt = top_in_interval(m, k, top);
+
+		fprintf(f, "%s{\"start_s\":%.3f,\"top\":[", k ? "," : "",
+			k * m->interval_ns / 1e9);
+		for (size_t i = 0; i < nt; i++) {
+			fprintf(f, "%s{\"pid\":%d,\"stack\":", i ? "," : "", top[i]->pid);
+			json_str(f, top[i]->stack);
+			fprintf(f, ",\"bytes\":%lld}", top[i]->iv[k]);
+		}
+		fputs("]}", f);
 	}
 	fputs("],\"leak_candidates\":[", f);
 	for (size_t i = 0; i < nleaks; i++) {

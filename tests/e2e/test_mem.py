@@ -75,6 +75,9 @@ def test_leak_vs_churn(name, tmp):
     assert proc["pid"] == p.pid and len(proc["rss"]) >= 8, proc["rss"]
     assert proc["rss"][-1][1] - proc["rss"][0][1] > 40 * MiB, proc["rss"]
     assert d["intervals"] == 8
+    # which stacks grew in each interval: leaky, interval after interval
+    tops = [leaf(iv["top"][0]["stack"]) for iv in d["by_interval"] if iv["top"]]
+    assert len(d["by_interval"]) == 8 and tops.count(leaky) >= 6, d["by_interval"]
     svg = plot.read_text()
     assert svg.startswith("<?xml") and svg.rstrip().endswith("</svg>")
     assert svg.count("<polyline") == 1 and "mem_leak.py" in svg
@@ -86,6 +89,7 @@ def test_leak_vs_churn(name, tmp):
     line = next(l for l in r.stdout.splitlines() if leaky in l)
     assert "LEAK CANDIDATE" in line, r.stdout
     assert "Leak candidates" in r.stdout and "RSS " in r.stdout
+    assert "Growth by interval" in r.stdout
 
 
 def gc_report(it, tmp, seconds=5):

@@ -94,10 +94,18 @@ static void test_leaks(void)
 	      "order:\n%s", text);
 	CHECK(strstr(text, "RSS 100.0 MiB -> 135.0 MiB (+35.0 MiB)"), "rss line:\n%s", text);
 	CHECK(strstr(text, "app (7): no collections"), "gc line:\n%s", text);
+	/* per interval: RSS grew 5 MiB each; leaky first, then the cache,
+	 * and in intervals 2 and 5 'twice' (4 MiB) between them */
+	CHECK(strstr(text, "      2.0-3.0     s  RSS +5.0 MiB (7)\n"
+			   "        +5.0 MiB  leaky (/a.py:3)\n"
+			   "        +4.0 MiB  twice (/a.py:7)\n"),
+	      "interval 2:\n%s", text);
 	json = render(m, true);
 	CHECK(strstr(json, "\"leak_candidates\":[{\"pid\":7,\"stack\":\"app (7);main (/a.py:9);leaky (/a.py:3)\",\"net\":41943040,\"intervals_grown\":8"),
 	      "json leak: %s", json);
 	CHECK(strstr(json, "\"intervals\":8,"), "intervals: %s", json);
+	CHECK(strstr(json, "{\"start_s\":7.000,\"top\":[{\"pid\":7,\"stack\":\"app (7);main (/a.py:9);leaky (/a.py:3)\",\"bytes\":5242880}"),
+	      "by_interval: %s", json);
 	free(text);
 	free(json);
 	memrep__free(m);
