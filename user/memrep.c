@@ -30,7 +30,7 @@ struct gc_gen {
 	unsigned long long count, sum_ns, max_ns, collected;
 	unsigned long long hist[GC_BUCKETS];
 	unsigned long long *ns; /* first GC_KEEP pauses */
-	size_t n;
+	size_t n, cap;
 };
 
 struct mproc {
@@ -41,7 +41,7 @@ struct mproc {
 		unsigned long long t;
 		long long bytes;
 	} *rss;
-	size_t nrss, rss_every, rss_skip;
+	size_t nrss, cap_rss, rss_every, rss_skip;
 	long long first_rss, last_rss, peak_rss;
 	long long grown, returned;
 	struct gc_gen gen[GC_GENS];
@@ -169,10 +169,14 @@ void memrep__rss(struct memrep *m, pid_t pid, unsigned long long mono_ns,
 		p->nrss = MAX_RSS / 2;
 		p->rss_every *= 2;
 	}
-	if (!p->rss) {
-		p->rss = calloc(MAX_RSS, sizeof(*p->rss));
-		if (!p->rss)
+	if (p->nrss == p->cap_rss) {
+		size_t cap = p->cap_rss ? 2 * p->cap_rss : 64;
+		void *n = realloc(p->rss, cap * sizeof(*p->rss));
+
+		if (!n)
 			return;
+		p->rss = n;
+		p->cap_rss = cap;
 	}
 	p->rss[p->nrss].t = mono_ns;
 	p->rss[p->nrss].bytes = bytes;
@@ -307,9 +311,16 @@ void memrep__gc(struct memrep *m, pid_t pid, const char *stack, int gen,
 	if (collected > 0)
 		g->collected += collected;
 	g->hist[log2_bucket(ns / 1000)]++;
-	if (!g->ns)
-		g->ns = calloc(GC_KEEP, sizeof(*g->ns));
-	if (g->ns && g->n < GC_KEEP)
+	if (g->n == g->cap && g->cap < GC_KEEP) {
+		size_t cap = g->cap ? 2 * g->cap : 64;
+		unsigned long long *n = realloc(g->ns, cap * sizeof(*n));
+
+		if (n) {
+			g->ns = n;
+			g->cap = cap;
+		}
+	}
+	if (g->n < g->cap)
 		g->ns[g->n++] = ns;
 	if (!p->gc_stacks)
 		p->gc_stacks = stackagg__new();
