@@ -26,6 +26,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSY = "import sys,time\nend=time.monotonic()+float(sys.argv[1])\nwhile time.monotonic()<end: sum(range(500))\n"
 MAPS = ("procs", "targets", "seen", "tstate_cache", "offcpu_start")
+COLS = MAPS + tuple("stale_" + m for m in MAPS)
 
 
 def rss_kb(pid):
@@ -44,8 +45,20 @@ def caught_usr1(pid):
     return False
 
 
+def entry_key(e):
+    """The u32 key (a pid or tid) of one `bpftool -j map dump` entry."""
+    k = e.get("key")
+    if isinstance(k, list):  # bytes as hex strings, little-endian
+        return int.from_bytes(bytes(int(b, 16) for b in k[:4]), "little")
+    f = e.get("formatted", {}).get("key")
+    return f if isinstance(f, int) else None
+
+
 def map_entries(pid):
-    """Entries of pyrograph's hash maps (bpftool lists the owning pids)."""
+    """Entries of pyrograph's hash maps (bpftool lists the owning pids), and
+    how many of them are stale: keyed by a pid or tid that no longer exists.
+    Live entries follow what runs (more processes seen over time, up to the
+    number alive); stale ones would be a leak."""
     out = {}
     try:
         maps = json.loads(subprocess.run(["bpftool", "-j", "map", "list"], capture_output=True,
@@ -61,9 +74,24 @@ def map_entries(pid):
         dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
                               capture_output=True, text=True, timeout=60).stdout
         try:
-            out[m["name"]] = len(json.loads(dump or "[]"))
+            entries = json.loads(dump or "[]")
         except json.JSONDecodeError:
-            out[m["name"]] = -1
+            out[m["name"]] = out["stale_" + m["name"]] = -1
+            continue
+        keys = [entry_key(e) for e in entries]
+        # re-checked once: an entry may be deleted just after its process
+        stale = [k for k in keys if k is not None and not os.path.exists("/proc/%d" % k)]
+        if stale:
+            time.sleep(0.5)
+            dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
+                                  capture_output=True, text=True, timeout=60).stdout
+            try:
+                again = {entry_key(e) for e in json.loads(dump or "[]")}
+            except json.JSONDecodeError:
+                again = set(stale)
+            stale = [k for k in stale if k in again and not os.path.exists("/proc/%d" % k)]
+        out[m["name"]] = len(entries)
+        out["stale_" + m["name"]] = len(stale)
     return out
 
 
@@ -120,7 +148,7 @@ def main():
     next_sample = started
     csv = open(a.csv, "w") if a.csv else None
     header = ("seconds,rss_kb,fds,procs_started,stacks,profile_kb,rss_minus_profile_kb,"
-              "heap_minus_profile_kb," + ",".join(MAPS))
+              "heap_minus_profile_kb," + ",".join(COLS))
     print(header, flush=True)
     if csv:
         print(header, file=csv, flush=True)
@@ -137,7 +165,7 @@ def main():
             rss = rss_kb(rec.pid)
             row = [round(time.monotonic() - started), rss, len(os.listdir("/proc/%d/fd" % rec.pid)),
                    nstarted, nstacks, prof // 1024, rss - prof // 1024 if prof >= 0 else -1,
-                   (heap - prof) // 1024 if prof >= 0 else -1] + [m.get(k, "") for k in MAPS]
+                   (heap - prof) // 1024 if prof >= 0 else -1] + [m.get(k, "") for k in COLS]
             rows.append(row)
             line = ",".join(str(x) for x in row)
             print(line, flush=True)
@@ -159,7 +187,12 @@ def main():
         vals = [r[i] for r in warm if r[i] >= 0]
         if vals:
             print("%-21s min %8d max %8d  (not judged: the profile's data)" % (name, min(vals), max(vals)))
-    for i, name in judged + tuple((8 + k, n) for k, n in enumerate(MAPS)):
+    for k, name in enumerate(MAPS):
+        vals = [r[8 + k] for r in warm if isinstance(r[8 + k], int) and r[8 + k] >= 0]
+        if vals:
+            print("%-21s min %8d max %8d  (not judged: live processes' entries)" % (
+                name, min(vals), max(vals)))
+    for i, name in judged + tuple((8 + len(MAPS) + k, n) for k, n in enumerate(COLS[len(MAPS):])):
         vals = [r[i] for r in warm if isinstance(r[i], int) and r[i] >= 0]
         if len(vals) < 3:
             continue
