@@ -224,31 +224,6 @@ static void usage(FILE *f)
 		"  pyrograph async --stalls-svg stalls.svg -- python3 app.py\n");
 }
 
-/* "100ms", "0.1s", "500us", "100" (ms) -> ns */
-static int parse_threshold(const char *s, unsigned long long *ns)
-{
-	char *end;
-	double v, mul = 1e6;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !(v > 0))
-		return -EINVAL;
-	if (!strcmp(end, "us"))
-		mul = 1e3;
-	else if (!strcmp(end, "ms") || !*end)
-		mul = 1e6;
-	else if (!strcmp(end, "s"))
-		mul = 1e9;
-	else
-		return -EINVAL;
-	v *= mul;
-	if (v < 1e3 || v > 3600e9)
-		return -EINVAL;
-	*ns = (unsigned long long)v;
-	return 0;
-}
-
 static int write_report(FILE *f, void *ctx)
 {
 	struct async_cmd *c = ctx;
@@ -294,41 +269,14 @@ int cmd_async(int argc, char **argv)
 			pr_err("too many arguments");
 			return 1;
 		}
+		if (record_forward_opt(opt, optarg, rargv, &rargc))
+			continue;
 		switch (opt) {
-		case 'p':
-			rargv[rargc++] = "-p";
-			rargv[rargc++] = optarg;
-			break;
-		case 'a':
-			rargv[rargc++] = "-a";
-			break;
-		case 'C':
-			rargv[rargc++] = "--container";
-			rargv[rargc++] = optarg;
-			break;
-		case 'G':
-			rargv[rargc++] = "--cgroup";
-			rargv[rargc++] = optarg;
-			break;
-		case 'd':
-			rargv[rargc++] = "-d";
-			rargv[rargc++] = optarg;
-			break;
-		case 'B':
-			rargv[rargc++] = "--buffer-size";
-			rargv[rargc++] = optarg;
-			break;
-		case 'q':
-			rargv[rargc++] = "-q";
-			break;
-		case 'v':
-			rargv[rargc++] = "-v";
-			break;
 		case 'r':
 			rate = optarg;
 			break;
 		case 'T':
-			if (parse_threshold(optarg, &stall_ns)) {
+			if (parse_time(optarg, 1e6, 1e3, 3600e9, &stall_ns)) {
 				pr_err("invalid threshold '%s' (e.g. 100ms, 0.5s, 800us)",
 				       optarg);
 				return 1;

@@ -217,29 +217,6 @@ static void usage(FILE *f)
 		"  pyrograph mem --allocations -d 10 -- python3 app.py\n");
 }
 
-/* "5s", "500ms", "2" (s) -> ns */
-static int parse_interval(const char *s, unsigned long long *ns)
-{
-	char *end;
-	double v, mul = 1e9;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !(v > 0))
-		return -EINVAL;
-	if (!strcmp(end, "ms"))
-		mul = 1e6;
-	else if (!strcmp(end, "s") || !*end)
-		mul = 1e9;
-	else
-		return -EINVAL;
-	v *= mul;
-	if (v < 100e6 || v > 86400e9)
-		return -EINVAL;
-	*ns = (unsigned long long)v;
-	return 0;
-}
-
 static int parse_bytes(const char *s, unsigned long long *out)
 {
 	char *end;
@@ -344,42 +321,15 @@ int cmd_mem(int argc, char **argv)
 			ret = 1;
 			goto out;
 		}
-		switch (opt) {
-		case 'p':
-			rargv[rargc++] = "-p";
-			rargv[rargc++] = optarg;
+		if (opt == 'p')
 			npids++;
-			break;
-		case 'a':
-			rargv[rargc++] = "-a";
+		else if (opt == 'a' || opt == 'C' || opt == 'G')
 			others = true;
-			break;
-		case 'C':
-			rargv[rargc++] = "--container";
-			rargv[rargc++] = optarg;
-			others = true;
-			break;
-		case 'G':
-			rargv[rargc++] = "--cgroup";
-			rargv[rargc++] = optarg;
-			others = true;
-			break;
-		case 'd':
-			rargv[rargc++] = "-d";
-			rargv[rargc++] = optarg;
-			break;
-		case 'B':
-			rargv[rargc++] = "--buffer-size";
-			rargv[rargc++] = optarg;
-			break;
-		case 'q':
-			rargv[rargc++] = "-q";
-			break;
-		case 'v':
-			rargv[rargc++] = "-v";
-			break;
+		if (record_forward_opt(opt, optarg, rargv, &rargc))
+			continue;
+		switch (opt) {
 		case 'i':
-			if (parse_interval(optarg, &c->interval_ns)) {
+			if (parse_time(optarg, 1e9, 100e6, 86400e9, &c->interval_ns)) {
 				pr_err("invalid interval '%s' (e.g. 5s, 500ms; at least 100ms)",
 				       optarg);
 				ret = 1;

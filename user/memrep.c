@@ -841,6 +841,19 @@ int memrep__write_text(struct memrep *m, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+/* {"stack": ..., "<weight>": N} for each stack of a (none if NULL). */
+static void json_stacks(FILE *f, struct stackagg *a, const char *weight)
+{
+	size_t n = 0;
+	const struct stack_count *sc = a ? stackagg__sorted(a, &n) : NULL;
+
+	for (size_t i = 0; sc && i < n; i++) {
+		fputs(i ? ",{\"stack\":" : "{\"stack\":", f);
+		json_str(f, sc[i].stack);
+		fprintf(f, ",\"%s\":%llu}", weight, (unsigned long long)sc[i].count);
+	}
+}
+
 int memrep__write_json(struct memrep *m, FILE *f)
 {
 	size_t nsites = 0, nleaks = 0, n = nintervals(m);
@@ -879,16 +892,7 @@ int memrep__write_json(struct memrep *m, FILE *f)
 			first = 0;
 		}
 		fputs("],\"gc_set_off_by\":[", f);
-		if (p->gc_stacks) {
-			size_t ns;
-			const struct stack_count *sc = stackagg__sorted(p->gc_stacks, &ns);
-
-			for (size_t k = 0; sc && k < ns; k++) {
-				fputs(k ? ",{\"stack\":" : "{\"stack\":", f);
-				json_str(f, sc[k].stack);
-				fprintf(f, ",\"count\":%llu}", (unsigned long long)sc[k].count);
-			}
-		}
+		json_stacks(f, p->gc_stacks, "count");
 		fputs("]}", f);
 	}
 	fputs("],\"growth_by_function\":[", f);
@@ -932,16 +936,8 @@ int memrep__write_json(struct memrep *m, FILE *f)
 		fputs("]}", f);
 	}
 	fputs("],\"allocations\":[", f);
-	if (m->alloc_period) {
-		size_t na;
-		const struct stack_count *sc = stackagg__sorted(m->alloc, &na);
-
-		for (size_t i = 0; sc && i < na; i++) {
-			fputs(i ? ",{\"stack\":" : "{\"stack\":", f);
-			json_str(f, sc[i].stack);
-			fprintf(f, ",\"bytes\":%llu}", (unsigned long long)sc[i].count);
-		}
-	}
+	if (m->alloc_period)
+		json_stacks(f, m->alloc, "bytes");
 	fprintf(f, "],\"alloc_period\":%llu,\"changes\":%llu,\"no_stack\":%llu,\"lost\":{\"changes\":%llu,\"collections\":%llu,\"allocations\":%llu},\"not_itemised\":%lld}\n",
 		m->alloc_period, m->changes, m->no_stack, m->lost_changes, m->lost_gc,
 		m->lost_alloc, m->folded);

@@ -1350,6 +1350,56 @@ int cmd_record(int argc, char **argv)
 	return record_main(argc, argv, NULL);
 }
 
+int parse_time(const char *s, double unit_ns, double min_ns, double max_ns,
+	       unsigned long long *ns)
+{
+	char *end;
+	double v, mul = unit_ns;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !(v > 0))
+		return -EINVAL;
+	if (!strcmp(end, "us"))
+		mul = 1e3;
+	else if (!strcmp(end, "ms"))
+		mul = 1e6;
+	else if (!strcmp(end, "s"))
+		mul = 1e9;
+	else if (*end)
+		return -EINVAL;
+	v *= mul;
+	if (!(v >= min_ns && v <= max_ns))
+		return -EINVAL;
+	*ns = (unsigned long long)v;
+	return 0;
+}
+
+bool record_forward_opt(int opt, char *arg, char **argv, int *argc)
+{
+	static const struct {
+		int opt;
+		const char *name;
+	} fwd[] = {
+		{ 'p', "-p" },	      { 'a', NULL },	     { 'C', "--container" },
+		{ 'G', "--cgroup" },  { 'd', "-d" },	     { 'B', "--buffer-size" },
+		{ 'q', NULL },	      { 'v', NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++) {
+		if (fwd[i].opt != opt)
+			continue;
+		if (!fwd[i].name) { /* a flag: -a, -q, -v */
+			argv[(*argc)++] = opt == 'a' ? "-a" : opt == 'q' ? "-q" : "-v";
+			return true;
+		}
+		argv[(*argc)++] = (char *)fwd[i].name;
+		argv[(*argc)++] = arg;
+		return true;
+	}
+	return false;
+}
+
 int record_main(int argc, char **argv, const struct live_view *view)
 {
 	struct record *r;

@@ -91,6 +91,22 @@ struct live_view {
 	const struct mem_hooks *mem;
 };
 
+/*
+ * async and mem run the recording loop with record's options: those of
+ * their options that are record's (-p, -a, --container, --cgroup, -d,
+ * --buffer-size, -q, -v; getopt values 'p', 'a', 'C', 'G', 'd', 'B', 'q',
+ * 'v') are passed on in record's spelling. Appends to argv (room for two
+ * more is the caller's to ensure) and returns true for one of them.
+ */
+bool record_forward_opt(int opt, char *arg, char **argv, int *argc);
+
+/*
+ * A time: a number with us, ms or s, or a bare number in unit_ns. Returns
+ * 0 and *ns, or -EINVAL (garbage, or outside [min_ns, max_ns]).
+ */
+int parse_time(const char *s, double unit_ns, double min_ns, double max_ns,
+	       unsigned long long *ns);
+
 /* The recording loop with record's options; view NULL: pyrograph record. */
 int record_main(int argc, char **argv, const struct live_view *view);
 
