@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$PWD/$build/artifacts}
-fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep)
+fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep)
 
 do_build() {
 	if [ ! -f "$build/build.ninja" ]; then
@@ -110,6 +110,11 @@ PY
 			'2\x01\x02\x03\x04\x05\x06\x07\x08app (1);full (/a.py:9)' \
 			'3\x01\x02\x03\x04\x05\x06\x07\x08app (1);alloc (/a.py:5)' \
 			'4\x01\x02\x03\x04\x05\x06\x07\x08' > "$d/seed"
+	fi
+	d=$corpus/fuzz_diffrep
+	if [ -z "$(ls -A "$d")" ]; then
+		# BEFORE, a NUL byte, AFTER (see tests/fuzz/fuzz_diffrep.c)
+		printf 'python3 a.py (1);<module> (/a.py:3);f (/a.py:9) 50\npython3 a.py (1);g (/a.py:5) 20\n\0python3 a.py (2);<module> (/a.py:3);f (/a.py:9) 90\nthread w (3);h [libc.so.6] 4\n' > "$d/seed"
 	fi
 	d=$corpus/fuzz_elf
 	if [ -z "$(ls -A "$d")" ]; then

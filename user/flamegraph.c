@@ -9,6 +9,7 @@
  * explicit stack, and children are found through one sorted array.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,53 @@ static int tree_build(struct fg_tree *t, const struct stack_count *stacks, size_
 	return 0;
 }
 
+/*
+ * Differential graphs: the before-counts of every node of the after-tree,
+ * by walking the base stacks through it. A path only the base has becomes a
+ * node of count 0 (never drawn). Two passes: the first adds the missing
+ * nodes, so the array can be sized once and filled by the second.
+ */
+static int tree_base(struct fg_tree *t, const struct stack_count *stacks, size_t n,
+		     double **out)
+{
+	double *base = NULL;
+
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			base = calloc(t->nr, sizeof(*base));
+			if (!base)
+				return -ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const char *s = stacks[i].stack, *e;
+			uint32_t cur = 0;
+
+			if (!stacks[i].count || !s)
+				continue;
+			if (pass == 1)
+				base[0] += (double)stacks[i].count;
+			for (; *s; s = *e ? e + 1 : e) {
+				int64_t id;
+
+				for (e = s; *e && *e != ';'; e++)
+					;
+				if (e == s)
+					continue;
+				id = tree_child(t, cur, s, (size_t)(e - s));
+				if (id < 0) {
+					free(base);
+					return (int)id;
+				}
+				cur = (uint32_t)id;
+				if (pass == 1 && cur < t->nr)
+					base[cur] += (double)stacks[i].count;
+			}
+		}
+	}
+	*out = base;
+	return 0;
+}
+
 static int kid_cmp(const void *a, const void *b)
 {
 	const struct fg_kid *x = a, *y = b;
@@ -341,16 +389,6 @@ static int put_text(FILE *f, struct fg_buf *b, const char *s, size_t len)
 		return err;
 	sanitize(b, s, len);
 	put_escaped(f, b->p, b->len);
-	return 0;
-}
-
-static int contains(const char *s, size_t len, const char *needle)
-{
-	size_t n = strlen(needle), i;
-
-	for (i = 0; i + n <= len; i++)
-		if (s[i] == needle[0] && memcmp(s + i, needle, n) == 0)
-			return 1;
 	return 0;
 }
 
@@ -697,8 +735,19 @@ cleanup:
 	return err;
 }
 
+/* The change of a frame in a differential graph (after minus scaled before). */
+struct fg_diff {
+	const double *base; /* NULL: not differential */
+	double scale, max_abs;
+};
+
+static double diff_of(const struct fg_tree *t, const struct fg_diff *d, uint32_t id)
+{
+	return (double)t->nodes[id].count - d->base[id] * d->scale;
+}
+
 static int write_frame(FILE *f, struct fg_buf *b, const struct fg_tree *t, const struct fg_layout *l,
-		       uint32_t id, const char *unit, int ypad)
+		       uint32_t id, const char *unit, int ypad, const struct fg_diff *d)
 {
 	const struct fg_node *n = &t->nodes[id];
 	unsigned long long total = t->nodes[0].count;
@@ -713,7 +762,17 @@ static int write_frame(FILE *f, struct fg_buf *b, const struct fg_tree *t, const
 	if (x2 > FG_WIDTH - FG_XPAD)
 		x2 = FG_WIDTH - FG_XPAD;
 	w = x2 - x1;
-	frame_color(n->name, n->len, rgb);
+	if (d->base) {
+		double delta = diff_of(t, d, id);
+		double k = d->max_abs > 0 ? fabs(delta) / d->max_abs : 0;
+		int fade = 255 - (int)(200 * (k > 1 ? 1 : k));
+
+		rgb[0] = delta > 0 ? 255 : fade;
+		rgb[1] = fade;
+		rgb[2] = delta < 0 ? 255 : fade;
+	} else {
+		frame_color(n->name, n->len, rgb);
+	}
 	err = buf_reserve(b, 3 * FG_NAME_MAX + 8);
 	if (err)
 		return err;
@@ -723,10 +782,14 @@ static int write_frame(FILE *f, struct fg_buf *b, const struct fg_tree *t, const
 	put_escaped(f, b->p, b->len);
 	fprintf(f, " (%llu ", n->count);
 	put_escaped(f, unit, strlen(unit));
-	fprintf(f, ", %.2f%%)</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+	if (d->base)
+		fprintf(f, ", %.2f%%; before %.0f, %+.0f", 100.0 * (double)n->count / (double)total,
+			d->base[id] * d->scale, diff_of(t, d, id));
+	else
+		fprintf(f, ", %.2f%%", 100.0 * (double)n->count / (double)total);
+	fprintf(f, ")</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
 		"fill=\"rgb(%d,%d,%d)\" rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%d\">",
-		100.0 * (double)n->count / (double)total, x1, y, w, FG_FRAME_H - 1,
-		rgb[0], rgb[1], rgb[2], x1 + 3, y + FG_FRAME_H - 5);
+		x1, y, w, FG_FRAME_H - 1, rgb[0], rgb[1], rgb[2], x1 + 3, y + FG_FRAME_H - 5);
 	fits = w > 6 ? (size_t)((w - 6) / FG_CHAR_W) : 0;
 	if (fits >= 3) {
 		if (ncp <= fits) {
@@ -748,6 +811,8 @@ int flamegraph_write(FILE *f, const struct stack_count *stacks, size_t n, const 
 	struct fg_tree t = {0};
 	struct fg_layout l = {0};
 	struct fg_buf b = {0}, ub = {0};
+	struct fg_diff d = {0};
+	double *base = NULL;
 	int err, ypad, height;
 	uint32_t i;
 
@@ -756,6 +821,13 @@ int flamegraph_write(FILE *f, const struct stack_count *stacks, size_t n, const 
 	err = tree_build(&t, stacks, n);
 	if (err)
 		goto cleanup;
+	if (opts && opts->base) {
+		err = tree_base(&t, opts->base, opts->nbase, &base);
+		if (err)
+			goto cleanup;
+		d.base = base;
+		d.scale = opts->base_scale > 0 ? opts->base_scale : 1.0;
+	}
 
 	/* The unit is repeated in every title; sanitize it once. */
 	err = buf_reserve(&ub, 3 * (strlen(unit_raw) < FG_NAME_MAX ? strlen(unit_raw) : FG_NAME_MAX) + 8);
@@ -773,6 +845,10 @@ int flamegraph_write(FILE *f, const struct stack_count *stacks, size_t n, const 
 		if (err)
 			goto cleanup;
 		height = ypad + (int)(l.max_depth + 1) * FG_FRAME_H + FG_YPAD_BOTTOM;
+		/* colours scale to the largest change drawn (the root aside) */
+		for (i = 0; d.base && i < l.ndraw; i++)
+			if (l.draw[i] && fabs(diff_of(&t, &d, l.draw[i])) > d.max_abs)
+				d.max_abs = fabs(diff_of(&t, &d, l.draw[i]));
 	} else {
 		height = ypad + 2 * FG_FRAME_H + FG_YPAD_BOTTOM;
 	}
@@ -812,7 +888,7 @@ int flamegraph_write(FILE *f, const struct stack_count *stacks, size_t n, const 
 	fputs("<g id=\"frames\">\n", f);
 	if (t.nodes[0].count) {
 		for (i = 0; i < l.ndraw; i++) {
-			err = write_frame(f, &b, &t, &l, l.draw[i], ub.p, ypad);
+			err = write_frame(f, &b, &t, &l, l.draw[i], ub.p, ypad, &d);
 			if (err)
 				goto cleanup;
 		}
@@ -825,6 +901,7 @@ int flamegraph_write(FILE *f, const struct stack_count *stacks, size_t n, const 
 cleanup:
 	free(t.nodes);
 	free(t.slots);
+	free(base);
 	free(l.draw);
 	free(l.x);
 	free(l.depth);

@@ -23,6 +23,15 @@ struct flamegraph_opts {
 	const char *title;        /* e.g. "pyrograph record" */
 	const char *subtitle;     /* may be NULL; e.g. "12345 samples, 3 processes, 100 Hz, 10 s" */
 	const char *count_name;   /* unit for tooltips, e.g. "samples" */
+	/*
+	 * A differential graph (pyrograph diff): the stacks drawn are the
+	 * "after" profile; base holds the "before" one, its counts multiplied
+	 * by base_scale (1: compare counts as they are). Frames are coloured
+	 * by their change: red grew, blue shrank, white unchanged.
+	 */
+	const struct stack_count *base;
+	size_t nbase;
+	double base_scale;
 };
 
 /*

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, binary
 
-COMMANDS = ["record", "top", "dump", "agent", "async", "mem"]
+COMMANDS = ["record", "top", "dump", "agent", "async", "mem", "diff"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

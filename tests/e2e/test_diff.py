@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""pyrograph diff: two recordings of one job, before and after a change
+made one function twice as expensive: that function is the top growth in
+the table and the reddest frame of the differential flame graph, and
+nothing else changes beyond noise."""
+import os
+import re
+import subprocess
+
+from conftest import WORKLOADS, binary, by_name, line_of, record
+
+WORK = os.path.join(WORKLOADS, "diff_work.py")
+
+
+def rows(table):
+    """(self before, self after, change, significant, function) per row."""
+    out = []
+    for line in table.splitlines():
+        m = re.match(r"\s+(\d+) \([\d.]+%\)\s+(\d+) \([\d.]+%\)\s+([+-]\d+)\S*( \(new\)| \([+-]\d+%\))?( \*)?\s+[+-]\d+\s+(.+)$", line)
+        if m:
+            out.append((int(m.group(1)), int(m.group(2)), int(m.group(3)), bool(m.group(5)),
+                        m.group(6)))
+    return out
+
+
+def fills(svg, prefix):
+    """The fill colours of the frames whose title starts with prefix."""
+    return [tuple(int(x) for x in m.group(1).split(","))
+            for m in re.finditer(r"<title>" + re.escape(prefix) + r"[^<]*</title><rect [^>]*fill=\"rgb\(([\d,]+)\)\"", svg)]
+
+
+def test_diff_twice_as_expensive(tmp):
+    it = by_name("debian-3.11")
+    files = []
+    for factor in (1, 2):
+        out = tmp / ("run%d.txt" % factor)
+        r = record(["-r", 499, "-f", "collapsed", "-o", out, "--", it.python, WORK, 600],
+                   env=dict(os.environ, DIFF_FACTOR=str(factor)))
+        assert r.returncode == 0, r.stderr
+        files.append(out)
+    svg = tmp / "diff.svg"
+    d = subprocess.run([binary(), "diff", files[0], files[1], "-o", svg],
+                       capture_output=True, text=True, timeout=60)
+    assert d.returncode == 0, d.stderr
+    print(d.stdout)
+    table = rows(d.stdout)
+    heavy = "heavy (%s)" % WORK
+    steady = "steady (%s)" % WORK
+    assert table and table[0][4] == heavy, d.stdout
+    before, after, change, significant, _ = table[0]
+    # twice the own time, beyond noise
+    assert significant and 0.6 * before <= change <= 1.4 * before, table[0]
+    for b, a, c, sig, fn in table[1:]:
+        # steady and the rest: within noise, or small beside heavy's change
+        assert not sig or abs(c) < 0.1 * change, (fn, b, a, c)
+    st = next(r for r in table if r[4] == steady)
+    assert abs(st[2]) <= 0.25 * st[0], st
+    # the SVG: heavy's frame the reddest, steady's near white
+    text = svg.read_text()
+    hl = line_of(WORK, "# HEAVY")
+    hf, sf = fills(text, "heavy (%s:%d)" % (WORK, hl)), fills(text, "steady (")
+    assert hf and sf, text[:2000]
+    assert hf[0][0] == 255 and hf[0][1] < 100, hf
+    assert all(f[1] > 150 and f[0] > 150 for f in sf), sf
+    # same total with --normalize: heavy's share grew, steady's shrank
+    n = subprocess.run([binary(), "diff", "--normalize", files[0], files[1], "-o", tmp / "n.svg"],
+                       capture_output=True, text=True, timeout=60)
+    nt = {r[4]: r for r in rows(n.stdout)}
+    assert nt[heavy][2] > 0 and nt[steady][2] < 0, n.stdout
+
+
+def test_diff_errors(tmp):
+    def err(*args):
+        r = subprocess.run([binary(), "diff"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0
+        return r.stderr.strip().splitlines()[-1]
+
+    empty = tmp / "empty.txt"
+    empty.write_text("not a profile\n")
+    good = tmp / "good.txt"
+    good.write_text("a;b 3\n")
+    gz = tmp / "p.pb.gz"
+    gz.write_bytes(b"\x1f\x8b\x08\x00rest")
+    assert err(good) == "pyrograph: diff needs two profiles: BEFORE AFTER (see pyrograph diff --help)"
+    assert "no stacks" in err(empty, good)
+    assert "gzip file" in err(good, gz)
+    assert "cannot read" in err(good, tmp / "missing.txt")
