@@ -56,32 +56,26 @@ static bool has_uvloop(pid_t pid)
 	return found;
 }
 
+/* The hooks' ctx is the report. */
 static void hook_proc(void *ctx, pid_t pid, const char *label)
 {
-	struct async_cmd *c = ctx;
-
-	asyncrep__proc(c->rep, pid, label, has_uvloop(pid));
+	asyncrep__proc(ctx, pid, label, has_uvloop(pid));
 }
 
 static void hook_stack(void *ctx, pid_t pid, pid_t tid, const char *stack,
 		       bool oncpu, unsigned long long start,
 		       unsigned long long ns)
 {
-	struct async_cmd *c = ctx;
-
-	asyncrep__stack(c->rep, pid, tid, stack, oncpu, start, ns);
+	asyncrep__stack(ctx, pid, tid, stack, oncpu, start, ns);
 }
 
 static void hook_stall(void *ctx, const struct stall_event *e)
 {
-	struct async_cmd *c = ctx;
-
-	asyncrep__stall(c->rep, e->pid, e->tid, e->start, e->ns, e->off_ns);
+	asyncrep__stall(ctx, e->pid, e->tid, e->start, e->ns, e->off_ns);
 }
 
 static int hook_loop(void *ctx, __u32 tid, const struct loop_state *ls)
 {
-	struct async_cmd *c = ctx;
 	char path[96], comm[64] = "";
 	FILE *f;
 
@@ -94,30 +88,26 @@ static int hook_loop(void *ctx, __u32 tid, const struct loop_state *ls)
 	}
 	/* uvloop may have been imported after the process was found */
 	if (has_uvloop(ls->pid))
-		asyncrep__proc_uvloop(c->rep, ls->pid);
-	return asyncrep__loop(c->rep, tid, comm[0] ? comm : NULL, ls);
+		asyncrep__proc_uvloop(ctx, ls->pid);
+	return asyncrep__loop(ctx, tid, comm[0] ? comm : NULL, ls);
 }
 
 static void hook_step(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
 		      const char *code, unsigned long long start,
 		      unsigned long long ns, int result)
 {
-	struct async_cmd *c = ctx;
-
 	(void)tid;
 	(void)start;
-	asyncrep__step(c->rep, pid, coro, code, ns, result);
+	asyncrep__step(ctx, pid, coro, code, ns, result);
 }
 
 static void hook_resume(void *ctx, pid_t pid, pid_t tid,
 			unsigned long long coro, const char *chain,
 			unsigned long long at, unsigned long long ns)
 {
-	struct async_cmd *c = ctx;
-
 	(void)tid;
 	(void)at;
-	asyncrep__resume(c->rep, pid, coro, chain, ns);
+	asyncrep__resume(ctx, pid, coro, chain, ns);
 }
 
 /*
@@ -173,6 +163,29 @@ static int source_line(void *ctx, pid_t pid, const char *file, long line,
 		;
 	snprintf(buf, len, "%s", p);
 	return 0;
+}
+
+void async_hooks_init(struct async_hooks *h, struct asyncrep *rep,
+		      unsigned long long stall_ns, bool no_steps)
+{
+	struct timespec mono, wall;
+
+	*h = (struct async_hooks){
+		.ctx = rep,
+		.stall_ns = stall_ns,
+		.no_steps = no_steps,
+		.proc = hook_proc,
+		.stack = hook_stack,
+		.stall = hook_stall,
+		.loop = hook_loop,
+		.step = hook_step,
+		.resume = hook_resume,
+	};
+	asyncrep__set_source(rep, source_line, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	asyncrep__set_clock(rep, mono.tv_sec * 1000000000ULL + mono.tv_nsec,
+			    wall.tv_sec * 1000000000ULL + wall.tv_nsec);
 }
 
 static void usage(FILE *f)
@@ -327,23 +340,9 @@ int cmd_async(int argc, char **argv)
 	c.rep = asyncrep__new(stall_ns);
 	if (!c.rep)
 		return 1;
-	c.hooks = (struct async_hooks){
-		.ctx = &c,
-		.stall_ns = stall_ns,
-		.no_steps = no_steps,
-		.proc = hook_proc,
-		.stack = hook_stack,
-		.stall = hook_stall,
-		.loop = hook_loop,
-		.step = hook_step,
-		.resume = hook_resume,
-	};
-	asyncrep__set_source(c.rep, source_line, NULL);
+	async_hooks_init(&c.hooks, c.rep, stall_ns, no_steps);
 	c.view.async = &c.hooks;
 	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	asyncrep__set_clock(c.rep, mono.tv_sec * 1000000000ULL + mono.tv_nsec,
-			    wall.tv_sec * 1000000000ULL + wall.tv_nsec);
 	ret = record_main(rargc, rargv, &c.view);
 	clock_gettime(CLOCK_MONOTONIC, &wall);
 	seconds = (wall.tv_sec - mono.tv_sec) + (wall.tv_nsec - mono.tv_nsec) / 1e9;

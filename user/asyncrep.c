@@ -1013,6 +1013,57 @@ static unsigned long long loop_stalls(struct asyncrep *a, const struct loop *l)
 	return n;
 }
 
+size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict *out,
+			       size_t max)
+{
+	for (size_t i = 0; i < a->nloops && i < max; i++) {
+		const struct loop *l = &a->loops[i];
+		struct asyncrep_loop_verdict *v = &out[i];
+		double max_us = l->ls.max_ns / 1e3;
+		struct stall *worst = NULL;
+
+		memset(v, 0, sizeof(*v));
+		v->pid = l->pid;
+		v->tid = l->tid;
+		v->iterations = l->ls.iters;
+		v->max_ms = max_us / 1e3;
+		v->p99_ms = loop_hist_percentile(l->ls.hist, 0.99, max_us) / 1e3;
+		v->stalls = loop_stalls(a, l);
+		for (size_t k = 0; k < a->nstalls; k++) {
+			struct stall *st = &a->stalls[k];
+
+			if (st->pid == l->pid && st->tid == l->tid && (!worst || st->ns > worst->ns))
+				worst = st;
+		}
+		if (worst) {
+			struct stall_view sv;
+			FILE *f = fmemopen(v->worst, sizeof(v->worst) - 1, "w");
+
+			v->worst_stall_ms = worst->ns / 1e6;
+			stall_view(a, worst, &sv);
+			if (f) {
+				/* "culprit [reason] in coroutine" or "CPU-bound culprit ..." */
+				if (sv.si.has_app)
+					put_frame(f, &sv.si.app);
+				else if (sv.si.has_leaf)
+					put_frame(f, &sv.si.leaf);
+				else
+					fputs("(no stack)", f);
+				if (!sv.cpu && sv.si.has_reason)
+					fprintf(f, " %.*s", (int)sv.si.reason.name_len, sv.si.reason.name);
+				else if (sv.stack)
+					fputs(" CPU-bound", f);
+				if (sv.si.has_coro) {
+					fputs(" in coroutine ", f);
+					put_frame(f, &sv.si.coro);
+				}
+				fclose(f);
+			}
+		}
+	}
+	return a->nloops;
+}
+
 /* Stalls grouped by what caused them: culprit frame, kind and reason. */
 struct cause {
 	char key[512];

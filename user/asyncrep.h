@@ -59,6 +59,18 @@ typedef int (*asyncrep_source_fn)(void *ctx, pid_t pid, const char *file,
 				  long line, char *buf, size_t len);
 void asyncrep__set_source(struct asyncrep *a, asyncrep_source_fn fn, void *ctx);
 
+/* One event loop, for pyrograph check. */
+struct asyncrep_loop_verdict {
+	pid_t pid, tid;
+	double p99_ms, max_ms;
+	unsigned long long iterations, stalls;
+	double worst_stall_ms;
+	char worst[768]; /* the worst stall's coroutine and culprit, or "" */
+};
+/* Fills up to max loops; returns how many there are. */
+size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict *out,
+			       size_t max);
+
 int asyncrep__write_text(struct asyncrep *a, FILE *f);
 int asyncrep__write_json(struct asyncrep *a, FILE *f);
 /* The stacks inside stalls, weights in microseconds (off-CPU ones end in

@@ -27,21 +27,15 @@
 #include "record.h"
 
 #define MAX_ARGS 256
-#define MAX_WATCH 4096
-
 enum mem_format { MEM_TEXT, MEM_JSON, MEM_FLAMEGRAPH, MEM_COLLAPSED };
 
 struct mem_cmd {
 	struct memrep *rep;
+	struct mem_watch w;
 	struct mem_hooks hooks;
 	struct live_view view;
 	enum mem_format fmt;
 	const char *out, *plot;
-	unsigned long long interval_ns, start_ns, next_ns, end_ns;
-	bool started;
-	pid_t watch[MAX_WATCH]; /* processes whose RSS is read */
-	int nwatch;
-	long page;
 };
 
 static unsigned long long mono_ns(void)
@@ -53,7 +47,7 @@ static unsigned long long mono_ns(void)
 }
 
 /* Resident bytes of pid from /proc/PID/statm; -1 once it is gone. */
-static long long rss_bytes(struct mem_cmd *c, pid_t pid)
+static long long rss_bytes(struct mem_watch *c, pid_t pid)
 {
 	char path[64];
 	unsigned long long size, res;
@@ -69,7 +63,7 @@ static long long rss_bytes(struct mem_cmd *c, pid_t pid)
 	return n == 2 ? (long long)(res * c->page) : -1;
 }
 
-static void read_rss(struct mem_cmd *c, pid_t pid, unsigned long long now)
+static void read_rss(struct mem_watch *c, pid_t pid, unsigned long long now)
 {
 	long long b = rss_bytes(c, pid);
 
@@ -80,13 +74,13 @@ static void read_rss(struct mem_cmd *c, pid_t pid, unsigned long long now)
 static void hook_proc(void *ctx, pid_t pid, const char *label,
 		      const char *version, int probes)
 {
-	struct mem_cmd *c = ctx;
+	struct mem_watch *c = ctx;
 
 	memrep__proc(c->rep, pid, label, version, probes);
 	for (int i = 0; i < c->nwatch; i++)
 		if (c->watch[i] == pid)
 			return;
-	if (c->nwatch < MAX_WATCH)
+	if (c->nwatch < MEM_WATCH_MAX)
 		c->watch[c->nwatch++] = pid;
 	read_rss(c, pid, mono_ns());
 }
@@ -95,7 +89,7 @@ static void hook_event(void *ctx, pid_t pid, __u32 type, const char *stack,
 		       long long value, long long aux0, long long aux1,
 		       unsigned long long ktime)
 {
-	struct mem_cmd *c = ctx;
+	struct mem_watch *c = ctx;
 
 	switch (type) {
 	case EV_MEM:
@@ -115,7 +109,7 @@ static void hook_event(void *ctx, pid_t pid, __u32 type, const char *stack,
 /* Every interval, each watched process's RSS; the gone are dropped. */
 static void hook_tick(void *ctx)
 {
-	struct mem_cmd *c = ctx;
+	struct mem_watch *c = ctx;
 	unsigned long long now = mono_ns();
 
 	/* The first tick is the start of the watch (BPF loaded, attached):
@@ -147,7 +141,7 @@ static void hook_tick(void *ctx)
 
 static void hook_done(void *ctx, const unsigned long long *st)
 {
-	struct mem_cmd *c = ctx;
+	struct mem_watch *c = ctx;
 	unsigned long long now = mono_ns();
 
 	for (int i = 0; i < c->nwatch; i++)
@@ -157,6 +151,30 @@ static void hook_done(void *ctx, const unsigned long long *st)
 	if (st[STAT_MEM_LOST] + st[STAT_GC_LOST] + st[STAT_ALLOC_LOST])
 		pr_warn("events lost (ring buffer full): %llu memory changes, %llu collections, %llu allocation samples; try --buffer-size",
 			st[STAT_MEM_LOST], st[STAT_GC_LOST], st[STAT_ALLOC_LOST]);
+}
+
+double mem_watch_seconds(const struct mem_watch *w)
+{
+	return ((w->end_ns ? w->end_ns : mono_ns()) - w->start_ns) / 1e9;
+}
+
+void mem_hooks_init(struct mem_hooks *h, struct mem_watch *w, struct memrep *rep,
+		    unsigned long long interval_ns, unsigned long long alloc_period)
+{
+	memset(w, 0, sizeof(*w));
+	w->rep = rep;
+	w->interval_ns = interval_ns;
+	w->start_ns = mono_ns();
+	w->next_ns = w->start_ns + interval_ns;
+	w->page = sysconf(_SC_PAGESIZE);
+	*h = (struct mem_hooks){
+		.ctx = w,
+		.alloc_period = alloc_period,
+		.proc = hook_proc,
+		.event = hook_event,
+		.tick = hook_tick,
+		.done = hook_done,
+	};
 }
 
 static void usage(FILE *f)
@@ -310,8 +328,7 @@ int cmd_mem(int argc, char **argv)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return 1;
-	c->interval_ns = 5000000000ULL;
-	c->page = sysconf(_SC_PAGESIZE);
+	c->w.interval_ns = 5000000000ULL;
 	rargv[rargc++] = "mem";
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+p:aC:G:d:i:f:o:qvh", opts,
@@ -329,7 +346,7 @@ int cmd_mem(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'i':
-			if (parse_time(optarg, 1e9, 100e6, 86400e9, &c->interval_ns)) {
+			if (parse_time(optarg, 1e9, 100e6, 86400e9, &c->w.interval_ns)) {
 				pr_err("invalid interval '%s' (e.g. 5s, 500ms; at least 100ms)",
 				       optarg);
 				ret = 1;
@@ -406,25 +423,16 @@ int cmd_mem(int argc, char **argv)
 		ret = 1;
 		goto out;
 	}
-	c->start_ns = mono_ns();
-	c->next_ns = c->start_ns + c->interval_ns;
-	c->rep = memrep__new(c->interval_ns, c->start_ns);
+	c->rep = memrep__new(c->w.interval_ns, mono_ns());
 	if (!c->rep) {
 		ret = 1;
 		goto out;
 	}
 	memrep__set_alloc_period(c->rep, allocations ? period : 0);
-	c->hooks = (struct mem_hooks){
-		.ctx = c,
-		.alloc_period = allocations ? period : 0,
-		.proc = hook_proc,
-		.event = hook_event,
-		.tick = hook_tick,
-		.done = hook_done,
-	};
+	mem_hooks_init(&c->hooks, &c->w, c->rep, c->w.interval_ns, allocations ? period : 0);
 	c->view.mem = &c->hooks;
 	ret = record_main(rargc, rargv, &c->view);
-	seconds = ((c->end_ns ? c->end_ns : mono_ns()) - c->start_ns) / 1e9;
+	seconds = mem_watch_seconds(&c->w);
 	memrep__set_duration(c->rep, seconds);
 	if (ret == 0)
 		ret = write_outputs(c, allocations);

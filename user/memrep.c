@@ -664,6 +664,56 @@ static const char *label_of(const struct memrep *m, pid_t pid)
 	return "?";
 }
 
+size_t memrep__proc_verdicts(struct memrep *m, struct memrep_proc_verdict *out, size_t max)
+{
+	size_t nsites = 0;
+	struct site *sites = sites_by_leaf(m, &nsites);
+
+	for (size_t i = 0; i < m->nprocs && i < max; i++) {
+		struct mproc *p = &m->procs[i];
+		struct memrep_proc_verdict *v = &out[i];
+
+		memset(v, 0, sizeof(*v));
+		v->pid = p->pid;
+		v->label = p->label;
+		v->rss_first = p->first_rss;
+		v->rss_last = p->last_rss;
+		v->max_gc_gen = -1;
+		if (p->nrss >= 2 && p->rss[p->nrss - 1].t > p->rss[0].t + 1000000000ULL)
+			v->rss_growth_per_min = (double)(p->rss[p->nrss - 1].bytes - p->rss[0].bytes) /
+						(double)(p->rss[p->nrss - 1].t - p->rss[0].t) * 60e9;
+		v->gc_probes = p->probes > 0 && (p->probes & PROFILER_MEM_GC);
+		for (int g = 0; g < GC_GENS; g++) {
+			if (p->gen[g].count && p->gen[g].max_ns / 1e6 >= v->max_gc_pause_ms) {
+				v->max_gc_pause_ms = p->gen[g].max_ns / 1e6;
+				v->max_gc_gen = g;
+			}
+		}
+		if (p->gc_stacks) {
+			size_t ns;
+			const struct stack_count *sc = stackagg__sorted(p->gc_stacks, &ns);
+			size_t best = 0;
+
+			for (size_t k = 1; sc && k < ns; k++)
+				if (sc[k].count > sc[best].count)
+					best = k;
+			if (sc && ns)
+				snprintf(v->gc_where, sizeof(v->gc_where), "%s", leaf_of(sc[best].stack));
+		}
+		/* sites are sorted by net growth: the first of this process */
+		for (size_t k = 0; sites && k < nsites; k++) {
+			if (sites[k].pid != p->pid || sites[k].net <= 0)
+				continue;
+			snprintf(v->growth_where, sizeof(v->growth_where), "%.*s%s",
+				 (int)(sites[k].len < 400 ? sites[k].len : 400), sites[k].leaf,
+				 sites[k].leak ? " (leak candidate)" : "");
+			break;
+		}
+	}
+	free(sites);
+	return m->nprocs;
+}
+
 int memrep__write_text(struct memrep *m, FILE *f)
 {
 	size_t nsites = 0, nleaks = 0, n = nintervals(m);

@@ -2,6 +2,7 @@
 #ifndef PYROGRAPH_MEMREP_H
 #define PYROGRAPH_MEMREP_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include "stackagg.h"
@@ -41,6 +42,22 @@ void memrep__set_alloc_period(struct memrep *m, unsigned long long bytes);
 void memrep__set_duration(struct memrep *m, double seconds);
 /* When the watching began (CLOCK_MONOTONIC): interval 0 starts there. */
 void memrep__set_start(struct memrep *m, unsigned long long start_ns);
+
+/* One process, for pyrograph check. */
+struct memrep_proc_verdict {
+	pid_t pid;
+	const char *label; /* valid until memrep__free */
+	double rss_growth_per_min; /* bytes, first to last reading; 0: too few */
+	long long rss_first, rss_last;
+	bool gc_probes;
+	double max_gc_pause_ms;
+	int max_gc_gen;
+	char gc_where[512];	/* the stack that set the most collections off */
+	char growth_where[512]; /* the function that grew most, and whether a
+				 * leak candidate */
+};
+/* Fills up to max processes; returns how many there are. */
+size_t memrep__proc_verdicts(struct memrep *m, struct memrep_proc_verdict *out, size_t max);
 
 int memrep__write_text(struct memrep *m, FILE *f);
 int memrep__write_json(struct memrep *m, FILE *f);

@@ -263,8 +263,9 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		pr_err("failed to set up the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
-	/* mem watches memory, not the CPU: no sampler. */
-	err = o->mem ? 0 : open_perf_events(p);
+	/* mem alone watches memory, not the CPU: no sampler (check, which
+	 * times event loops too, needs it for the stacks of stalls). */
+	err = o->mem && !o->loops ? 0 : open_perf_events(p);
 	if (err)
 		goto fail;
 	*out = p;

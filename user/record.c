@@ -753,7 +753,7 @@ static void on_sample(struct record *r, const struct sample_event *e,
 			pos = append(r->stackbuf, pos, frame);
 		}
 	}
-	if (r->mem) {
+	if (r->mem && e->type != EV_SAMPLE && e->type != EV_OFFCPU) {
 		if (!n)
 			append(r->stackbuf, pos, "[no Python frame]");
 		r->mem->event(r->mem->ctx, e->pid, e->type, r->stackbuf, e->value,
@@ -928,7 +928,7 @@ static void status_line(struct record *r, bool final)
 	double el = (now_ms() - r->start_ms) / 1000.0;
 
 	profiler__stats(r->prof, st);
-	if (r->mem) {
+	if (r->mem && !r->async) {
 		fprintf(stderr,
 			"\r\033[K[%6.1fs] memory changes %llu  processes %u  lost %llu%s",
 			el, st[STAT_MEM_EVENTS], r->nprocs_seen,
@@ -1545,7 +1545,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	next_status = r->start_ms + 1000;
 	if (!r->quiet && !isatty(STDERR_FILENO))
 		r->quiet = true;
-	if (!r->quiet && r->mem)
+	if (!r->quiet && r->mem && !r->async)
 		pr_info("watching the memory of %s; Ctrl-C to stop",
 			r->container || r->cgroup ? "the selected containers" :
 			r->all ? "all Python processes" :
@@ -1627,17 +1627,20 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	/* Threads still blocked now were off the CPU until now. */
 	offcpu__close_all(r->offcpu, 0, mono_ns(), add_offcpu, r);
 	elapsed = (now_ms() - r->start_ms) / 1000.0;
-	if (r->async) {
-		ret = profiler__loops(r->prof, r->async->loop, r->async->ctx);
-		print_summary(r, elapsed);
-		goto out;
-	}
-	if (r->mem) {
-		unsigned long long st[STAT_NR];
-
-		profiler__stats(r->prof, st);
-		r->mem->done(r->mem->ctx, st);
+	if (r->async || r->mem) {
 		ret = 0;
+		if (r->async) {
+			ret = profiler__loops(r->prof, r->async->loop, r->async->ctx);
+			print_summary(r, elapsed);
+		}
+		if (r->mem) {
+			unsigned long long st[STAT_NR];
+
+			if (!r->quiet && !r->async)
+				status_line(r, true);
+			profiler__stats(r->prof, st);
+			r->mem->done(r->mem->ctx, st);
+		}
 		goto out;
 	}
 	if (view) {

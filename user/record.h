@@ -64,6 +64,29 @@ struct mem_hooks {
 	void (*done)(void *ctx, const unsigned long long *stats);
 };
 
+/* What the mem hooks keep between calls (user/mem.c). */
+#define MEM_WATCH_MAX 4096
+struct memrep;
+struct mem_watch {
+	struct memrep *rep;
+	unsigned long long interval_ns, start_ns, next_ns, end_ns;
+	bool started;
+	pid_t watch[MEM_WATCH_MAX]; /* processes whose RSS is read */
+	int nwatch;
+	long page;
+};
+
+/* The mem hooks feeding rep, RSS read every interval_ns (user/mem.c). */
+void mem_hooks_init(struct mem_hooks *h, struct mem_watch *w, struct memrep *rep,
+		    unsigned long long interval_ns, unsigned long long alloc_period);
+/* Seconds watched: from the loop's first tick to its last. */
+double mem_watch_seconds(const struct mem_watch *w);
+
+struct asyncrep;
+/* The async hooks feeding rep (user/async.c). */
+void async_hooks_init(struct async_hooks *h, struct asyncrep *rep,
+		      unsigned long long stall_ns, bool no_steps);
+
 /*
  * A live consumer of the recording loop (pyrograph top): instead of writing
  * a file at the end, the loop hands it the stacks of each interval.
