@@ -1013,14 +1013,51 @@ static unsigned long long loop_stalls(struct asyncrep *a, const struct loop *l)
 	return n;
 }
 
-size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict *out,
-			       size_t max)
+/* "culprit [reason] in coroutine c" of a stall into buf. */
+static void stall_culprit(struct asyncrep *a, struct stall *st, char *buf, size_t len)
 {
+	struct stall_view sv;
+	FILE *f = fmemopen(buf, len - 1, "w");
+
+	memset(buf, 0, len);
+	if (!f)
+		return;
+	stall_view(a, st, &sv);
+	if (sv.si.has_app)
+		put_frame(f, &sv.si.app);
+	else if (sv.si.has_leaf)
+		put_frame(f, &sv.si.leaf);
+	else
+		fputs("(no stack)", f);
+	if (!sv.cpu && sv.si.has_reason)
+		fprintf(f, " %.*s", (int)sv.si.reason.name_len, sv.si.reason.name);
+	else if (sv.stack)
+		fputs(" CPU-bound", f);
+	if (sv.si.has_coro) {
+		fputs(" in coroutine ", f);
+		put_frame(f, &sv.si.coro);
+	}
+	fclose(f);
+}
+
+static int cmp_stall_len(const void *x, const void *y)
+{
+	const struct stall *a = *(const struct stall *const *)x, *b = *(const struct stall *const *)y;
+
+	return a->ns < b->ns ? 1 : a->ns > b->ns ? -1 : 0;
+}
+
+size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict *out,
+			       size_t max, unsigned long long limit_ns)
+{
+	struct stall **order = calloc(a->nstalls ? a->nstalls : 1, sizeof(*order));
+
 	for (size_t i = 0; i < a->nloops && i < max; i++) {
 		const struct loop *l = &a->loops[i];
 		struct asyncrep_loop_verdict *v = &out[i];
 		double max_us = l->ls.max_ns / 1e3;
-		struct stall *worst = NULL;
+		size_t n = 0, shown = 0;
+		char seen[3][512];
 
 		memset(v, 0, sizeof(*v));
 		v->pid = l->pid;
@@ -1029,38 +1066,29 @@ size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict 
 		v->max_ms = max_us / 1e3;
 		v->p99_ms = loop_hist_percentile(l->ls.hist, 0.99, max_us) / 1e3;
 		v->stalls = loop_stalls(a, l);
-		for (size_t k = 0; k < a->nstalls; k++) {
-			struct stall *st = &a->stalls[k];
+		for (size_t k = 0; order && k < a->nstalls; k++)
+			if (a->stalls[k].pid == l->pid && a->stalls[k].tid == l->tid)
+				order[n++] = &a->stalls[k];
+		if (!n)
+			continue;
+		qsort(order, n, sizeof(*order), cmp_stall_len);
+		v->worst_stall_ms = order[0]->ns / 1e6;
+		for (size_t k = 0; k < n && shown < 3 && order[k]->ns >= limit_ns; k++) {
+			char c[512];
+			bool dup = false;
+			size_t used = strlen(v->worst);
 
-			if (st->pid == l->pid && st->tid == l->tid && (!worst || st->ns > worst->ns))
-				worst = st;
-		}
-		if (worst) {
-			struct stall_view sv;
-			FILE *f = fmemopen(v->worst, sizeof(v->worst) - 1, "w");
-
-			v->worst_stall_ms = worst->ns / 1e6;
-			stall_view(a, worst, &sv);
-			if (f) {
-				/* "culprit [reason] in coroutine" or "CPU-bound culprit ..." */
-				if (sv.si.has_app)
-					put_frame(f, &sv.si.app);
-				else if (sv.si.has_leaf)
-					put_frame(f, &sv.si.leaf);
-				else
-					fputs("(no stack)", f);
-				if (!sv.cpu && sv.si.has_reason)
-					fprintf(f, " %.*s", (int)sv.si.reason.name_len, sv.si.reason.name);
-				else if (sv.stack)
-					fputs(" CPU-bound", f);
-				if (sv.si.has_coro) {
-					fputs(" in coroutine ", f);
-					put_frame(f, &sv.si.coro);
-				}
-				fclose(f);
-			}
+			stall_culprit(a, order[k], c, sizeof(c));
+			for (size_t j = 0; j < shown; j++)
+				dup |= !strcmp(seen[j], c);
+			if (dup)
+				continue;
+			snprintf(seen[shown++], sizeof(seen[0]), "%s", c);
+			snprintf(v->worst + used, sizeof(v->worst) - used, "%s%s (%.0f ms)",
+				 used ? "; " : "", c, order[k]->ns / 1e6);
 		}
 	}
+	free(order);
 	return a->nloops;
 }
 

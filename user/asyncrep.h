@@ -65,11 +65,13 @@ struct asyncrep_loop_verdict {
 	double p99_ms, max_ms;
 	unsigned long long iterations, stalls;
 	double worst_stall_ms;
-	char worst[768]; /* the worst stall's coroutine and culprit, or "" */
+	/* the culprits (and coroutines) of the stalls at least limit_ns
+	 * long, longest first, distinct, at most three; "" if none */
+	char worst[1024];
 };
 /* Fills up to max loops; returns how many there are. */
 size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict *out,
-			       size_t max);
+			       size_t max, unsigned long long limit_ns);
 
 int asyncrep__write_text(struct asyncrep *a, FILE *f);
 int asyncrep__write_json(struct asyncrep *a, FILE *f);

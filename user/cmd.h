@@ -10,6 +10,7 @@ int cmd_agent(int argc, char **argv);
 int cmd_async(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /*
  * Checks what BPF profiling needs (privileges, kernel BTF) and prints one

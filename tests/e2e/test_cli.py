@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, binary
 
-COMMANDS = ["record", "top", "dump", "agent", "async", "mem", "diff"]
+COMMANDS = ["record", "top", "dump", "agent", "async", "mem", "diff", "check"]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
