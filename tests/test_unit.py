@@ -19,6 +19,7 @@ UNITS = {
     "test_debug_offsets": [],
     "test_asyncrep": [],
     "test_memrep": [],
+    "test_diffrep": [],
     "test_unwind": [],
 }
 

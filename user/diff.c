@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * pyrograph diff: what changed between two recordings. Reads two folded
- * ("collapsed") profiles, writes a differential flame graph of the second
+ * ("collapsed") or pprof profiles, writes a differential flame graph of the second
  * coloured by each frame's change against the first, and prints the
  * functions whose time changed most.
  *
@@ -29,7 +29,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: pyrograph diff [OPTIONS] BEFORE AFTER\n"
 		"\n"
-		"Compares two recordings (folded stacks: record -f collapsed): a differential\n"
+		"Compares two recordings (folded stacks, record -f collapsed; or pprof files,\n"
+		"record -o x.pb.gz, the agent's profiles): a differential\n"
 		"flame graph of AFTER, each frame coloured by its change against BEFORE (red\n"
 		"grew, blue shrank, the deeper the more), and a table of the functions whose\n"
 		"time changed most, with a mark on changes beyond sampling noise (3 sigma).\n"

@@ -149,7 +149,9 @@ static int64_t SZ(struct enc *e, const char *s)
 static uint64_t location(struct enc *e, const struct frame_parts *fp)
 {
 	int64_t name = S(e, fp->name, fp->name_len);
-	int64_t file = fp->file ? S(e, fp->file, fp->file_len) : 0;
+	/* kernel frames are told apart by their "file", as perf names it */
+	int64_t file = fp->file ? S(e, fp->file, fp->file_len) :
+		       fp->kind == FRAME_KERNEL ? SZ(e, "[kernel.kallsyms]") : 0;
 	uint64_t fid, lid;
 	bool fresh;
 

@@ -31,13 +31,14 @@ def fills(svg, prefix):
 
 def test_diff_twice_as_expensive(tmp):
     it = by_name("debian-3.11")
-    files = []
+    files, pprofs = [], []
     for factor in (1, 2):
-        out = tmp / ("run%d.txt" % factor)
-        r = record(["-r", 499, "-f", "collapsed", "-o", out, "--", it.python, WORK, 600],
+        out, pb = tmp / ("run%d.txt" % factor), tmp / ("run%d.pb.gz" % factor)
+        r = record(["-r", 499, "-o", out, "-o", pb, "--", it.python, WORK, 600],
                    env=dict(os.environ, DIFF_FACTOR=str(factor)))
         assert r.returncode == 0, r.stderr
         files.append(out)
+        pprofs.append(pb)
     svg = tmp / "diff.svg"
     d = subprocess.run([binary(), "diff", files[0], files[1], "-o", svg],
                        capture_output=True, text=True, timeout=60)
@@ -67,6 +68,13 @@ def test_diff_twice_as_expensive(tmp):
                        capture_output=True, text=True, timeout=60)
     nt = {r[4]: r for r in rows(n.stdout)}
     assert nt[heavy][2] > 0 and nt[steady][2] < 0, n.stdout
+    # the same recordings as pprof files: the same table
+    p = subprocess.run([binary(), "diff", pprofs[0], pprofs[1], "-o", tmp / "p.svg"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    pt = rows(p.stdout)
+    assert pt[0][4] == heavy and pt[0][3], p.stdout
+    assert {r[4]: r[:3] for r in pt}[heavy] == {r[4]: r[:3] for r in table}[heavy], (pt, table)
 
 
 def test_diff_errors(tmp):
@@ -81,8 +89,8 @@ def test_diff_errors(tmp):
     good = tmp / "good.txt"
     good.write_text("a;b 3\n")
     gz = tmp / "p.pb.gz"
-    gz.write_bytes(b"\x1f\x8b\x08\x00rest")
+    gz.write_bytes(b"\x1f\x8b\x08\x00rest")  # a cut gzip stream
     assert err(good) == "pyrograph: diff needs two profiles: BEFORE AFTER (see pyrograph diff --help)"
     assert "no stacks" in err(empty, good)
-    assert "gzip file" in err(good, gz)
+    assert "not a complete gzip stream" in err(good, gz)
     assert "cannot read" in err(good, tmp / "missing.txt")

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pyrograph diff's inputs and table: folded files with pids stripped and
+ * malformed lines counted; pprof files written by pyrograph read back to
+ * the same stacks (root frames from labels, Python, native, kernel and
+ * synthetic frames); broken gzip and protobuf refused; the table's order
+ * and its noise marks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "diffrep.h"
+#include "output.h"
+#include "pprof.h"
+#include "stackagg.h"
+
+CHECK_COUNTERS;
+
+static char *table(struct diffrep *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	diffrep__write_table(d, f, 20);
+	fclose(f);
+	return buf;
+}
+
+static int load_mem(struct diffrep *d, int which, const void *p, size_t n, char *err)
+{
+	FILE *f = fmemopen((void *)p, n, "r");
+	int ret = diffrep__load_file(d, which, f, which ? "after" : "before", err, 256);
+
+	fclose(f);
+	return ret;
+}
+
+static void test_folded(void)
+{
+	static const char before[] =
+		"python3 job.py (100);thread main (100);<module> (/j.py:9);heavy (/j.py:3) 500\n"
+		"python3 job.py (100);thread main (100);<module> (/j.py:9);steady (/j.py:6) 500\n"
+		"no count here\n"
+		"negative -5\n";
+	static const char after[] =
+		"python3 job.py (222);thread main (222);<module> (/j.py:9);heavy (/j.py:4) 1000\n"
+		"python3 job.py (222);thread main (222);<module> (/j.py:9);steady (/j.py:6) 520\n";
+	struct diffrep *d = diffrep__new(false);
+	char err[256], *t;
+
+	CHECK(!load_mem(d, 0, before, sizeof(before) - 1, err), "%s", err);
+	CHECK(!load_mem(d, 1, after, sizeof(after) - 1, err), "%s", err);
+	t = table(d);
+	CHECK(strstr(t, "skipped malformed lines: 2 before, 0 after"), "%s", t);
+	/* heavy first, +100%, beyond noise; the edited line does not matter */
+	CHECK(strstr(t, "500 (50.0%)     1000 (65.8%)     +500 (+100%) *        +500  heavy (/j.py)"),
+	      "%s", t);
+	/* steady's +20 is within noise (3 sigma of 1020 samples is ~96) */
+	CHECK(strstr(t, "+20 (+4%)  ") && strstr(t, "steady (/j.py)"), "%s", t);
+	CHECK(strstr(t, "heavy") < strstr(t, "steady"), "%s", t);
+	/* process and thread frames are not functions */
+	CHECK(!strstr(t, "python3 job.py") && !strstr(t, "thread main"), "%s", t);
+	free(t);
+	diffrep__free(d);
+
+	d = diffrep__new(false);
+	CHECK(load_mem(d, 0, "junk\n", 5, err) == -EINVAL && strstr(err, "no stacks"), "%s", err);
+	diffrep__free(d);
+}
+
+static void test_pprof_round_trip(void)
+{
+	static const char *stacks[] = {
+		"container 3f2a9c1b2d4e;python3 app.py (1234/7);thread worker (1240);<module> (/app.py:3);run (/app.py:10)",
+		"python3 app.py (1234);<module> (/app.py:3);PyObject_Call [libpython3.11.so.1.0];cb (/app.py:20)",
+		"python3 app.py (1234);<module> (/app.py:3);read (/usr/lib/python3.11/x.py:5);[disk I/O]",
+		"python3 app.py (1234);main (/app.py:7);do_syscall_64_[k]",
+	};
+	static const char *expect[] = {
+		"container 3f2a9c1b2d4e;python3 app.py (0);thread worker (0);<module> (/app.py:3);run (/app.py:10)",
+		"python3 app.py (0);<module> (/app.py:3);PyObject_Call [libpython3.11.so.1.0];cb (/app.py:20)",
+		"python3 app.py (0);<module> (/app.py:3);read (/usr/lib/python3.11/x.py:5);[disk I/O]",
+		"python3 app.py (0);main (/app.py:7);do_syscall_64_[k]",
+	};
+	struct stackagg *agg = stackagg__new();
+	struct profile_data pd = { .agg = agg, .hz = 100 };
+	struct diffrep *d = diffrep__new(false);
+	unsigned char *gz;
+	size_t len;
+	char err[256], *t;
+
+	for (int i = 0; i < 4; i++)
+		stackagg__add(agg, stacks[i], 10 * (i + 1));
+	CHECK(!pprof_encode(&pd, &gz, &len), "encode");
+	CHECK(!load_mem(d, 0, gz, len, err), "%s", err);
+	CHECK(!load_mem(d, 1, gz, len, err), "%s", err);
+	/* the after profile's stacks, through the table: every function */
+	t = table(d);
+	for (int i = 0; i < 4; i++) {
+		const char *leaf = strrchr(expect[i], ';') + 1;
+		char fn[128];
+
+		/* the table names functions without lines */
+		snprintf(fn, sizeof(fn), "%.*s", (int)strcspn(leaf, ":"), leaf);
+		CHECK(strstr(t, fn), "%s missing:\n%s", fn, t);
+	}
+	CHECK(strstr(t, "100 samples; after: 100 samples"), "%s", t);
+	free(t);
+	diffrep__free(d);
+
+	/* each stack read back exactly (one at a time) */
+	for (int i = 0; i < 4; i++) {
+		struct stackagg *one = stackagg__new();
+		struct profile_data p1 = { .agg = one, .hz = 100 };
+		unsigned char *g1;
+		size_t l1, n;
+		const struct stack_count *sc;
+		FILE *f;
+		char svg[64];
+
+		stackagg__add(one, stacks[i], 3);
+		pprof_encode(&p1, &g1, &l1);
+		d = diffrep__new(false);
+		CHECK(!load_mem(d, 0, g1, l1, err) && !load_mem(d, 1, g1, l1, err), "%s", err);
+		/* the SVG carries the rebuilt frames */
+		snprintf(svg, sizeof(svg), "/tmp/pyrograph-test-diffrep-%d.svg", getpid());
+		CHECK(!diffrep__write_svg(d, svg), "svg");
+		f = fopen(svg, "r");
+		if (f) {
+			char *buf = calloc(1, 1 << 20);
+			const char *leaf = strrchr(expect[i], ';') + 1;
+
+			fread(buf, 1, (1 << 20) - 1, f);
+			fclose(f);
+			CHECK(strstr(buf, leaf), "frame %s not in the SVG", leaf);
+			free(buf);
+		}
+		unlink(svg);
+		(void)sc;
+		(void)n;
+		diffrep__free(d);
+		free(g1);
+		stackagg__free(one);
+	}
+
+	/* broken inputs: a cut gzip stream, gzip of garbage */
+	d = diffrep__new(false);
+	CHECK(load_mem(d, 0, gz, len / 2, err) == -EINVAL && strstr(err, "not a complete gzip"),
+	      "%s", err);
+	{
+		static const unsigned char junk_gz[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xcb, 0x48,
+							 0xcd, 0xc9, 0xc9, 0x07, 0, 0x86, 0xa6, 0x10,
+							 0x36, 5, 0, 0, 0 }; /* "hello" */
+
+		CHECK(load_mem(d, 0, junk_gz, sizeof(junk_gz), err) < 0, "junk accepted");
+		CHECK(strstr(err, "malformed protobuf") || strstr(err, "no samples"), "%s", err);
+	}
+	diffrep__free(d);
+	free(gz);
+	stackagg__free(agg);
+}
+
+int main(void)
+{
+	test_folded();
+	test_pprof_round_trip();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
