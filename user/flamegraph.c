@@ -738,12 +738,31 @@ cleanup:
 /* The change of a frame in a differential graph (after minus scaled before). */
 struct fg_diff {
 	const double *base; /* NULL: not differential */
+	double *self;	    /* each node's own change (children's taken out) */
 	double scale, max_abs;
 };
 
 static double diff_of(const struct fg_tree *t, const struct fg_diff *d, uint32_t id)
 {
 	return (double)t->nodes[id].count - d->base[id] * d->scale;
+}
+
+/*
+ * Frames are coloured by their own change, not their total: a caller's
+ * total moves with its callees', so colouring totals paints every
+ * ancestor of a change as red as the change and the root reddest.
+ */
+static int diff_self(const struct fg_tree *t, struct fg_diff *d)
+{
+	d->self = calloc(t->nr ? t->nr : 1, sizeof(*d->self));
+	if (!d->self)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->nr; i++)
+		d->self[i] += diff_of(t, d, i);
+	for (uint32_t i = 1; i < t->nr; i++)
+		if (t->nodes[i].parent < t->nr)
+			d->self[t->nodes[i].parent] -= diff_of(t, d, i);
+	return 0;
 }
 
 static int write_frame(FILE *f, struct fg_buf *b, const struct fg_tree *t, const struct fg_layout *l,
@@ -763,7 +782,7 @@ static int write_frame(FILE *f, struct fg_buf *b, const struct fg_tree *t, const
 		x2 = FG_WIDTH - FG_XPAD;
 	w = x2 - x1;
 	if (d->base) {
-		double delta = diff_of(t, d, id);
+		double delta = d->self[id];
 		double k = d->max_abs > 0 ? fabs(delta) / d->max_abs : 0;
 		int fade = 255 - (int)(200 * (k > 1 ? 1 : k));
 
@@ -783,8 +802,9 @@ static int write_frame(FILE *f, struct fg_buf *b, const struct fg_tree *t, const
 	fprintf(f, " (%llu ", n->count);
 	put_escaped(f, unit, strlen(unit));
 	if (d->base)
-		fprintf(f, ", %.2f%%; before %.0f, %+.0f", 100.0 * (double)n->count / (double)total,
-			d->base[id] * d->scale, diff_of(t, d, id));
+		fprintf(f, ", %.2f%%; before %.0f, %+.0f; own %+.0f",
+			100.0 * (double)n->count / (double)total, d->base[id] * d->scale,
+			diff_of(t, d, id), d->self[id]);
 	else
 		fprintf(f, ", %.2f%%", 100.0 * (double)n->count / (double)total);
 	fprintf(f, ")</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
@@ -846,9 +866,14 @@ int flamegraph_write(FILE *f, const struct stack_count *stacks, size_t n, const 
 			goto cleanup;
 		height = ypad + (int)(l.max_depth + 1) * FG_FRAME_H + FG_YPAD_BOTTOM;
 		/* colours scale to the largest change drawn (the root aside) */
+		if (d.base) {
+			err = diff_self(&t, &d);
+			if (err)
+				goto cleanup;
+		}
 		for (i = 0; d.base && i < l.ndraw; i++)
-			if (l.draw[i] && fabs(diff_of(&t, &d, l.draw[i])) > d.max_abs)
-				d.max_abs = fabs(diff_of(&t, &d, l.draw[i]));
+			if (fabs(d.self[l.draw[i]]) > d.max_abs)
+				d.max_abs = fabs(d.self[l.draw[i]]);
 	} else {
 		height = ypad + 2 * FG_FRAME_H + FG_YPAD_BOTTOM;
 	}
@@ -902,6 +927,7 @@ cleanup:
 	free(t.nodes);
 	free(t.slots);
 	free(base);
+	free(d.self);
 	free(l.draw);
 	free(l.x);
 	free(l.depth);
