@@ -38,6 +38,10 @@ const volatile __u32 ustack_bytes = 0;
  * happens, and everything else would be paid for and thrown away.
  */
 const volatile bool track_loops = false;
+/* With track_loops: CPU samples only of loop threads inside iterations
+ * (async); pyrograph check samples every Python thread (its CPU rule
+ * names the hottest function). */
+const volatile bool loops_only = true;
 /* Iterations at least this long are sent as EV_STALL. */
 const volatile __u64 stall_ns = 100000000;
 /* pyrograph mem --allocations: one sample per this many bytes, on average. */
@@ -319,7 +323,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		stat_inc(STAT_T_NO_TSTATE);
 		return 0;
 	}
-	if (track_loops) {
+	if (track_loops && loops_only) {
 		struct loop_state *ls = bpf_map_lookup_elem(&loops, &tid);
 
 		if (!ls || !ls->iter_start) {

@@ -17,6 +17,9 @@
 
 #include "asyncrep.h"
 #include "cmd.h"
+#include "frames.h"
+#include "flamegraph.h"
+#include "stackagg.h"
 #include "json.h"
 #include "log.h"
 #include "memrep.h"
@@ -41,6 +44,9 @@ struct cpu_mark {
 	pid_t pid;
 	unsigned long long ticks0, ticks1;
 	unsigned long long t0, t1;
+	/* the hottest function (own samples) and its share of the samples */
+	char hottest[400];
+	double hottest_share;
 };
 
 struct check_cmd {
@@ -107,6 +113,64 @@ static void hook_proc(void *ctx, pid_t pid, const char *label, const char *versi
 		c->cpu[c->ncpu] = (struct cpu_mark){ .pid = pid, .ticks0 = t, .t0 = mono_ns() };
 		c->ncpu++;
 	}
+}
+
+/*
+ * The run's CPU samples ("cmd (pid);...;leaf" with counts): each
+ * process's hottest function by own samples, for the CPU rule.
+ */
+static int hook_profile(void *ctx, const struct stack_count *stacks, size_t n, double hz,
+			double seconds, unsigned int nprocs)
+{
+	struct check_cmd *c = ctx;
+	struct stackagg *leaves = stackagg__new();
+	const struct stack_count *sc;
+	size_t nl;
+
+	(void)hz;
+	(void)seconds;
+	(void)nprocs;
+	if (!leaves)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = stacks[i].stack, *semi = strchr(s, ';'), *leaf = strrchr(s, ';');
+		struct frame_parts fp;
+		char key[600];
+
+		/* the process frame is the first or (in a container) the second */
+		frame_parse(s, semi ? (size_t)(semi - s) : strlen(s), true, &fp);
+		if (fp.kind == FRAME_CONTAINER && semi) {
+			const char *s2 = semi + 1, *semi2 = strchr(s2, ';');
+
+			frame_parse(s2, semi2 ? (size_t)(semi2 - s2) : strlen(s2), true, &fp);
+		}
+		if (fp.kind != FRAME_PROCESS || !leaf)
+			continue;
+		snprintf(key, sizeof(key), "%ld;%.500s", fp.pid, leaf + 1);
+		stackagg__add(leaves, key, stacks[i].count);
+		snprintf(key, sizeof(key), "%ld", fp.pid);
+		stackagg__add(leaves, key, stacks[i].count); /* the process's total */
+	}
+	sc = stackagg__sorted(leaves, &nl);
+	for (int k = 0; sc && k < c->ncpu; k++) {
+		struct cpu_mark *m = &c->cpu[k];
+		char pfx[32];
+		unsigned long long total, best = 0;
+		size_t pl = (size_t)snprintf(pfx, sizeof(pfx), "%d;", m->pid);
+
+		pfx[pl - 1] = '\0';
+		total = stackagg__get(leaves, pfx);
+		pfx[pl - 1] = ';';
+		for (size_t i = 0; i < nl; i++) {
+			if (strncmp(sc[i].stack, pfx, pl) || sc[i].count <= best)
+				continue;
+			best = sc[i].count;
+			snprintf(m->hottest, sizeof(m->hottest), "%s", sc[i].stack + pl);
+			m->hottest_share = total ? 100.0 * best / total : 0;
+		}
+	}
+	stackagg__free(leaves);
+	return 0;
 }
 
 static void hook_done(void *ctx, const unsigned long long *stats)
@@ -209,8 +273,14 @@ static int write_verdicts(FILE *f, void *ctx)
 				continue;
 			pct = 100.0 * (double)(m->ticks1 - m->ticks0) / sysconf(_SC_CLK_TCK) /
 			      ((m->t1 - m->t0) / 1e9);
-			verdict(c, f, R_CPU, p->pid, label, pct > c->limit[R_CPU] ? "FAIL" : "PASS",
-				pct, "its stacks: pyrograph record -p PID");
+			{
+				char hot[512];
+
+				snprintf(hot, sizeof(hot), "hottest %s (%.0f%% of its samples)",
+					 m->hottest[0] ? m->hottest : "(no samples)", m->hottest_share);
+				verdict(c, f, R_CPU, p->pid, label,
+					pct > c->limit[R_CPU] ? "FAIL" : "PASS", pct, hot);
+			}
 		}
 	}
 	if (c->json)
@@ -450,6 +520,9 @@ int cmd_check(int argc, char **argv)
 	/* task steps cost the most and no rule uses them */
 	async_hooks_init(&c->ah, c->arep, c->limit[R_STALL] < 100 ? c->limit[R_STALL] * 1e6 : 100e6,
 			 true);
+	c->ah.sample_all = true;
+	c->view.ctx = c;
+	c->view.refresh = hook_profile;
 	mem_hooks_init(&c->mh, &c->w, c->mrep, 1000000000ULL, 0);
 	c->mem_proc = c->mh.proc;
 	c->mem_done = c->mh.done;

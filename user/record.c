@@ -779,6 +779,8 @@ static void on_sample(struct record *r, const struct sample_event *e,
 		t->samples++;
 		r->async->stack(r->async->ctx, e->pid, e->tid, r->stackbuf, true,
 				e->ktime - ns, ns);
+		if (r->async->sample_all && stackagg__add(r->agg, r->stackbuf, 1))
+			r->lost_samples++;
 		return;
 	}
 	if (r->timed)
@@ -1479,6 +1481,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	if (r->async) {
 		po.loops = true;
 		po.stall_ns = r->async->stall_ns;
+		po.sample_all = r->async->sample_all;
 	}
 	if (r->mem) {
 		po.mem = true;
@@ -1641,6 +1644,9 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			profiler__stats(r->prof, st);
 			r->mem->done(r->mem->ctx, st);
 		}
+		/* check: the CPU samples of the whole run */
+		if (!ret && view->refresh)
+			ret = live_refresh(r, now_ms());
 		goto out;
 	}
 	if (view) {

@@ -17,6 +17,9 @@ struct async_hooks {
 	void *ctx;
 	unsigned long long stall_ns; /* iterations this long are stalls */
 	bool no_steps;		     /* no task-step/await uprobes */
+	/* CPU samples of every Python thread, not only of loop threads inside
+	 * iterations; also aggregated for the view's refresh (check). */
+	bool sample_all;
 	/* A Python process now tracked: its root frame text. */
 	void (*proc)(void *ctx, pid_t pid, const char *label);
 	/* A loop thread's stack inside an iteration: on the CPU (a sample

@@ -4,6 +4,7 @@ planted-problem asyncio program fails the loop-lag and stall rules naming
 the coroutines that stall; a well-behaved service passes; the leaking
 program fails the RSS-growth rule naming leaky."""
 import json
+import re
 import subprocess
 
 from conftest import WORKLOADS, binary, by_name, line_of, stop
@@ -99,3 +100,26 @@ def test_check_errors(tmp):
         r = subprocess.run([binary(), "check"] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and msg in r.stderr, (args, r.returncode, r.stderr)
+
+
+def test_check_cpu_names_hottest(tmp, monkeypatch):
+    """A process spinning in heavy() (three times steady's work): the CPU
+    rule fails with about a core, naming heavy as the hottest function."""
+    it = by_name("debian-3.11")
+    monkeypatch.setenv("DIFF_FACTOR", "3")
+    p = it.start("diff_work.py", 1000000, wait_ready=False)
+    try:
+        r = check("-p", p.pid, "-d", "4s", "--max-cpu", "50")
+    finally:
+        stop(p)
+    print(r.stdout)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    cpu = lines(r.stdout, "cpu")
+    assert len(cpu) == 1 and cpu[0].startswith("FAIL"), r.stdout
+    value = float(cpu[0].split(": ")[1].split()[0])
+    assert 80 <= value <= 105, cpu[0]
+    src = it.workload_path("diff_work.py")
+    hot = re.search(r"hottest (\S+) \((\S+):(\d+)\) \((\d+)% of its samples\)", cpu[0])
+    assert hot and hot.group(1) == "heavy" and hot.group(2) == src, cpu[0]
+    # heavy's loop is two lines, each about half of its 75%
+    assert 25 <= int(hot.group(4)) <= 80, cpu[0]
