@@ -280,7 +280,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	struct py_proc *proc;
 	__u64 tstate, cs, now = bpf_ktime_get_ns(), weight = 0;
 	struct cpu_time *ct;
-	__u32 zero = 0;
+	__u32 zero = 0, flags = 0;
 
 	stat_inc(STAT_TIMER);
 	if (!tgid)
@@ -323,10 +323,12 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		stat_inc(STAT_T_NO_TSTATE);
 		return 0;
 	}
-	if (track_loops && loops_only) {
+	if (track_loops) {
 		struct loop_state *ls = bpf_map_lookup_elem(&loops, &tid);
 
-		if (!ls || !ls->iter_start) {
+		if (ls && ls->iter_start) {
+			flags |= SAMPLE_IN_LOOP;
+		} else if (loops_only) {
 			stat_inc(STAT_T_NOT_LOOP);
 			return 0;
 		}
@@ -344,7 +346,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	cs = *(__u64 *)((void *)&ctx->regs + offsetof(struct pt_regs, cs));
 	s->ev.weight_ns = weight;
 	why = emit_stack(ctx, s, proc, EV_SAMPLE, id, tstate,
-			 (cs & 3) ? 0 : SAMPLE_KERNEL, want_kstack);
+			 flags | ((cs & 3) ? 0 : SAMPLE_KERNEL), want_kstack);
 	stat_inc(why ?: STAT_T_EMITTED);
 	return 0;
 }

@@ -46,6 +46,7 @@ enum sample_flags {
 	SAMPLE_KERNEL = 1 << 3,	  /* sampled while in the kernel */
 	SAMPLE_PREEMPTED = 1 << 4, /* EV_OFFCPU: still runnable (preempted) */
 	SAMPLE_GIL_WAIT = 1 << 5, /* EV_OFFCPU: blocked on a futex in the GIL */
+	SAMPLE_IN_LOOP = 1 << 6,  /* async: a loop thread inside an iteration */
 };
 
 /* Kernel frames kept per event (--kernel, and the reason of an off-CPU wait). */

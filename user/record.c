@@ -777,8 +777,11 @@ static void on_sample(struct record *r, const struct sample_event *e,
 
 		r->py_samples++;
 		t->samples++;
-		r->async->stack(r->async->ctx, e->pid, e->tid, r->stackbuf, true,
-				e->ktime - ns, ns);
+		/* stalls are made of loop threads' samples inside iterations
+		 * (all that BPF sends, unless sample_all) */
+		if (e->flags & SAMPLE_IN_LOOP)
+			r->async->stack(r->async->ctx, e->pid, e->tid, r->stackbuf,
+					true, e->ktime - ns, ns);
 		if (r->async->sample_all && stackagg__add(r->agg, r->stackbuf, 1))
 			r->lost_samples++;
 		return;
