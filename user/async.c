@@ -206,12 +206,7 @@ static void usage(FILE *f)
 		"    changes), p50/p95/p99/max; sequential independent awaits that could run\n"
 		"    together with asyncio.gather (CPython 3.11+, C Task implementation).\n"
 		"\n"
-		"Targets (default: -a):\n"
-		"  -p, --pid PID          this process (repeatable)\n"
-		"  -a, --all              every Python process on the host\n"
-		"  -- COMMAND [ARGS]      run COMMAND and watch it until it exits\n"
-		"      --container ID     only processes in containers whose id starts with ID\n"
-		"      --cgroup PATH      only processes in cgroup PATH (v2 path) or below\n"
+		RECORD_TARGETS_HELP
 		"\n"
 		"Options:\n"
 		"  -d, --duration SEC     stop after SEC seconds (default: until Ctrl-C, or\n"
@@ -322,16 +317,8 @@ int cmd_async(int argc, char **argv)
 	}
 	rargv[rargc++] = "-r";
 	rargv[rargc++] = (char *)rate;
-	if (optind < argc) {
-		if (rargc + (argc - optind) + 2 > MAX_ARGS) {
-			pr_err("too many arguments");
-			return 1;
-		}
-		rargv[rargc++] = "--";
-		while (optind < argc)
-			rargv[rargc++] = argv[optind++];
-	}
-	rargv[rargc] = NULL;
+	if (record_forward_command(argc, argv, optind, rargv, &rargc, MAX_ARGS))
+		return 1;
 	if (strcmp(c.out, "-") && output_check_writable(c.out))
 		return 1;
 	if (c.stalls_svg && output_check_writable(c.stalls_svg))

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "memrep.h"
 #include "output.h"
+#include "procfs.h"
 #include "record.h"
 
 #define MAX_ARGS 256
@@ -77,24 +78,9 @@ static unsigned long long mono_ns(void)
 /* utime + stime of pid in clock ticks, or -1 once it is gone. */
 static long long cpu_ticks(pid_t pid)
 {
-	char path[64], buf[4096], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
+	struct proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* the command may hold spaces and parentheses: fields follow the last ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return -1;
-	return (long long)(ut + st);
+	return procfs_stat(pid, &st) ? -1 : (long long)st.cpu_ticks;
 }
 
 static struct check_cmd *of_watch(void *ctx)
@@ -312,12 +298,7 @@ static void usage(FILE *f)
 		"      --config FILE            rules from a file: 'max-stall = 200ms' lines,\n"
 		"                               '#' comments; options given later win\n"
 		"\n"
-		"Targets (default: -a):\n"
-		"  -p, --pid PID          this process (repeatable)\n"
-		"  -a, --all              every Python process on the host\n"
-		"  -- COMMAND [ARGS]      run COMMAND and watch it until it exits\n"
-		"      --container ID     only processes in containers whose id starts with ID\n"
-		"      --cgroup PATH      only processes in cgroup PATH (v2 path) or below\n"
+		RECORD_TARGETS_HELP
 		"\n"
 		"Options:\n"
 		"  -d, --duration TIME    how long to watch (default 30s)\n"
@@ -499,16 +480,8 @@ int cmd_check(int argc, char **argv)
 	/* stall stacks are sampled at async's rate */
 	rargv[rargc++] = "-r";
 	rargv[rargc++] = "199";
-	if (optind < argc) {
-		if (rargc + (argc - optind) + 2 > MAX_ARGS) {
-			pr_err("too many arguments");
-			goto out;
-		}
-		rargv[rargc++] = "--";
-		while (optind < argc)
-			rargv[rargc++] = argv[optind++];
-	}
-	rargv[rargc] = NULL;
+	if (record_forward_command(argc, argv, optind, rargv, &rargc, MAX_ARGS))
+		goto out;
 	if (strcmp(out, "-") && output_check_writable(out))
 		goto out;
 	/* a stall is any iteration over the stall rule's limit, or 100 ms */

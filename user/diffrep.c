@@ -69,25 +69,17 @@ static void strip_ids(const char *stack, char *out)
 
 		frame_parse(s, len, root, &fp);
 		if (root && (fp.kind == FRAME_PROCESS || fp.kind == FRAME_THREAD)) {
-			/* the id is the last " (...)" */
-			const char *open = NULL;
+			/* the parser's name ends where the " (id)" begins */
+			size_t keep = (size_t)(fp.name + fp.name_len - s);
 
-			for (const char *p = s; p + 1 < s + len; p++)
-				if (p[0] == ' ' && p[1] == '(')
-					open = p;
-			if (open) {
-				memcpy(o, s, (size_t)(open - s));
-				o += open - s;
-				memcpy(o, " (0)", 4);
-				o += 4;
-				goto next;
-			}
-		} else if (fp.kind != FRAME_CONTAINER) {
-			root = false;
+			memcpy(o, s, keep);
+			memcpy(o + keep, " (0)", 4);
+			o += keep + 4;
+		} else {
+			root = root && fp.kind == FRAME_CONTAINER;
+			memcpy(o, s, len);
+			o += len;
 		}
-		memcpy(o, s, len);
-		o += len;
-next:
 		if (!e)
 			break;
 		*o++ = ';';

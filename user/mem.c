@@ -23,6 +23,7 @@
 #include "log.h"
 #include "memrep.h"
 #include "output.h"
+#include "procfs.h"
 #include "profiler.h"
 #include "record.h"
 
@@ -49,18 +50,13 @@ static unsigned long long mono_ns(void)
 /* Resident bytes of pid from /proc/PID/statm; -1 once it is gone. */
 static long long rss_bytes(struct mem_watch *c, pid_t pid)
 {
-	char path[64];
 	unsigned long long size, res;
-	FILE *f;
-	int n;
+	char buf[256];
 
-	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (procfs_read(pid, "statm", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%llu %llu", &size, &res) != 2)
 		return -1;
-	n = fscanf(f, "%llu %llu", &size, &res);
-	fclose(f);
-	return n == 2 ? (long long)(res * c->page) : -1;
+	return (long long)(res * c->page);
 }
 
 static void read_rss(struct mem_watch *c, pid_t pid, unsigned long long now)
@@ -199,12 +195,7 @@ static void usage(FILE *f)
 		"out memory that another function freed but the heap kept, the function that\n"
 		"later extends the heap is charged. --allocations shows who allocates.\n"
 		"\n"
-		"Targets (default: -a):\n"
-		"  -p, --pid PID          this process (repeatable)\n"
-		"  -a, --all              every Python process on the host\n"
-		"  -- COMMAND [ARGS]      run COMMAND and watch it until it exits\n"
-		"      --container ID     only processes in containers whose id starts with ID\n"
-		"      --cgroup PATH      only processes in cgroup PATH (v2 path) or below\n"
+		RECORD_TARGETS_HELP
 		"\n"
 		"Options:\n"
 		"  -d, --duration SEC     stop after SEC seconds (default: until Ctrl-C, or\n"
@@ -404,17 +395,10 @@ int cmd_mem(int argc, char **argv)
 	}
 	if (!c->out)
 		c->out = c->fmt == MEM_FLAMEGRAPH ? "mem.svg" : "-";
-	if (optind < argc) {
-		if (rargc + (argc - optind) + 2 > MAX_ARGS) {
-			pr_err("too many arguments");
-			ret = 1;
-			goto out;
-		}
-		rargv[rargc++] = "--";
-		while (optind < argc)
-			rargv[rargc++] = argv[optind++];
+	if (record_forward_command(argc, argv, optind, rargv, &rargc, MAX_ARGS)) {
+		ret = 1;
+		goto out;
 	}
-	rargv[rargc] = NULL;
 	if (strcmp(c->out, "-") && output_check_writable(c->out)) {
 		ret = 1;
 		goto out;

@@ -31,6 +31,7 @@ struct gc_gen {
 	unsigned long long hist[GC_BUCKETS];
 	unsigned long long *ns; /* first GC_KEEP pauses */
 	size_t n, cap;
+	size_t sorted; /* ns[0..sorted) is in order (pct sorts once) */
 };
 
 struct mproc {
@@ -617,6 +618,26 @@ static int cmp_ull(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The indices of the k largest counts of sc, largest first; returns how many. */
+static size_t top_counts(const struct stack_count *sc, size_t n, size_t *idx, size_t k)
+{
+	size_t got = 0;
+
+	for (size_t i = 0; sc && i < n; i++) {
+		size_t j;
+
+		if (!sc[i].count || (got == k && sc[i].count <= sc[idx[got - 1]].count))
+			continue;
+		j = got < k ? got++ : got - 1;
+		while (j > 0 && sc[idx[j - 1]].count < sc[i].count) {
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = i;
+	}
+	return got;
+}
+
 /* Nearest-rank percentile of the kept pauses (sorted in place). */
 static unsigned long long pct(struct gc_gen *g, double q)
 {
@@ -624,7 +645,10 @@ static unsigned long long pct(struct gc_gen *g, double q)
 
 	if (!g->n)
 		return 0;
-	qsort(g->ns, g->n, sizeof(*g->ns), cmp_ull);
+	if (g->sorted != g->n) {
+		qsort(g->ns, g->n, sizeof(*g->ns), cmp_ull);
+		g->sorted = g->n;
+	}
 	i = (size_t)ceil(q * g->n);
 	return g->ns[i ? i - 1 : 0];
 }
@@ -692,12 +716,9 @@ size_t memrep__proc_verdicts(struct memrep *m, struct memrep_proc_verdict *out, 
 		if (p->gc_stacks) {
 			size_t ns;
 			const struct stack_count *sc = stackagg__sorted(p->gc_stacks, &ns);
-			size_t best = 0;
+			size_t best;
 
-			for (size_t k = 1; sc && k < ns; k++)
-				if (sc[k].count > sc[best].count)
-					best = k;
-			if (sc && ns)
+			if (top_counts(sc, ns, &best, 1))
 				snprintf(v->gc_where, sizeof(v->gc_where), "%s", leaf_of(sc[best].stack));
 		}
 		/* sites are sorted by net growth: the first of this process */
@@ -826,23 +847,12 @@ int memrep__write_text(struct memrep *m, FILE *f)
 		if (p->gc_stacks) {
 			size_t ns;
 			const struct stack_count *sc = stackagg__sorted(p->gc_stacks, &ns);
-			size_t shown = 0;
+			size_t top[3], nt = top_counts(sc, ns, top, 3);
 
 			fprintf(f, "    set off by (top 3):\n");
-			for (size_t pass = 0; sc && pass < 3 && shown < ns; pass++) {
-				size_t best = SIZE_MAX;
-
-				/* the next largest not yet shown (few, so a scan) */
-				for (size_t k = 0; k < ns; k++)
-					if (sc[k].count && (best == SIZE_MAX || sc[k].count > sc[best].count))
-						best = k;
-				if (best == SIZE_MAX)
-					break;
-				fprintf(f, "      %6llu  %s\n", (unsigned long long)sc[best].count,
-					below_root(sc[best].stack));
-				((struct stack_count *)sc)[best].count = 0;
-				shown++;
-			}
+			for (size_t k = 0; k < nt; k++)
+				fprintf(f, "      %6llu  %s\n", (unsigned long long)sc[top[k]].count,
+					below_root(sc[top[k]].stack));
 		}
 	}
 	if (m->alloc_period) {

@@ -29,6 +29,7 @@ ssize_t procfs_read(pid_t pid, const char *name, char *buf, size_t len)
 int procfs_stat(pid_t pid, struct proc_stat *st)
 {
 	char buf[1024], *p;
+	unsigned long long ut, stime;
 	ssize_t n;
 	int ppid;
 
@@ -39,12 +40,13 @@ int procfs_stat(pid_t pid, struct proc_stat *st)
 	p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
 		return -EINVAL;
-	/* fields 3 (state), 4 (ppid) ... 22 (starttime) */
+	/* fields 3 (state), 4 (ppid) ... 14 (utime), 15 (stime) ... 22 (starttime) */
 	if (sscanf(p + 2,
-		   "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &st->state, &ppid, &st->start_ticks) != 3)
+		   "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+		   &st->state, &ppid, &ut, &stime, &st->start_ticks) != 5)
 		return -EINVAL;
 	st->ppid = ppid;
+	st->cpu_ticks = ut + stime;
 	return 0;
 }
 

@@ -10,6 +10,7 @@ struct proc_stat {
 	char state;			/* R, S, D, Z, X, ... */
 	pid_t ppid;
 	unsigned long long start_ticks; /* since boot, in clock ticks */
+	unsigned long long cpu_ticks;	/* utime + stime, in clock ticks */
 };
 
 /*

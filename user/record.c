@@ -1405,6 +1405,22 @@ bool record_forward_opt(int opt, char *arg, char **argv, int *argc)
 	return false;
 }
 
+int record_forward_command(int argc, char **argv, int optind, char **rargv, int *rargc,
+			   int max)
+{
+	if (optind < argc) {
+		if (*rargc + (argc - optind) + 2 > max) {
+			pr_err("too many arguments");
+			return -E2BIG;
+		}
+		rargv[(*rargc)++] = "--";
+		while (optind < argc)
+			rargv[(*rargc)++] = argv[optind++];
+	}
+	rargv[*rargc] = NULL;
+	return 0;
+}
+
 int record_main(int argc, char **argv, const struct live_view *view)
 {
 	struct record *r;

@@ -125,6 +125,22 @@ struct live_view {
  * more is the caller's to ensure) and returns true for one of them.
  */
 bool record_forward_opt(int opt, char *arg, char **argv, int *argc);
+/*
+ * Appends "-- COMMAND ARGS" (argv[optind..argc), if any) and the closing
+ * NULL to rargv, which holds max entries. Returns 0, or -E2BIG (and says
+ * so) when they do not fit.
+ */
+int record_forward_command(int argc, char **argv, int optind, char **rargv, int *rargc,
+			   int max);
+
+/* The help of the targets those commands pass on to record. */
+#define RECORD_TARGETS_HELP                                                              \
+	"Targets (default: -a):\n"                                                       \
+	"  -p, --pid PID          this process (repeatable)\n"                           \
+	"  -a, --all              every Python process on the host\n"                    \
+	"  -- COMMAND [ARGS]      run COMMAND and watch it until it exits\n"             \
+	"      --container ID     only processes in containers whose id starts with ID\n" \
+	"      --cgroup PATH      only processes in cgroup PATH (v2 path) or below\n"
 
 /*
  * A time: a number with us, ms or s, or a bare number in unit_ns. Returns
