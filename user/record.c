@@ -204,7 +204,8 @@ static void tracked_drop(struct record *r, pid_t pid)
 {
 	struct tracked **pp = bucket(r, pid), *t;
 
-	if (r->async && r->prof)
+	/* its probes (task steps, collections, allocators) go with it */
+	if ((r->async || r->mem) && r->prof)
 		profiler__detach_steps(r->prof, pid);
 	while ((t = *pp)) {
 		if (t->pid == pid) {
@@ -424,12 +425,13 @@ static void mem_attach(struct record *r, struct tracked *t)
 	if (access(bin, R_OK))
 		snprintf(bin, sizeof(bin), "%s", t->info.binary);
 	what = profiler__attach_mem(r->prof, t->pid, bin, r->mem->alloc_period > 0);
-	if (what < 0 && what != -EALREADY)
+	if (what < 0)
 		pr_debug("process %d: no memory probes in %s: %s", t->pid, bin,
 			 strerror(-what));
-	pr_debug("process %d: probes in %s:%s%s", t->pid, bin,
-		 what > 0 && (what & PROFILER_MEM_GC) ? " collections" : "",
-		 what > 0 && (what & PROFILER_MEM_ALLOC) ? " allocations" : "");
+	else
+		pr_debug("process %d: probes in %s:%s%s", t->pid, bin,
+			 (what & PROFILER_MEM_GC) ? " collections" : "",
+			 (what & PROFILER_MEM_ALLOC) ? " allocations" : "");
 	r->mem->proc(r->mem->ctx, t->pid, t->root, t->info.version, what);
 }
 
