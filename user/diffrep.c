@@ -69,8 +69,10 @@ static void strip_ids(const char *stack, char *out)
 
 		frame_parse(s, len, root, &fp);
 		if (root && (fp.kind == FRAME_PROCESS || fp.kind == FRAME_THREAD)) {
-			/* the parser's name ends where the " (id)" begins */
-			size_t keep = (size_t)(fp.name + fp.name_len - s);
+			/* the parser found " (id)" at the end: the last '(' is
+			 * its own (the name may be empty: "thread (5)") */
+			const char *open = memrchr(s, '(', len);
+			size_t keep = open ? (size_t)(open - s) - 1 : len;
 
 			memcpy(o, s, keep);
 			memcpy(o + keep, " (0)", 4);

@@ -78,13 +78,14 @@ void frame_parse(const char *s, size_t len, bool root, struct frame_parts *out)
 		return;
 	}
 	if (root && (p = pid_suffix(s, len, &out->pid, &out->nspid))) {
+		/* p is the '(' of the id; the name ends before the space */
 		if (starts(s, len, "thread ")) {
 			out->kind = FRAME_THREAD;
 			out->name = s + 7;
-			out->name_len = p >= 7 ? p - 7 : 0;
+			out->name_len = p >= 8 ? p - 8 : 0;
 		} else {
 			out->kind = FRAME_PROCESS;
-			out->name_len = p;
+			out->name_len = p - 1;
 		}
 		return;
 	}

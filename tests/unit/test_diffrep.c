@@ -137,6 +137,10 @@ static void test_pprof_round_trip(void)
 			fread(buf, 1, (1 << 20) - 1, f);
 			fclose(f);
 			CHECK(strstr(buf, leaf), "frame %s not in the SVG", leaf);
+			/* ids read 0, with the single space before them */
+			CHECK(strstr(buf, "python3 app.py (0)") && !strstr(buf, "  (0)"),
+			      "process frame of stack %d", i);
+			CHECK(i || strstr(buf, "thread worker (0)"), "thread frame");
 			free(buf);
 		}
 		unlink(svg);
