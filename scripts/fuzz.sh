@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
-artifacts=${FUZZ_ARTIFACTS:-$PWD/$build/artifacts}
+artifacts=${FUZZ_ARTIFACTS:-$(realpath -m "$build")/artifacts}
 fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep)
 
 do_build() {
