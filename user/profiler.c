@@ -34,6 +34,7 @@ struct profiler {
 	 * allocations), removed with it. */
 	struct pid_links {
 		pid_t pid;
+		int kind; /* LINKS_STEPS or LINKS_MEM: a process can have both */
 		int n;
 		struct bpf_link *l[PROFILER_PID_LINKS];
 	} *steps;
@@ -232,7 +233,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
 	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
 	/* mem: resident-memory changes, collections, allocations. */
-	bpf_program__set_autoload(p->skel->progs.py_rss, o->mem);
+	bpf_program__set_autoload(p->skel->progs.py_rss, o->mem && !o->no_rss);
 	bpf_program__set_autoload(p->skel->progs.py_gc_start, o->mem);
 	bpf_program__set_autoload(p->skel->progs.py_gc_done, o->mem);
 	bpf_program__set_autoload(p->skel->progs.py_alloc_malloc, o->alloc_period);
@@ -369,10 +370,12 @@ int profiler__poll(struct profiler *p, int timeout_ms)
 	return (n > 0 ? n : 0) + m;
 }
 
-static bool has_links(const struct profiler *p, pid_t pid)
+enum { LINKS_STEPS, LINKS_MEM };
+
+static bool has_links(const struct profiler *p, pid_t pid, int kind)
 {
 	for (size_t i = 0; i < p->nsteps; i++)
-		if (p->steps[i].pid == pid)
+		if (p->steps[i].pid == pid && p->steps[i].kind == kind)
 			return true;
 	return false;
 }
@@ -401,12 +404,12 @@ static int attach_steps(struct profiler *p, pid_t pid, const char *path,
 			int n)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
-	struct pid_links l = { .pid = pid };
+	struct pid_links l = { .pid = pid, .kind = LINKS_STEPS };
 
 	if (!p->skel->progs.py_send_enter ||
 	    !bpf_program__autoload(p->skel->progs.py_send_enter))
 		return -EOPNOTSUPP;
-	if (has_links(p, pid))
+	if (has_links(p, pid, LINKS_STEPS))
 		return 0;
 	/* Per process: the breakpoint goes only into that process. */
 	if (n < 1 || n > PROFILER_STEP_SITES)
@@ -440,12 +443,12 @@ int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
 	struct bpf_program *progs[] = { p->skel->progs.py_alloc_malloc,
 					p->skel->progs.py_alloc_calloc,
 					p->skel->progs.py_alloc_realloc };
-	struct pid_links l = { .pid = pid };
+	struct pid_links l = { .pid = pid, .kind = LINKS_MEM };
 	int what = 0, before;
 
 	if (!bpf_program__autoload(p->skel->progs.py_gc_start))
 		return -EOPNOTSUPP;
-	if (has_links(p, pid))
+	if (has_links(p, pid, LINKS_MEM))
 		return -EALREADY;
 	/* Collections: CPython's USDT probes, in --with-dtrace builds only.
 	 * libbpf raises their semaphores so the probe sites fire. */
@@ -496,13 +499,14 @@ int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
 
 void profiler__detach_steps(struct profiler *p, pid_t pid)
 {
-	for (size_t i = 0; i < p->nsteps; i++) {
-		if (p->steps[i].pid != pid)
+	for (size_t i = 0; i < p->nsteps;) {
+		if (p->steps[i].pid != pid) {
+			i++;
 			continue;
+		}
 		for (int k = 0; k < p->steps[i].n; k++)
 			bpf_link__destroy(p->steps[i].l[k]);
 		p->steps[i] = p->steps[--p->nsteps];
-		return;
 	}
 }
 

@@ -26,6 +26,8 @@ struct profiler_opts {
 	bool mem;	       /* mem: resident-memory changes and collections;
 				* no CPU sampler */
 	unsigned long long alloc_period; /* mem --allocations: bytes per sample (0: off) */
+	bool no_rss;	       /* with mem: collections only, no RSS-change hook
+				* (the agent's metrics read RSS from /proc) */
 };
 
 /*
