@@ -212,6 +212,8 @@ static void tracked_drop(struct record *r, pid_t pid)
 			*pp = t->next;
 			if (t->python && r->nprocs_live)
 				r->nprocs_live--;
+			if (t->python && r->prof && r->view && r->view->gone)
+				r->view->gone(r->view->ctx, pid);
 			if (r->unwinder) {
 				unwinder_forget(r->unwinder, pid);
 				mixed_forget(pid);
@@ -995,6 +997,23 @@ static void print_summary(struct record *r, double elapsed)
 			"pyrograph: hint: the ring buffer overflowed; raise --buffer-size or lower --rate\n");
 }
 
+/* The view's tick: cumulative loop timings first, then the counters. */
+static int view_tick(struct record *r)
+{
+	struct record_health h = {
+		.py_samples = r->py_samples,
+		.lost_samples = r->lost_samples,
+		.stalls = r->stalls,
+		.nprocs_live = r->nprocs_live,
+		.nprocs_seen = r->nprocs_seen,
+	};
+
+	if (r->async && r->async->loop)
+		profiler__loops(r->prof, r->async->loop, r->async->ctx);
+	profiler__stats(r->prof, h.stats);
+	return r->view->tick(r->view->ctx, &h);
+}
+
 /* Hands the view the stacks since its last refresh, then starts over. */
 static int live_refresh(struct record *r, unsigned long long now)
 {
@@ -1429,7 +1448,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	struct profiler_opts po = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned long long end_ms = 0, next_status, next_jitter = 0;
-	unsigned long long next_calibrate = 0;
+	unsigned long long next_calibrate = 0, next_view = 0, next_tick = 0;
 	int go_fd = -1, ret;
 	struct profile_data pd = { 0 };
 	unsigned long long period;
@@ -1506,6 +1525,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 	}
 	if (r->mem) {
 		po.mem = true;
+		po.no_rss = r->mem->gc_only;
 		po.alloc_period = r->mem->alloc_period;
 	}
 	if (r->native) {
@@ -1629,14 +1649,23 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			status_line(r, false);
 			next_status = now + 1000;
 		}
-		if (view && !r->async && !r->mem) {
-			if (view->input(view->ctx))
-				break;
-			if (now >= next_status) {
+		if (view && view->input && view->input(view->ctx))
+			break;
+		/* top and the agent: each interval's stacks (check takes the
+		 * whole run's at the end: no interval) */
+		if (view && view->refresh && view->interval_ms) {
+			if (!next_view)
+				next_view = now + view->interval_ms;
+			if (now >= next_view) {
 				if (live_refresh(r, now))
 					break;
-				next_status = now + view->interval_ms;
+				next_view = now + view->interval_ms;
 			}
+		}
+		if (view && view->tick && now >= next_tick) {
+			if (view_tick(r))
+				break;
+			next_tick = now + 1000;
 		}
 	}
 	/* Whatever is still in the ring buffer belongs to this recording;

@@ -52,6 +52,7 @@ struct async_hooks {
 struct mem_hooks {
 	void *ctx;
 	unsigned long long alloc_period; /* --allocations: bytes per sample; 0 off */
+	bool gc_only; /* collections only: no EV_MEM (RSS changes) at all */
 	/* A Python process now tracked: its root frame text, its version, and
 	 * what could be probed in it (PROFILER_MEM_* bits, negative errno). */
 	void (*proc)(void *ctx, pid_t pid, const char *label, const char *version,
@@ -90,6 +91,16 @@ struct asyncrep;
 void async_hooks_init(struct async_hooks *h, struct asyncrep *rep,
 		      unsigned long long stall_ns, bool no_steps);
 
+/* The recording's own figures, for a view's tick (the agent's metrics). */
+struct record_health {
+	unsigned long long stats[STAT_NR]; /* the BPF counters (STAT_*) */
+	unsigned long long py_samples;	   /* Python samples taken in */
+	unsigned long long lost_samples;   /* ... and lost in userspace */
+	unsigned long long stalls;	   /* async: stall events received */
+	unsigned int nprocs_live;	   /* Python processes tracked now */
+	unsigned int nprocs_seen;	   /* ... since the start */
+};
+
 /*
  * A live consumer of the recording loop (pyrograph top): instead of writing
  * a file at the end, the loop hands it the stacks of each interval.
@@ -115,6 +126,15 @@ struct live_view {
 	const struct async_hooks *async;
 	/* pyrograph mem (likewise). */
 	const struct mem_hooks *mem;
+	/*
+	 * Every second, when set: first async->loop for every polling thread
+	 * (cumulative figures; otherwise it is called at the end only), then
+	 * this with the recording's counters. Non-zero stops.
+	 */
+	int (*tick)(void *ctx, const struct record_health *h);
+	/* A tracked Python process exited or exec'd (it may come back, under
+	 * the same pid, through the hooks' proc). */
+	void (*gone)(void *ctx, pid_t pid);
 };
 
 /*
