@@ -6,6 +6,11 @@
  * Uploads that fail are retried with exponential backoff; the queue is
  * bounded in memory (oldest dropped, counted) or, with --spool, kept on
  * disk (bounded too) so profiles survive a backend outage and a restart.
+ *
+ * With --metrics-listen it also (or only) serves /metrics for Prometheus:
+ * the recording loop then runs async's and mem's hooks (event-loop timing,
+ * stalls, blocking calls, await latency, collections) and feeds them to
+ * user/metrics.c; the HTTP side is polled from the loop (user/httpd.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -16,14 +21,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "container.h"
 #include "frames.h"
 #include "http.h"
+#include "httpd.h"
 #include "log.h"
+#include "metrics.h"
+#include "procfs.h"
+#include "profiler.h"
 #include "output.h"
 #include "pprof.h"
 #include "record.h"
@@ -53,6 +64,13 @@ struct agent {
 	long long next_try_ms;
 	unsigned int backoff_ms;
 	unsigned long long spool_seq;
+	bool uploading; /* --server given */
+	/* --metrics-listen */
+	struct metrics *metrics;
+	struct httpd *httpd;
+	struct async_hooks ah;
+	struct mem_hooks mh;
+	long page, clk_tck;
 };
 
 static long long now_ms(void)
@@ -300,9 +318,16 @@ static void flush(struct agent *a)
 	}
 }
 
+static int m_serve(void *ctx, const char *path, FILE *f, const char **ctype);
+
 static int agent_input(void *ctx)
 {
-	flush(ctx);
+	struct agent *a = ctx;
+
+	if (a->uploading)
+		flush(a);
+	if (a->httpd)
+		httpd_poll(a->httpd, m_serve, a);
 	return 0;
 }
 
@@ -417,10 +442,193 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 	return 0;
 }
 
+/* --- metrics: what the recording loop hands over --------------------- */
+
+static void m_proc(void *ctx, pid_t pid, const char *label)
+{
+	struct agent *a = ctx;
+	char cmd[512], service[64], cbuf[80] = "";
+	struct container_info ci;
+	ssize_t n = procfs_read(pid, "cmdline", cmd, sizeof(cmd));
+
+	(void)label;
+	for (ssize_t i = 0; i < n; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	service_name(cmd, n > 0 ? (size_t)n : 0, service, sizeof(service));
+	/* the container's short id, as docker ps shows it */
+	if (!container_read(pid, &ci) && ci.id[0])
+		snprintf(cbuf, sizeof(cbuf), "%.12s", ci.id);
+	metrics__proc(a->metrics, pid, service, cbuf);
+}
+
+static void m_stack(void *ctx, pid_t pid, pid_t tid, const char *stack, bool oncpu,
+		    unsigned long long start, unsigned long long ns)
+{
+	struct agent *a = ctx;
+	const char *leaf = strrchr(stack, ';');
+
+	(void)start;
+	/* off the CPU inside an iteration: the leaf is why ("[sleep]") */
+	if (!oncpu)
+		metrics__blocking(a->metrics, pid, tid, leaf ? leaf + 1 : stack, ns);
+}
+
+static void m_stall(void *ctx, const struct stall_event *e)
+{
+	struct agent *a = ctx;
+
+	metrics__stall(a->metrics, e->pid, e->tid, e->ns);
+}
+
+static void m_step(void *ctx, pid_t pid, pid_t tid, unsigned long long coro, const char *code,
+		   unsigned long long start, unsigned long long ns, int result)
+{
+	(void)ctx, (void)pid, (void)tid, (void)coro, (void)code, (void)start, (void)ns,
+		(void)result;
+}
+
+static void m_resume(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
+		     const char *chain, unsigned long long at, unsigned long long ns)
+{
+	struct agent *a = ctx;
+	const char *end = chain + strlen(chain), *site;
+	char buf[512];
+
+	(void)tid, (void)coro, (void)at;
+	/*
+	 * The site is the innermost coroutine frame that is not asyncio's own
+	 * (asyncio.sleep, wait_for, Queue.get...): the application's await.
+	 * A chain made only of asyncio frames keeps its innermost.
+	 */
+	for (;;) {
+		const char *semi = memrchr(chain, ';', (size_t)(end - chain));
+
+		site = semi ? semi + 1 : chain;
+		if (!semi || !memmem(site, (size_t)(end - site), "/asyncio/", 9))
+			break;
+		end = semi;
+	}
+	if (!memmem(site, (size_t)(end - site), "/asyncio/", 9) || end == chain + strlen(chain)) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)(end - site), site);
+		metrics__await(a->metrics, pid, buf, ns);
+		return;
+	}
+	/* all asyncio: the innermost */
+	site = strrchr(chain, ';');
+	metrics__await(a->metrics, pid, site ? site + 1 : chain, ns);
+}
+
+static int m_loop(void *ctx, __u32 tid, const struct loop_state *ls)
+{
+	struct agent *a = ctx;
+
+	metrics__loop(a->metrics, (pid_t)tid, ls);
+	return 0;
+}
+
+static void m_mem_proc(void *ctx, pid_t pid, const char *label, const char *version,
+		       int probes)
+{
+	struct agent *a = ctx;
+
+	(void)label, (void)version;
+	metrics__proc_gc(a->metrics, pid, probes > 0 && (probes & PROFILER_MEM_GC));
+}
+
+static void m_mem_event(void *ctx, pid_t pid, __u32 type, const char *stack, long long value,
+			long long aux0, long long aux1, unsigned long long ktime)
+{
+	struct agent *a = ctx;
+
+	(void)stack, (void)aux1, (void)ktime;
+	if (type == EV_GC && value >= 0)
+		metrics__gc(a->metrics, pid, (int)aux0, (unsigned long long)value);
+}
+
+static void m_mem_tick(void *ctx)
+{
+	(void)ctx;
+}
+
+static void m_mem_done(void *ctx, const unsigned long long *stats)
+{
+	(void)ctx, (void)stats;
+}
+
+/* RSS and CPU of one process; a process gone without an exit event (lost
+ * in a full ring buffer) is forgotten here. */
+static void m_usage(void *ctx, pid_t pid)
+{
+	struct agent *a = ctx;
+	struct proc_stat st;
+	char buf[128];
+	long long pages = -1;
+	struct timespec ts;
+
+	if (procfs_stat(pid, &st) || st.state == 'Z' || st.state == 'X' ||
+	    procfs_read(pid, "statm", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%*s %lld", &pages) != 1) {
+		metrics__forget(a->metrics, pid);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	metrics__usage(a->metrics, pid, pages * a->page, (double)st.cpu_ticks / a->clk_tck,
+		       ts.tv_sec * 1000000000ULL + ts.tv_nsec);
+}
+
+static int m_tick(void *ctx, const struct record_health *h)
+{
+	struct agent *a = ctx;
+	struct metrics_health mh = {
+		.py_samples = h->py_samples,
+		.lost_samples = h->lost_samples,
+		.targets = h->nprocs_live,
+		.uploading = a->uploading,
+		.sent = a->sent,
+		.rejected = a->failed,
+		.dropped = a->dropped,
+		.queued_bytes = a->queued_bytes,
+	};
+	struct rusage ru;
+
+	memcpy(mh.stats, h->stats, sizeof(mh.stats));
+	if (!getrusage(RUSAGE_SELF, &ru))
+		mh.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+				 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	metrics__each_proc(a->metrics, m_usage, a);
+	metrics__health(a->metrics, &mh);
+	return 0;
+}
+
+static void m_gone(void *ctx, pid_t pid)
+{
+	struct agent *a = ctx;
+
+	if (a->metrics)
+		metrics__forget(a->metrics, pid);
+}
+
+static int m_serve(void *ctx, const char *path, FILE *f, const char **ctype)
+{
+	struct agent *a = ctx;
+
+	if (!strcmp(path, "/metrics")) {
+		*ctype = "text/plain; version=0.0.4; charset=utf-8";
+		return metrics__write(a->metrics, f) ? 500 : 200;
+	}
+	if (!strcmp(path, "/")) {
+		fprintf(f, "pyrograph agent: Prometheus metrics at /metrics\n");
+		return 200;
+	}
+	return 404;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: pyrograph agent --server URL [OPTIONS] [record's target options]\n"
+		"       pyrograph agent --metrics-listen [HOST:]PORT [OPTIONS] [...]\n"
 		"\n"
 		"Profiles every Python process on the host (or the selected ones) without\n"
 		"end and, every period, sends one pprof profile per process to a\n"
@@ -430,21 +638,96 @@ static void usage(FILE *f)
 		"celery, else the program). Failed uploads are retried with exponential\n"
 		"backoff (1 s to 60 s); the queue is bounded, oldest profiles dropped first.\n"
 		"\n"
+		"With --metrics-listen (with or without --server) it serves Prometheus\n"
+		"metrics at http://ADDR/metrics, labelled host, container, service, pid:\n"
+		"  pyrograph_asyncio_loop_lag_seconds           histogram per event loop (tid)\n"
+		"  pyrograph_asyncio_stalls_total, _stalled_seconds_total   per event loop\n"
+		"  pyrograph_asyncio_blocking_seconds_total     off-CPU in iterations, by kind\n"
+		"  pyrograph_asyncio_await_latency_seconds      histogram per await site\n"
+		"                                               (busiest N, rest site=\"other\")\n"
+		"  pyrograph_python_gc_pause_seconds            histogram per generation (USDT)\n"
+		"  pyrograph_process_resident_memory_bytes, _growth_bytes_per_second,\n"
+		"  pyrograph_process_cpu_seconds_total          per process\n"
+		"  pyrograph_agent_*                            samples, drops by reason, CPU,\n"
+		"                                               targets, uploads, series\n"
+		"Histogram buckets are the kernel's log2 buckets (le = 2, 4, 8 ... us). A\n"
+		"process's series go away when it exits. Event-loop timing runs on every\n"
+		"syscall host-wide and task-await probes trap into the kernel once per task\n"
+		"step (see `pyrograph async --help` for the measured cost; --no-await skips\n"
+		"the await probes).\n"
+		"\n"
 		"Options:\n"
-		"  -S, --server URL      ingest endpoint base, http:// only (required)\n"
+		"  -S, --server URL      ingest endpoint base, http:// only\n"
 		"  -P, --period SEC      seconds per profile (default 60)\n"
 		"      --spool DIR       keep queued profiles in DIR (survive restarts)\n"
 		"      --queue-max SIZE  queue bound, in memory or in DIR: 64M (default),\n"
 		"                        512K...; the oldest profiles are dropped first\n"
+		"      --metrics-listen ADDR  serve /metrics on ADDR: PORT (127.0.0.1:PORT),\n"
+		"                        HOST:PORT or [V6]:PORT; anything but loopback must be\n"
+		"                        written out (0.0.0.0:9464); no authentication\n"
+		"      --stall TIME      an event-loop iteration this long is a stall\n"
+		"                        (default 100ms)\n"
+		"      --await-sites N   await sites per process with their own series\n"
+		"                        (default 10, at most 256)\n"
+		"      --no-await        no await-latency histograms (no task-step probes)\n"
 		"  -q, --quiet           no per-period status lines\n"
 		"  -h, --help            this help\n"
+		"At least one of --server and --metrics-listen is needed.\n"
 		"Target and sampling options of `pyrograph record` apply (default -a;\n"
 		"-r, --container, --cgroup, -p ...).\n"
 		"\n"
 		"Examples:\n"
 		"  pyrograph agent --server http://pyroscope:4040\n"
 		"  pyrograph agent --server http://127.0.0.1:4040 --period 10 --spool /var/spool/pyrograph\n"
+		"  pyrograph agent --metrics-listen 9464        (scrape 127.0.0.1:9464/metrics)\n"
 		"  systemctl enable --now pyrograph-agent   (scripts/pyrograph-agent.service)\n");
+}
+
+static int metrics_setup(struct agent *a, const char *listen, unsigned long long stall_ns,
+			 unsigned int sites, bool no_await, struct live_view *v)
+{
+	const char *why;
+	int err = httpd_listen(listen, &a->httpd, &why);
+
+	if (err) {
+		pr_err("--metrics-listen %s: %s", listen, why);
+		return err;
+	}
+	a->metrics = metrics__new(a->host, sites);
+	if (!a->metrics)
+		return -ENOMEM;
+	a->page = sysconf(_SC_PAGESIZE);
+	a->clk_tck = sysconf(_SC_CLK_TCK);
+	a->ah = (struct async_hooks){
+		.ctx = a,
+		.stall_ns = stall_ns,
+		.no_steps = no_await,
+		/* the profiles to upload are every thread's samples */
+		.sample_all = a->uploading,
+		.proc = m_proc,
+		.stack = m_stack,
+		.stall = m_stall,
+		.step = m_step,
+		.resume = m_resume,
+		.loop = m_loop,
+	};
+	a->mh = (struct mem_hooks){
+		.ctx = a,
+		.gc_only = true,
+		.proc = m_mem_proc,
+		.event = m_mem_event,
+		.tick = m_mem_tick,
+		.done = m_mem_done,
+	};
+	v->async = &a->ah;
+	v->mem = &a->mh;
+	v->tick = m_tick;
+	v->gone = m_gone;
+	if (!httpd_loopback(a->httpd))
+		pr_warn("serving metrics on %s, beyond this host, without authentication",
+			httpd_address(a->httpd));
+	pr_info("agent: metrics at http://%s/metrics", httpd_address(a->httpd));
+	return 0;
 }
 
 int cmd_agent(int argc, char **argv)
@@ -452,14 +735,16 @@ int cmd_agent(int argc, char **argv)
 	struct agent a = { .period = 60, .queue_max = 64 << 20 };
 	struct live_view v = {
 		.ctx = &a,
-		.refresh = agent_refresh,
 		.input = agent_input,
 		.group_container = true,
 		.refresh_on_exit = true,
 	};
-	char **rargv = calloc(argc + 2, sizeof(*rargv));
-	const char *server = NULL, *why;
-	int rargc = 0, ret;
+	char **rargv = calloc(argc + 3, sizeof(*rargv));
+	const char *server = NULL, *listen = NULL, *why;
+	unsigned long long stall_ns = 100000000ULL;
+	unsigned int sites = 10;
+	bool no_await = false;
+	int rargc = 0, ret = 1;
 
 	if (!rargv)
 		return 1;
@@ -469,18 +754,47 @@ int cmd_agent(int argc, char **argv)
 		const char *o = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+		if (!strcmp(o, "--")) {
+			/* a command to run and watch: record's, to the end */
+			while (i < argc)
+				rargv[rargc++] = argv[i++];
+			break;
+		} else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
 			usage(stdout);
-			free(rargv);
-			return 0;
+			ret = 0;
+			goto out;
 		} else if (!strcmp(o, "-S") || !strcmp(o, "--server")) {
 			server = val;
 			i++;
+		} else if (!strcmp(o, "--metrics-listen")) {
+			if (!val) {
+				pr_err("--metrics-listen: an address, e.g. 9464 or 127.0.0.1:9464");
+				goto out;
+			}
+			listen = val;
+			i++;
+		} else if (!strcmp(o, "--stall")) {
+			if (!val || parse_time(val, 1e6, 1e6, 3600e9, &stall_ns)) {
+				pr_err("--stall: a time such as 100ms (1ms to 3600s)");
+				goto out;
+			}
+			i++;
+		} else if (!strcmp(o, "--await-sites")) {
+			char *end;
+			long n = val ? strtol(val, &end, 10) : -1;
+
+			if (!val || *end || n < 0 || n > METRICS_MAX_SITES) {
+				pr_err("--await-sites: 0..%d", METRICS_MAX_SITES);
+				goto out;
+			}
+			sites = (unsigned int)n;
+			i++;
+		} else if (!strcmp(o, "--no-await")) {
+			no_await = true;
 		} else if (!strcmp(o, "-P") || !strcmp(o, "--period")) {
 			if (!val || atoi(val) < 1 || atoi(val) > 86400) {
 				pr_err("--period: 1..86400 seconds");
-				free(rargv);
-				return 1;
+				goto out;
 			}
 			a.period = atoi(val);
 			i++;
@@ -497,8 +811,7 @@ int cmd_agent(int argc, char **argv)
 				q <<= 20, end += !!*end;
 			if (!q || *end || q > (64ULL << 30)) {
 				pr_err("--queue-max: a size such as 64M or 512K");
-				free(rargv);
-				return 1;
+				goto out;
 			}
 			a.queue_max = q;
 			i++;
@@ -508,36 +821,49 @@ int cmd_agent(int argc, char **argv)
 			rargv[rargc++] = argv[i];
 		}
 	}
-	if (!server) {
+	if (!server && !listen) {
 		usage(stderr);
-		free(rargv);
-		return 1;
+		goto out;
 	}
-	if (http_url_parse(server, &a.url, &why)) {
+	if (server && http_url_parse(server, &a.url, &why)) {
 		pr_err("--server %s: %s", server, why);
-		free(rargv);
-		return 1;
+		goto out;
 	}
-	if (a.spool_dir) {
+	a.uploading = server;
+	if (a.spool_dir && server) {
 		if (mkdir(a.spool_dir, 0700) && errno != EEXIST) {
 			pr_err("--spool %s: %s", a.spool_dir, strerror(errno));
-			free(rargv);
-			return 1;
+			goto out;
 		}
 		load_spool(&a);
 	}
 	if (gethostname(a.host, sizeof(a.host)))
 		snprintf(a.host, sizeof(a.host), "localhost");
 	label_value(a.host, sizeof(a.host), a.host, strlen(a.host));
-	v.interval_ms = a.period * 1000;
-	if (!a.quiet)
+	if (server) {
+		v.refresh = agent_refresh;
+		v.interval_ms = a.period * 1000;
+	}
+	if (listen) {
+		if (metrics_setup(&a, listen, stall_ns, sites, no_await, &v))
+			goto out;
+		/* the agent's own lines say what happens; record's live status
+		 * line would interleave with them (before any "-- COMMAND") */
+		memmove(rargv + 2, rargv + 1, (rargc - 1) * sizeof(*rargv));
+		rargv[1] = "-q";
+		rargc++;
+	}
+	if (!a.quiet && server)
 		pr_info("agent: sending to %s every %u s", server, a.period);
 	ret = record_main(rargc, rargv, &v);
-	flush(&a);
-	if (!a.quiet)
-		pr_info("agent: sent %llu profiles, %llu rejected, %llu dropped, %zu left queued (%zu bytes)%s",
-			a.sent, a.failed, a.dropped, a.nqueued, a.queued_bytes,
-			a.spool_dir && a.nqueued ? " (spooled)" : "");
+	if (server) {
+		flush(&a);
+		if (!a.quiet)
+			pr_info("agent: sent %llu profiles, %llu rejected, %llu dropped, %zu left queued (%zu bytes)%s",
+				a.sent, a.failed, a.dropped, a.nqueued, a.queued_bytes,
+				a.spool_dir && a.nqueued ? " (spooled)" : "");
+	}
+out:
 	/* spooled items stay on disk for the next run */
 	while (a.head) {
 		struct item *it = a.head;
@@ -547,6 +873,8 @@ int cmd_agent(int argc, char **argv)
 		it->spool = NULL;
 		item_free(it);
 	}
+	httpd_free(a.httpd);
+	metrics__free(a.metrics);
 	free(rargv);
 	return ret;
 }

@@ -114,11 +114,11 @@ def test_planted(name, tmp):
             [(f["function"], f["line"]) for f in a["chain"]] for a in d["await_sites"]]))
     lines = {m: line_of(PLANTED, m) for m in (
         "planted: independent of the next", "could run together with gather",
-        "await asyncio.sleep(0.01)", "await asyncio.sleep(0.7)")}
+        "await asyncio.sleep(TICK)", "await asyncio.sleep(0.7)")}
     user = site(("sequential", lines["planted: independent of the next"]))
     assert [f["function"] for f in user["chain"][:2]] == ["sequential", "fetch_user"], user
     assert 40 <= user["p50_ms"] <= 80, user
-    tick = site(("ticker", lines["await asyncio.sleep(0.01)"]))
+    tick = site(("ticker", lines["await asyncio.sleep(TICK)"]))
     assert tick["count"] >= 200 and 8 <= tick["p50_ms"] <= 30, tick
     assert 600 <= site(("sleepy", lines["await asyncio.sleep(0.7)"]))["p50_ms"] <= 1200
 

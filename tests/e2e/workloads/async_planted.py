@@ -4,12 +4,14 @@
 #   crunch      runs a ~150 ms pure-Python loop in a coroutine (CPU-bound)
 #   sequential  two independent awaits back to back (could be gathered)
 #   ticker      a well-behaved coroutine that must never be blamed
-# Prints "ready" once the loop runs; exits after the given seconds.
+# Prints "ready" once the loop runs; exits after argv[1] seconds. argv[2]
+# sets the ticker's period (default 0.01 s).
 import asyncio
 import sys
 import time
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
+TICK = float(sys.argv[2]) if len(sys.argv) > 2 else 0.01
 
 
 async def sleepy():
@@ -54,7 +56,7 @@ async def sequential():
 async def ticker():
     n = 0
     while True:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(TICK)
         n += 1  # well-behaved: tiny steps
 
 
