@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(clang llvm libbpf-dev libelf-dev libdw-dev zlib1g-dev bpftool meson ninja-build
       pkg-config gcc python3 python3-pytest chromium debootstrap
       libxml2-utils util-linux python3.11-dbg python3.11-dev tmux golang-go nodejs
-      python3-fastapi python3-uvicorn python3-uvloop python3-asyncpg postgresql wrk)
+      python3-fastapi python3-uvicorn python3-uvloop python3-asyncpg postgresql wrk
+      prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

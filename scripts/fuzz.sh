@@ -3,7 +3,7 @@
 # libFuzzer targets of everything that parses data a target controls
 # (tests/fuzz): ELF files, _Py_DebugOffsets, line tables, str/bytes objects,
 # thread states, frames and code objects in a fake address space, folded
-# frame texts.
+# frame texts, the agent's metrics and its HTTP requests.
 #
 #   scripts/fuzz.sh build            configure and build (CC=clang, ASan+UBSan)
 #   scripts/fuzz.sh run SECONDS      each fuzzer for SECONDS on its corpus
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$(realpath -m "$build")/artifacts}
-fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep)
+fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep fuzz_metrics)
 
 do_build() {
 	if [ ! -f "$build/build.ninja" ]; then
@@ -115,6 +115,19 @@ PY
 	if [ -z "$(ls -A "$d")" ]; then
 		# BEFORE, a NUL byte, AFTER (see tests/fuzz/fuzz_diffrep.c)
 		printf 'python3 a.py (1);<module> (/a.py:3);f (/a.py:9) 50\npython3 a.py (1);g (/a.py:5) 20\n\0python3 a.py (2);<module> (/a.py:3);f (/a.py:9) 90\nthread w (3);h [libc.so.6] 4\n' > "$d/seed"
+	fi
+	d=$corpus/fuzz_metrics
+	if [ -z "$(ls -A "$d")" ]; then
+		# kind byte, 8 number bytes, text (see tests/fuzz/fuzz_metrics.c)
+		printf '%s\n' \
+			'0\x01\x02\x03\x04\x05\x06\x07\x08app' \
+			'2\x01\x02\x03\x04\x05\x06\x07\x08' \
+			'3\x01\x02\x03\x04\x05\x06\x07\x08' \
+			'4\x01\x02\x03\x04\x05\x06\x07\x08[sleep]' \
+			'5\x01\x02\x03\x04\x05\x06\x07\x08fetch (/a.py:4)' \
+			'6\x01\x02\x03\x04\x05\x06\x07\x08' \
+			'8\x01\x02\x03\x04\x05\x06\x07\x08a"b\\c' > "$d/seed"
+		printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' > "$d/request"
 	fi
 	d=$corpus/fuzz_elf
 	if [ -z "$(ls -A "$d")" ]; then

@@ -20,6 +20,7 @@ UNITS = {
     "test_asyncrep": [],
     "test_memrep": [],
     "test_diffrep": [],
+    "test_metrics": [],
     "test_unwind": [],
 }
 
