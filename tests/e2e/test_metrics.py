@@ -339,3 +339,37 @@ def test_cardinality_bounded(tmp):
     dropped = [x for x in after if x[0] == "pyrograph_agent_dropped_total" and
                x[1]["reason"].startswith("metrics_")]
     assert all(x[2] == 0 for x in dropped), dropped
+
+
+def test_metrics_with_uploads(tmp):
+    """--server and --metrics-listen together: every thread's samples still
+    go to the profiles (not only the loop's inside iterations), and the
+    uploads show in the agent's own metrics."""
+    from test_agent import Receiver, decode_pprof
+    it = by_name("debian-3.11")
+    p = it.start("async_planted.py", 60)
+    rx = Receiver()
+    agent = None
+    try:
+        agent = Agent("--server", "http://127.0.0.1:%d" % rx.port, "--period", "2", "-p", p.pid)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(rx.got) < 2:
+            time.sleep(0.5)
+        text = agent.scrape()
+    finally:
+        rc = agent.stop() if agent else None
+        rx.close()
+        stop(p)
+    assert rc == 0, "".join(agent.err)
+    assert len(rx.got) >= 2, rx.got
+    names = set()
+    for g in rx.got:
+        names |= decode_pprof(g[2])[0]
+    # the CPU-bound coroutine is in the profiles
+    assert "crunch" in names, names
+    s = {(x[0], x[1].get("result")): x[2] for x in samples(text)}
+    assert s[("pyrograph_agent_uploads_total", "sent")] >= 1, s
+    assert s[("pyrograph_agent_uploads_total", "rejected")] == 0, s
+    stalls = [x[2] for x in samples(text) if x[0] == "pyrograph_asyncio_stalls_total" and
+              x[1]["pid"] == str(p.pid)]
+    assert stalls and stalls[0] >= 2, stalls
