@@ -91,8 +91,12 @@ def test_idle_reasons(name, tmp):
         if name_ == "spinner":
             assert abs(share.get("cpu", 0) - 100 * m["cpu"] / m["wall"]) <= 5, report[-1]
         else:
-            # Blocked in the call (including re-taking the GIL after it).
-            assert abs(offcpu - 100 * m["blocked"] / m["wall"]) <= 5, report[-1]
+            # Off the CPU is what the thread's own CPU clock did not count.
+            # (Not "blocked", the wall time inside the call: the reader
+            # spends 3-6% of it on the CPU in the kernel, submitting I/O.)
+            assert abs(offcpu - (100 - 100 * m["cpu"] / m["wall"])) <= 5, report[-1]
+            # ...and nearly all of it inside the blocking call
+            assert m["blocked"] / m["wall"] >= 0.9, report[-1]
     print("\n".join(report))
     by_tid = {tids[k]: k for k in tids}
     reasons = {by_tid[tid]: {kind for (fn, kind) in t if kind != "cpu"} for tid, t in got.items()
