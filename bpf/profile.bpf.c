@@ -44,6 +44,11 @@ const volatile bool track_loops = false;
 const volatile bool loops_only = true;
 /* Iterations at least this long are sent as EV_STALL. */
 const volatile __u64 stall_ns = 100000000;
+/* A consumer that runs without end (the agent's metrics) reads the loops
+ * every second; a loop thread's entry then goes when the thread does, so
+ * dead threads cannot fill the table. async reads them once, at the end,
+ * and keeps them. */
+const volatile bool loops_reap = false;
 /* pyrograph mem --allocations: one sample per this many bytes, on average. */
 const volatile __u64 alloc_period = 512 * 1024;
 
@@ -1082,6 +1087,8 @@ int BPF_PROG(py_exit, struct task_struct *p, bool group_dead)
 	bpf_map_delete_elem(&steps, &tid);
 	bpf_map_delete_elem(&gc_runs, &tid);
 	bpf_map_delete_elem(&alloc_left, &tid);
+	if (loops_reap)
+		bpf_map_delete_elem(&loops, &tid);
 	if (!group_dead)
 		return 0;
 	bpf_map_delete_elem(&seen, &tgid);

@@ -61,6 +61,7 @@ struct agent {
 	struct item *head, *tail;
 	size_t queued_bytes, nqueued;
 	unsigned long long sent, failed, dropped, cut;
+	unsigned long long unencoded; /* profiles that could not be encoded */
 	long long next_try_ms;
 	unsigned int backoff_ms;
 	unsigned long long spool_seq;
@@ -275,10 +276,14 @@ static int item_body(struct item *it, unsigned char **b)
 	return 0;
 }
 
-/* Sends what is due; stops at the first failure and backs off. */
-static void flush(struct agent *a)
+/*
+ * Sends what is due, at most max profiles (each POST blocks up to 5 s, and
+ * the loop that calls this also serves /metrics); stops at the first
+ * failure and backs off.
+ */
+static void flush(struct agent *a, size_t max)
 {
-	while (a->head && now_ms() >= a->next_try_ms) {
+	while (a->head && max-- && now_ms() >= a->next_try_ms) {
 		struct item *it = a->head;
 		unsigned char *b;
 		int st;
@@ -324,8 +329,10 @@ static int agent_input(void *ctx)
 {
 	struct agent *a = ctx;
 
+	/* one upload per call: after an outage the backlog drains at the
+	 * loop's pace instead of holding it for minutes */
 	if (a->uploading)
-		flush(a);
+		flush(a, 1);
 	if (a->httpd)
 		httpd_poll(a->httpd, m_serve, a);
 	return 0;
@@ -412,7 +419,7 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 		if (!it || !procs[k].agg ||
 		    pprof_encode(&d, &it->body, &it->len)) {
 			free(it);
-			a->dropped++;
+			a->unencoded++;
 			continue;
 		}
 		/* name=SERVICE.cpu{host=,container=,pid=}: braces, commas and
@@ -438,7 +445,7 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 		pr_info("cut %d profile%s; sent %llu, queued %zu (%zu KiB), dropped %llu",
 			np, np == 1 ? "" : "s", a->sent, a->nqueued,
 			a->queued_bytes / 1024, a->dropped);
-	flush(a);
+	flush(a, 1);
 	return 0;
 }
 
@@ -556,8 +563,18 @@ static void m_mem_done(void *ctx, const unsigned long long *stats)
 	(void)ctx, (void)stats;
 }
 
+static bool thread_alive(void *ctx, pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	(void)ctx;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", pid, tid);
+	return !access(path, F_OK);
+}
+
 /* RSS and CPU of one process; a process gone without an exit event (lost
- * in a full ring buffer) is forgotten here. */
+ * in a full ring buffer) is forgotten here, and its loop threads that
+ * exited. */
 static void m_usage(void *ctx, pid_t pid)
 {
 	struct agent *a = ctx;
@@ -572,6 +589,7 @@ static void m_usage(void *ctx, pid_t pid)
 		metrics__forget(a->metrics, pid);
 		return;
 	}
+	metrics__prune(a->metrics, pid, thread_alive, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	metrics__usage(a->metrics, pid, pages * a->page, (double)st.cpu_ticks / a->clk_tck,
 		       ts.tv_sec * 1000000000ULL + ts.tv_nsec);
@@ -588,6 +606,7 @@ static int m_tick(void *ctx, const struct record_health *h)
 		.sent = a->sent,
 		.rejected = a->failed,
 		.dropped = a->dropped,
+		.unencoded = a->unencoded,
 		.queued_bytes = a->queued_bytes,
 	};
 	struct rusage ru;
@@ -702,6 +721,8 @@ static int metrics_setup(struct agent *a, const char *listen, unsigned long long
 		.ctx = a,
 		.stall_ns = stall_ns,
 		.no_steps = no_await,
+		/* read every tick; without end, dead threads must go */
+		.reap_loops = true,
 		/* the profiles to upload are every thread's samples */
 		.sample_all = a->uploading,
 		.proc = m_proc,
@@ -740,7 +761,7 @@ int cmd_agent(int argc, char **argv)
 		.refresh_on_exit = true,
 	};
 	char **rargv = calloc(argc + 3, sizeof(*rargv));
-	const char *server = NULL, *listen = NULL, *why;
+	const char *server = NULL, *listen = NULL, *why, *wall = NULL;
 	unsigned long long stall_ns = 100000000ULL;
 	unsigned int sites = 10;
 	bool no_await = false;
@@ -818,8 +839,16 @@ int cmd_agent(int argc, char **argv)
 		} else {
 			if (!strcmp(o, "-q") || !strcmp(o, "--quiet"))
 				a.quiet = true;
+			if (!strcmp(o, "--idle") || !strcmp(o, "-i") || !strcmp(o, "--gil"))
+				wall = o;
 			rargv[rargc++] = argv[i];
 		}
+	}
+	if (listen && wall) {
+		/* event-loop timing owns the off-CPU path: the profiles would
+		 * silently lose their off-CPU time */
+		pr_err("%s cannot be combined with --metrics-listen", wall);
+		goto out;
 	}
 	if (!server && !listen) {
 		usage(stderr);
@@ -857,7 +886,7 @@ int cmd_agent(int argc, char **argv)
 		pr_info("agent: sending to %s every %u s", server, a.period);
 	ret = record_main(rargc, rargv, &v);
 	if (server) {
-		flush(&a);
+		flush(&a, (size_t)-1);
 		if (!a.quiet)
 			pr_info("agent: sent %llu profiles, %llu rejected, %llu dropped, %zu left queued (%zu bytes)%s",
 				a.sent, a.failed, a.dropped, a.nqueued, a.queued_bytes,

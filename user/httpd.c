@@ -22,10 +22,18 @@
 
 #define HTTPD_MAX_CONNS	  16
 #define HTTPD_DEADLINE_MS 5000
+/* The request must come this fast: a scraper sends it at once, and a slot
+ * held by a silent client is a slot a scraper cannot have. */
+#define HTTPD_READ_MS 1000
+/* A full table gives up its oldest silent connection after this long. */
+#define HTTPD_EVICT_MS 100
+/* A body is rendered at most this often (per path): many scrapers at once
+ * cost one render, not one each. */
+#define HTTPD_CACHE_MS 1000
 
 struct conn {
 	int fd;
-	unsigned long long deadline;
+	unsigned long long accepted, deadline;
 	char in[HTTPD_MAX_REQUEST];
 	size_t inlen;
 	char *out; /* the whole response once the request is read */
@@ -37,6 +45,12 @@ struct httpd {
 	char addr[80];
 	bool loopback;
 	struct conn conns[HTTPD_MAX_CONNS];
+	/* the last 200 body rendered, for HTTPD_CACHE_MS */
+	char cpath[1024];
+	char *cbody;
+	size_t clen;
+	const char *ctype;
+	unsigned long long cat;
 };
 
 static unsigned long long now_ms(void)
@@ -64,7 +78,9 @@ int httpd_parse_request(const char *buf, size_t len, char *method, size_t mlen,
 			end = buf + i;
 	if (!end)
 		return len >= HTTPD_MAX_REQUEST ? -E2BIG : 0;
-	eol = memchr(buf, '\n', (size_t)(end - buf) + 1);
+	/* end is where the blank line starts: with CRLF and no headers the
+	 * request line's LF is the byte after it */
+	eol = memchr(buf, '\n', (size_t)(end - buf) + 2);
 	if (!eol)
 		return -EINVAL;
 	if (eol > buf && eol[-1] == '\r')
@@ -209,6 +225,7 @@ void httpd_free(struct httpd *h)
 		conn_close(&h->conns[i]);
 	if (h->fd >= 0)
 		close(h->fd);
+	free(h->cbody);
 	free(h);
 }
 
@@ -231,7 +248,8 @@ static const char *reason(int status)
 }
 
 /* The whole response into c->out: status line, headers, body. */
-static void respond(struct conn *c, httpd_handler_fn fn, void *ctx)
+static void respond(struct httpd *h, struct conn *c, httpd_handler_fn fn,
+		    void *ctx, unsigned long long now)
 {
 	char method[16], path[1024];
 	const char *ctype = "text/plain; charset=utf-8";
@@ -239,48 +257,77 @@ static void respond(struct conn *c, httpd_handler_fn fn, void *ctx)
 	size_t blen = 0;
 	int st = httpd_parse_request(c->in, c->inlen, method, sizeof(method),
 				     path, sizeof(path));
-	FILE *f = open_memstream(&body, &blen);
-	bool head = false;
+	bool head = false, cached = false;
+	FILE *f;
 
-	if (!f)
-		return;
 	if (st == -E2BIG) {
 		st = 431;
 	} else if (st < 0) {
 		st = 400;
 	} else if (strcmp(method, "GET") && !(head = !strcmp(method, "HEAD"))) {
 		st = 405;
+	} else if (h->cbody && !strcmp(path, h->cpath) &&
+		   now < h->cat + HTTPD_CACHE_MS) {
+		st = 200;
+		body = h->cbody;
+		blen = h->clen;
+		ctype = h->ctype;
+		cached = true;
 	} else {
+		f = open_memstream(&body, &blen);
+		if (!f)
+			return;
 		st = fn(ctx, path, f, &ctype);
+		if (fclose(f)) {
+			free(body);
+			return;
+		}
+		if (st == 200) {
+			free(h->cbody);
+			h->cbody = body;
+			h->clen = blen;
+			h->ctype = ctype;
+			h->cat = now;
+			snprintf(h->cpath, sizeof(h->cpath), "%s", path);
+			cached = true;
+		} else {
+			free(body);
+			body = NULL;
+		}
 	}
-	if (st != 200)
+	if (st != 200) {
+		f = open_memstream(&body, &blen);
+		if (!f)
+			return;
 		fprintf(f, "%d %s\n", st, reason(st));
-	if (fclose(f)) {
-		free(body);
-		return;
+		if (fclose(f)) {
+			free(body);
+			return;
+		}
+		ctype = "text/plain; charset=utf-8";
 	}
 	c->outlen = 0;
 	f = open_memstream(&c->out, &c->outlen);
-	if (!f) {
+	if (f) {
+		fprintf(f,
+			"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+			"Connection: close\r\n\r\n",
+			st, reason(st), ctype, blen,
+			st == 405 ? "Allow: GET, HEAD\r\n" : "");
+		if (!head)
+			fwrite(body, 1, blen, f);
+		if (fclose(f)) {
+			free(c->out);
+			c->out = NULL;
+		}
+	}
+	if (!cached)
 		free(body);
-		return;
-	}
-	fprintf(f,
-		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-		"Connection: close\r\n\r\n",
-		st, reason(st), ctype, blen,
-		st == 405 ? "Allow: GET, HEAD\r\n" : "");
-	if (!head)
-		fwrite(body, 1, blen, f);
-	if (fclose(f)) {
-		free(c->out);
-		c->out = NULL;
-	}
-	free(body);
 	c->outpos = 0;
 }
 
-static void conn_step(struct conn *c, httpd_handler_fn fn, void *ctx)
+static void conn_step(struct httpd *h, struct conn *c, httpd_handler_fn fn,
+		      void *ctx, unsigned long long now)
 {
 	if (!c->out) {
 		ssize_t n = recv(c->fd, c->in + c->inlen,
@@ -299,7 +346,7 @@ static void conn_step(struct conn *c, httpd_handler_fn fn, void *ctx)
 		/* a path too long for p still completes the head: only 0 waits */
 		if (!st)
 			return;
-		respond(c, fn, ctx);
+		respond(h, c, fn, ctx, now);
 		if (!c->out) {
 			conn_close(c);
 			return;
@@ -326,23 +373,46 @@ void httpd_poll(struct httpd *h, httpd_handler_fn fn, void *ctx)
 	for (int i = 0; i < HTTPD_MAX_CONNS; i++) {
 		struct conn *c = &h->conns[i];
 
-		if (c->fd >= 0)
+		if (c->fd >= 0 ||
+		    (c->fd = accept4(h->fd, NULL, NULL,
+				     SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
 			continue;
-		c->fd = accept4(h->fd, NULL, NULL,
-				SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (c->fd < 0)
-			break;
+		c->accepted = now;
 		c->deadline = now + HTTPD_DEADLINE_MS;
+	}
+	{
+		/* full: the oldest connection that has not said anything
+		 * useful yet makes room for whoever waits in the backlog */
+		struct conn *old = NULL;
+		int used = 0;
+
+		for (int i = 0; i < HTTPD_MAX_CONNS; i++) {
+			struct conn *c = &h->conns[i];
+
+			used += c->fd >= 0;
+			if (c->fd >= 0 && !c->out &&
+			    now >= c->accepted + HTTPD_EVICT_MS &&
+			    (!old || c->accepted < old->accepted))
+				old = c;
+		}
+		if (used == HTTPD_MAX_CONNS && old) {
+			conn_close(old);
+			old->fd = accept4(h->fd, NULL, NULL,
+					  SOCK_NONBLOCK | SOCK_CLOEXEC);
+			old->accepted = now;
+			old->deadline = now + HTTPD_DEADLINE_MS;
+		}
 	}
 	for (int i = 0; i < HTTPD_MAX_CONNS; i++) {
 		struct conn *c = &h->conns[i];
 
 		if (c->fd < 0)
 			continue;
-		if (now > c->deadline) {
+		if (now > c->deadline ||
+		    (!c->out && now > c->accepted + HTTPD_READ_MS)) {
 			conn_close(c);
 			continue;
 		}
-		conn_step(c, fn, ctx);
+		conn_step(h, c, fn, ctx, now);
 	}
 }

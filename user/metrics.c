@@ -20,6 +20,7 @@
 #define RSS_EVERY_NS  5000000000ULL
 #define SITE_LEN      256
 #define KIND_LEN      32
+#define REFUSED_TIDS  8 /* loop threads refused, remembered to count each once */
 
 struct hist {
 	unsigned long long b[LOOP_BUCKETS];
@@ -52,10 +53,12 @@ struct proc {
 	char service[128], container[80];
 	bool gc_probes, gc_known;
 	struct hist gc[GC_GENS];
-	struct loop loops[METRICS_MAX_LOOPS];
-	int nloops;
+	struct loop *loops;
+	int nloops, cap_loops;
+	pid_t refused[REFUSED_TIDS]; /* loop threads beyond the cap */
+	int nrefused;
 	struct site *sites;
-	int nsites, nown;
+	int nsites, cap_sites, nown;
 	struct hist other; /* sites without their own series */
 	bool has_other;
 	long long rss;
@@ -93,6 +96,7 @@ struct metrics *metrics__new(const char *host, unsigned int max_sites)
 
 static void proc_free(struct proc *p)
 {
+	free(p->loops);
 	free(p->sites);
 	free(p);
 }
@@ -190,17 +194,115 @@ static void hist_add(struct hist *h, unsigned long long ns)
 	h->sum += ns / 1e9;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * A label value made safe once, where it enters: invalid UTF-8 and control
+ * bytes become '?', a literal "other" (the name of the folded series)
+ * becomes "other (site)", and a cut never splits a character. Names are
+ * compared in this form, so two raw names that would be written alike are
+ * one series, never two with the same labels.
+ */
+static void clean_name(const char *s, char *out, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s), k = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_len(u + i, n - i);
+
+		if (!l || (l == 1 && (u[i] < 0x20 || u[i] == 0x7f))) {
+			if (k + 1 >= len)
+				break;
+			out[k++] = '?';
+			i++;
+			continue;
+		}
+		if (k + l >= len)
+			break;
+		memcpy(out + k, u + i, l);
+		k += l;
+		i += l;
+	}
+	out[k] = '\0';
+	if (!strcmp(out, "other"))
+		snprintf(out, len, "other (site)");
+}
+
 static struct loop *loop_of(struct metrics *m, struct proc *p, pid_t tid)
 {
 	for (int i = 0; i < p->nloops; i++)
 		if (p->loops[i].tid == tid)
 			return &p->loops[i];
 	if (p->nloops == METRICS_MAX_LOOPS) {
+		/* counted once per thread refused (a few remembered) */
+		for (int i = 0; i < REFUSED_TIDS; i++)
+			if (p->refused[i] == tid)
+				return NULL;
+		p->refused[p->nrefused++ % REFUSED_TIDS] = tid;
 		m->dropped_loops++;
 		return NULL;
 	}
+	if (p->nloops == p->cap_loops) {
+		int cap = p->cap_loops ? 2 * p->cap_loops : 1;
+		struct loop *n = realloc(p->loops, cap * sizeof(*n));
+
+		if (!n) {
+			m->dropped_loops++;
+			return NULL;
+		}
+		p->loops = n;
+		p->cap_loops = cap;
+	}
+	memset(&p->loops[p->nloops], 0, sizeof(p->loops[0]));
 	p->loops[p->nloops].tid = tid;
 	return &p->loops[p->nloops++];
+}
+
+void metrics__prune(struct metrics *m, pid_t pid,
+		    bool (*alive)(void *ctx, pid_t pid, pid_t tid), void *ctx)
+{
+	struct proc *p = find(m, pid);
+
+	for (int i = 0; p && i < p->nloops;) {
+		if (alive(ctx, pid, p->loops[i].tid)) {
+			i++;
+			continue;
+		}
+		/* order kept: the exposition lists loops as they came */
+		memmove(&p->loops[i], &p->loops[i + 1],
+			(p->nloops - i - 1) * sizeof(p->loops[0]));
+		p->nloops--;
+	}
 }
 
 void metrics__loop(struct metrics *m, pid_t tid, const struct loop_state *ls)
@@ -239,7 +341,7 @@ void metrics__blocking(struct metrics *m, pid_t pid, pid_t tid,
 {
 	struct proc *p = find(m, pid);
 	struct loop *l = p ? loop_of(m, p, tid) : NULL;
-	char kind[KIND_LEN];
+	char raw[KIND_LEN], kind[KIND_LEN];
 	size_t len;
 	int i;
 
@@ -249,8 +351,9 @@ void metrics__blocking(struct metrics *m, pid_t pid, pid_t tid,
 	if (reason[0] == '[')
 		reason++;
 	len = strcspn(reason, "]");
-	snprintf(kind, sizeof(kind), "%.*s",
-		 (int)(len < sizeof(kind) ? len : sizeof(kind) - 1), reason);
+	snprintf(raw, sizeof(raw), "%.*s",
+		 (int)(len < sizeof(raw) ? len : sizeof(raw) - 1), reason);
+	clean_name(raw, kind, sizeof(kind));
 	for (i = 0; i < l->nblk; i++)
 		if (!strcmp(l->blk[i].kind, kind))
 			break;
@@ -277,7 +380,7 @@ void metrics__await(struct metrics *m, pid_t pid, const char *site,
 
 	if (!p || !site)
 		return;
-	snprintf(name, sizeof(name), "%s", site);
+	clean_name(site, name, sizeof(name));
 	for (i = 0; i < p->nsites; i++)
 		if (!strcmp(p->sites[i].name, name))
 			break;
@@ -285,13 +388,24 @@ void metrics__await(struct metrics *m, pid_t pid, const char *site,
 		/* once every own series is handed out, a new site can only
 		 * ever be "other" */
 		if (p->nown >= (int)m->max_sites ||
-		    p->nsites == METRICS_MAX_SITES ||
-		    (!p->sites && !(p->sites = calloc(METRICS_MAX_SITES,
-						      sizeof(*p->sites))))) {
+		    p->nsites == METRICS_MAX_SITES) {
 			hist_add(&p->other, ns);
 			p->has_other = true;
 			return;
 		}
+		if (p->nsites == p->cap_sites) {
+			int cap = p->cap_sites ? 2 * p->cap_sites : 4;
+			struct site *n = realloc(p->sites, cap * sizeof(*n));
+
+			if (!n) {
+				hist_add(&p->other, ns);
+				p->has_other = true;
+				return;
+			}
+			p->sites = n;
+			p->cap_sites = cap;
+		}
+		memset(&p->sites[i], 0, sizeof(p->sites[i]));
 		snprintf(p->sites[i].name, sizeof(p->sites[i].name), "%s",
 			 name);
 		p->nsites++;
@@ -387,37 +501,6 @@ void metrics__health(struct metrics *m, const struct metrics_health *h)
 size_t metrics__series(const struct metrics *m)
 {
 	return m->series;
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 char *metrics_label_value(const char *s, char *out, size_t len)

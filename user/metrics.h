@@ -30,6 +30,9 @@ void metrics__proc(struct metrics *m, pid_t pid, const char *service,
 void metrics__proc_gc(struct metrics *m, pid_t pid, bool probes);
 void metrics__forget(struct metrics *m, pid_t pid);
 
+/* Forgets the loops of pid whose thread alive() says is gone. */
+void metrics__prune(struct metrics *m, pid_t pid,
+		    bool (*alive)(void *ctx, pid_t pid, pid_t tid), void *ctx);
 /* A polling thread's cumulative timing (from the BPF loops map). */
 void metrics__loop(struct metrics *m, pid_t tid, const struct loop_state *ls);
 /* An iteration of tid's loop at least the stall threshold long. */
@@ -60,7 +63,7 @@ struct metrics_health {
 	double cpu_seconds;
 	/* uploads, when the agent sends profiles (else all 0) */
 	bool uploading;
-	unsigned long long sent, rejected, dropped;
+	unsigned long long sent, rejected, dropped, unencoded;
 	size_t queued_bytes;
 };
 void metrics__health(struct metrics *m, const struct metrics_health *h);

@@ -219,6 +219,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->skel->rodata->track_offcpu = o->offcpu || o->gil_only || o->loops;
 	p->skel->rodata->track_loops = o->loops;
 	p->skel->rodata->loops_only = !o->sample_all;
+	p->skel->rodata->loops_reap = o->loops_reap;
 	if (o->stall_ns)
 		p->skel->rodata->stall_ns = o->stall_ns;
 	p->skel->rodata->gil_only = o->gil_only;

@@ -1522,6 +1522,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		po.loops = true;
 		po.stall_ns = r->async->stall_ns;
 		po.sample_all = r->async->sample_all;
+		po.loops_reap = r->async->reap_loops;
 	}
 	if (r->mem) {
 		po.mem = true;

@@ -20,6 +20,10 @@ struct async_hooks {
 	/* CPU samples of every Python thread, not only of loop threads inside
 	 * iterations; also aggregated for the view's refresh (check). */
 	bool sample_all;
+	/* A loop thread's timing is dropped when the thread exits, so a run
+	 * without end cannot fill the table (the agent reads it every tick;
+	 * async, which reads it at the end, keeps it). */
+	bool reap_loops;
 	/* A Python process now tracked: its root frame text. */
 	void (*proc)(void *ctx, pid_t pid, const char *label);
 	/* A loop thread's stack inside an iteration: on the CPU (a sample

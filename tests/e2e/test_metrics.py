@@ -373,3 +373,51 @@ def test_metrics_with_uploads(tmp):
     stalls = [x[2] for x in samples(text) if x[0] == "pyrograph_asyncio_stalls_total" and
               x[1]["pid"] == str(p.pid)]
     assert stalls and stalls[0] >= 2, stalls
+
+
+def test_dead_loop_threads_leave_room(tmp):
+    """5000 short-lived threads that each poll once (the kernel table holds
+    4096 polling threads): once they are gone, a new event loop is still
+    timed, and their series are gone too."""
+    it = by_name("debian-3.11")
+    churn = tmp / "threads.py"
+    churn.write_text(
+        "import select, threading\n"
+        "def poll():\n"
+        "    e = select.epoll()\n"
+        "    e.poll(0)\n"
+        "    e.close()\n"
+        "print('ready', flush=True)\n"
+        "for k in range(50):\n"
+        "    ts = [threading.Thread(target=poll) for _ in range(100)]\n"
+        "    [t.start() for t in ts]\n"
+        "    [t.join() for t in ts]\n"
+        "print('done', flush=True)\n"
+        "import time; time.sleep(60)\n")
+    agent = Agent("-a")
+    c = subprocess.Popen([it.python, str(churn)], stdout=subprocess.PIPE, text=True)
+    p = None
+    try:
+        assert c.stdout.readline().strip() == "ready"
+        assert c.stdout.readline().strip() == "done"
+        # a new event loop after all that is still timed
+        p = it.start("async_planted.py", 30)
+        time.sleep(3)  # and a tick or two: dead threads' loops pruned
+        s = samples(agent.scrape())
+    finally:
+        rc = agent.stop()
+        if p:
+            stop(p)
+        stop(c)
+    assert rc == 0, "".join(agent.err)
+    loops = {x[1]["tid"] for x in s if x[0] == "pyrograph_asyncio_stalls_total"
+             and x[1]["pid"] == str(c.pid)}
+    full = [x[2] for x in s if x[0] == "pyrograph_agent_dropped_total" and
+            x[1]["reason"] == "loop_table_full"]
+    lag = [x[2] for x in s if x[0] == "pyrograph_asyncio_loop_lag_seconds_count" and
+           x[1]["pid"] == str(p.pid)]
+    print("loops left %d, table-full drops %s, new loop's iterations %s" % (len(loops), full, lag))
+    assert len(loops) <= 2, sorted(loops)[:10]
+    # without the kernel side letting dead threads go this reads ~20-900
+    assert full == [0], full
+    assert lag and lag[0] > 20, lag

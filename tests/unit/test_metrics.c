@@ -147,6 +147,31 @@ static void test_sites(void)
 		      10,
 	      "busy kept");
 	free(t);
+	metrics__free(m);
+	/* raw names that would be written alike are one series */
+	m = metrics__new("h", 10);
+	metrics__proc(m, 7, "app", "");
+	metrics__await(m, 7, "w (x\x01y.py:4)", 1000);
+	metrics__await(m, 7, "w (x\x02y.py:4)", 1000);
+	metrics__await(m, 7, "other", 1000);
+	t = render(m);
+	CHECK(value_of(t, "pyrograph_asyncio_await_latency_seconds_count{" L ",site=\"w (x?y.py:4)\"} ") == 2,
+	      "%s", t);
+	CHECK(count_of(t, "pyrograph_asyncio_await_latency_seconds_count{") == 2, "%zu",
+	      count_of(t, "pyrograph_asyncio_await_latency_seconds_count{"));
+	CHECK(strstr(t, "site=\"other (site)\"} 1\n") && !strstr(t, "site=\"other\"}"), "other");
+	/* a cut never splits a character: 300 two-byte characters */
+	{
+		char big[700];
+
+		for (int i = 0; i < 300; i++)
+			memcpy(big + 2 * i, "\xc3\xa9", 2);
+		big[600] = '\0';
+		metrics__await(m, 7, big, 1000);
+		free(t);
+		t = render(m);
+		CHECK(!strstr(t, "?\"}"), "split character");
+	}
 	/* thousands of distinct sites: bounded */
 	for (int i = 0; i < 5000; i++) {
 		char s[64];
@@ -155,7 +180,8 @@ static void test_sites(void)
 		metrics__await(m, 7, s, 1000);
 	}
 	t = render(m);
-	CHECK(count_of(t, "pyrograph_asyncio_await_latency_seconds_count{") == 3, "%zu",
+	/* ten with their own series (the three above among them), "other" */
+	CHECK(count_of(t, "pyrograph_asyncio_await_latency_seconds_count{") == 11, "%zu",
 	      count_of(t, "pyrograph_asyncio_await_latency_seconds_count{"));
 	free(t);
 	metrics__free(m);
@@ -252,6 +278,13 @@ static void test_requests(void)
 	CHECK(httpd_parse_request("GET /metrics?x=1 HTTP/1.0\n\n", 27, m, sizeof(m), p, sizeof(p)) == 1 &&
 		      !strcmp(p, "/metrics"),
 	      "query cut: %s", p);
+	CHECK(httpd_parse_request("GET /metrics HTTP/1.0\r\n\r\n", 25, m, sizeof(m), p, sizeof(p)) ==
+			      1 &&
+		      !strcmp(p, "/metrics"),
+	      "no headers, CRLF");
+	CHECK(httpd_parse_request("HEAD / HTTP/1.0\n\n", 17, m, sizeof(m), p, sizeof(p)) == 1 &&
+		      !strcmp(m, "HEAD") && !strcmp(p, "/"),
+	      "no headers, LF");
 	CHECK(httpd_parse_request("GET /metrics HTTP/1.1\r\nHost: x\r\n", 32, m, sizeof(m), p,
 				  sizeof(p)) == 0,
 	      "incomplete");
