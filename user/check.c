@@ -496,7 +496,7 @@ int cmd_check(int argc, char **argv)
 	c->ah.sample_all = true;
 	c->view.ctx = c;
 	c->view.refresh = hook_profile;
-	mem_hooks_init(&c->mh, &c->w, c->mrep, 1000000000ULL, 0);
+	mem_hooks_init(&c->mh, &c->w, c->mrep, 1000000000ULL, 0, 0);
 	c->mem_proc = c->mh.proc;
 	c->mem_done = c->mh.done;
 	c->mh.proc = hook_proc;
