@@ -211,5 +211,7 @@ def test_mem_errors(tmp):
     assert "invalid interval '0'" in err("-i", 0)
     assert "unknown format 'svg'" in err("-f", "svg")
     assert "invalid --sample-bytes" in err("--sample-bytes", "-5")
+    assert err("--live", "-a", "-d", 1) == \
+        "pyrograph: --live watches one process: give one -p PID or a COMMAND"
     assert "invalid --live-bytes" in err("--live-bytes", "0")
     assert "invalid --live-max" in err("--live-max", "x")
