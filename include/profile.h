@@ -37,6 +37,9 @@ enum event_type {
 			  * aux[1] objects collected */
 	EV_ALLOC = 13,	 /* a sampled allocation (mem --allocations): value is
 			  * the bytes it stands for */
+	EV_LIVE = 14,	 /* a large allocation now tracked (mem --live): value
+			  * bytes, aux[0] its address */
+	EV_LIVE_FREE = 15, /* a tracked allocation was freed: struct live_free */
 };
 
 enum sample_flags {
@@ -171,6 +174,25 @@ struct await_event {
 	struct py_frame frames[AWAIT_DEPTH]; /* outermost first */
 };
 
+/*
+ * mem --live: an allocation sent as EV_LIVE was freed (or moved by
+ * realloc). No stack: userspace charges it to the allocation's.
+ */
+struct live_free {
+	__u32 type; /* EV_LIVE_FREE */
+	__u32 pid;
+	__u64 addr;
+	__u64 bytes;
+	__u64 ktime;
+};
+
+/* Key of the tracked large allocations (mem --live). */
+struct live_key {
+	__u64 addr;
+	__u32 pid; /* host tgid */
+	__u32 _pad;
+};
+
 struct pyproc_event {
 	__u32 type; /* EV_EXEC, EV_EXIT, EV_DISCOVER, EV_FORK */
 	__u32 pid;
@@ -242,6 +264,11 @@ enum stat_idx {
 	STAT_MEM_LOST,		/* mem: changes lost (ring buffer full) */
 	STAT_GC_LOST,		/* mem: collections lost (ring buffer full) */
 	STAT_ALLOC_LOST,	/* mem: allocation samples lost (ring buffer full) */
+	STAT_LIVE_EVENTS,	/* mem --live: large allocations tracked (EV_LIVE) */
+	STAT_LIVE_FULL,		/* ... not tracked: the live map was full */
+	STAT_LIVE_LOST,		/* ... not tracked: ring buffer full */
+	STAT_LIVE_FREE_LOST,	/* frees of tracked ones lost (ring buffer full):
+				 * userspace keeps counting them live */
 	STAT_NR,
 };
 

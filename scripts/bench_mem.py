@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """Cost of pyrograph mem on its target: the wall time of a fixed amount of
 Python work (Debian python3.11) unwatched, under `pyrograph mem -p PID`
-(resident-memory changes and GC probes), and under `mem --allocations`
-(every allocator call traps), in interleaved rounds; medians.
+(resident-memory changes and GC probes), under `mem --live` (every call of
+the C allocator's malloc, calloc, realloc and free traps; the large ones are
+tracked) and under `mem --allocations` (every CPython allocator call traps),
+in interleaved rounds; medians.
 
     scripts/bench_mem.py [--build build] [--rounds 5] [--python /usr/bin/python3.11]
 
@@ -11,6 +13,8 @@ Workloads:
   alloc  builds and drops dicts, lists and strings (millions of small
          allocations, young collections)
   grow   appends 64 KiB bytes objects to a list (page faults: RSS growth)
+  medium makes and drops 1-5 KiB bytes objects (above pymalloc's 512
+         bytes: each is a malloc and a free, the worst case of --live)
 """
 import argparse
 import os
@@ -42,6 +46,14 @@ for i in range(8000):
         del keep[:1000]
 print(time.perf_counter() - t, flush=True)
 """,
+    "medium": """
+import sys, time
+print("ready", flush=True); sys.stdin.readline()
+t = time.perf_counter()
+for i in range(1000000):
+    b = b"x" * (1024 + i % 4096)
+print(time.perf_counter() - t, flush=True)
+""",
 }
 
 
@@ -53,8 +65,8 @@ def run_once(a, code, mode):
     if mode != "none":
         args = [os.path.join(a.build, "pyrograph"), "mem", "-q", "-p", str(p.pid), "-d", "120",
                 "-o", "/dev/null"]
-        if mode == "allocations":
-            args.append("--allocations")
+        if mode != "mem":
+            args.append("--" + mode)
         mem = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)  # attached (BPF loaded, probes placed)
     p.stdin.write("go\n")
@@ -75,9 +87,9 @@ def main():
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
-    modes = ("none", "mem", "allocations")
-    print("| workload | unwatched (s) | mem | mem --allocations |")
-    print("|---|---|---|---|")
+    modes = ("none", "mem", "live", "allocations")
+    print("| workload | unwatched (s) | mem | mem --live | mem --allocations |")
+    print("|---|---|---|---|---|")
     for name, code in WORKLOADS.items():
         times = {m: [] for m in modes}
         for r in range(a.rounds):

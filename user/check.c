@@ -60,6 +60,7 @@ struct check_cmd {
 			 int probes);
 	void (*mem_done)(void *ctx, const unsigned long long *stats);
 	struct live_view view;
+	bool live; /* --live: the rss-growth rule names who holds memory */
 	double limit[NR_RULES];
 	struct cpu_mark cpu[MAX_PROCS];
 	int ncpu;
@@ -302,6 +303,10 @@ static void usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -d, --duration TIME    how long to watch (default 30s)\n"
+		"      --live             the rss-growth rule names the function holding\n"
+		"                         most memory, as mem --live does (and costs as\n"
+		"                         much: see pyrograph mem --help), not the one that\n"
+		"                         touched new pages first (one process only)\n"
 		"  -f, --format FMT       text (default) or json\n"
 		"  -o, --output FILE      the verdicts, '-' for stdout (default)\n"
 		"  -q, --quiet            no live status line\n"
@@ -411,12 +416,14 @@ int cmd_check(int argc, char **argv)
 		{ "max-rss-growth", required_argument, NULL, 256 + R_RSS },
 		{ "max-cpu", required_argument, NULL, 256 + R_CPU },
 		{ "config", required_argument, NULL, 'c' },
+		{ "live", no_argument, NULL, 'L' },
 		{},
 	};
 	struct check_cmd *c = calloc(1, sizeof(*c));
 	char *rargv[MAX_ARGS], dur[32] = "30";
 	const char *out = "-";
-	int rargc = 0, ret = 2, opt;
+	int rargc = 0, ret = 2, opt, npids = 0;
+	bool others = false;
 	unsigned long long ns;
 
 	if (!c)
@@ -433,6 +440,10 @@ int cmd_check(int argc, char **argv)
 			pr_err("too many arguments");
 			goto out;
 		}
+		if (opt == 'p')
+			npids++;
+		else if (opt == 'a' || opt == 'C' || opt == 'G')
+			others = true;
 		if (opt != 'd' && record_forward_opt(opt, optarg, rargv, &rargc))
 			continue;
 		switch (opt) {
@@ -459,6 +470,9 @@ int cmd_check(int argc, char **argv)
 			if (load_config(c, optarg))
 				goto out;
 			break;
+		case 'L':
+			c->live = true;
+			break;
 		case 'h':
 			usage(stdout);
 			ret = 0;
@@ -480,6 +494,11 @@ int cmd_check(int argc, char **argv)
 	/* stall stacks are sampled at async's rate */
 	rargv[rargc++] = "-r";
 	rargv[rargc++] = "199";
+	/* every malloc and free traps: one process, named (as mem --live) */
+	if (c->live && (others || npids + (optind < argc) != 1)) {
+		pr_err("--live watches one process: give one -p PID or a COMMAND");
+		goto out;
+	}
 	if (record_forward_command(argc, argv, optind, rargv, &rargc, MAX_ARGS))
 		goto out;
 	if (strcmp(out, "-") && output_check_writable(out))
@@ -496,7 +515,10 @@ int cmd_check(int argc, char **argv)
 	c->ah.sample_all = true;
 	c->view.ctx = c;
 	c->view.refresh = hook_profile;
-	mem_hooks_init(&c->mh, &c->w, c->mrep, 1000000000ULL, 0);
+	/* as mem --live does, with its defaults */
+	memrep__set_live(c->mrep, c->live ? 64 * 1024 : 0, 2 * 65536);
+	mem_hooks_init(&c->mh, &c->w, c->mrep, 1000000000ULL, 0, c->live ? 64 * 1024 : 0);
+	c->mh.live_max = 65536;
 	c->mem_proc = c->mh.proc;
 	c->mem_done = c->mh.done;
 	c->mh.proc = hook_proc;

@@ -25,6 +25,9 @@
 #define GC_BUCKETS 32 /* log2 microseconds */
 #define GC_KEEP 65536 /* pauses kept per generation for percentiles */
 #define TOP 10
+/* Tracked allocations held at once (mem --live) unless set; beyond, not
+ * itemised. */
+#define MAX_LIVE (1 << 20)
 
 struct gc_gen {
 	unsigned long long count, sum_ns, max_ns, collected;
@@ -57,6 +60,21 @@ struct mstack {
 	long long net, grown, returned;
 	long long *iv; /* net per interval */
 	size_t niv;
+	/* --live: bytes its tracked allocations hold, allocated, freed, and
+	 * the change of what they hold per interval */
+	long long live, lalloc, lfreed;
+	long long *liv;
+	size_t nliv;
+};
+
+/* A tracked allocation (--live), in an open-addressing table. */
+struct lentry {
+	unsigned long long addr;
+	pid_t pid;
+	bool used;
+	const char *stack; /* the mstack's string (stable), NULL: not itemised */
+	unsigned long long hash; /* of the stack, to find its mstack */
+	long long bytes;
 };
 
 struct memrep {
@@ -70,6 +88,15 @@ struct memrep {
 	struct stackagg *alloc;
 	unsigned long long changes, no_stack, lost_changes, lost_gc, lost_alloc;
 	struct stackagg *growth_out;
+	/* --live */
+	unsigned long long live_min;
+	size_t live_max;
+	struct lentry *ltab;
+	size_t lcap, ln;
+	long long live_folded;	   /* held by stacks beyond MAX_STACKS */
+	unsigned long long loverflow; /* allocations beyond MAX_LIVE */
+	unsigned long long ltracked, lfull, llost, lfree_lost;
+	struct stackagg *live_out;
 };
 
 struct memrep *memrep__new(unsigned long long interval_ns,
@@ -107,10 +134,13 @@ void memrep__free(struct memrep *m)
 	for (size_t i = 0; i < m->cap; i++) {
 		free(m->tab[i].stack);
 		free(m->tab[i].iv);
+		free(m->tab[i].liv);
 	}
 	free(m->tab);
+	free(m->ltab);
 	stackagg__free(m->alloc);
 	stackagg__free(m->growth_out);
+	stackagg__free(m->live_out);
 	free(m);
 }
 
@@ -245,6 +275,21 @@ static size_t interval_of(const struct memrep *m, unsigned long long t)
 	return k >= MAX_INTERVALS ? MAX_INTERVALS - 1 : (size_t)k;
 }
 
+/* Adds bytes to (*iv)[k], growing the array to k + 1. */
+static void iv_add(long long **iv, size_t *n, size_t k, long long bytes)
+{
+	if (k >= *n) {
+		long long *v = realloc(*iv, (k + 1) * sizeof(*v));
+
+		if (!v)
+			return;
+		memset(v + *n, 0, (k + 1 - *n) * sizeof(*v));
+		*iv = v;
+		*n = k + 1;
+	}
+	(*iv)[k] += bytes;
+}
+
 void memrep__growth(struct memrep *m, pid_t pid, const char *stack,
 		    long long bytes, unsigned long long mono_ns)
 {
@@ -269,16 +314,7 @@ void memrep__growth(struct memrep *m, pid_t pid, const char *stack,
 	else
 		s->returned -= bytes;
 	k = interval_of(m, mono_ns);
-	if (k >= s->niv) {
-		long long *n = realloc(s->iv, (k + 1) * sizeof(*n));
-
-		if (!n)
-			return;
-		memset(n + s->niv, 0, (k + 1 - s->niv) * sizeof(*n));
-		s->iv = n;
-		s->niv = k + 1;
-	}
-	s->iv[k] += bytes;
+	iv_add(&s->iv, &s->niv, k, bytes);
 }
 
 static unsigned int log2_bucket(unsigned long long us)
@@ -336,6 +372,164 @@ void memrep__alloc(struct memrep *m, pid_t pid, const char *stack,
 	stackagg__add(m->alloc, stack, bytes);
 }
 
+/* ---- live tracking (--live) ---- */
+
+static unsigned long long lhash(pid_t pid, unsigned long long addr)
+{
+	unsigned long long x = addr ^ ((unsigned long long)(unsigned int)pid << 47);
+
+	/* splitmix64's finaliser: allocator addresses share their low bits */
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static struct lentry *lfind(struct memrep *m, pid_t pid, unsigned long long addr)
+{
+	size_t i;
+
+	if (!m->lcap)
+		return NULL;
+	for (i = lhash(pid, addr) & (m->lcap - 1); m->ltab[i].used;
+	     i = (i + 1) & (m->lcap - 1))
+		if (m->ltab[i].addr == addr && m->ltab[i].pid == pid)
+			return &m->ltab[i];
+	return NULL;
+}
+
+/* Removes e, shifting later entries of its probe run back (no tombstones). */
+static void ldel(struct memrep *m, struct lentry *e)
+{
+	size_t i = e - m->ltab, j = i;
+
+	for (;;) {
+		size_t h;
+
+		j = (j + 1) & (m->lcap - 1);
+		if (!m->ltab[j].used)
+			break;
+		h = lhash(m->ltab[j].pid, m->ltab[j].addr) & (m->lcap - 1);
+		/* j may fill the hole at i unless its home lies in (i, j] */
+		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+			continue;
+		m->ltab[i] = m->ltab[j];
+		i = j;
+	}
+	m->ltab[i].used = false;
+	m->ln--;
+}
+
+static int lgrow(struct memrep *m)
+{
+	size_t ncap = m->lcap ? 2 * m->lcap : 4096;
+	struct lentry *nt = calloc(ncap, sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->lcap; i++) {
+		size_t j;
+
+		if (!m->ltab[i].used)
+			continue;
+		j = lhash(m->ltab[i].pid, m->ltab[i].addr) & (ncap - 1);
+		while (nt[j].used)
+			j = (j + 1) & (ncap - 1);
+		nt[j] = m->ltab[i];
+	}
+	free(m->ltab);
+	m->ltab = nt;
+	m->lcap = ncap;
+	return 0;
+}
+
+/* The mstack whose string is stack (a pointer into the table). */
+static struct mstack *stack_at(struct memrep *m, const char *stack,
+			       unsigned long long hash)
+{
+	for (size_t i = hash & (m->cap - 1); m->tab[i].stack;
+	     i = (i + 1) & (m->cap - 1))
+		if (m->tab[i].stack == stack)
+			return &m->tab[i];
+	return NULL;
+}
+
+/* e's bytes are no longer held, as of mono_ns. */
+static void lrelease(struct memrep *m, struct lentry *e, unsigned long long mono_ns)
+{
+	struct mstack *s = e->stack ? stack_at(m, e->stack, e->hash) : NULL;
+
+	if (s) {
+		s->live -= e->bytes;
+		s->lfreed += e->bytes;
+		iv_add(&s->liv, &s->nliv, interval_of(m, mono_ns), -e->bytes);
+	} else {
+		m->live_folded -= e->bytes;
+	}
+	ldel(m, e);
+}
+
+void memrep__live(struct memrep *m, pid_t pid, const char *stack,
+		  unsigned long long addr, long long bytes,
+		  unsigned long long mono_ns)
+{
+	struct mstack *s;
+	struct lentry *e;
+	size_t i;
+
+	if (!proc_get(m, pid, false) || bytes <= 0 || !stack)
+		return;
+	e = lfind(m, pid, addr);
+	if (e) /* its free was lost: it is gone now */
+		lrelease(m, e, mono_ns);
+	if (m->ln >= m->live_max ||
+	    ((m->ln + 1) * 10 > m->lcap * 7 && lgrow(m))) {
+		m->loverflow++;
+		return;
+	}
+	s = stack_get(m, pid, stack);
+	i = lhash(pid, addr) & (m->lcap - 1);
+	while (m->ltab[i].used)
+		i = (i + 1) & (m->lcap - 1);
+	e = &m->ltab[i];
+	*e = (struct lentry){ .addr = addr, .pid = pid, .used = true, .bytes = bytes };
+	m->ln++;
+	if (!s) {
+		m->live_folded += bytes;
+		return;
+	}
+	e->stack = s->stack;
+	e->hash = s->hash;
+	s->live += bytes;
+	s->lalloc += bytes;
+	iv_add(&s->liv, &s->nliv, interval_of(m, mono_ns), bytes);
+}
+
+void memrep__live_free(struct memrep *m, pid_t pid, unsigned long long addr,
+		       unsigned long long mono_ns)
+{
+	struct lentry *e = lfind(m, pid, addr);
+
+	if (e)
+		lrelease(m, e, mono_ns);
+}
+
+void memrep__set_live(struct memrep *m, unsigned long long min_bytes,
+		      size_t max_held)
+{
+	m->live_min = min_bytes;
+	m->live_max = max_held && max_held < MAX_LIVE ? max_held : MAX_LIVE;
+}
+
+void memrep__live_counts(struct memrep *m, unsigned long long tracked,
+			 unsigned long long map_full, unsigned long long lost,
+			 unsigned long long frees_lost)
+{
+	m->ltracked = tracked;
+	m->lfull = map_full;
+	m->llost = lost;
+	m->lfree_lost = frees_lost;
+}
+
 void memrep__counts(struct memrep *m, unsigned long long changes,
 		    unsigned long long no_stack, unsigned long long lost_changes,
 		    unsigned long long lost_gc, unsigned long long lost_alloc)
@@ -374,15 +568,15 @@ static size_t nintervals(const struct memrep *m)
 	return n < 1 ? 1 : n > MAX_INTERVALS ? MAX_INTERVALS : n;
 }
 
-/* Intervals in which s grew, and those from its first growth on. */
-static void growth_intervals(const struct memrep *m, const struct mstack *s,
-			     size_t *grew, size_t *since)
+/* Intervals in which iv grew, and those from its first growth on. */
+static void iv_intervals(const struct memrep *m, const long long *iv, size_t niv,
+			 size_t *grew, size_t *since)
 {
 	size_t first = SIZE_MAX, n = nintervals(m);
 
 	*grew = 0;
-	for (size_t k = 0; k < s->niv && k < n; k++) {
-		if (s->iv[k] > 0) {
+	for (size_t k = 0; k < niv && k < n; k++) {
+		if (iv[k] > 0) {
 			(*grew)++;
 			if (first == SIZE_MAX)
 				first = k;
@@ -391,21 +585,54 @@ static void growth_intervals(const struct memrep *m, const struct mstack *s,
 	*since = first == SIZE_MAX ? 0 : n - first;
 }
 
+/* Those of s's resident growth, or with live tracking of s's tracked
+ * allocations if it made any. */
+static bool by_live(const struct memrep *m, const struct mstack *s)
+{
+	return m->live_min && s->lalloc > 0;
+}
+
+static void growth_intervals(const struct memrep *m, const struct mstack *s,
+			     size_t *grew, size_t *since)
+{
+	if (by_live(m, s))
+		iv_intervals(m, s->liv, s->nliv, grew, since);
+	else
+		iv_intervals(m, s->iv, s->niv, grew, since);
+}
+
 /*
  * A leak candidate keeps growing: it grew in at least
  * MEMREP_LEAK_MIN_INTERVALS intervals and in at least two thirds of the
  * intervals since it first grew, and gave back less than a quarter of what
  * it took. A cache that fills and is trimmed gives back; a buffer reused
  * after its first use grows once.
+ *
+ * With live tracking, a stack whose large allocations were tracked is
+ * judged by what they hold, not by the pages it touched first: a function
+ * that frees what it allocates is no leak even when the C heap makes it
+ * the one that extends the heap, and one that keeps memory is a leak even
+ * when it keeps blocks another function touched first. Stacks with no
+ * tracked allocation (leaks of small objects) keep the resident rule.
  */
 static bool is_leak(const struct memrep *m, const struct mstack *s)
 {
 	size_t grew, since;
 
-	if (s->net <= 0 || s->returned * 4 > s->grown)
+	if (by_live(m, s)) {
+		if (s->live <= 0 || s->lfreed * 4 > s->lalloc)
+			return false;
+	} else if (s->net <= 0 || s->returned * 4 > s->grown) {
 		return false;
+	}
 	growth_intervals(m, s, &grew, &since);
 	return grew >= MEMREP_LEAK_MIN_INTERVALS && 3 * grew >= 2 * since;
+}
+
+/* What a leak candidate is measured by: bytes held, or net growth. */
+static long long leak_bytes(const struct memrep *m, const struct mstack *s)
+{
+	return by_live(m, s) ? s->live : s->net;
 }
 
 /* The last frame of a folded stack. */
@@ -431,6 +658,8 @@ struct site {
 	long long net, grown, returned;
 	size_t grew, since;
 	bool leak;
+	long long live, lalloc, lfreed; /* --live */
+	size_t lgrew;
 };
 
 static int cmp_site(const void *a, const void *b)
@@ -438,6 +667,29 @@ static int cmp_site(const void *a, const void *b)
 	const struct site *x = a, *y = b;
 
 	return x->net < y->net ? 1 : x->net > y->net ? -1 : 0;
+}
+
+static int cmp_site_live(const void *a, const void *b)
+{
+	const struct site *x = a, *y = b;
+
+	return x->live < y->live ? 1 : x->live > y->live ? -1 :
+	       x->lalloc < y->lalloc ? 1 : x->lalloc > y->lalloc ? -1 : 0;
+}
+
+/* The sites that made tracked allocations, by bytes held (a copy). */
+static struct site *live_sites(const struct site *v, size_t n, size_t *nout)
+{
+	struct site *l = calloc(n ? n : 1, sizeof(*l));
+
+	*nout = 0;
+	if (!l)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].lalloc > 0)
+			l[(*nout)++] = v[i];
+	qsort(l, *nout, sizeof(*l), cmp_site_live);
+	return l;
 }
 
 /* Growth summed by leaf frame (function and file:line) per process. */
@@ -476,7 +728,13 @@ static struct site *sites_by_leaf(const struct memrep *m, size_t *nout)
 		v[k].net += s->net;
 		v[k].grown += s->grown;
 		v[k].returned += s->returned;
-		growth_intervals(m, s, &grew, &since);
+		v[k].live += s->live;
+		v[k].lalloc += s->lalloc;
+		v[k].lfreed += s->lfreed;
+		iv_intervals(m, s->liv, s->nliv, &grew, &since);
+		if (grew > v[k].lgrew)
+			v[k].lgrew = grew;
+		iv_intervals(m, s->iv, s->niv, &grew, &since);
 		if (grew > v[k].grew)
 			v[k].grew = grew;
 		if (since > v[k].since)
@@ -493,22 +751,31 @@ static struct site *sites_by_leaf(const struct memrep *m, size_t *nout)
 #define INTERVALS_SHOWN 100 /* the last ones, in the per-interval view */
 #define PER_INTERVAL 3
 
-/* The stacks that grew most in interval k (at most PER_INTERVAL). */
-static size_t top_in_interval(const struct memrep *m, size_t k,
+static long long iv_at(const struct mstack *s, size_t k, bool live)
+{
+	if (live)
+		return k < s->nliv ? s->liv[k] : 0;
+	return k < s->niv ? s->iv[k] : 0;
+}
+
+/* The stacks that grew most in interval k (at most PER_INTERVAL): in
+ * resident memory, or (live) in what their tracked allocations hold. */
+static size_t top_in_interval(const struct memrep *m, size_t k, bool live,
 			      const struct mstack **out)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->cap; i++) {
 		const struct mstack *s = &m->tab[i];
+		long long b;
 		size_t j;
 
-		if (!s->stack || k >= s->niv || s->iv[k] <= 0)
+		if (!s->stack || (b = iv_at(s, k, live)) <= 0)
 			continue;
-		if (n == PER_INTERVAL && s->iv[k] <= out[n - 1]->iv[k])
+		if (n == PER_INTERVAL && b <= iv_at(out[n - 1], k, live))
 			continue;
 		j = n < PER_INTERVAL ? n++ : n - 1;
-		while (j > 0 && out[j - 1]->iv[k] < s->iv[k]) {
+		while (j > 0 && iv_at(out[j - 1], k, live) < b) {
 			out[j] = out[j - 1];
 			j--;
 		}
@@ -539,7 +806,7 @@ static void write_intervals(const struct memrep *m, FILE *f)
 		first ? " -- the last 100" : "");
 	for (size_t k = first; k < n; k++) {
 		unsigned long long t0 = m->start_ns + k * m->interval_ns;
-		size_t nt = top_in_interval(m, k, top);
+		size_t nt = top_in_interval(m, k, false, top);
 
 		fprintf(f, "  %7.1f-%-7.1f s", k * m->interval_ns / 1e9,
 			(k + 1) * m->interval_ns / 1e9);
@@ -557,30 +824,46 @@ static void write_intervals(const struct memrep *m, FILE *f)
 			bytes_str(top[i]->iv[k], b, sizeof(b), true);
 			fprintf(f, "      %10s  %s\n", b, leaf_of(top[i]->stack));
 		}
+		nt = m->live_min ? top_in_interval(m, k, true, top) : 0;
+		for (size_t i = 0; i < nt; i++) {
+			bytes_str(top[i]->liv[k], b, sizeof(b), true);
+			fprintf(f, "      %10s  %s  (held)\n", b, leaf_of(top[i]->stack));
+		}
 	}
 }
 
-static int cmp_stack_net(const void *a, const void *b)
-{
-	const struct mstack *x = *(const struct mstack *const *)a;
-	const struct mstack *y = *(const struct mstack *const *)b;
+struct leak_ref {
+	long long bytes; /* leak_bytes() */
+	const struct mstack *s;
+};
 
-	return x->net < y->net ? 1 : x->net > y->net ? -1 : 0;
+static int cmp_leak(const void *a, const void *b)
+{
+	const struct leak_ref *x = a, *y = b;
+
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
 /* Leak-candidate stacks, largest first. */
 static const struct mstack **leaks(const struct memrep *m, size_t *nout)
 {
 	const struct mstack **v = calloc(m->n ? m->n : 1, sizeof(*v));
+	struct leak_ref *r = calloc(m->n ? m->n : 1, sizeof(*r));
 	size_t n = 0;
 
 	*nout = 0;
-	if (!v)
+	if (!v || !r) {
+		free(v);
+		free(r);
 		return NULL;
+	}
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->tab[i].stack && is_leak(m, &m->tab[i]))
-			v[n++] = &m->tab[i];
-	qsort(v, n, sizeof(*v), cmp_stack_net);
+			r[n++] = (struct leak_ref){ leak_bytes(m, &m->tab[i]), &m->tab[i] };
+	qsort(r, n, sizeof(*r), cmp_leak);
+	for (size_t i = 0; i < n; i++)
+		v[i] = r[i].s;
+	free(r);
 	*nout = n;
 	return v;
 }
@@ -696,6 +979,8 @@ size_t memrep__proc_verdicts(struct memrep *m, struct memrep_proc_verdict *out, 
 	for (size_t i = 0; i < m->nprocs && i < max; i++) {
 		struct mproc *p = &m->procs[i];
 		struct memrep_proc_verdict *v = &out[i];
+		long long best_live = 0;
+		char held[32];
 
 		memset(v, 0, sizeof(*v));
 		v->pid = p->pid;
@@ -721,8 +1006,20 @@ size_t memrep__proc_verdicts(struct memrep *m, struct memrep_proc_verdict *out, 
 			if (top_counts(sc, ns, &best, 1))
 				snprintf(v->gc_where, sizeof(v->gc_where), "%s", leaf_of(sc[best].stack));
 		}
+		/* live: the site holding most, if it is a leak candidate */
+		for (size_t k = 0; m->live_min && sites && k < nsites; k++) {
+			if (sites[k].pid != p->pid || !sites[k].leak || sites[k].live <= 0 ||
+			    (v->growth_where[0] && sites[k].live <= best_live))
+				continue;
+			best_live = sites[k].live;
+			bytes_str(sites[k].live, held, sizeof(held), false);
+			snprintf(v->growth_where, sizeof(v->growth_where),
+				 "%.*s (leak candidate), holding %s",
+				 (int)(sites[k].len < 400 ? sites[k].len : 400), sites[k].leaf,
+				 held);
+		}
 		/* sites are sorted by net growth: the first of this process */
-		for (size_t k = 0; sites && k < nsites; k++) {
+		for (size_t k = 0; sites && !v->growth_where[0] && k < nsites; k++) {
 			if (sites[k].pid != p->pid || sites[k].net <= 0)
 				continue;
 			snprintf(v->growth_where, sizeof(v->growth_where), "%.*s%s",
@@ -735,9 +1032,36 @@ size_t memrep__proc_verdicts(struct memrep *m, struct memrep_proc_verdict *out, 
 	return m->nprocs;
 }
 
+/* --live: bytes held by function, the answer to "who keeps memory". */
+static void write_live(const struct memrep *m, FILE *f, const struct site *sites,
+		       size_t nsites, size_t n)
+{
+	size_t nl = 0;
+	struct site *l = live_sites(sites, nsites, &nl);
+	char a[32], b[32], c[32];
+
+	bytes_str(m->live_min, a, sizeof(a), false);
+	fprintf(f, "\nHeld by function (C allocations of %s or more not freed, by the stack that made them; top %d)\n",
+		a, TOP);
+	if (!nl)
+		fprintf(f, "  (no tracked allocations)\n");
+	else
+		fprintf(f, "  %10s %10s %10s  %9s  %s\n", "held", "allocated", "freed",
+			"intervals", "function (file:line)  [process]");
+	for (size_t i = 0; l && i < nl && i < TOP; i++) {
+		bytes_str(l[i].live, a, sizeof(a), false);
+		bytes_str(l[i].lalloc, b, sizeof(b), false);
+		bytes_str(l[i].lfreed, c, sizeof(c), false);
+		fprintf(f, "  %10s %10s %10s  %4zu/%-4zu  %.*s  [%s]%s\n", a, b, c,
+			l[i].lgrew, n, (int)l[i].len, l[i].leaf, label_of(m, l[i].pid),
+			l[i].leak ? "  LEAK CANDIDATE" : "");
+	}
+	free(l);
+}
+
 int memrep__write_text(struct memrep *m, FILE *f)
 {
-	size_t nsites = 0, nleaks = 0, n = nintervals(m);
+	size_t nsites = 0, nleaks = 0, n = nintervals(m), nrss = 0;
 	struct site *sites = sites_by_leaf(m, &nsites);
 	const struct mstack **lk = leaks(m, &nleaks);
 	char a[32], b[32], c[32], d[32];
@@ -762,15 +1086,25 @@ int memrep__write_text(struct memrep *m, FILE *f)
 		bytes_str(p->returned, b, sizeof(b), false);
 		bytes_str(p->grown - p->returned, c, sizeof(c), true);
 		fprintf(f, "  resident memory gained %s, returned %s, net %s\n", a, b, c);
+		if (m->live_min && (p->probes < 0 || !(p->probes & PROFILER_MEM_LIVE)))
+			fprintf(f, "  its allocations are not tracked: no probes on its C allocator (-v says why)\n");
 	}
+	if (m->live_min)
+		write_live(m, f, sites, nsites, n);
 	fprintf(f, "\nGrowth by function (net resident bytes gained where the pages were first touched; top %d)\n",
 		TOP);
-	if (!nsites)
+	/* sites known only from tracked allocations (--live) touched nothing */
+	for (size_t i = 0; i < nsites; i++)
+		nrss += sites[i].grown || sites[i].returned;
+	if (!nrss)
 		fprintf(f, "  (no growth seen)\n");
 	else
 		fprintf(f, "  %10s %10s %10s  %9s  %s\n", "net", "gained", "returned",
 			"intervals", "function (file:line)  [process]");
-	for (size_t i = 0; i < nsites && i < TOP; i++) {
+	for (size_t i = 0, shown = 0; i < nsites && shown < TOP; i++) {
+		if (!sites[i].grown && !sites[i].returned)
+			continue;
+		shown++;
 		bytes_str(sites[i].net, a, sizeof(a), true);
 		bytes_str(sites[i].grown, b, sizeof(b), false);
 		bytes_str(sites[i].returned, c, sizeof(c), false);
@@ -779,17 +1113,19 @@ int memrep__write_text(struct memrep *m, FILE *f)
 			label_of(m, sites[i].pid), sites[i].leak ? "  LEAK CANDIDATE" : "");
 	}
 	write_intervals(m, f);
-	fprintf(f, "\nLeak candidates (grew in at least %d intervals and in 2 of every 3 since it began, kept 3/4 or more)\n",
-		MEMREP_LEAK_MIN_INTERVALS);
+	fprintf(f, "\nLeak candidates (grew in at least %d intervals and in 2 of every 3 since it began, kept 3/4 or more%s)\n",
+		MEMREP_LEAK_MIN_INTERVALS,
+		m->live_min ? "; of the bytes held, for stacks with tracked allocations" : "");
 	if (!nleaks)
 		fprintf(f, "  none\n");
 	for (size_t i = 0; i < nleaks && i < TOP; i++) {
 		size_t grew, since;
 
 		growth_intervals(m, lk[i], &grew, &since);
-		bytes_str(lk[i]->net, a, sizeof(a), true);
-		fprintf(f, "  %s in %s: %s, grew in %zu of %zu intervals\n",
-			leaf_of(lk[i]->stack), label_of(m, lk[i]->pid), a, grew, since);
+		bytes_str(leak_bytes(m, lk[i]), a, sizeof(a), !by_live(m, lk[i]));
+		fprintf(f, "  %s in %s: %s%s, grew in %zu of %zu intervals\n",
+			leaf_of(lk[i]->stack), label_of(m, lk[i]->pid), a,
+			by_live(m, lk[i]) ? " held" : "", grew, since);
 		fprintf(f, "    stack: %s\n", below_root(lk[i]->stack));
 	}
 	fprintf(f, "\nGarbage collections\n");
@@ -896,6 +1232,17 @@ int memrep__write_text(struct memrep *m, FILE *f)
 		fprintf(f, "; %s beyond %d distinct stacks not itemised", a, MAX_STACKS);
 	}
 	fputc('\n', f);
+	if (m->live_min) {
+		fprintf(f, "%llu allocations tracked; not tracked: %llu (map full), %llu (ring buffer full), %llu beyond %zu held at once; frees lost: %llu",
+			m->ltracked, m->lfull, m->llost, m->loverflow, m->live_max,
+			m->lfree_lost);
+		if (m->live_folded) {
+			bytes_str(m->live_folded, a, sizeof(a), false);
+			fprintf(f, "; %s held beyond %d distinct stacks not itemised", a,
+				MAX_STACKS);
+		}
+		fputc('\n', f);
+	}
 	free(sites);
 	free(lk);
 	return ferror(f) ? -EIO : 0;
@@ -929,9 +1276,10 @@ int memrep__write_json(struct memrep *m, FILE *f)
 		json_str(f, p->label);
 		fputs(",\"version\":", f);
 		json_str(f, p->version);
-		fprintf(f, ",\"gc_probes\":%s,\"alloc_probes\":%s,\"rss_first\":%lld,\"rss_last\":%lld,\"rss_peak\":%lld,\"gained\":%lld,\"returned\":%lld,\"rss\":[",
+		fprintf(f, ",\"gc_probes\":%s,\"alloc_probes\":%s,\"live_probes\":%s,\"rss_first\":%lld,\"rss_last\":%lld,\"rss_peak\":%lld,\"gained\":%lld,\"returned\":%lld,\"rss\":[",
 			p->probes > 0 && (p->probes & PROFILER_MEM_GC) ? "true" : "false",
 			p->probes > 0 && (p->probes & PROFILER_MEM_ALLOC) ? "true" : "false",
+			p->probes > 0 && (p->probes & PROFILER_MEM_LIVE) ? "true" : "false",
 			p->first_rss, p->last_rss, p->peak_rss, p->grown, p->returned);
 		for (size_t k = 0; k < p->nrss; k++)
 			fprintf(f, "%s[%.3f,%lld]", k ? "," : "",
@@ -956,8 +1304,11 @@ int memrep__write_json(struct memrep *m, FILE *f)
 		fputs("]}", f);
 	}
 	fputs("],\"growth_by_function\":[", f);
-	for (size_t i = 0; i < nsites; i++) {
-		fprintf(f, "%s{\"pid\":%d,\"frame\":", i ? "," : "", sites[i].pid);
+	for (size_t i = 0, first = 1; i < nsites; i++) {
+		if (!sites[i].grown && !sites[i].returned)
+			continue;
+		fprintf(f, "%s{\"pid\":%d,\"frame\":", first ? "" : ",", sites[i].pid);
+		first = 0;
 		{
 			char *leaf = strndup(sites[i].leaf, sites[i].len);
 
@@ -968,10 +1319,27 @@ int memrep__write_json(struct memrep *m, FILE *f)
 			sites[i].net, sites[i].grown, sites[i].returned, sites[i].grew,
 			sites[i].leak ? "true" : "false");
 	}
+	fputs("],\"live_by_function\":[", f);
+	{
+		size_t nl = 0;
+		struct site *l = m->live_min ? live_sites(sites, nsites, &nl) : NULL;
+
+		for (size_t i = 0; l && i < nl; i++) {
+			char *leaf = strndup(l[i].leaf, l[i].len);
+
+			fprintf(f, "%s{\"pid\":%d,\"frame\":", i ? "," : "", l[i].pid);
+			json_str(f, leaf ? leaf : "");
+			free(leaf);
+			fprintf(f, ",\"held\":%lld,\"allocated\":%lld,\"freed\":%lld,\"intervals_grown\":%zu,\"leak_candidate\":%s}",
+				l[i].live, l[i].lalloc, l[i].lfreed, l[i].lgrew,
+				l[i].leak ? "true" : "false");
+		}
+		free(l);
+	}
 	fputs("],\"by_interval\":[", f);
 	for (size_t k = 0; k < n; k++) {
 		const struct mstack *top[PER_INTERVAL];
-		size_t nt = top_in_interval(m, k, top);
+		size_t nt = top_in_interval(m, k, false, top);
 
 		fprintf(f, "%s{\"start_s\":%.3f,\"top\":[", k ? "," : "",
 			k * m->interval_ns / 1e9);
@@ -979,6 +1347,13 @@ int memrep__write_json(struct memrep *m, FILE *f)
 			fprintf(f, "%s{\"pid\":%d,\"stack\":", i ? "," : "", top[i]->pid);
 			json_str(f, top[i]->stack);
 			fprintf(f, ",\"bytes\":%lld}", top[i]->iv[k]);
+		}
+		fputs("],\"held_top\":[", f);
+		nt = m->live_min ? top_in_interval(m, k, true, top) : 0;
+		for (size_t i = 0; i < nt; i++) {
+			fprintf(f, "%s{\"pid\":%d,\"stack\":", i ? "," : "", top[i]->pid);
+			json_str(f, top[i]->stack);
+			fprintf(f, ",\"bytes\":%lld}", top[i]->liv[k]);
 		}
 		fputs("]}", f);
 	}
@@ -989,18 +1364,20 @@ int memrep__write_json(struct memrep *m, FILE *f)
 		growth_intervals(m, lk[i], &grew, &since);
 		fprintf(f, "%s{\"pid\":%d,\"stack\":", i ? "," : "", lk[i]->pid);
 		json_str(f, lk[i]->stack);
+		/* net: what it grew by, in bytes held when "by" says so */
 		fprintf(f, ",\"net\":%lld,\"intervals_grown\":%zu,\"intervals_since_first\":%zu,\"per_interval\":[",
-			lk[i]->net, grew, since);
-		for (size_t k = 0; k < lk[i]->niv && k < n; k++)
-			fprintf(f, "%s%lld", k ? "," : "", lk[i]->iv[k]);
-		fputs("]}", f);
+			leak_bytes(m, lk[i]), grew, since);
+		for (size_t k = 0; k < n; k++)
+			fprintf(f, "%s%lld", k ? "," : "", iv_at(lk[i], k, by_live(m, lk[i])));
+		fprintf(f, "],\"by\":\"%s\"}", by_live(m, lk[i]) ? "held" : "resident");
 	}
 	fputs("],\"allocations\":[", f);
 	if (m->alloc_period)
 		json_stacks(f, m->alloc, "bytes");
-	fprintf(f, "],\"alloc_period\":%llu,\"changes\":%llu,\"no_stack\":%llu,\"lost\":{\"changes\":%llu,\"collections\":%llu,\"allocations\":%llu},\"not_itemised\":%lld}\n",
+	fprintf(f, "],\"alloc_period\":%llu,\"changes\":%llu,\"no_stack\":%llu,\"lost\":{\"changes\":%llu,\"collections\":%llu,\"allocations\":%llu,\"live_map_full\":%llu,\"live_ring_full\":%llu,\"live_overflow\":%llu,\"live_frees\":%llu},\"not_itemised\":%lld,\"live_min\":%llu,\"live_tracked\":%llu,\"held_not_itemised\":%lld}\n",
 		m->alloc_period, m->changes, m->no_stack, m->lost_changes, m->lost_gc,
-		m->lost_alloc, m->folded);
+		m->lost_alloc, m->lfull, m->llost, m->loverflow, m->lfree_lost, m->folded,
+		m->live_min, m->ltracked, m->live_folded);
 	free(sites);
 	free(lk);
 	return ferror(f) ? -EIO : 0;
@@ -1086,6 +1463,17 @@ struct stackagg *memrep__growth_stacks(struct memrep *m)
 			stackagg__add(m->growth_out, m->tab[i].stack,
 				      (unsigned long long)m->tab[i].net);
 	return m->growth_out;
+}
+
+struct stackagg *memrep__live_stacks(struct memrep *m)
+{
+	stackagg__free(m->live_out);
+	m->live_out = stackagg__new();
+	for (size_t i = 0; m->live_out && i < m->cap; i++)
+		if (m->tab[i].stack && m->tab[i].live > 0)
+			stackagg__add(m->live_out, m->tab[i].stack,
+				      (unsigned long long)m->tab[i].live);
+	return m->live_out;
 }
 
 struct stackagg *memrep__alloc_stacks(struct memrep *m)

@@ -33,6 +33,27 @@ void memrep__gc(struct memrep *m, pid_t pid, const char *stack, int gen,
 		unsigned long long ns, long long collected);
 void memrep__alloc(struct memrep *m, pid_t pid, const char *stack,
 		   unsigned long long bytes);
+/*
+ * Live tracking (mem --live): a C allocation of bytes at addr made by
+ * stack, and its free. Both at mono_ns. Frees of addresses not seen are
+ * ignored; an allocation at an address still held replaces it (its free
+ * was lost).
+ */
+void memrep__live(struct memrep *m, pid_t pid, const char *stack,
+		  unsigned long long addr, long long bytes,
+		  unsigned long long mono_ns);
+void memrep__live_free(struct memrep *m, pid_t pid, unsigned long long addr,
+		       unsigned long long mono_ns);
+/* Allocations of at least min_bytes are tracked (0: off, the default),
+ * at most max_held at once (0: a built-in bound): leak candidates then come
+ * from what stacks keep, not what they touch. */
+void memrep__set_live(struct memrep *m, unsigned long long min_bytes,
+		      size_t max_held);
+/* The BPF side's counts: tracked, not tracked (map full, ring buffer full),
+ * frees lost. */
+void memrep__live_counts(struct memrep *m, unsigned long long tracked,
+			 unsigned long long map_full, unsigned long long lost,
+			 unsigned long long frees_lost);
 /* What was lost or seen without a stack (for the report's last lines). */
 void memrep__counts(struct memrep *m, unsigned long long changes,
 		    unsigned long long no_stack, unsigned long long lost_changes,
@@ -65,11 +86,14 @@ int memrep__write_json(struct memrep *m, FILE *f);
 int memrep__write_plot(struct memrep *m, FILE *f);
 /* Stacks weighted by their net growth in bytes (only those that grew). */
 struct stackagg *memrep__growth_stacks(struct memrep *m);
+/* Stacks weighted by the bytes of their tracked allocations still held. */
+struct stackagg *memrep__live_stacks(struct memrep *m);
 /* Stacks weighted by sampled allocated bytes. */
 struct stackagg *memrep__alloc_stacks(struct memrep *m);
 
 /* A stack grew in at least this many intervals, in most of those since it
- * first grew, and kept most of it: a leak candidate (memrep.c). */
+ * first grew, and kept most of it: a leak candidate (memrep.c). With live
+ * tracking, "grew" and "kept" are of the bytes its allocations hold. */
 #define MEMREP_LEAK_MIN_INTERVALS 3
 
 #endif

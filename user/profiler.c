@@ -242,6 +242,20 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	bpf_program__set_autoload(p->skel->progs.py_alloc_realloc, o->alloc_period);
 	if (o->alloc_period)
 		p->skel->rodata->alloc_period = o->alloc_period;
+	bpf_program__set_autoload(p->skel->progs.py_live_malloc, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_calloc, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_realloc, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_free, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_ret, o->live_min);
+	if (o->live_min) {
+		p->skel->rodata->live_min = o->live_min;
+		if (o->live_max)
+			bpf_map__set_max_entries(p->skel->maps.live, o->live_max);
+	} else {
+		/* unused: no memory for it */
+		bpf_map__set_max_entries(p->skel->maps.live, 1);
+		bpf_map__set_max_entries(p->skel->maps.live_calls, 1);
+	}
 	bpf_map__set_max_entries(p->skel->maps.mem_last, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
@@ -430,8 +444,53 @@ static int attach_steps(struct profiler *p, pid_t pid, const char *path,
 	return keep_links(p, &l);
 }
 
+/*
+ * mem --live: the C allocator's entries, and the returns of those that hand
+ * memory out, all or none (a missing free would leave everything live).
+ */
+static int attach_live(struct profiler *p, pid_t pid, const char *lib,
+		       struct pid_links *l)
+{
+	const struct {
+		const char *func;
+		struct bpf_program *prog;
+		bool ret;
+	} probes[] = {
+		{ "free", p->skel->progs.py_live_free, false },
+		{ "malloc", p->skel->progs.py_live_malloc, false },
+		{ "calloc", p->skel->progs.py_live_calloc, false },
+		{ "realloc", p->skel->progs.py_live_realloc, false },
+		{ "malloc", p->skel->progs.py_live_ret, true },
+		{ "calloc", p->skel->progs.py_live_ret, true },
+		{ "realloc", p->skel->progs.py_live_ret, true },
+	};
+	int first = l->n, err;
+
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].func,
+			    .retprobe = probes[i].ret);
+
+		if (l->n >= PROFILER_PID_LINKS) {
+			err = -E2BIG;
+			goto fail;
+		}
+		l->l[l->n] = bpf_program__attach_uprobe_opts(probes[i].prog, pid,
+							     lib, 0, &opts);
+		if (!l->l[l->n]) {
+			err = -errno;
+			goto fail;
+		}
+		l->n++;
+	}
+	return 0;
+fail:
+	while (l->n > first)
+		bpf_link__destroy(l->l[--l->n]);
+	return err;
+}
+
 int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
-			 bool allocations)
+			 bool allocations, const char *malloc_lib)
 {
 	static const struct {
 		const char *func;
@@ -480,6 +539,15 @@ int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
 	}
 	if (l.n > before)
 		what |= PROFILER_MEM_ALLOC;
+	if (malloc_lib && bpf_program__autoload(p->skel->progs.py_live_free)) {
+		int err = attach_live(p, pid, malloc_lib, &l);
+
+		if (!err)
+			what |= PROFILER_MEM_LIVE;
+		else
+			pr_debug("process %d: no --live probes in %s: %s", pid,
+				 malloc_lib, strerror(-err));
+	}
 	if (!l.n)
 		return 0;
 	return keep_links(p, &l) ?: what;
@@ -498,6 +566,42 @@ int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
 	return attach_steps(p, pid, path, NULL, offsets, n);
 }
 
+/*
+ * mem --live: what a process that exited or exec'd still held is dropped,
+ * so a later process with its pid cannot find (and free) its addresses.
+ */
+static void live_purge(struct profiler *p, pid_t pid)
+{
+	struct live_key k, next, del[64];
+	int fd = bpf_map__fd(p->skel->maps.live), n;
+	bool more = true;
+
+	if (!bpf_program__autoload(p->skel->progs.py_live_free))
+		return;
+	/* The next key after a deleted one is the first again: collect a
+	 * batch, delete it, and start over until a pass finds none (the
+	 * process is gone, so its entries do not come back). */
+	while (more) {
+		void *prev = NULL;
+
+		n = 0;
+		more = false;
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			k = next;
+			prev = &k;
+			if (k.pid != (__u32)pid)
+				continue;
+			del[n++] = k;
+			if (n == (int)(sizeof(del) / sizeof(del[0]))) {
+				more = true;
+				break;
+			}
+		}
+		for (int i = 0; i < n; i++)
+			bpf_map_delete_elem(fd, &del[i]);
+	}
+}
+
 void profiler__detach_steps(struct profiler *p, pid_t pid)
 {
 	for (size_t i = 0; i < p->nsteps;) {
@@ -509,6 +613,7 @@ void profiler__detach_steps(struct profiler *p, pid_t pid)
 			bpf_link__destroy(p->steps[i].l[k]);
 		p->steps[i] = p->steps[--p->nsteps];
 	}
+	live_purge(p, pid);
 }
 
 int profiler__set_asyncio_text(struct profiler *p, pid_t pid,

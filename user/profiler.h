@@ -29,6 +29,9 @@ struct profiler_opts {
 	unsigned long long alloc_period; /* mem --allocations: bytes per sample (0: off) */
 	bool no_rss;	       /* with mem: collections only, no RSS-change hook
 				* (the agent's metrics read RSS from /proc) */
+	unsigned long long live_min; /* mem --live: C allocations this large are
+				      * tracked until freed (0: off) */
+	unsigned int live_max;	     /* ... at most this many at once */
 };
 
 /*
@@ -65,22 +68,26 @@ int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path);
  * PLT stub they go through: see pltstub.h), where every hit is a task
  * step, so no caller filter is needed. At most PROFILER_STEP_SITES. */
 #define PROFILER_STEP_SITES 4
-/* Probes per process at most (task steps, or collections + allocators). */
-#define PROFILER_PID_LINKS 8
+/* Probes per process at most (task steps, or collections + allocators +
+ * the C allocator's five entries and three returns for --live). */
+#define PROFILER_PID_LINKS 16
 int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
 			      const unsigned long long *offsets, int n);
 /* Removes the probes placed in process pid (steps, collections, allocators). */
 void profiler__detach_steps(struct profiler *p, pid_t pid);
 /*
  * mem: probes in process pid's interpreter ELF at path: CPython's gc__start
- * and gc__done USDT probes, and with allocations the allocator entry points.
- * Returns what was placed (PROFILER_MEM_* bits; 0: nothing, e.g. a build
- * without USDT probes) or negative errno.
+ * and gc__done USDT probes, and with allocations the allocator entry points;
+ * with malloc_lib (the library the process's malloc and free are in, as
+ * this process can open it; NULL: none) the --live probes. Returns what was
+ * placed (PROFILER_MEM_* bits; 0: nothing, e.g. a build without USDT
+ * probes) or negative errno.
  */
 #define PROFILER_MEM_GC 1
 #define PROFILER_MEM_ALLOC 2
+#define PROFILER_MEM_LIVE 4
 int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
-			 bool allocations);
+			 bool allocations, const char *malloc_lib);
 int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
 			       unsigned long long lo, unsigned long long hi);
 /* Sums the per-CPU counters. */

@@ -417,23 +417,75 @@ static void find_asyncio(struct record *r, struct tracked *t)
 		 t->pid, bin, lo, hi);
 }
 
+/*
+ * mem --live: the library the process's malloc and free come from, as this
+ * process can open it: a preloaded allocator if one is mapped (it takes
+ * malloc over for the whole process), else libc. Returns 0 or -ENOENT.
+ */
+static int malloc_lib(pid_t pid, char *out, size_t len)
+{
+	static const char *const preloaded[] = { "libjemalloc.so", "libtcmalloc",
+						 "libmimalloc.so" };
+	char path[64], line[PATH_MAX + 128], libc[PATH_MAX] = "";
+	struct proc_mapping mp;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		const char *base;
+
+		if (procfs_parse_maps_line(line, &mp) || mp.perms[2] != 'x' ||
+		    mp.path[0] != '/')
+			continue;
+		base = strrchr(mp.path, '/') + 1;
+		for (size_t i = 0; i < sizeof(preloaded) / sizeof(preloaded[0]); i++) {
+			if (!strncmp(base, preloaded[i], strlen(preloaded[i]))) {
+				snprintf(libc, sizeof(libc), "%s", mp.path);
+				fclose(f);
+				goto found;
+			}
+		}
+		if (!libc[0] && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5)))
+			snprintf(libc, sizeof(libc), "%s", mp.path);
+	}
+	fclose(f);
+	if (!libc[0])
+		return -ENOENT;
+found:
+	snprintf(out, len, "/proc/%d/root%s", pid, libc);
+	if (access(out, R_OK))
+		snprintf(out, len, "%s", libc);
+	return 0;
+}
+
 /* mem: collection probes (and allocator probes) in the interpreter's ELF. */
 static void mem_attach(struct record *r, struct tracked *t)
 {
-	char bin[PATH_MAX + 32];
+	char bin[PATH_MAX + 32], lib[PATH_MAX + 32];
+	bool live = r->mem->live_min > 0;
 	int what;
 
 	snprintf(bin, sizeof(bin), "/proc/%d/root%s", t->pid, t->info.binary);
 	if (access(bin, R_OK))
 		snprintf(bin, sizeof(bin), "%s", t->info.binary);
-	what = profiler__attach_mem(r->prof, t->pid, bin, r->mem->alloc_period > 0);
+	if (live && malloc_lib(t->pid, lib, sizeof(lib))) {
+		pr_warn("process %d: no libc mapped: its allocations are not tracked",
+			t->pid);
+		live = false;
+	}
+	what = profiler__attach_mem(r->prof, t->pid, bin, r->mem->alloc_period > 0,
+				    live ? lib : NULL);
 	if (what < 0)
 		pr_debug("process %d: no memory probes in %s: %s", t->pid, bin,
 			 strerror(-what));
 	else
-		pr_debug("process %d: probes in %s:%s%s", t->pid, bin,
+		pr_debug("process %d: probes in %s:%s%s%s", t->pid, bin,
 			 (what & PROFILER_MEM_GC) ? " collections" : "",
-			 (what & PROFILER_MEM_ALLOC) ? " allocations" : "");
+			 (what & PROFILER_MEM_ALLOC) ? " allocations" : "",
+			 (what & PROFILER_MEM_LIVE) ? " live (C allocator)" : "");
 	r->mem->proc(r->mem->ctx, t->pid, t->root, t->info.version, what);
 }
 
@@ -858,8 +910,18 @@ static int on_event(void *ctx, void *data, size_t size)
 	case EV_MEM:
 	case EV_GC:
 	case EV_ALLOC:
+	case EV_LIVE:
 		if (r->mem)
 			on_sample(r, data, size);
+		break;
+	case EV_LIVE_FREE:
+		if (r->mem && size >= sizeof(struct live_free)) {
+			const struct live_free *lf = data;
+
+			r->mem->event(r->mem->ctx, lf->pid, EV_LIVE_FREE, NULL,
+				      (long long)lf->bytes, (long long)lf->addr, 0,
+				      lf->ktime);
+		}
 		break;
 	case EV_ONCPU:
 		if (size >= sizeof(struct oncpu_event)) {
@@ -941,7 +1003,9 @@ static void status_line(struct record *r, bool final)
 		fprintf(stderr,
 			"\r\033[K[%6.1fs] memory changes %llu  processes %u  lost %llu%s",
 			el, st[STAT_MEM_EVENTS], r->nprocs_seen,
-			st[STAT_MEM_LOST] + st[STAT_GC_LOST] + st[STAT_ALLOC_LOST],
+			st[STAT_MEM_LOST] + st[STAT_GC_LOST] + st[STAT_ALLOC_LOST] +
+				st[STAT_LIVE_FULL] + st[STAT_LIVE_LOST] +
+				st[STAT_LIVE_FREE_LOST],
 			final ? "\n" : "");
 		return;
 	}
@@ -1528,6 +1592,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		po.mem = true;
 		po.no_rss = r->mem->gc_only;
 		po.alloc_period = r->mem->alloc_period;
+		po.live_min = r->mem->live_min;
+		po.live_max = r->mem->live_max;
 	}
 	if (r->native) {
 		/* symbols come from local files only: no network lookups */

@@ -57,12 +57,16 @@ struct mem_hooks {
 	void *ctx;
 	unsigned long long alloc_period; /* --allocations: bytes per sample; 0 off */
 	bool gc_only; /* collections only: no EV_MEM (RSS changes) at all */
+	unsigned long long live_min; /* --live: allocations this large are
+				      * tracked until freed; 0 off */
+	unsigned int live_max; /* ... at most this many at once */
 	/* A Python process now tracked: its root frame text, its version, and
 	 * what could be probed in it (PROFILER_MEM_* bits, negative errno). */
 	void (*proc)(void *ctx, pid_t pid, const char *label, const char *version,
 		     int probes);
-	/* EV_MEM, EV_GC or EV_ALLOC (see include/profile.h), stack with the
-	 * process's root frame first. */
+	/* EV_MEM, EV_GC, EV_ALLOC or EV_LIVE (see include/profile.h), stack
+	 * with the process's root frame first; EV_LIVE_FREE with no stack,
+	 * value the bytes and aux0 the address. */
 	void (*event)(void *ctx, pid_t pid, __u32 type, const char *stack,
 		      long long value, long long aux0, long long aux1,
 		      unsigned long long ktime);
@@ -86,7 +90,8 @@ struct mem_watch {
 
 /* The mem hooks feeding rep, RSS read every interval_ns (user/mem.c). */
 void mem_hooks_init(struct mem_hooks *h, struct mem_watch *w, struct memrep *rep,
-		    unsigned long long interval_ns, unsigned long long alloc_period);
+		    unsigned long long interval_ns, unsigned long long alloc_period,
+		    unsigned long long live_min);
 /* Seconds watched: from the loop's first tick to its last. */
 double mem_watch_seconds(const struct mem_watch *w);
 

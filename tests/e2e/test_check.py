@@ -75,7 +75,9 @@ def test_check_leak_fails(tmp):
     src = it.workload_path("mem_leak.py")
     p = it.start("mem_leak.py", 60)
     try:
-        r = check("-p", p.pid, "-d", "5s", "--max-rss-growth", "50MB/min")
+        # one thread allocates and frees (churn) and keeps (leaky): --live
+        # names the one that keeps memory, first touch would name churn
+        r = check("--live", "-p", p.pid, "-d", "5s", "--max-rss-growth", "50MB/min")
     finally:
         stop(p)
     print(r.stdout)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-"""pyrograph mem, end to end: growth charged to the function that keeps
-memory (a leak candidate) and not to one that allocates and frees; RSS over
-time; garbage-collection pauses from CPython's USDT probes (and the line
+"""pyrograph mem, end to end: with --live, memory charged to the function
+that keeps it (a leak candidate) and not to one that allocates and frees in
+the same thread; RSS over time; garbage-collection pauses from CPython's USDT probes (and the line
 for builds without them); sampled allocations in the right proportions."""
 import json
 import os
@@ -31,65 +31,101 @@ def leaf(frame_text):
     return frame_text.split(";")[-1]
 
 
-# leaky() and churn() run in two threads. Growth is charged where pages are
-# first touched; in one thread glibc's heap would hand churn's freed 2 MiB
-# to leaky() and make churn() extend the heap each time instead -- the
-# limitation --help and the README state. In two threads each has its own
-# malloc arena, so first touch and keeping coincide.
+# leaky() and churn() run in one thread. Growth is charged where pages are
+# first touched, and glibc's heap hands churn's freed 2 MiB to leaky(), so
+# churn() is the one that extends the heap: by resident growth alone churn
+# would look like the leak. --live tracks the large C allocations until they
+# are freed: leaky holds its blocks, churn holds nothing.
+RUN = 20  # seconds mem_leak.py runs: both watches fit in it
+
+
 @pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12"])
 def test_leak_vs_churn(name, tmp):
     it = by_name(name)
     src = it.host_path(it.workload_path("mem_leak.py"))
     leak_line = line_of(src, "# LEAK")
     churn_line = line_of(src, "# CHURN")
-    p = it.start("mem_leak.py", 60)
+    p = it.start("mem_leak.py", RUN)
     try:
         before = rss(p.pid)
-        out, plot, graph = tmp / "mem.json", tmp / "rss.svg", tmp / "growth.txt"
-        run_mem("-p", p.pid, "-d", 8, "-i", "1s", "-f", "json", "-o", out, "--plot", plot)
+        out, plot, graph = tmp / "mem.json", tmp / "rss.svg", tmp / "held.txt"
+        run_mem("--live", "-p", p.pid, "-d", 8, "-i", "1s", "-f", "json", "-o", out,
+                "--plot", plot)
         after = rss(p.pid)
-        r = run_mem("-p", p.pid, "-d", 4, "-i", "1s", "-f", "collapsed", "-o", graph)
+        r = run_mem("--live", "-p", p.pid, "-d", 4, "-i", "1s", "-f", "collapsed", "-o", graph)
+        # the workload's own count of its calls, over its whole run
+        counts = json.loads(p.communicate(timeout=30)[0].splitlines()[-1])
     finally:
         stop(p)
     d = json.loads(out.read_text())
     wpath = it.workload_path("mem_leak.py")
     leaky = "leaky (%s:%d)" % (wpath, leak_line)
     churn = "churn (%s:%d)" % (wpath, churn_line)
-    growth = d["growth_by_function"]
-    print(name, json.dumps(growth[:4]), "RSS %+.1f MiB" % ((after - before) / MiB))
-    # leaky is the top growth, called a leak candidate, and about what RSS grew
-    assert growth and growth[0]["frame"] == leaky, growth[:3]
-    assert growth[0]["leak_candidate"] is True
-    assert growth[0]["intervals_grown"] >= 6, growth[0]
-    assert 0.7 * (after - before) <= growth[0]["net"] <= 1.3 * (after - before), \
-        (growth[0], after - before)
-    # churn is seen (it touched its buffers) but is no leak
-    ch = [g for g in growth if g["frame"] == churn]
-    assert all(not g["leak_candidate"] for g in ch), ch
-    assert all(g["net"] < growth[0]["net"] / 10 for g in ch), ch
+    held = d["live_by_function"]
+    print(name, json.dumps(held[:3]), "RSS %+.1f MiB" % ((after - before) / MiB), counts)
+    assert d["processes"][0]["live_probes"] is True, d["processes"][0]
+    # leaky holds the most, is called a leak candidate, and holds what it
+    # kept: 512 KiB a call, at the rate the workload made its calls
+    assert held and held[0]["frame"] == leaky, held[:3]
+    assert held[0]["leak_candidate"] is True and held[0]["freed"] == 0, held[0]
+    assert held[0]["intervals_grown"] >= 6, held[0]
+    expect = counts["leaky"] / RUN * d["duration_s"] * 512 * 1024
+    assert 0.6 * expect <= held[0]["held"] <= 1.4 * expect, (held[0], expect)
+    assert 0.5 * (after - before) <= held[0]["held"] <= 1.5 * (after - before), \
+        (held[0], after - before)
+    # churn allocated as much again, freed it all, and is no leak -- though
+    # by resident growth (first touch) it is the one that grew
+    ch = [h for h in held if h["frame"] == churn]
+    assert ch and not ch[0]["leak_candidate"], ch
+    assert ch[0]["allocated"] >= 2 * held[0]["held"], ch
+    # at most the buffer of a call in progress (2 MiB and the bytes header)
+    assert ch[0]["held"] <= 2.1 * MiB and ch[0]["freed"] >= ch[0]["allocated"] - 2.1 * MiB, ch
+    assert all(not g["leak_candidate"] for g in d["growth_by_function"] if g["frame"] == churn)
     cands = d["leak_candidates"]
     assert cands and all(leaf(c["stack"]) == leaky for c in cands), cands
-    assert not any(leaf(c["stack"]) == churn for c in cands)
+    assert cands[0]["by"] == "held"
+    assert d["live_min"] == 65536 and d["live_tracked"] > 0
+    assert d["lost"]["live_map_full"] == 0 and d["lost"]["live_overflow"] == 0, d["lost"]
     # RSS over time: readings every second, rising
     proc = d["processes"][0]
     assert proc["pid"] == p.pid and len(proc["rss"]) >= 8, proc["rss"]
     assert proc["rss"][-1][1] - proc["rss"][0][1] > 40 * MiB, proc["rss"]
     assert d["intervals"] == 8
-    # which stacks grew in each interval: leaky, interval after interval
-    tops = [leaf(iv["top"][0]["stack"]) for iv in d["by_interval"] if iv["top"]]
+    # what was held more in each interval: leaky, interval after interval
+    tops = [leaf(iv["held_top"][0]["stack"]) for iv in d["by_interval"] if iv["held_top"]]
     assert len(d["by_interval"]) == 8 and tops.count(leaky) >= 6, d["by_interval"]
     svg = plot.read_text()
     assert svg.startswith("<?xml") and svg.rstrip().endswith("</svg>")
     assert svg.count("<polyline") == 1 and "mem_leak.py" in svg
-    # the flame graph of growth (collapsed here): leaky's chain, and the text
-    # report on stdout calling it a leak candidate
+    # the flame graph of memory held (collapsed here): leaky's chain, and
+    # the text report on stdout calling it a leak candidate
     stacks = parse_collapsed(graph.read_text())
     top = max(stacks, key=stacks.get)
     assert top.split(";")[-2:] == ["main (%s:%d)" % (wpath, line_of(src, "        leaky()")), leaky], top
     line = next(l for l in r.stdout.splitlines() if leaky in l)
     assert "LEAK CANDIDATE" in line, r.stdout
-    assert "Leak candidates" in r.stdout and "RSS " in r.stdout
-    assert "Growth by interval" in r.stdout
+    assert "Held by function" in r.stdout and "Leak candidates" in r.stdout
+    assert "RSS " in r.stdout and "Growth by interval" in r.stdout
+    assert not any(churn in l and "LEAK" in l for l in r.stdout.splitlines()), r.stdout
+
+
+def test_leak_without_live(tmp):
+    """Without --live the same program's growth is charged by first touch:
+    the report still accounts for RSS, and says nothing is tracked."""
+    it = by_name("debian-3.11")
+    p = it.start("mem_leak.py", 30)
+    try:
+        before = rss(p.pid)
+        out = tmp / "mem.json"
+        run_mem("-p", p.pid, "-d", 4, "-i", "1s", "-f", "json", "-o", out)
+        after = rss(p.pid)
+    finally:
+        stop(p)
+    d = json.loads(out.read_text())
+    assert d["live_by_function"] == [] and d["live_min"] == 0
+    assert d["processes"][0]["live_probes"] is False
+    net = sum(g["net"] for g in d["growth_by_function"])
+    assert 0.7 * (after - before) <= net <= 1.3 * (after - before), (net, after - before)
 
 
 def gc_report(it, tmp, seconds=5):
@@ -175,3 +211,7 @@ def test_mem_errors(tmp):
     assert "invalid interval '0'" in err("-i", 0)
     assert "unknown format 'svg'" in err("-f", "svg")
     assert "invalid --sample-bytes" in err("--sample-bytes", "-5")
+    assert err("--live", "-a", "-d", 1) == \
+        "pyrograph: --live watches one process: give one -p PID or a COMMAND"
+    assert "invalid --live-bytes" in err("--live-bytes", "0")
+    assert "invalid --live-max" in err("--live-max", "x")

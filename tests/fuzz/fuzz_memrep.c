@@ -3,7 +3,8 @@
  * The mem report fed hostile input: stack texts come from target memory
  * (frame names, file names, command lines), sizes and pauses from BPF. One
  * input line per record: its first byte picks the kind, the next 8 bytes
- * make the numbers, the rest is the text.
+ * make the numbers, the rest is the text. Tracked allocations (--live)
+ * come and go at a few addresses, with frees lost and repeated.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,13 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	memcpy(text, d, n);
 	text[n] = '\0';
 	memrep__set_alloc_period(m, 4096);
+	/* few held at once, so the bound is hit */
+	memrep__set_live(m, 65536, 64);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		uint64_t v = 0;
 		size_t l = strlen(line);
 		const char *rest = l > 9 ? line + 9 : "";
 
 		memcpy(&v, line + 1, l > 8 ? 8 : l - 1 > 0 ? l - 1 : 0);
-		switch (line[0] % 5) {
+		switch (line[0] % 7) {
 		case 0:
 			memrep__proc(m, v & 3, rest, rest, (int)(v >> 8) - 128);
 			break;
@@ -52,6 +55,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			memrep__rss(m, v & 3, (v >> 40) * 1000000ULL,
 				    (long long)(int32_t)(v >> 8) * 4096);
 			break;
+		case 5:
+			/* few addresses: reuse, lost frees, frees of the unknown */
+			memrep__live(m, v & 3, rest, (v >> 8) & 255,
+				     (long long)(int32_t)(v >> 16) * 64,
+				     (v >> 40) * 1000000ULL);
+			break;
+		case 6:
+			memrep__live_free(m, v & 3, (v >> 8) & 255, (v >> 40) * 1000000ULL);
+			break;
 		}
 	}
 	memrep__set_duration(m, (double)(n % 97) / 7.0);
@@ -61,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		memrep__write_json(m, f);
 		memrep__write_plot(m, f);
 		stackagg__count(memrep__growth_stacks(m));
+		stackagg__count(memrep__live_stacks(m));
 		fclose(f);
 	}
 	memrep__free(m);

@@ -169,9 +169,149 @@ static void test_bounds(void)
 	memrep__free(m);
 }
 
+/*
+ * --live, the one-thread case: churn's freed blocks are reused by leaky, so
+ * churn extends the heap (its resident growth) while leaky holds what it
+ * allocated. Leak candidates come from what is held.
+ */
+static void test_live(void)
+{
+	struct memrep *m = memrep__new(S, 0);
+	const char *leaky = "app (7);main (/a.py:9);leaky (/a.py:3)";
+	const char *churn = "app (7);main (/a.py:9);churn (/a.py:4)";
+	const char *small = "app (7);main (/a.py:9);small (/a.py:6)";
+	const char *once = "app (7);main (/a.py:9);once (/a.py:8)";
+	char *text, *json, line[512];
+
+	memrep__proc(m, 7, "app (7)", "3.11.2", PROFILER_MEM_GC | PROFILER_MEM_LIVE);
+	memrep__set_live(m, 65536, 0);
+	memrep__set_duration(m, 8.0);
+	for (int k = 0; k < 8; k++) {
+		unsigned long long t = k * S + S / 10;
+
+		for (int c = 0; c < 4; c++) {
+			/* leaky keeps 512 KiB per call, four calls an interval */
+			memrep__live(m, 7, leaky, 0x100000 + (k * 4 + c) * 0x80000ULL,
+				     512 * 1024, t + c * 1000);
+			/* churn allocates 2 MiB and frees it; the heap grows in
+			 * its name */
+			memrep__live(m, 7, churn, 0x7f0000, 2 * MiB, t + c * 1000 + 1);
+			memrep__growth(m, 7, churn, MiB / 2, t + c * 1000 + 2);
+			memrep__live_free(m, 7, 0x7f0000, t + c * 1000 + 3);
+		}
+		/* a leak of small objects: only its resident growth is seen */
+		memrep__growth(m, 7, small, MiB, t);
+	}
+	/* allocated once and kept: grew in one interval only */
+	memrep__live(m, 7, once, 0x900000000ULL, 8 * MiB, 10);
+	/* frees of addresses never seen, of another process, twice */
+	memrep__live_free(m, 7, 0x12345, S);
+	memrep__live_free(m, 8, 0x100000, S);
+	memrep__live_free(m, 7, 0x7f0000, S);
+
+	text = render(m, false);
+	line_with(text, "leaky (/a.py:3)", line, sizeof(line));
+	CHECK(strstr(line, "16.0 MiB") && strstr(line, "8/8") &&
+		      strstr(line, "LEAK CANDIDATE"),
+	      "leaky held: %s", line);
+	CHECK(strstr(text, "Held by function") < strstr(text, line),
+	      "held first:\n%s", text);
+	line_with(text, "churn (/a.py:4)", line, sizeof(line));
+	CHECK(line[0] && strstr(line, "0 B") && strstr(line, "64.0 MiB") && !strstr(line, "LEAK"),
+	      "churn holds nothing: %s", line);
+	/* its resident growth is still shown, and not called a leak */
+	CHECK(strstr(text, "+16.0 MiB   16.0 MiB") && !strstr(strstr(text, "Growth by function"), "churn (/a.py:4)  [app (7)]  LEAK"),
+	      "churn growth:\n%s", text);
+	CHECK(strstr(line_with(strstr(text, "Leak candidates"), "small (/a.py:6)", line, sizeof(line)), "small"),
+	      "small-object leak kept by the resident rule:\n%s", text);
+	CHECK(!strstr(line_with(text, "once (/a.py:8)", line, sizeof(line)), "LEAK"),
+	      "once: %s", line);
+	CHECK(strstr(text, "leaky (/a.py:3) in app (7): 16.0 MiB held, grew in 8 of 8 intervals"),
+	      "leak line:\n%s", text);
+	CHECK(strstr(text, "2.0-3.0     s") && strstr(text, "      +2.0 MiB  leaky (/a.py:3)  (held)\n"),
+	      "held per interval:\n%s", text);
+	json = render(m, true);
+	CHECK(strstr(json, "\"leak_candidates\":[{\"pid\":7,\"stack\":\"app (7);main (/a.py:9);leaky (/a.py:3)\",\"net\":16777216,\"intervals_grown\":8,"),
+	      "json leak: %s", json);
+	CHECK(!strstr(strstr(json, "\"leak_candidates\""), "churn"), "churn a candidate: %s", json);
+	CHECK(strstr(json, "\"live_by_function\":[{\"pid\":7,\"frame\":\"leaky (/a.py:3)\",\"held\":16777216,\"allocated\":16777216,\"freed\":0,\"intervals_grown\":8,\"leak_candidate\":true}"),
+	      "live_by_function: %s", json);
+	CHECK(strstr(json, "\"frame\":\"churn (/a.py:4)\",\"held\":0,\"allocated\":67108864,\"freed\":67108864,"),
+	      "churn json: %s", json);
+	CHECK(strstr(json, "\"held_top\":[{\"pid\":7,\"stack\":\"app (7);main (/a.py:9);leaky (/a.py:3)\",\"bytes\":2097152}"),
+	      "held_top: %s", json);
+	CHECK(stackagg__total(memrep__live_stacks(m)) == 24 * MiB, "live stacks");
+	free(text);
+	free(json);
+	memrep__free(m);
+}
+
+/* The address table against a plain model: inserts, frees in any order,
+ * lost frees (an address allocated again), and the bound. */
+static void test_live_table(void)
+{
+	enum { N = 3000 };
+	static long long model[N];
+	struct memrep *m = memrep__new(S, 0);
+	unsigned long long x = 88172645463325252ULL;
+	long long held = 0;
+	size_t n = 0; /* held in the model */
+	char *json, want[64];
+
+	memrep__proc(m, 1, "p (1)", "3.12", PROFILER_MEM_LIVE);
+	memrep__set_live(m, 1, 2000);
+	memrep__set_duration(m, 1.0);
+	for (int i = 0; i < 200000; i++) {
+		unsigned long long a;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		a = x % N;
+		if (x >> 62) {
+			/* addresses that share low bits, as allocators' do */
+			memrep__live_free(m, 1, a << 12, 0);
+			n -= model[a] != 0;
+			held -= model[a];
+			model[a] = 0;
+		} else {
+			long long b = 1 + (x >> 40) % 1000;
+
+			if (!model[a] && n >= 2000)
+				continue; /* would be beyond the bound */
+			n += !model[a];
+			memrep__live(m, 1, (x >> 33) & 1 ? "p (1);a (/a.py:1)" : "p (1);b (/a.py:2)",
+				     a << 12, b, 0);
+			held += b - model[a];
+			model[a] = b;
+		}
+	}
+	json = render(m, true);
+	{
+		long long got = 0;
+		const char *p = json;
+
+		while ((p = strstr(p, "\"held\":"))) {
+			got += atoll(p + 7);
+			p += 7;
+		}
+		CHECK(got == held, "held %lld, model %lld", got, held);
+	}
+	snprintf(want, sizeof(want), "\"live_overflow\":0,");
+	CHECK(strstr(json, want), "no overflow: %s", strstr(json, "\"lost\""));
+	free(json);
+	/* beyond the bound: counted, not kept */
+	for (int k = 0; k < N; k++)
+		memrep__live(m, 1, "p (1);c (/a.py:3)", (N + k) << 12, 1, 0);
+	json = render(m, true);
+	CHECK(!strstr(json, "\"live_overflow\":0,"), "overflow: %s", strstr(json, "\"lost\""));
+	free(json);
+	memrep__free(m);
+}
+
 int main(void)
 {
 	test_leaks();
+	test_live();
+	test_live_table();
 	test_gc_and_probes();
 	test_bounds();
 	printf("%d passed, %d failed\n", passed, failed);

@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """leaky() keeps 512 KiB per call; churn() allocates and frees 2 MiB per
-call (in its own thread: see test_mem.py for why). Prints "ready", runs for
+call, both in the main thread, as a program would. Prints "ready", runs for
 argv[1] seconds, then prints how many calls each made as JSON."""
 import json
 import sys
-import threading
 import time
 
 keep = []
@@ -19,26 +18,17 @@ def churn():
     return len(buf)
 
 
-def churner(stop, counts):
-    while not stop.is_set():
-        churn()
-        counts["churn"] += 1
-        time.sleep(0.01)
-
-
 def main(seconds):
     counts = {"leaky": 0, "churn": 0}
-    stop = threading.Event()
-    t = threading.Thread(target=churner, args=(stop, counts), name="churner")
-    t.start()
     print("ready", flush=True)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         leaky()
         counts["leaky"] += 1
-        time.sleep(0.05)
-    stop.set()
-    t.join()
+        for _ in range(5):
+            churn()
+            counts["churn"] += 1
+            time.sleep(0.01)
     print(json.dumps(counts), flush=True)
 
 
