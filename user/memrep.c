@@ -1128,6 +1128,11 @@ int memrep__write_text(struct memrep *m, FILE *f)
 			by_live(m, lk[i]) ? " held" : "", grew, since);
 		fprintf(f, "    stack: %s\n", below_root(lk[i]->stack));
 	}
+	/* first touch is not keeping: say how to tell them apart */
+	if (nleaks && !m->live_min)
+		fprintf(f, "  (charged where pages were first touched; the C allocator may have handed\n"
+			   "   another function's freed memory to the one that keeps it: `mem --live -p PID`\n"
+			   "   shows which function holds the memory)\n");
 	fprintf(f, "\nGarbage collections\n");
 	for (size_t i = 0; i < m->nprocs; i++) {
 		struct mproc *p = &m->procs[i];

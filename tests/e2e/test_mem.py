@@ -119,9 +119,13 @@ def test_leak_without_live(tmp):
         out = tmp / "mem.json"
         run_mem("-p", p.pid, "-d", 4, "-i", "1s", "-f", "json", "-o", out)
         after = rss(p.pid)
+        text = run_mem("-p", p.pid, "-d", 4, "-i", "1s").stdout
     finally:
         stop(p)
     d = json.loads(out.read_text())
+    # first touch blames churn here; the text report says how to tell
+    if "LEAK CANDIDATE" in text:
+        assert "`mem --live -p PID`" in text, text
     assert d["live_by_function"] == [] and d["live_min"] == 0
     assert d["processes"][0]["live_probes"] is False
     net = sum(g["net"] for g in d["growth_by_function"])
