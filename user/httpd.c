@@ -38,6 +38,10 @@ struct conn {
 	size_t inlen;
 	char *out; /* the whole response once the request is read */
 	size_t outlen, outpos;
+	/* sent; reading what the client still sends until it closes, so
+	 * that closing with unread input does not reset the connection and
+	 * lose the response on its way (an oversized request's 431) */
+	bool draining;
 };
 
 struct httpd {
@@ -214,6 +218,7 @@ static void conn_close(struct conn *c)
 	free(c->out);
 	c->fd = -1;
 	c->out = NULL;
+	c->draining = false;
 	c->inlen = c->outlen = c->outpos = 0;
 }
 
@@ -363,7 +368,22 @@ static void conn_step(struct httpd *h, struct conn *c, httpd_handler_fn fn,
 		}
 		c->outpos += (size_t)n;
 	}
-	conn_close(c);
+	if (!c->draining) {
+		c->draining = true;
+		shutdown(c->fd, SHUT_WR);
+		if (c->deadline > now + HTTPD_READ_MS)
+			c->deadline = now + HTTPD_READ_MS;
+	}
+	for (int i = 0; i < 16; i++) {
+		char junk[4096];
+		ssize_t n = recv(c->fd, junk, sizeof(junk), 0);
+
+		if (n > 0)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		return;
+	}
 }
 
 void httpd_poll(struct httpd *h, httpd_handler_fn fn, void *ctx)
@@ -390,7 +410,7 @@ void httpd_poll(struct httpd *h, httpd_handler_fn fn, void *ctx)
 			struct conn *c = &h->conns[i];
 
 			used += c->fd >= 0;
-			if (c->fd >= 0 && !c->out &&
+			if (c->fd >= 0 && (!c->out || c->draining) &&
 			    now >= c->accepted + HTTPD_EVICT_MS &&
 			    (!old || c->accepted < old->accepted))
 				old = c;

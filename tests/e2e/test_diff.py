@@ -29,24 +29,38 @@ def fills(svg, prefix):
             for m in re.finditer(r"<title>" + re.escape(prefix) + r"[^<]*</title><rect [^>]*fill=\"rgb\(([\d,]+)\)\"", svg)]
 
 
-def test_diff_twice_as_expensive(tmp):
-    it = by_name("debian-3.11")
+def record_pair(it, tmp):
     files, pprofs = [], []
     for factor in (1, 2):
         out, pb = tmp / ("run%d.txt" % factor), tmp / ("run%d.pb.gz" % factor)
-        r = record(["-r", 499, "-o", out, "-o", pb, "--", it.python, WORK, 600],
+        r = record(["-r", 499, "-o", out, "-o", pb, "--", it.python, WORK, 1200],
                    env=dict(os.environ, DIFF_FACTOR=str(factor)))
         assert r.returncode == 0, r.stderr
         files.append(out)
         pprofs.append(pb)
-    svg = tmp / "diff.svg"
-    d = subprocess.run([binary(), "diff", files[0], files[1], "-o", svg],
-                       capture_output=True, text=True, timeout=60)
-    assert d.returncode == 0, d.stderr
-    print(d.stdout)
-    table = rows(d.stdout)
-    heavy = "heavy (%s)" % WORK
+    return files, pprofs
+
+
+def test_diff_twice_as_expensive(tmp):
+    it = by_name("debian-3.11")
     steady = "steady (%s)" % WORK
+    # The same work costs different CPU time from run to run on a busy VM
+    # host (CI once read steady() at 1203 samples, then 739 in the next
+    # run): the comparison needs a pair of runs where the unchanged
+    # function stayed within 25%. Three tries; the last is judged anyway.
+    for attempt in range(3):
+        files, pprofs = record_pair(it, tmp)
+        svg = tmp / "diff.svg"
+        d = subprocess.run([binary(), "diff", files[0], files[1], "-o", svg],
+                           capture_output=True, text=True, timeout=60)
+        assert d.returncode == 0, d.stderr
+        table = rows(d.stdout)
+        st = [r for r in table if r[4] == steady]
+        if st and abs(st[0][2]) <= 0.25 * st[0][0]:
+            break
+        print("attempt %d: the machine's speed changed between the runs: %s" % (attempt + 1, st))
+    print(d.stdout)
+    heavy = "heavy (%s)" % WORK
     assert table and table[0][4] == heavy, d.stdout
     before, after, change, significant, _ = table[0]
     st = next(r for r in table if r[4] == steady)

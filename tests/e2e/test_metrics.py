@@ -421,3 +421,58 @@ def test_dead_loop_threads_leave_room(tmp):
     # without the kernel side letting dead threads go this reads ~20-900
     assert full == [0], full
     assert lag and lag[0] > 20, lag
+
+
+def test_http_hostile_clients(tmp):
+    """Silent connections beyond the table do not lock a scraper out; bad
+    requests get 400, other methods 405, unknown paths 404; the agent lives."""
+    agent = Agent("-p", os.getpid())
+    idle = []
+    try:
+        host, port = agent.addr.rsplit(":", 1)
+        for _ in range(24):  # more than the 16 the agent serves at once
+            s = socket.create_connection((host, int(port)), timeout=5)
+            idle.append(s)
+        time.sleep(0.3)
+        t = time.monotonic()
+        text = agent.scrape()
+        took = time.monotonic() - t
+        assert "pyrograph_agent_targets" in text
+        assert took < 2.5, took
+
+        def ask(raw):
+            with socket.create_connection((host, int(port)), timeout=5) as s:
+                s.sendall(raw)
+                s.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        return data
+                    data += b
+        assert ask(b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+        assert ask(b"POST /metrics HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 405 ")
+        assert ask(b"GET /nope HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 404 ")
+        assert ask(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 431 ")
+        head = ask(b"HEAD /metrics HTTP/1.0\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n"), head[-200:]
+        assert "pyrograph_agent_targets" in agent.scrape()
+    finally:
+        for s in idle:
+            s.close()
+        rc = agent.stop()
+    assert rc == 0, "".join(agent.err)
+
+
+def test_listen_errors():
+    """Loopback unless written out; bad addresses are refused with a reason."""
+    for bad in (":9464", "9464x", "1.2.3:80", "[::1:80", "999999"):
+        r = subprocess.run([binary(), "agent", "--metrics-listen", bad, "-p", str(os.getpid())],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and "--metrics-listen" in r.stderr, (bad, r.stderr)
+    r = subprocess.run([binary(), "agent", "--metrics-listen", "0", "--idle"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "cannot be combined" in r.stderr, r.stderr
+    r = subprocess.run([binary(), "agent", "-p", str(os.getpid())], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and "--metrics-listen" in r.stderr, r.stderr
