@@ -171,6 +171,7 @@ static void test_sites(void)
 		free(t);
 		t = render(m);
 		CHECK(!strstr(t, "?\"}"), "split character");
+		free(t);
 	}
 	/* thousands of distinct sites: bounded */
 	for (int i = 0; i < 5000; i++) {
