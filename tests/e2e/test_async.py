@@ -5,6 +5,7 @@ FastAPI app on uvicorn (asyncio and uvloop loops) gets its stalls attributed
 to the endpoint functions."""
 import glob
 import json
+import re
 import os
 import shutil
 import socket
@@ -79,11 +80,18 @@ def test_planted(name, tmp):
         assert "run_in_executor" in s["advice"]
     # every stall is one of the two planted problems; the ticker and the
     # sequential awaits never stall the loop
-    assert len(sleeps) + len(cpus) == len(stalls), [fn(s["culprit"]) for s in stalls]
+    # (a stall with no stack at all is allowed only as a loss the summary
+    # owns up to: an off-CPU interval whose start was not seen -- CI saw
+    # one on 3.14 right after attaching)
+    unmeasured = int(re.search(r"(\d+) intervals unmeasured", r.stderr).group(1))
+    blind = [s for s in stalls if not s["culprit"]]
+    assert len(blind) <= unmeasured, (len(blind), r.stderr)
+    assert len(sleeps) + len(cpus) + len(blind) == len(stalls), [fn(s["culprit"]) for s in stalls]
     for s in stalls:
         assert fn(s["coroutine"]) != "ticker", s
     # the same grouped by cause, as the text report's summary
-    causes = {(c["culprit"].split(" ")[0], c["kind"]): c for c in d["stall_causes"]}
+    causes = {(c["culprit"].split(" ")[0], c["kind"]): c for c in d["stall_causes"]
+              if c["culprit"] or not blind}
     assert set(causes) == {("sleepy", "blocking"), ("crunch", "cpu")}, d["stall_causes"]
     assert causes[("sleepy", "blocking")]["stalls"] == len(sleeps)
     assert causes[("sleepy", "blocking")]["culprit"].endswith(":%d) [sleep]" % sleep_line)
