@@ -30,6 +30,7 @@ def fills(svg, prefix):
 
 
 def record_pair(it, tmp):
+    tmp.mkdir(exist_ok=True)
     files, pprofs = [], []
     for factor in (1, 2):
         out, pb = tmp / ("run%d.txt" % factor), tmp / ("run%d.pb.gz" % factor)
@@ -46,19 +47,24 @@ def test_diff_twice_as_expensive(tmp):
     steady = "steady (%s)" % WORK
     # The same work costs different CPU time from run to run on a busy VM
     # host (CI once read steady() at 1203 samples, then 739 in the next
-    # run): the comparison needs a pair of runs where the unchanged
-    # function stayed within 25%. Three tries; the last is judged anyway.
+    # run): up to three pairs of runs, judged on the one where the unchanged
+    # function moved least (that pair is taken at once when within 10%).
+    best = None
     for attempt in range(3):
-        files, pprofs = record_pair(it, tmp)
-        svg = tmp / "diff.svg"
+        files, pprofs = record_pair(it, tmp / ("pair%d" % attempt))
+        svg = tmp / ("pair%d" % attempt) / "diff.svg"
         d = subprocess.run([binary(), "diff", files[0], files[1], "-o", svg],
                            capture_output=True, text=True, timeout=60)
         assert d.returncode == 0, d.stderr
         table = rows(d.stdout)
         st = [r for r in table if r[4] == steady]
-        if st and abs(st[0][2]) <= 0.25 * st[0][0]:
+        moved = abs(st[0][2]) / st[0][0] if st and st[0][0] else 1.0
+        print("pair %d: steady moved %.0f%%: %s" % (attempt + 1, 100 * moved, st))
+        if best is None or moved < best[0]:
+            best = (moved, files, pprofs, svg, d, table)
+        if moved <= 0.10:
             break
-        print("attempt %d: the machine's speed changed between the runs: %s" % (attempt + 1, st))
+    _, files, pprofs, svg, d, table = best
     print(d.stdout)
     heavy = "heavy (%s)" % WORK
     assert table and table[0][4] == heavy, d.stdout
@@ -69,10 +75,14 @@ def test_diff_twice_as_expensive(tmp):
     # same work in both, so its ratio is the speed the two runs had.
     speed = st[1] / st[0]
     assert significant and 1.6 <= after / before / speed <= 2.4, (table[0], st)
-    for b, a, c, sig, fn in table[1:]:
-        # steady and the rest: within noise, or small beside heavy's change
-        assert not sig or abs(c) < 0.1 * change, (fn, b, a, c)
+    # steady did the same work: what it moved is the machine's speed, which
+    # the ratio above already divides out; bounded, not required to be nil
+    # (CI once read -23% in the pair it kept, significant at 3 sigma)
     assert abs(st[2]) <= 0.25 * st[0], st
+    for b, a, c, sig, fn in table[1:]:
+        # everything else: within noise, or small beside heavy's change
+        if fn != steady:
+            assert not sig or abs(c) < 0.1 * change, (fn, b, a, c)
     # the SVG: heavy's frames (one per line) red, the reddest of all;
     # steady's near white (frames are coloured by their own change)
     text = svg.read_text()
