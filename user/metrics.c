@@ -681,6 +681,17 @@ static void write_loops(struct metrics *m, FILE *f)
 	}
 }
 
+/* One sample of a per-process family, with prec decimals. */
+static void proc_value(struct metrics *m, FILE *f, const char *name,
+		       const struct proc *p, int prec, double value)
+{
+	char pl[1024];
+
+	proc_labels(m, p, pl, sizeof(pl));
+	fprintf(f, "%s{%s} %.*f\n", name, pl, prec, value);
+	m->series++;
+}
+
 static void write_procs(struct metrics *m, FILE *f)
 {
 	char pl[1024], l[1100];
@@ -705,23 +716,17 @@ static void write_procs(struct metrics *m, FILE *f)
 	       "1 when the interpreter has CPython's collection probes (--with-dtrace).");
 	EACH_PROC(m, p)
 	{
-		if (!p->gc_known)
-			continue;
-		proc_labels(m, p, pl, sizeof(pl));
-		fprintf(f, "pyrograph_python_gc_probes{%s} %d\n", pl,
-			p->gc_probes);
-		m->series++;
+		if (p->gc_known)
+			proc_value(m, f, "pyrograph_python_gc_probes", p, 0,
+				   (double)p->gc_probes);
 	}
 	family(f, "pyrograph_process_resident_memory_bytes", "gauge",
 	       "Resident memory of the process (RSS, /proc/PID/statm).");
 	EACH_PROC(m, p)
 	{
-		if (!p->usage)
-			continue;
-		proc_labels(m, p, pl, sizeof(pl));
-		fprintf(f, "pyrograph_process_resident_memory_bytes{%s} %lld\n",
-			pl, p->rss);
-		m->series++;
+		if (p->usage)
+			proc_value(m, f, "pyrograph_process_resident_memory_bytes",
+				   p, 0, (double)p->rss);
 	}
 	family(f, "pyrograph_process_resident_memory_growth_bytes_per_second",
 	       "gauge",
@@ -731,31 +736,26 @@ static void write_procs(struct metrics *m, FILE *f)
 		int first = (p->rpos + RSS_READINGS - p->nread) % RSS_READINGS;
 		int last = (p->rpos + RSS_READINGS - 1) % RSS_READINGS;
 		unsigned long long dt;
+		double growth;
 
 		if (p->nread < 2)
 			continue;
 		dt = p->readings[last].t - p->readings[first].t;
 		if (dt < 2 * RSS_EVERY_NS - RSS_EVERY_NS / 2)
 			continue;
-		proc_labels(m, p, pl, sizeof(pl));
-		fprintf(f,
-			"pyrograph_process_resident_memory_growth_bytes_per_second{%s} %.6g\n",
-			pl,
-			(double)(p->readings[last].rss -
-				 p->readings[first].rss) /
-				(dt / 1e9));
-		m->series++;
+		growth = (double)(p->readings[last].rss -
+				  p->readings[first].rss) / (dt / 1e9);
+		proc_value(m, f,
+			   "pyrograph_process_resident_memory_growth_bytes_per_second",
+			   p, 0, growth);
 	}
 	family(f, "pyrograph_process_cpu_seconds_total", "counter",
 	       "CPU time of the process, user and system (/proc/PID/stat).");
 	EACH_PROC(m, p)
 	{
-		if (!p->usage)
-			continue;
-		proc_labels(m, p, pl, sizeof(pl));
-		fprintf(f, "pyrograph_process_cpu_seconds_total{%s} %.2f\n", pl,
-			p->cpu);
-		m->series++;
+		if (p->usage)
+			proc_value(m, f, "pyrograph_process_cpu_seconds_total",
+				   p, 2, p->cpu);
 	}
 }
 
