@@ -71,7 +71,7 @@ struct agent {
 	struct httpd *httpd;
 	struct async_hooks ah;
 	struct mem_hooks mh;
-	long page, clk_tck;
+	long clk_tck;
 };
 
 static long long now_ms(void)
@@ -488,18 +488,11 @@ static void m_stall(void *ctx, const struct stall_event *e)
 	metrics__stall(a->metrics, e->pid, e->tid, e->ns);
 }
 
-static void m_step(void *ctx, pid_t pid, pid_t tid, unsigned long long coro, const char *code,
-		   unsigned long long start, unsigned long long ns, int result)
-{
-	(void)ctx, (void)pid, (void)tid, (void)coro, (void)code, (void)start, (void)ns,
-		(void)result;
-}
-
 static void m_resume(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
 		     const char *chain, unsigned long long at, unsigned long long ns)
 {
 	struct agent *a = ctx;
-	const char *end = chain + strlen(chain), *site;
+	const char *end = chain + strlen(chain), *innermost = NULL;
 	char buf[512];
 
 	(void)tid, (void)coro, (void)at;
@@ -510,20 +503,20 @@ static void m_resume(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
 	 */
 	for (;;) {
 		const char *semi = memrchr(chain, ';', (size_t)(end - chain));
+		const char *site = semi ? semi + 1 : chain;
 
-		site = semi ? semi + 1 : chain;
-		if (!semi || !memmem(site, (size_t)(end - site), "/asyncio/", 9))
+		if (!innermost)
+			innermost = site;
+		if (!memmem(site, (size_t)(end - site), "/asyncio/", 9)) {
+			snprintf(buf, sizeof(buf), "%.*s", (int)(end - site), site);
+			metrics__await(a->metrics, pid, buf, ns);
+			return;
+		}
+		if (!semi)
 			break;
 		end = semi;
 	}
-	if (!memmem(site, (size_t)(end - site), "/asyncio/", 9) || end == chain + strlen(chain)) {
-		snprintf(buf, sizeof(buf), "%.*s", (int)(end - site), site);
-		metrics__await(a->metrics, pid, buf, ns);
-		return;
-	}
-	/* all asyncio: the innermost */
-	site = strrchr(chain, ';');
-	metrics__await(a->metrics, pid, site ? site + 1 : chain, ns);
+	metrics__await(a->metrics, pid, innermost, ns);
 }
 
 static int m_loop(void *ctx, __u32 tid, const struct loop_state *ls)
@@ -553,16 +546,6 @@ static void m_mem_event(void *ctx, pid_t pid, __u32 type, const char *stack, lon
 		metrics__gc(a->metrics, pid, (int)aux0, (unsigned long long)value);
 }
 
-static void m_mem_tick(void *ctx)
-{
-	(void)ctx;
-}
-
-static void m_mem_done(void *ctx, const unsigned long long *stats)
-{
-	(void)ctx, (void)stats;
-}
-
 static bool thread_alive(void *ctx, pid_t pid, pid_t tid)
 {
 	char path[64];
@@ -579,19 +562,17 @@ static void m_usage(void *ctx, pid_t pid)
 {
 	struct agent *a = ctx;
 	struct proc_stat st;
-	char buf[128];
-	long long pages = -1;
+	long long rss = -1;
 	struct timespec ts;
 
 	if (procfs_stat(pid, &st) || st.state == 'Z' || st.state == 'X' ||
-	    procfs_read(pid, "statm", buf, sizeof(buf)) <= 0 ||
-	    sscanf(buf, "%*s %lld", &pages) != 1) {
+	    (rss = procfs_rss_bytes(pid)) < 0) {
 		metrics__forget(a->metrics, pid);
 		return;
 	}
 	metrics__prune(a->metrics, pid, thread_alive, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	metrics__usage(a->metrics, pid, pages * a->page, (double)st.cpu_ticks / a->clk_tck,
+	metrics__usage(a->metrics, pid, rss, (double)st.cpu_ticks / a->clk_tck,
 		       ts.tv_sec * 1000000000ULL + ts.tv_nsec);
 }
 
@@ -715,7 +696,6 @@ static int metrics_setup(struct agent *a, const char *listen, unsigned long long
 	a->metrics = metrics__new(a->host, sites);
 	if (!a->metrics)
 		return -ENOMEM;
-	a->page = sysconf(_SC_PAGESIZE);
 	a->clk_tck = sysconf(_SC_CLK_TCK);
 	a->ah = (struct async_hooks){
 		.ctx = a,
@@ -728,7 +708,6 @@ static int metrics_setup(struct agent *a, const char *listen, unsigned long long
 		.proc = m_proc,
 		.stack = m_stack,
 		.stall = m_stall,
-		.step = m_step,
 		.resume = m_resume,
 		.loop = m_loop,
 	};
@@ -737,8 +716,6 @@ static int metrics_setup(struct agent *a, const char *listen, unsigned long long
 		.gc_only = true,
 		.proc = m_mem_proc,
 		.event = m_mem_event,
-		.tick = m_mem_tick,
-		.done = m_mem_done,
 	};
 	v->async = &a->ah;
 	v->mem = &a->mh;

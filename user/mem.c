@@ -49,21 +49,9 @@ static unsigned long long mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* Resident bytes of pid from /proc/PID/statm; -1 once it is gone. */
-static long long rss_bytes(struct mem_watch *c, pid_t pid)
-{
-	unsigned long long size, res;
-	char buf[256];
-
-	if (procfs_read(pid, "statm", buf, sizeof(buf)) <= 0 ||
-	    sscanf(buf, "%llu %llu", &size, &res) != 2)
-		return -1;
-	return (long long)(res * c->page);
-}
-
 static void read_rss(struct mem_watch *c, pid_t pid, unsigned long long now)
 {
-	long long b = rss_bytes(c, pid);
+	long long b = procfs_rss_bytes(pid);
 
 	if (b >= 0)
 		memrep__rss(c->rep, pid, now, b);
@@ -132,7 +120,7 @@ static void hook_tick(void *ctx)
 	while (c->next_ns <= now)
 		c->next_ns += c->interval_ns;
 	for (int i = 0; i < c->nwatch;) {
-		long long b = rss_bytes(c, c->watch[i]);
+		long long b = procfs_rss_bytes(c->watch[i]);
 
 		if (b < 0) {
 			c->watch[i] = c->watch[--c->nwatch];
@@ -178,7 +166,6 @@ void mem_hooks_init(struct mem_hooks *h, struct mem_watch *w, struct memrep *rep
 	w->interval_ns = interval_ns;
 	w->start_ns = mono_ns();
 	w->next_ns = w->start_ns + interval_ns;
-	w->page = sysconf(_SC_PAGESIZE);
 	*h = (struct mem_hooks){
 		.ctx = w,
 		.alloc_period = alloc_period,

@@ -50,6 +50,20 @@ int procfs_stat(pid_t pid, struct proc_stat *st)
 	return 0;
 }
 
+long long procfs_rss_bytes(pid_t pid)
+{
+	static long page;
+	unsigned long long size, res;
+	char buf[256];
+
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	if (procfs_read(pid, "statm", buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%llu %llu", &size, &res) != 2 || res > (unsigned long long)(LLONG_MAX / page))
+		return -1;
+	return (long long)res * page;
+}
+
 long long procfs_age_ms(pid_t pid)
 {
 	struct proc_stat st;

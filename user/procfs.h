@@ -31,6 +31,8 @@ struct proc_mapping {
 };
 /* Parses one maps line into *m; returns 0 or -EINVAL. */
 int procfs_parse_maps_line(const char *line, struct proc_mapping *m);
+/* Resident bytes of pid (/proc/PID/statm), or -1 once it is gone. */
+long long procfs_rss_bytes(pid_t pid);
 /* Milliseconds since pid started, or -1. */
 long long procfs_age_ms(pid_t pid);
 

@@ -863,7 +863,7 @@ static void on_step(struct record *r, const struct step_event *e)
 	struct tracked *t = tracked_find(r, e->pid);
 	char frame[FRAME_BUF];
 
-	if (!t || !t->python)
+	if (!t || !t->python || !r->async->step)
 		return;
 	if (symcache__frame(t->sc, &e->code, frame, sizeof(frame)))
 		r->unresolved_frames++;
@@ -1684,7 +1684,7 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			stats_requested = 0;
 			print_stats(r);
 		}
-		if (r->mem)
+		if (r->mem && r->mem->tick)
 			r->mem->tick(r->mem->ctx);
 		now = now_ms();
 		if (now >= next_jitter) {
@@ -1759,7 +1759,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 			if (!r->quiet && !r->async)
 				status_line(r, true);
 			profiler__stats(r->prof, st);
-			r->mem->done(r->mem->ctx, st);
+			if (r->mem->done)
+				r->mem->done(r->mem->ctx, st);
 		}
 		/* check: the CPU samples of the whole run */
 		if (!ret && view->refresh)

@@ -35,7 +35,8 @@ struct async_hooks {
 	/* An iteration over stall_ns; every stack inside it came before. */
 	void (*stall)(void *ctx, const struct stall_event *e);
 	/* A task step of coroutine object coro (code: its function) ended;
-	 * result as PyIter_Send's (1 suspended, 0 returned, -1 raised). */
+	 * result as PyIter_Send's (1 suspended, 0 returned, -1 raised).
+	 * May be NULL. */
 	void (*step)(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
 		     const char *code, unsigned long long start,
 		     unsigned long long ns, int result);
@@ -70,9 +71,9 @@ struct mem_hooks {
 	void (*event)(void *ctx, pid_t pid, __u32 type, const char *stack,
 		      long long value, long long aux0, long long aux1,
 		      unsigned long long ktime);
-	/* From the loop, every few tens of milliseconds. */
+	/* From the loop, every few tens of milliseconds (may be NULL). */
 	void (*tick)(void *ctx);
-	/* At the end, the BPF counters. */
+	/* At the end, the BPF counters (may be NULL). */
 	void (*done)(void *ctx, const unsigned long long *stats);
 };
 
@@ -85,7 +86,6 @@ struct mem_watch {
 	bool started;
 	pid_t watch[MEM_WATCH_MAX]; /* processes whose RSS is read */
 	int nwatch;
-	long page;
 };
 
 /* The mem hooks feeding rep, RSS read every interval_ns (user/mem.c). */
