@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,18 @@ struct agent {
 	unsigned int backoff_ms;
 	unsigned long long spool_seq;
 	bool uploading; /* --server given */
+	/*
+	 * The uploader thread sends the queue: a POST can take its whole
+	 * timeout when the backend hangs, and the recording loop must keep
+	 * draining the ring buffers and answering /metrics meanwhile. The lock
+	 * guards the queue, the backoff and the upload counters; the item
+	 * being sent is out of the queue (so dropping the oldest cannot free
+	 * it) but still counted in queued_bytes and nqueued.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool thread_tried, thread_started, stop;
 	/* --metrics-listen */
 	struct metrics *metrics;
 	struct httpd *httpd;
@@ -180,8 +194,14 @@ static void enqueue(struct agent *a, struct item *it)
 		item_free(it);
 		return;
 	}
-	while (a->queued_bytes + it->len > a->queue_max)
+	while (a->queued_bytes + it->len > a->queue_max && a->head)
 		drop_oldest(a);
+	if (a->queued_bytes + it->len > a->queue_max) {
+		/* the profile being sent fills the budget by itself */
+		a->dropped++;
+		item_free(it);
+		return;
+	}
 	if (a->spool_dir && it->body) {
 		char path[PATH_MAX];
 		FILE *f;
@@ -277,50 +297,121 @@ static int item_body(struct item *it, unsigned char **b)
 }
 
 /*
- * Sends what is due, at most max profiles (each POST blocks up to 5 s, and
- * the loop that calls this also serves /metrics); stops at the first
- * failure and backs off.
+ * Sends the queue's head. Called with the lock held, which is let go for
+ * the POST (up to 5 s). Returns false when the upload failed and the
+ * agent backs off.
  */
-static void flush(struct agent *a, size_t max)
+static bool send_head(struct agent *a)
 {
-	while (a->head && max-- && now_ms() >= a->next_try_ms) {
-		struct item *it = a->head;
-		unsigned char *b;
-		int st;
+	struct item *it = a->head;
+	unsigned char *b = NULL;
+	int st = -EIO, err;
 
-		if (item_body(it, &b)) {
-			drop_oldest(a);
-			continue;
-		}
+	a->head = it->next;
+	if (!a->head)
+		a->tail = NULL;
+	pthread_mutex_unlock(&a->lock);
+	err = item_body(it, &b);
+	if (!err) {
 		st = http_post(&a->url, it->query, "application/octet-stream", b,
 			       it->len, 5000);
 		if (b != it->body)
 			free(b);
-		if (st >= 200 && st < 300) {
-			a->sent++;
-		} else if (st >= 400 && st < 500 && st != 408 && st != 429) {
-			/* the backend refuses this one: retrying cannot help */
-			a->failed++;
-			pr_warn("upload rejected: HTTP %d for %s", st, it->query);
-		} else {
-			a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : 1000;
-			if (a->backoff_ms > BACKOFF_MAX_MS)
-				a->backoff_ms = BACKOFF_MAX_MS;
-			a->next_try_ms = now_ms() + a->backoff_ms;
-			if (!a->quiet)
-				pr_warn("upload failed (%s); %zu profiles queued, retrying in %u s",
-					st < 0 ? strerror(-st) : "server error",
-					a->nqueued, a->backoff_ms / 1000);
-			return;
-		}
-		a->backoff_ms = 0;
-		a->head = it->next;
-		if (!a->head)
-			a->tail = NULL;
-		a->queued_bytes -= it->len;
-		a->nqueued--;
-		item_free(it);
 	}
+	pthread_mutex_lock(&a->lock);
+	if (err) {
+		/* the spool file is gone or unreadable */
+		a->dropped++;
+	} else if (st >= 200 && st < 300) {
+		a->sent++;
+		a->backoff_ms = 0;
+	} else if (st >= 400 && st < 500 && st != 408 && st != 429) {
+		/* the backend refuses this one: retrying cannot help */
+		a->failed++;
+		a->backoff_ms = 0;
+		pr_warn("upload rejected: HTTP %d for %s", st, it->query);
+	} else {
+		a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : 1000;
+		if (a->backoff_ms > BACKOFF_MAX_MS)
+			a->backoff_ms = BACKOFF_MAX_MS;
+		a->next_try_ms = now_ms() + a->backoff_ms;
+		if (!a->quiet)
+			pr_warn("upload failed (%s); %zu profiles queued, retrying in %u s",
+				st < 0 ? strerror(-st) : "server error",
+				a->nqueued, a->backoff_ms / 1000);
+		/* first again, for the next try */
+		it->next = a->head;
+		a->head = it;
+		if (!a->tail)
+			a->tail = it;
+		return false;
+	}
+	a->queued_bytes -= it->len;
+	a->nqueued--;
+	item_free(it);
+	return true;
+}
+
+static void *uploader(void *arg)
+{
+	struct agent *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->stop) {
+		long long wait = a->head ? a->next_try_ms - now_ms() : 1000;
+		struct timespec ts;
+
+		if (wait <= 0) {
+			send_head(a);
+			continue;
+		}
+		if (wait > 1000)
+			wait = 1000;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += wait / 1000;
+		ts.tv_nsec += (wait % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* Started from the loop, after setup dropped the capabilities (a thread
+ * started before would keep them); signals stay with the main thread. */
+static void uploader_start(struct agent *a)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&a->thread, NULL, uploader, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		pr_warn("cannot start the uploader thread: %s; profiles are sent at exit",
+			strerror(err));
+	a->thread_started = !err;
+}
+
+/* At exit: stop the thread, then send what is due from here. */
+static void uploader_finish(struct agent *a)
+{
+	if (a->thread_started) {
+		pthread_mutex_lock(&a->lock);
+		a->stop = true;
+		pthread_cond_signal(&a->wake);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->thread, NULL);
+		a->thread_started = false;
+	}
+	pthread_mutex_lock(&a->lock);
+	while (a->head && now_ms() >= a->next_try_ms && send_head(a))
+		;
+	pthread_mutex_unlock(&a->lock);
 }
 
 static int m_serve(void *ctx, const char *path, FILE *f, const char **ctype);
@@ -329,10 +420,10 @@ static int agent_input(void *ctx)
 {
 	struct agent *a = ctx;
 
-	/* one upload per call: after an outage the backlog drains at the
-	 * loop's pace instead of holding it for minutes */
-	if (a->uploading)
-		flush(a, 1);
+	if (a->uploading && !a->thread_tried) {
+		a->thread_tried = true;
+		uploader_start(a);
+	}
 	if (a->httpd)
 		httpd_poll(a->httpd, m_serve, a);
 	return 0;
@@ -436,16 +527,21 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 			continue;
 		}
 		a->cut++;
+		pthread_mutex_lock(&a->lock);
 		enqueue(a, it);
+		pthread_cond_signal(&a->wake);
+		pthread_mutex_unlock(&a->lock);
 	}
 	for (int k = 0; k < np; k++)
 		stackagg__free(procs[k].agg);
 	free(procs);
-	if (!a->quiet)
+	if (!a->quiet) {
+		pthread_mutex_lock(&a->lock);
 		pr_info("cut %d profile%s; sent %llu, queued %zu (%zu KiB), dropped %llu",
 			np, np == 1 ? "" : "s", a->sent, a->nqueued,
 			a->queued_bytes / 1024, a->dropped);
-	flush(a, 1);
+		pthread_mutex_unlock(&a->lock);
+	}
 	return 0;
 }
 
@@ -584,13 +680,16 @@ static int m_tick(void *ctx, const struct record_health *h)
 		.lost_samples = h->lost_samples,
 		.targets = h->nprocs_live,
 		.uploading = a->uploading,
-		.sent = a->sent,
-		.rejected = a->failed,
-		.dropped = a->dropped,
 		.unencoded = a->unencoded,
-		.queued_bytes = a->queued_bytes,
 	};
 	struct rusage ru;
+
+	pthread_mutex_lock(&a->lock);
+	mh.sent = a->sent;
+	mh.rejected = a->failed;
+	mh.dropped = a->dropped;
+	mh.queued_bytes = a->queued_bytes;
+	pthread_mutex_unlock(&a->lock);
 
 	memcpy(mh.stats, h->stats, sizeof(mh.stats));
 	if (!getrusage(RUSAGE_SELF, &ru))
@@ -742,10 +841,16 @@ int cmd_agent(int argc, char **argv)
 	unsigned long long stall_ns = 100000000ULL;
 	unsigned int sites = 10;
 	bool no_await = false;
+	pthread_condattr_t cattr;
 	int rargc = 0, ret = 1;
 
 	if (!rargv)
 		return 1;
+	pthread_mutex_init(&a.lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a.wake, &cattr);
+	pthread_condattr_destroy(&cattr);
 	rargv[rargc++] = argv[0];
 	/* agent's own options; everything else goes to record's parser */
 	for (int i = 1; i < argc; i++) {
@@ -863,7 +968,7 @@ int cmd_agent(int argc, char **argv)
 		pr_info("agent: sending to %s every %u s", server, a.period);
 	ret = record_main(rargc, rargv, &v);
 	if (server) {
-		flush(&a, (size_t)-1);
+		uploader_finish(&a);
 		if (!a.quiet)
 			pr_info("agent: sent %llu profiles, %llu rejected, %llu dropped, %zu left queued (%zu bytes)%s",
 				a.sent, a.failed, a.dropped, a.nqueued, a.queued_bytes,
@@ -881,6 +986,8 @@ out:
 	}
 	httpd_free(a.httpd);
 	metrics__free(a.metrics);
+	pthread_cond_destroy(&a.wake);
+	pthread_mutex_destroy(&a.lock);
 	free(rargv);
 	return ret;
 }

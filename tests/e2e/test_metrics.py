@@ -375,6 +375,52 @@ def test_metrics_with_uploads(tmp):
     assert stalls and stalls[0] >= 2, stalls
 
 
+def test_scrapes_while_backend_hangs(tmp):
+    """A backend that takes the connection and never answers holds each
+    upload for its 5 s timeout: the uploads wait in their own thread, so
+    scrapes keep being answered at once and no sample is lost meanwhile."""
+    import socket
+    it = by_name("debian-3.11")
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(64)  # never accepted: the kernel completes the handshake
+    p = it.start("async_planted.py", 60)
+    agent = None
+    slowest, n = 0.0, 0
+    try:
+        agent = Agent("--server", "http://127.0.0.1:%d" % hang.getsockname()[1],
+                      "--period", "1", "-p", p.pid)
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            text = agent.scrape()
+            slowest = max(slowest, time.monotonic() - t0)
+            n += 1
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        rc = agent.stop()
+        stopped = time.monotonic() - t0
+    finally:
+        if agent and agent.p.poll() is None:
+            agent.stop()
+        hang.close()
+        stop(p)
+    err = "".join(agent.err)
+    assert rc == 0, err
+    print("%d scrapes, slowest %.3f s; stopped in %.1f s" % (n, slowest, stopped))
+    # a POST was in the air for 5 s at least once (then the agent backed off)
+    assert "upload failed" in err, err
+    assert n >= 30 and slowest < 2.0, (n, slowest)
+    s = {(x[0], x[1].get("reason")): x[2] for x in samples(text)}
+    assert s[("pyrograph_agent_dropped_total", "ring_buffer_full")] == 0, s
+    assert s[("pyrograph_agent_dropped_total", "userspace")] == 0, s
+    stalls = [x[2] for x in samples(text) if x[0] == "pyrograph_asyncio_stalls_total" and
+              x[1]["pid"] == str(p.pid)]
+    assert stalls and stalls[0] >= 2, stalls
+    # SIGINT with a POST in the air: at most its timeout, then the exit
+    assert stopped < 15, stopped
+
+
 def test_dead_loop_threads_leave_room(tmp):
     """5000 short-lived threads that each poll once (the kernel table holds
     4096 polling threads): once they are gone, a new event loop is still
