@@ -391,6 +391,8 @@ static void uploader_start(struct agent *a)
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	err = pthread_create(&a->thread, NULL, uploader, a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!err)
+		pthread_setname_np(a->thread, "pyrograph-send");
 	if (err)
 		pr_warn("cannot start the uploader thread: %s; profiles are sent at exit",
 			strerror(err));
