@@ -678,9 +678,7 @@ static int m_tick(void *ctx, const struct record_health *h)
 {
 	struct agent *a = ctx;
 	struct metrics_health mh = {
-		.py_samples = h->py_samples,
-		.lost_samples = h->lost_samples,
-		.targets = h->nprocs_live,
+		.rec = *h,
 		.uploading = a->uploading,
 		.unencoded = a->unencoded,
 	};
@@ -693,7 +691,6 @@ static int m_tick(void *ctx, const struct record_health *h)
 	mh.queued_bytes = a->queued_bytes;
 	pthread_mutex_unlock(&a->lock);
 
-	memcpy(mh.stats, h->stats, sizeof(mh.stats));
 	if (!getrusage(RUSAGE_SELF, &ru))
 		mh.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 				 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;

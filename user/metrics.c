@@ -762,7 +762,7 @@ static void write_procs(struct metrics *m, FILE *f)
 static void write_health(struct metrics *m, FILE *f)
 {
 	const struct metrics_health *h = &m->health;
-	const unsigned long long *st = h->stats;
+	const unsigned long long *st = h->rec.stats;
 	char host[512], hl[600];
 	const struct {
 		const char *reason;
@@ -777,7 +777,7 @@ static void write_health(struct metrics *m, FILE *f)
 		{"await_events_lost", st[STAT_STEP_LOST]},
 		{"gc_events_lost", st[STAT_GC_LOST]},
 		{"loop_table_full", st[STAT_LOOP_FULL]},
-		{"userspace", h->lost_samples},
+		{"userspace", h->rec.lost_samples},
 		{"metrics_process_table_full", m->dropped_procs},
 		{"metrics_loop_table_full", m->dropped_loops},
 		{"upload_queue_full", h->dropped},
@@ -788,7 +788,7 @@ static void write_health(struct metrics *m, FILE *f)
 	family(f, "pyrograph_agent_samples_total", "counter",
 	       "Python stack samples the agent received.");
 	fprintf(f, "pyrograph_agent_samples_total{%s} %llu\n", hl,
-		h->py_samples);
+		h->rec.py_samples);
 	family(f, "pyrograph_agent_ticks_total", "counter",
 	       "Sampling timer ticks that selected a task (every one is a sample or a drop).");
 	fprintf(f, "pyrograph_agent_ticks_total{%s} %llu\n", hl,
@@ -805,7 +805,7 @@ static void write_health(struct metrics *m, FILE *f)
 		h->cpu_seconds);
 	family(f, "pyrograph_agent_targets", "gauge",
 	       "Python processes being watched.");
-	fprintf(f, "pyrograph_agent_targets{%s} %u\n", hl, h->targets);
+	fprintf(f, "pyrograph_agent_targets{%s} %u\n", hl, h->rec.nprocs_live);
 	m->series += 4 + sizeof(drops) / sizeof(drops[0]);
 	if (h->uploading) {
 		family(f, "pyrograph_agent_uploads_total", "counter",

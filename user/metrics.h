@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "../include/profile.h"
+#include "record.h"
 
 /*
  * The agent's metrics in the Prometheus text exposition format (0.0.4):
@@ -57,9 +58,7 @@ void metrics__each_proc(struct metrics *m, void (*fn)(void *ctx, pid_t pid),
 
 /* The agent's own figures. */
 struct metrics_health {
-	unsigned long long stats[STAT_NR]; /* the BPF counters */
-	unsigned long long py_samples, lost_samples;
-	unsigned int targets;
+	struct record_health rec; /* the recording's counters */
 	double cpu_seconds;
 	/* uploads, when the agent sends profiles (else all 0) */
 	bool uploading;
