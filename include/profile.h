@@ -248,8 +248,9 @@ enum stat_idx {
 	STAT_PARTIAL,		/* emitted with a frame chain that broke off */
 	STAT_TRUNCATED,		/* emitted, deeper than MAX_PY_FRAMES */
 	STAT_DROP_EVENTS,	/* process events lost (ring buffer full) */
-	STAT_TIMER,		/* every timer expiry, idle CPUs included:
-				 * userspace calibrates the rate with it */
+	STAT_TIMER,		/* every timer expiry, idle CPUs included
+				 * (STAT_TICKS: busy ones, which userspace
+				 * calibrates the rate with) */
 	STAT_OFF_EMITTED,	/* off-CPU intervals opened (EV_OFFCPU sent) */
 	STAT_OFF_LOST,		/* switch-outs lost: ring buffer full */
 	STAT_OFF_NO_STACK,	/* switch-outs of Python threads with no stack */

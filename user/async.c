@@ -217,7 +217,7 @@ static void usage(FILE *f)
 		"  -o, --output FILE      the report, '-' for stdout (default: stdout)\n"
 		"      --stalls-svg FILE  the stacks inside stalls as a flame graph (SVG; a\n"
 		"                         .txt/.folded/.collapsed name gives folded stacks)\n"
-		"  -r, --rate HZ          CPU samples per second per CPU (default 199): how\n"
+		"  -r, --rate HZ          samples per second of busy CPU (default 199): how\n"
 		"                         finely a CPU-bound stall's stack is seen\n"
 		"      --no-steps         no task steps, await latency or gather hints: their\n"
 		"                         uprobes cost ~4 us per task step (see README)\n"

@@ -28,8 +28,10 @@ struct profiler {
 	double mean_hz;
 	unsigned long long rng;
 	int nevents; /* CPUs with a perf event */
-	unsigned long long cal_ticks, cal_ns; /* at the last calibration */
-	unsigned long long start_ticks, start_ns; /* at profiler__start */
+	/* busy ticks and busy CPU time (host) at the last calibration, and
+	 * at profiler__start */
+	unsigned long long cal_ticks, cal_busy, cal_ns;
+	unsigned long long start_ticks, start_busy, start_ns;
 	/* Probes placed in one process (task steps, collections,
 	 * allocations), removed with it. */
 	struct pid_links {
@@ -136,22 +138,54 @@ static unsigned long long mono_ns(void)
 }
 
 /*
+ * The host's busy CPU time so far in ns (user, nice, system, irq and softirq
+ * of /proc/stat), or 0 when unreadable. Idle, iowait and steal are not
+ * busy: no task of ours runs then, and in steal time the vCPU does not run
+ * at all.
+ */
+static unsigned long long busy_ns(void)
+{
+	static long tck;
+	unsigned long long user, nice, sys, idle, iowait, irq, softirq;
+	FILE *f;
+	int n;
+
+	if (!tck)
+		tck = sysconf(_SC_CLK_TCK);
+	f = fopen("/proc/stat", "re");
+	if (!f)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice,
+		   &sys, &idle, &iowait, &irq, &softirq);
+	fclose(f);
+	if (n != 7 || tck <= 0)
+		return 0;
+	return (user + nice + sys + irq + softirq) * (1000000000ULL / tck);
+}
+
+/*
  * Setting the period restarts the timer, discarding the part of the
  * current interval already elapsed, so re-drawing at arbitrary times makes
  * the timers fire less often than the drawn periods say (25% less at
  * 100 Hz with a 20 ms re-draw). Rather than model that, measure it: BPF
- * counts every expiry, and the mean period is scaled by observed/target.
+ * counts every expiry on a busy CPU (STAT_TICKS), and the mean period is
+ * scaled by observed/target, observed being those expiries per second of
+ * busy CPU time. Expiries on idle CPUs do not count: an idle CPU's timer
+ * was seen here to fire at its rate in one run and hardly at all in the
+ * next, and calibrating on the host-wide count then raised the busy CPUs'
+ * rate by a fifth (and halved the rate the outputs convert samples with).
  */
 int profiler__calibrate(struct profiler *p)
 {
-	unsigned long long st[STAT_NR], now = mono_ns(), ticks, dt;
+	unsigned long long st[STAT_NR], now = mono_ns(), busy = busy_ns();
+	unsigned long long ticks, dbusy;
 	double observed, want, scale;
 
 	profiler__stats(p, st);
-	ticks = st[STAT_TIMER] - p->cal_ticks;
-	dt = now - p->cal_ns;
-	if (p->cal_ns && dt > 200000000ULL && ticks > 20) {
-		observed = ticks * 1e9 / (double)dt / p->nevents;
+	ticks = st[STAT_TICKS] - p->cal_ticks;
+	dbusy = busy > p->cal_busy ? busy - p->cal_busy : 0;
+	if (p->cal_ns && dbusy > 200000000ULL && ticks > 20) {
+		observed = ticks * 1e9 / (double)dbusy;
 		want = 1e9 / (double)p->target_ns;
 		scale = observed / want;
 		/* damped, and bounded so a bad window cannot run away */
@@ -165,14 +199,19 @@ int profiler__calibrate(struct profiler *p)
 			p->period_ns = 10000;
 	}
 	if (!p->start_ns) {
-		p->start_ticks = st[STAT_TIMER];
+		p->start_ticks = st[STAT_TICKS];
+		p->start_busy = busy;
 		p->start_ns = now;
-	} else if (now > p->start_ns + 100000000ULL) {
-		/* what the summary reports: the rate over the whole run */
-		p->mean_hz = !p->nevents ? 0 : (st[STAT_TIMER] - p->start_ticks) * 1e9 /
-			     (double)(now - p->start_ns) / p->nevents;
+	} else if (!p->nevents) {
+		p->mean_hz = 0; /* no sampler (mem) */
+	} else if (busy > p->start_busy + 100000000ULL) {
+		/* what the summary and the outputs use: samples per second of
+		 * busy CPU over the whole run */
+		p->mean_hz = (st[STAT_TICKS] - p->start_ticks) * 1e9 /
+			     (double)(busy - p->start_busy);
 	}
-	p->cal_ticks = st[STAT_TIMER];
+	p->cal_ticks = st[STAT_TICKS];
+	p->cal_busy = busy;
 	p->cal_ns = now;
 	return 0;
 }

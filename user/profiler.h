@@ -102,7 +102,8 @@ void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
 int profiler__jitter(struct profiler *p);
 /* Keeps the mean timer rate at the asked rate; call it about once a second. */
 int profiler__calibrate(struct profiler *p);
-/* Effective sampling (mean_hz: the measured timer rate per CPU): the timer period and the rate it works out to. */
+/* Effective sampling: the timer period, and mean_hz, the measured samples
+ * per second of busy CPU (what a sample stands for). */
 void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
 		      double *mean_hz);
 

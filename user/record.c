@@ -1186,7 +1186,7 @@ static void usage(FILE *f)
 		"  -d, --duration SEC    stop after SEC seconds (default: until Ctrl-C, or\n"
 		"                        until COMMAND exits; a COMMAND still running then\n"
 		"                        gets SIGTERM)\n"
-		"  -r, --rate HZ         mean samples per second per CPU (default 100); the\n"
+		"  -r, --rate HZ         mean samples per second of busy CPU (default 100); the\n"
 		"                        intervals are randomised (0.5x-1.5x the mean) so\n"
 		"                        periodic work is not aliased\n"
 		"  -t, --threads         add a 'thread NAME (TID)' frame under each process\n"

@@ -56,6 +56,35 @@ def _share(stacks, pid):
     return hot, cold
 
 
+def test_rate_is_per_busy_cpu(tmp):
+    """At -r 499 a process spinning for 1.5 s of CPU gets ~499 samples per
+    CPU second, and the summary's rate (which the outputs convert samples
+    to seconds with) says so — whatever the idle CPU's timer does. Three
+    runs: calibrating on every CPU's expiries once read 302 Hz in the
+    summary and 610 samples per CPU second in about half the runs here."""
+    it = by_name("debian-3.11")
+    spin = tmp / "spin.py"
+    spin.write_text(
+        "import time\n"
+        "def spin(end):\n"
+        "    while time.process_time() < end:\n"
+        "        pass\n"
+        "t0 = time.process_time()\n"
+        "spin(t0 + 1.5)\n"
+        "print(time.process_time() - t0, flush=True)\n")
+    for run in range(3):
+        out = tmp / ("spin%d.txt" % run)
+        r = record(["-r", 499, "-f", "collapsed", "-o", out, "--", it.python, spin])
+        assert r.returncode == 0, r.stderr
+        cpu = float(r.stdout.strip().splitlines()[-1])
+        samples = sum(parse_collapsed(out.read_text()).values())
+        hz = float(re.search(r"s at (\d+) Hz", r.stderr).group(1))
+        print("run %d: %.2f s CPU, %d samples (%.0f per CPU second), summary %.0f Hz"
+              % (run + 1, cpu, samples, samples / cpu, hz))
+        assert 0.85 * 499 <= samples / cpu <= 1.15 * 499, (samples, cpu, r.stderr)
+        assert 0.85 * 499 <= hz <= 1.15 * 499, r.stderr
+
+
 def test_accuracy_70_30(tmp):
     """70/30 split within 3 points, both with a round 10 ms cycle (the case a
     fixed 100 Hz timer aliases) and with an irregular 7.3 ms cycle."""
