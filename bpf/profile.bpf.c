@@ -290,7 +290,6 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	struct cpu_time *ct;
 	__u32 zero = 0, flags = 0;
 
-	stat_inc(STAT_TIMER);
 	if (!tgid)
 		return 0; /* idle */
 	/* The busy time since the previous busy tick on this CPU is what this

@@ -236,7 +236,8 @@ struct py_proc {
  * qualify emitted samples; STAT_DROP_EVENTS counts lost process events.
  */
 enum stat_idx {
-	STAT_TICKS,		/* timer ticks selected for a sample */
+	STAT_TICKS,		/* timer ticks on a busy CPU, each selected for a
+				 * sample; userspace calibrates the rate on them */
 	STAT_T_OTHER,		/* a task of a process not (yet) known as Python */
 	STAT_T_UNSUPPORTED,	/* a Python process we cannot read */
 	STAT_T_NO_TSTATE,	/* a thread without a PyThreadState */
@@ -248,9 +249,6 @@ enum stat_idx {
 	STAT_PARTIAL,		/* emitted with a frame chain that broke off */
 	STAT_TRUNCATED,		/* emitted, deeper than MAX_PY_FRAMES */
 	STAT_DROP_EVENTS,	/* process events lost (ring buffer full) */
-	STAT_TIMER,		/* every timer expiry, idle CPUs included
-				 * (STAT_TICKS: busy ones, which userspace
-				 * calibrates the rate with) */
 	STAT_OFF_EMITTED,	/* off-CPU intervals opened (EV_OFFCPU sent) */
 	STAT_OFF_LOST,		/* switch-outs lost: ring buffer full */
 	STAT_OFF_NO_STACK,	/* switch-outs of Python threads with no stack */

@@ -30,8 +30,9 @@ struct profiler {
 	int nevents; /* CPUs with a perf event */
 	/* busy ticks and busy CPU time (host) at the last calibration, and
 	 * at profiler__start */
-	unsigned long long cal_ticks, cal_busy, cal_ns;
-	unsigned long long start_ticks, start_busy, start_ns;
+	unsigned long long cal_ticks, cal_busy;
+	unsigned long long start_ticks, start_busy;
+	bool started; /* calibrated once: the above are set */
 	/* Probes placed in one process (task steps, collections,
 	 * allocations), removed with it. */
 	struct pid_links {
@@ -129,14 +130,6 @@ static int open_perf_events(struct profiler *p)
 	return profiler__jitter(p);
 }
 
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /*
  * The host's busy CPU time so far in ns (user, nice, system, irq and softirq
  * of /proc/stat), or 0 when unreadable. Idle, iowait and steal are not
@@ -177,14 +170,14 @@ static unsigned long long busy_ns(void)
  */
 int profiler__calibrate(struct profiler *p)
 {
-	unsigned long long st[STAT_NR], now = mono_ns(), busy = busy_ns();
+	unsigned long long st[STAT_NR], busy = busy_ns();
 	unsigned long long ticks, dbusy;
 	double observed, want, scale;
 
 	profiler__stats(p, st);
 	ticks = st[STAT_TICKS] - p->cal_ticks;
 	dbusy = busy > p->cal_busy ? busy - p->cal_busy : 0;
-	if (p->cal_ns && dbusy > 200000000ULL && ticks > 20) {
+	if (p->started && dbusy > 200000000ULL && ticks > 20) {
 		observed = ticks * 1e9 / (double)dbusy;
 		want = 1e9 / (double)p->target_ns;
 		scale = observed / want;
@@ -198,10 +191,10 @@ int profiler__calibrate(struct profiler *p)
 		if (p->period_ns < 10000)
 			p->period_ns = 10000;
 	}
-	if (!p->start_ns) {
+	if (!p->started) {
 		p->start_ticks = st[STAT_TICKS];
 		p->start_busy = busy;
-		p->start_ns = now;
+		p->started = true;
 	} else if (!p->nevents) {
 		p->mean_hz = 0; /* no sampler (mem) */
 	} else if (busy > p->start_busy + 100000000ULL) {
@@ -212,7 +205,6 @@ int profiler__calibrate(struct profiler *p)
 	}
 	p->cal_ticks = st[STAT_TICKS];
 	p->cal_busy = busy;
-	p->cal_ns = now;
 	return 0;
 }
 
