@@ -49,6 +49,9 @@ const volatile __u64 stall_ns = 100000000;
  * dead threads cannot fill the table. async reads them once, at the end,
  * and keeps them. */
 const volatile bool loops_reap = false;
+/* EV_STEP for every task step: the agent's metrics use only the resumes
+ * (await latency), so it does not have them sent. */
+const volatile bool step_events = true;
 /* pyrograph mem --allocations: one sample per this many bytes, on average. */
 const volatile __u64 alloc_period = 512 * 1024;
 /* pyrograph mem --live: C allocations of at least this many bytes are
@@ -608,7 +611,7 @@ static __always_inline void step_end(__u32 tgid, __u32 tid, __u64 now)
 		if (suspended)
 			bpf_map_update_elem(&suspended_map, &sc->coro, c, BPF_ANY);
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = step_events ? bpf_ringbuf_reserve(&events, sizeof(*e), 0) : NULL;
 	if (e) {
 		e->type = EV_STEP;
 		e->pid = tgid;
@@ -619,7 +622,7 @@ static __always_inline void step_end(__u32 tgid, __u32 tid, __u64 now)
 		e->coro = sc->coro;
 		e->code = sc->code;
 		bpf_ringbuf_submit(e, 0);
-	} else {
+	} else if (step_events) {
 		stat_inc(STAT_STEP_LOST);
 	}
 	bpf_map_delete_elem(&steps, &tid);

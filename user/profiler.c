@@ -251,6 +251,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->skel->rodata->track_loops = o->loops;
 	p->skel->rodata->loops_only = !o->sample_all;
 	p->skel->rodata->loops_reap = o->loops_reap;
+	p->skel->rodata->step_events = !o->no_step_events;
 	if (o->stall_ns)
 		p->skel->rodata->stall_ns = o->stall_ns;
 	p->skel->rodata->gil_only = o->gil_only;

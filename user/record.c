@@ -1587,6 +1587,8 @@ int record_main(int argc, char **argv, const struct live_view *view)
 		po.stall_ns = r->async->stall_ns;
 		po.sample_all = r->async->sample_all;
 		po.loops_reap = r->async->reap_loops;
+		/* a consumer without a step hook: BPF need not send them */
+		po.no_step_events = !r->async->step;
 	}
 	if (r->mem) {
 		po.mem = true;
