@@ -160,19 +160,35 @@ static void item_free(struct item *it)
 	free(it);
 }
 
-static void drop_oldest(struct agent *a)
+/* Takes the oldest item out of the list; its bytes still count. */
+static struct item *queue_unlink_head(struct agent *a)
 {
 	struct item *it = a->head;
 
-	if (!it)
-		return;
-	a->head = it->next;
-	if (!a->head)
-		a->tail = NULL;
+	if (it) {
+		a->head = it->next;
+		if (!a->head)
+			a->tail = NULL;
+	}
+	return it;
+}
+
+/* An unlinked item is done with (sent, refused or dropped). */
+static void queue_forget(struct agent *a, struct item *it)
+{
 	a->queued_bytes -= it->len;
 	a->nqueued--;
-	a->dropped++;
 	item_free(it);
+}
+
+static void drop_oldest(struct agent *a)
+{
+	struct item *it = queue_unlink_head(a);
+
+	if (!it)
+		return;
+	a->dropped++;
+	queue_forget(a, it);
 }
 
 static void queue_push(struct agent *a, struct item *it)
@@ -303,13 +319,10 @@ static int item_body(struct item *it, unsigned char **b)
  */
 static bool send_head(struct agent *a)
 {
-	struct item *it = a->head;
+	struct item *it = queue_unlink_head(a);
 	unsigned char *b = NULL;
 	int st = -EIO, err;
 
-	a->head = it->next;
-	if (!a->head)
-		a->tail = NULL;
 	pthread_mutex_unlock(&a->lock);
 	err = item_body(it, &b);
 	if (!err) {
@@ -346,9 +359,7 @@ static bool send_head(struct agent *a)
 			a->tail = it;
 		return false;
 	}
-	a->queued_bytes -= it->len;
-	a->nqueued--;
-	item_free(it);
+	queue_forget(a, it);
 	return true;
 }
 
