@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
-# Re-derive the struct py_offsets numbers of user/pyversions.c from an
+# Re-derive the struct py_offsets numbers of user/python/pyversions.c from an
 # interpreter's DWARF debug info with gdb, and print them as a designated
 # initialiser row (the same field order and spelling as the table).
 #
 # Usage:
 #   scripts/measure-offsets.sh PYTHON...          measure with gdb and print
-#   scripts/measure-offsets.sh --check PYTHON...  also compile user/pyversions.c
+#   scripts/measure-offsets.sh --check PYTHON...  also compile user/python/pyversions.c
 #                                                 and diff its row for that minor
 #                                                 version against the measured one
 #   scripts/measure-offsets.sh --live PYTHON...   no gdb: run PYTHON and check the
 #                                                 table row against the live process
 #                                                 through ctypes (works on builds
 #                                                 without debug info); also checks
-#                                                 user/linetable.c's line for each
+#                                                 user/python/linetable.c's line for each
 #                                                 live frame against f_lineno
 # PYTHON is a pyenv version directory (/root/.pyenv/versions/3.10.13), a
 # python executable (/usr/bin/python3.11), or a bare version (3.10.13, looked
@@ -215,7 +215,7 @@ resolve() {
 	fi
 }
 
-# --- prints the table row of user/pyversions.c (same format as gdb's) -------
+# --- prints the table row of user/python/pyversions.c (same format as gdb's) -------
 build_dump() {
 	cat >"$tmp/dump.c" <<'EOF'
 #include <stdio.h>
@@ -265,8 +265,8 @@ int main(int argc, char **argv)
 	return 0;
 }
 EOF
-	cc -std=gnu11 -Wall -I"$top/include" -I"$top/user" -o "$tmp/dump" "$tmp/dump.c" "$top/user/pyversions.c"
-	cc -std=gnu11 -Wall -shared -fPIC -I"$top/include" -I"$top/user" -o "$tmp/liblinetable.so" "$top/user/linetable.c"
+	cc -std=gnu11 -Wall -I"$top/include" -I"$top/user" -o "$tmp/dump" "$tmp/dump.c" "$top/user/python/pyversions.c"
+	cc -std=gnu11 -Wall -shared -fPIC -I"$top/include" -I"$top/user" -o "$tmp/liblinetable.so" "$top/user/python/linetable.c"
 }
 
 # --- the live side: runs inside the target interpreter ----------------------
@@ -296,7 +296,7 @@ def u32(a): return struct.unpack("<I", ctypes.string_at(a, 4))[0]
 def u8(a): return ctypes.string_at(a, 1)[0]
 
 api = ctypes.pythonapi
-lt = ctypes.CDLL(sys.argv[1])  # user/linetable.c
+lt = ctypes.CDLL(sys.argv[1])  # user/python/linetable.c
 lt.py_line_for_instr.argtypes = [ctypes.c_uint, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_uint]
 
 def line_for(co, instr_bytes):

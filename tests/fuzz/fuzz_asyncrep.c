@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "asyncrep.h"
+#include "report/asyncrep.h"
 
 static const char *src_a, *src_b;
 

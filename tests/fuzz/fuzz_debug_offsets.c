@@ -2,7 +2,7 @@
 /* _Py_DebugOffsets as a target publishes it (3.13+): any bytes. */
 #include <stdint.h>
 
-#include "debug_offsets.h"
+#include "python/debug_offsets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {

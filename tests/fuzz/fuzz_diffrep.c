@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diffrep.h"
+#include "report/diffrep.h"
 
 static void load(struct diffrep *d, int which, const uint8_t *p, size_t n)
 {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elffacts.h"
-#include "pltstub.h"
+#include "python/elffacts.h"
+#include "python/pltstub.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {

@@ -3,7 +3,7 @@
  * names come from targets (function and file names). */
 #include <stdint.h>
 
-#include "frames.h"
+#include "model/frames.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {

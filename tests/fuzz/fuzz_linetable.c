@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "linetable.h"
-#include "pyversions.h"
+#include "python/linetable.h"
+#include "python/pyversions.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {

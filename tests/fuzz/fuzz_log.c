@@ -1,3 +1,3 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* user/main.c's log level, for fuzzers that link code which logs. */
+/* user/cmd/main.c's log level, for fuzzers that link code which logs. */
 int log_verbosity = 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "fuzz_mem.h"
-#include "memread.h"
+#include "python/memread.h"
 
 const uint8_t *fuzz_image;
 size_t fuzz_image_len;

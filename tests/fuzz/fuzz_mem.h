@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pyversions.h"
+#include "python/pyversions.h"
 
 #define IMAGE_BASE 0x10000000ULL
 

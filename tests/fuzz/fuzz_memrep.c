@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "memrep.h"
+#include "report/memrep.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {

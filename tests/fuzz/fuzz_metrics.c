@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "httpd.h"
-#include "metrics.h"
+#include "net/httpd.h"
+#include "report/metrics.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {

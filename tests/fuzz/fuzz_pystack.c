@@ -7,8 +7,8 @@
 #include <stdlib.h>
 
 #include "fuzz_mem.h"
-#include "pystack.h"
-#include "symcache.h"
+#include "python/pystack.h"
+#include "python/symcache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {

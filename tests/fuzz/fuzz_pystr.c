@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "fuzz_mem.h"
-#include "pystr.h"
+#include "python/pystr.h"
 
 int fuzz_read(void *ctx, unsigned long long addr, void *buf, size_t len);
 

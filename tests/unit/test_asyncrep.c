@@ -12,10 +12,10 @@
 #include <libelf.h>
 #include <unistd.h>
 
-#include "asyncrep.h"
+#include "report/asyncrep.h"
 #include "check.h"
-#include "frames.h"
-#include "pltstub.h"
+#include "model/frames.h"
+#include "python/pltstub.h"
 
 CHECK_COUNTERS;
 

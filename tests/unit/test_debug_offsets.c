@@ -42,7 +42,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "debug_offsets.h"
+#include "python/debug_offsets.h"
 
 #include "check.h"
 

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "diffrep.h"
-#include "output.h"
-#include "pprof.h"
-#include "stackagg.h"
+#include "report/diffrep.h"
+#include "output/output.h"
+#include "output/pprof.h"
+#include "model/stackagg.h"
 
 CHECK_COUNTERS;
 

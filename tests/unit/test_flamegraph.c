@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "flamegraph.h"
+#include "output/flamegraph.h"
 
 #include "check.h"
 

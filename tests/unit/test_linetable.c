@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linetable.h"
+#include "python/linetable.h"
 
 #define V(major, minor) (((unsigned)(major) << 24) | ((unsigned)(minor) << 16))
 

@@ -9,8 +9,8 @@
 #include <stdio.h>
 
 #include "check.h"
-#include "memrep.h"
-#include "profiler.h"
+#include "report/memrep.h"
+#include "core/profiler.h"
 
 CHECK_COUNTERS;
 

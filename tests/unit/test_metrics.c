@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The agent's Prometheus exposition (user/metrics.c) and the request parser
- * of its HTTP side (user/httpd.c): cumulative kernel buckets, label
+ * The agent's Prometheus exposition (user/report/metrics.c) and the request parser
+ * of its HTTP side (user/net/httpd.c): cumulative kernel buckets, label
  * escaping of hostile names, await sites folded into "other" without any
  * counter going back, processes forgotten, bounds.
  */
 #include <errno.h>
 #include "check.h"
-#include "httpd.h"
-#include "metrics.h"
+#include "net/httpd.h"
+#include "report/metrics.h"
 
 CHECK_COUNTERS;
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pystr.h"
-#include "pyversions.h"
+#include "python/pystr.h"
+#include "python/pyversions.h"
 
 #include "check.h"
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * user/unwind.c on this very process: inner_fn captures its registers and
+ * user/native/unwind.c on this very process: inner_fn captures its registers and
  * a copy of its stack, as the BPF program does at a sample, and the
  * unwinder must find outer_fn -> middle_fn -> inner_fn and main above it
  * from CFI alone. Built with -O2 -fomit-frame-pointer (meson: c_args), and
@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "unwind.h"
+#include "native/unwind.h"
 
 #include "check.h"
 

@@ -4,7 +4,7 @@
 # itself never walks the damage): a frame chain with a cycle, a frame with
 # wild code and parent pointers, and a code object whose name, qualname and
 # filename strings claim a length of 2**40. One thread stays healthy.
-# CPython 3.11 layout (the offsets of user/pyversions.c). Prints the thread
+# CPython 3.11 layout (the offsets of user/python/pyversions.c). Prints the thread
 # ids as JSON when ready.
 import ctypes
 import json

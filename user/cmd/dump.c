@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * pyrograph dump: every thread's Python stack, once, like py-spy dump, but
+ * without stopping the process. Thread states and frames are read with
+ * process_vm_readv (user/pystack.c); a BPF task iterator pairs each thread
+ * state with its kernel thread through the fs base; /proc says whether a
+ * thread runs and what it waits in (the same classifier as record --idle).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sys/caps.h"
+#include "cmd/cmd.h"
+#include "model/json.h"
+#include "sys/log.h"
+#include "sys/procfs.h"
+#include "python/pyproc.h"
+#include "python/pystack.h"
+#include "python/symcache.h"
+#include "tasks.skel.h"
+#include "native/waitreason.h"
+
+#define MAX_THREADS 1024
+#define MAX_TASKS 65536
+#define KSTACK_MAX 32
+
+struct thread_view {
+	const struct py_thread *py;
+	const struct task_entry *task; /* NULL: no kernel thread matched */
+	char state;		       /* from /proc: R, S, D, ... */
+	const char *reason;	       /* NULL while running */
+	char reason_buf[64];
+	const char *syscall;	       /* name of the syscall it waits in */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: pyrograph dump -p PID [--json]\n"
+		"\n"
+		"Prints the current Python stack of every thread of a running process,\n"
+		"innermost frame first, with the thread's name and id, whether it holds\n"
+		"the GIL, and whether it is running or waiting - and on what ([sleep],\n"
+		"[lock], [GIL wait], [disk I/O], [network], [poll], ...). The process is\n"
+		"not stopped: each thread's stack is read as it is at that moment.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --pid PID   the process (required)\n"
+		"  -j, --json      one JSON object instead of text\n"
+		"  -v, --verbose   debug messages\n"
+		"  -h, --help      this help\n"
+		"\n"
+		"Examples:\n"
+		"  pyrograph dump -p 1234\n"
+		"  pyrograph dump -p 1234 --json | jq '.threads[] | select(.holds_gil)'\n");
+}
+
+/* The process's threads with their fs base, from the BPF task iterator. */
+static int list_tasks(pid_t pid, struct task_entry **out)
+{
+	struct tasks_bpf *skel;
+	struct bpf_link *link = NULL;
+	struct task_entry *v = NULL;
+	int fd = -1, n = 0, err;
+	ssize_t r;
+
+	skel = tasks_bpf__open();
+	if (!skel)
+		return -errno;
+	skel->rodata->want_tgid = pid;
+	err = tasks_bpf__load(skel);
+	if (err)
+		goto out;
+	link = bpf_program__attach_iter(skel->progs.list_threads, NULL);
+	if (!link) {
+		err = -errno;
+		goto out;
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	v = calloc(MAX_TASKS, sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Records are fixed-size; read() may return several at once. */
+	for (;;) {
+		size_t room = (MAX_TASKS - n) * sizeof(*v);
+
+		if (!room)
+			break;
+		r = read(fd, (char *)v + n * sizeof(*v), room);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += r / sizeof(*v);
+	}
+	*out = v;
+	v = NULL;
+	err = n;
+out:
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	tasks_bpf__destroy(skel);
+	free(v);
+	return err;
+}
+
+/* Kernel stack of a waiting thread from /proc/PID/task/TID/stack. */
+static size_t kstack_funcs(pid_t pid, pid_t tid, char names[][64], size_t max)
+{
+	char path[64], buf[4096];
+	size_t n = 0;
+	char *line, *save = NULL;
+
+	snprintf(path, sizeof(path), "task/%d/stack", tid);
+	if (procfs_read(pid, path, buf, sizeof(buf)) <= 0)
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' '), *plus;
+
+		if (!sp)
+			continue;
+		plus = strchr(++sp, '+');
+		if (plus)
+			*plus = '\0';
+		snprintf(names[n++], 64, "%s", sp);
+	}
+	return n;
+}
+
+static void classify(pid_t pid, const struct py_proc *pp, struct thread_view *v)
+{
+	char path[64], buf[256], names[KSTACK_MAX][64], target[256];
+	const char *fn[KSTACK_MAX];
+	struct wait_info w = { .syscall = -1 };
+	pid_t tid = v->task->tid;
+	long long nr;
+	unsigned long long arg = 0;
+
+	snprintf(path, sizeof(path), "task/%d/stat", tid);
+	if (procfs_read(pid, path, buf, sizeof(buf)) > 0) {
+		char *rp = strrchr(buf, ')');
+
+		if (rp && rp[1] == ' ')
+			v->state = rp[2];
+	}
+	if (v->state == 'R' || !v->state)
+		return;
+	snprintf(path, sizeof(path), "task/%d/syscall", tid);
+	/* The thread keeps moving: read the syscall before and after the
+	 * kernel stack and only trust a pair that agrees. */
+	for (int tries = 0; tries < 5; tries++) {
+		char again[256];
+
+		if (procfs_read(pid, path, buf, sizeof(buf)) <= 0)
+			return;
+		w.nkfuncs = kstack_funcs(pid, tid, names, KSTACK_MAX);
+		if (procfs_read(pid, path, again, sizeof(again)) > 0 &&
+		    !strcmp(buf, again))
+			break;
+	}
+	if (sscanf(buf, "%lld %llx", &nr, &arg) >= 1 && nr >= 0) {
+		w.syscall = (int)nr;
+		w.sysarg = arg;
+		v->syscall = syscall_name(w.syscall);
+	} else {
+		/* "running" now, although stat said otherwise a moment ago */
+		v->state = 'R';
+		return;
+	}
+	if (syscall_io_fd(w.syscall) && arg < INT_MAX) {
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%llu", pid, arg);
+		l = readlink(path, target, sizeof(target) - 1);
+		if (l > 0) {
+			target[l] = '\0';
+			w.fd_target = target;
+		}
+	}
+	for (size_t i = 0; i < w.nkfuncs; i++)
+		fn[i] = names[i];
+	w.kfuncs = fn;
+	w.gil = w.syscall == 202 && pp->gil_addr && arg >= pp->gil_addr &&
+		arg < pp->gil_addr + pp->gil_size;
+	v->reason = wait_reason(&w, v->reason_buf, sizeof(v->reason_buf));
+}
+
+static void print_text(const struct pyproc_info *info, struct symcache *sc,
+		       struct thread_view *v, int n)
+{
+	printf("Process %d: %s\nPython %s (%s)\n", info->pid, info->cmd,
+	       info->version, info->binary);
+	for (int i = 0; i < n; i++) {
+		const struct py_thread *t = v[i].py;
+		char frame[2048];
+
+		putchar('\n');
+		if (v[i].task)
+			printf("Thread %u (%.*s)", v[i].task->tid, TASK_COMM_LEN,
+			       v[i].task->comm);
+		else
+			printf("Thread 0x%llx (no kernel thread found)",
+			       t->thread_id);
+		if (v[i].state == 'R')
+			printf(" running");
+		else if (v[i].reason)
+			printf(" idle: %s%s%s", v[i].reason,
+			       v[i].syscall ? " in " : "",
+			       v[i].syscall ? v[i].syscall : "");
+		if (t->holds_gil)
+			printf(", holds the GIL");
+		putchar('\n');
+		if (!t->nframes)
+			printf("    (no Python frames)\n");
+		for (__u32 k = 0; k < t->nframes; k++) {
+			symcache__frame(sc, &t->frames[k], frame, sizeof(frame));
+			printf("    %s\n", frame);
+		}
+		if (t->flags & SAMPLE_TRUNCATED)
+			printf("    [truncated]\n");
+		else if (t->flags & SAMPLE_READ_ERROR)
+			printf("    [unreadable frames: the chain broke off]\n");
+	}
+}
+
+static void print_json(const struct pyproc_info *info, struct symcache *sc,
+		       struct thread_view *v, int n)
+{
+	printf("{\"pid\":%d,\"command\":", info->pid);
+	json_str(stdout, info->cmd);
+	printf(",\"python\":");
+	json_str(stdout, info->version);
+	printf(",\"binary\":");
+	json_str(stdout, info->binary);
+	printf(",\"threads\":[");
+	for (int i = 0; i < n; i++) {
+		const struct py_thread *t = v[i].py;
+		char comm[TASK_COMM_LEN + 1] = "";
+
+		if (v[i].task)
+			snprintf(comm, sizeof(comm), "%.*s", TASK_COMM_LEN,
+				 v[i].task->comm);
+		printf("%s{\"tid\":", i ? "," : "");
+		if (v[i].task)
+			printf("%u", v[i].task->tid);
+		else
+			printf("null");
+		printf(",\"name\":");
+		json_str(stdout, v[i].task ? comm : NULL);
+		printf(",\"thread_id\":\"0x%llx\",\"holds_gil\":%s,\"state\":\"%s\",\"reason\":",
+		       t->thread_id, t->holds_gil ? "true" : "false",
+		       v[i].state == 'R' ? "running" : "idle");
+		json_str(stdout, v[i].state == 'R' ? NULL : v[i].reason);
+		printf(",\"syscall\":");
+		json_str(stdout, v[i].state == 'R' ? NULL : v[i].syscall);
+		printf(",\"truncated\":%s,\"frames\":[",
+		       t->flags & SAMPLE_TRUNCATED ? "true" : "false");
+		for (__u32 k = 0; k < t->nframes; k++) {
+			const char *name, *file;
+			int line;
+
+			printf("%s{\"function\":", k ? "," : "");
+			if (symcache__resolve(sc, &t->frames[k], &name, &file,
+					      &line)) {
+				printf("null,\"file\":null,\"line\":null}");
+				continue;
+			}
+			json_str(stdout, name);
+			printf(",\"file\":");
+			json_str(stdout, file);
+			if (line > 0)
+				printf(",\"line\":%d}", line);
+			else
+				printf(",\"line\":null}");
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct pyproc_info info;
+	struct task_entry *tasks = NULL;
+	struct py_thread *threads = NULL;
+	struct thread_view *views = NULL;
+	struct symcache *sc = NULL;
+	bool json = false;
+	pid_t pid = 0;
+	char err[512], *end;
+	int c, n, ntasks, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:jvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			errno = 0;
+			pid = strtol(optarg, &end, 10);
+			if (errno || *end || pid <= 0) {
+				pr_err("invalid pid '%s'", optarg);
+				return 1;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'v':
+			log_verbosity = 2;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (!pid || optind < argc) {
+		usage(stderr);
+		return 1;
+	}
+	if (check_privileges())
+		return 1;
+	if (pyproc_detect(pid, &info, err, sizeof(err))) {
+		pr_err("%s", err);
+		return 1;
+	}
+	ntasks = list_tasks(pid, &tasks);
+	if (ntasks < 0) {
+		pr_err("cannot list the threads of %d: %s", pid,
+		       strerror(-ntasks));
+		goto out;
+	}
+	/* The task iterator was the privileged part. */
+	c = drop_capabilities();
+	if (c)
+		pr_warn("could not drop capabilities: %s", strerror(-c));
+	threads = calloc(MAX_THREADS, sizeof(*threads));
+	views = calloc(MAX_THREADS, sizeof(*views));
+	sc = symcache__new(pid, &info.bpf.off);
+	if (!threads || !views || !sc) {
+		pr_err("out of memory");
+		goto out;
+	}
+	n = pystack_read(pid, &info.bpf, threads, MAX_THREADS);
+	if (n < 0) {
+		pr_err("cannot read the thread states of %d: %s", pid,
+		       strerror(-n));
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		views[i].py = &threads[i];
+		for (int k = 0; k < ntasks; k++)
+			if (tasks[k].fsbase == threads[i].thread_id) {
+				views[i].task = &tasks[k];
+				break;
+			}
+		if (views[i].task)
+			classify(pid, &info.bpf, &views[i]);
+	}
+	if (json)
+		print_json(&info, sc, views, n);
+	else
+		print_text(&info, sc, views, n);
+	ret = fflush(stdout) ? 1 : 0;
+out:
+	symcache__free(sc);
+	free(views);
+	free(threads);
+	free(tasks);
+	pyproc_cache_free();
+	return ret;
+}

@@ -1,0 +1,707 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sys/log.h"
+#include "profile.skel.h"
+#include "core/profiler.h"
+
+struct profiler {
+	struct profile_bpf *skel;
+	struct ring_buffer *rb;
+	int ncpu;
+	int *pfds;
+	struct bpf_link **links;
+	unsigned long long period_ns; /* mean period, calibrated */
+	unsigned long long target_ns; /* mean period asked for */
+	double mean_hz;
+	unsigned long long rng;
+	int nevents; /* CPUs with a perf event */
+	/* busy ticks and busy CPU time (host) at the last calibration, and
+	 * at profiler__start */
+	unsigned long long cal_ticks, cal_busy;
+	unsigned long long start_ticks, start_busy;
+	bool started; /* calibrated once: the above are set */
+	/* Probes placed in one process (task steps, collections,
+	 * allocations), removed with it. */
+	struct pid_links {
+		pid_t pid;
+		int kind; /* LINKS_STEPS or LINKS_MEM: a process can have both */
+		int n;
+		struct bpf_link *l[PROFILER_PID_LINKS];
+	} *steps;
+	size_t nsteps, cap_steps;
+};
+
+/* xorshift64*: cheap, and quality is not critical for timer jitter. */
+static unsigned long long next_rand(unsigned long long *state)
+{
+	unsigned long long x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * A timer with a fixed period ticks in lockstep with periodic work (a
+ * 100 Hz timer against a 10 ms loop sees one phase only), and so does any
+ * fixed lattice of ticks, whatever its spacing. So each CPU's rate is
+ * re-drawn uniformly from [0.5, 1.5] x the asked rate every few tens of
+ * milliseconds (setting the period restarts the cpu-clock hrtimer): sample
+ * times have no lattice to align with. The rate, not the period, is drawn
+ * uniformly because each draw holds for a stretch of time, so the time
+ * average of the rate is the mean of the draws (a uniform period would
+ * average to ln(3)/period, 10% fast).
+ */
+int profiler__jitter(struct profiler *p)
+{
+	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++) {
+		unsigned long long r = next_rand(&p->rng) >> 11; /* 53 bits */
+		double u = (double)r / (double)(1ULL << 53);
+		__u64 period = (__u64)(p->period_ns / (0.5 + u));
+
+		if (p->pfds[cpu] < 0)
+			continue;
+		if (period < 10000)
+			period = 10000;
+		if (ioctl(p->pfds[cpu], PERF_EVENT_IOC_PERIOD, &period) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int open_perf_events(struct profiler *p)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.sample_period = p->period_ns,
+		.disabled = 1,
+	};
+	int cpu, opened = 0;
+
+	p->pfds = calloc(p->ncpu, sizeof(*p->pfds));
+	p->links = calloc(p->ncpu, sizeof(*p->links));
+	if (!p->pfds || !p->links)
+		return -ENOMEM;
+	for (cpu = 0; cpu < p->ncpu; cpu++) {
+		int fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1,
+				 PERF_FLAG_FD_CLOEXEC);
+
+		p->pfds[cpu] = -1;
+		if (fd < 0) {
+			if (errno == ENODEV)
+				continue; /* offline CPU */
+			pr_err("failed to open the cpu-clock perf event on CPU %d: %s",
+			       cpu, strerror(errno));
+			return -errno;
+		}
+		p->pfds[cpu] = fd;
+		p->links[cpu] = bpf_program__attach_perf_event(
+			p->skel->progs.py_sample, fd);
+		if (!p->links[cpu]) {
+			int err = -errno;
+
+			pr_err("failed to attach the sampler on CPU %d: %s", cpu,
+			       strerror(-err));
+			p->links[cpu] = NULL;
+			return err;
+		}
+		opened++;
+	}
+	if (!opened)
+		return -ENODEV;
+	p->nevents = opened;
+	return profiler__jitter(p);
+}
+
+/*
+ * The host's busy CPU time so far in ns (user, nice, system, irq and softirq
+ * of /proc/stat), or 0 when unreadable. Idle, iowait and steal are not
+ * busy: no task of ours runs then, and in steal time the vCPU does not run
+ * at all.
+ */
+static unsigned long long busy_ns(void)
+{
+	static long tck;
+	unsigned long long user, nice, sys, idle, iowait, irq, softirq;
+	FILE *f;
+	int n;
+
+	if (!tck)
+		tck = sysconf(_SC_CLK_TCK);
+	f = fopen("/proc/stat", "re");
+	if (!f)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice,
+		   &sys, &idle, &iowait, &irq, &softirq);
+	fclose(f);
+	if (n != 7 || tck <= 0)
+		return 0;
+	return (user + nice + sys + irq + softirq) * (1000000000ULL / tck);
+}
+
+/*
+ * Setting the period restarts the timer, discarding the part of the
+ * current interval already elapsed, so re-drawing at arbitrary times makes
+ * the timers fire less often than the drawn periods say (25% less at
+ * 100 Hz with a 20 ms re-draw). Rather than model that, measure it: BPF
+ * counts every expiry on a busy CPU (STAT_TICKS), and the mean period is
+ * scaled by observed/target, observed being those expiries per second of
+ * busy CPU time. Expiries on idle CPUs do not count: an idle CPU's timer
+ * was seen here to fire at its rate in one run and hardly at all in the
+ * next, and calibrating on the host-wide count then raised the busy CPUs'
+ * rate by a fifth (and halved the rate the outputs convert samples with).
+ */
+int profiler__calibrate(struct profiler *p)
+{
+	unsigned long long st[STAT_NR], busy = busy_ns();
+	unsigned long long ticks, dbusy;
+	double observed, want, scale;
+
+	profiler__stats(p, st);
+	ticks = st[STAT_TICKS] - p->cal_ticks;
+	dbusy = busy > p->cal_busy ? busy - p->cal_busy : 0;
+	if (p->started && dbusy > 200000000ULL && ticks > 20) {
+		observed = ticks * 1e9 / (double)dbusy;
+		want = 1e9 / (double)p->target_ns;
+		scale = observed / want;
+		/* damped, and bounded so a bad window cannot run away */
+		scale = 1.0 + (scale - 1.0) * 0.7;
+		p->period_ns = (unsigned long long)(p->period_ns * scale);
+		if (p->period_ns < p->target_ns / 4)
+			p->period_ns = p->target_ns / 4;
+		if (p->period_ns > p->target_ns * 4)
+			p->period_ns = p->target_ns * 4;
+		if (p->period_ns < 10000)
+			p->period_ns = 10000;
+	}
+	if (!p->started) {
+		p->start_ticks = st[STAT_TICKS];
+		p->start_busy = busy;
+		p->started = true;
+	} else if (!p->nevents) {
+		p->mean_hz = 0; /* no sampler (mem) */
+	} else if (busy > p->start_busy + 100000000ULL) {
+		/* what the summary and the outputs use: samples per second of
+		 * busy CPU over the whole run */
+		p->mean_hz = (st[STAT_TICKS] - p->start_ticks) * 1e9 /
+			     (double)(busy - p->start_busy);
+	}
+	p->cal_ticks = st[STAT_TICKS];
+	p->cal_busy = busy;
+	return 0;
+}
+
+int profiler__open(struct profiler **out, const struct profiler_opts *o,
+		   profiler_event_fn fn, void *ctx)
+{
+	struct profiler *p;
+	struct timespec ts;
+	int err;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ncpu = libbpf_num_possible_cpus();
+	if (p->ncpu <= 0) {
+		free(p);
+		return -EINVAL;
+	}
+	p->skel = profile_bpf__open();
+	if (!p->skel) {
+		err = -errno;
+		pr_err("failed to open the BPF program: %s", strerror(-err));
+		goto fail;
+	}
+	p->period_ns = 1000000000ULL / o->rate_hz;
+	if (p->period_ns < 10000)
+		p->period_ns = 10000; /* the kernel's floor for cpu-clock */
+	p->target_ns = p->period_ns;
+	p->mean_hz = 1e9 / (double)p->period_ns;
+	{
+		/* First guess at the restart loss (see profiler__calibrate):
+		 * about 0.6 of a mean period per re-draw. */
+		double loss = 0.6 * p->target_ns / (PROFILER_JITTER_MS * 1e6);
+
+		p->period_ns = (unsigned long long)(p->target_ns *
+						    (1.0 - (loss < 0.5 ? loss : 0.5)));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	p->rng = (ts.tv_nsec ^ ((unsigned long long)getpid() << 32)) | 1;
+	p->skel->rodata->target_all = o->all;
+	p->skel->rodata->follow_children = o->follow_children;
+	p->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	p->skel->rodata->track_offcpu = o->offcpu || o->gil_only || o->loops;
+	p->skel->rodata->track_loops = o->loops;
+	p->skel->rodata->loops_only = !o->sample_all;
+	p->skel->rodata->loops_reap = o->loops_reap;
+	p->skel->rodata->step_events = !o->no_step_events;
+	if (o->stall_ns)
+		p->skel->rodata->stall_ns = o->stall_ns;
+	p->skel->rodata->gil_only = o->gil_only;
+	p->skel->rodata->want_kstack = o->kstack;
+	p->skel->rodata->ustack_bytes =
+		o->ustack_bytes > MAX_USTACK ? MAX_USTACK : o->ustack_bytes;
+	/* Without --idle/--gil, do not run on every context switch host-wide. */
+	bpf_program__set_autoload(p->skel->progs.py_switch,
+				  o->offcpu || o->gil_only || o->loops);
+	/* Nor on every syscall unless timing event loops. */
+	bpf_program__set_autoload(p->skel->progs.py_sys_enter, o->loops);
+	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
+	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
+	/* mem: resident-memory changes, collections, allocations. */
+	bpf_program__set_autoload(p->skel->progs.py_rss, o->mem && !o->no_rss);
+	bpf_program__set_autoload(p->skel->progs.py_gc_start, o->mem);
+	bpf_program__set_autoload(p->skel->progs.py_gc_done, o->mem);
+	bpf_program__set_autoload(p->skel->progs.py_alloc_malloc, o->alloc_period);
+	bpf_program__set_autoload(p->skel->progs.py_alloc_calloc, o->alloc_period);
+	bpf_program__set_autoload(p->skel->progs.py_alloc_realloc, o->alloc_period);
+	if (o->alloc_period)
+		p->skel->rodata->alloc_period = o->alloc_period;
+	bpf_program__set_autoload(p->skel->progs.py_live_malloc, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_calloc, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_realloc, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_free, o->live_min);
+	bpf_program__set_autoload(p->skel->progs.py_live_ret, o->live_min);
+	if (o->live_min) {
+		p->skel->rodata->live_min = o->live_min;
+		if (o->live_max)
+			bpf_map__set_max_entries(p->skel->maps.live, o->live_max);
+	} else {
+		/* unused: no memory for it */
+		bpf_map__set_max_entries(p->skel->maps.live, 1);
+		bpf_map__set_max_entries(p->skel->maps.live_calls, 1);
+	}
+	bpf_map__set_max_entries(p->skel->maps.mem_last, o->max_procs);
+	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
+	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
+	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
+
+	err = profile_bpf__load(p->skel);
+	if (err) {
+		pr_err("failed to load the BPF program (%s); run with -v for the verifier log",
+		       strerror(-err));
+		goto fail;
+	}
+	err = profile_bpf__attach(p->skel);
+	if (err) {
+		pr_err("failed to attach the process tracepoints: %s",
+		       strerror(-err));
+		goto fail;
+	}
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events),
+				 (ring_buffer_sample_fn)fn, ctx, NULL);
+	if (!p->rb) {
+		err = -errno;
+		pr_err("failed to set up the ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	/* mem alone watches memory, not the CPU: no sampler (check, which
+	 * times event loops too, needs it for the stacks of stalls). */
+	err = o->mem && !o->loops ? 0 : open_perf_events(p);
+	if (err)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	profiler__close(p);
+	return err;
+}
+
+int profiler__start(struct profiler *p)
+{
+	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
+		if (p->pfds[cpu] >= 0 &&
+		    ioctl(p->pfds[cpu], PERF_EVENT_IOC_ENABLE, 0) < 0)
+			return -errno;
+	return profiler__calibrate(p);
+}
+
+int profiler__stop(struct profiler *p)
+{
+	profiler__calibrate(p); /* final mean_hz */
+	/* The context-switch tracer keeps producing events after the timers
+	 * stop; detach it so the final drain has an end. */
+	bpf_link__destroy(p->skel->links.py_switch);
+	p->skel->links.py_switch = NULL;
+	bpf_link__destroy(p->skel->links.py_sys_enter);
+	p->skel->links.py_sys_enter = NULL;
+	bpf_link__destroy(p->skel->links.py_sys_exit);
+	p->skel->links.py_sys_exit = NULL;
+	bpf_link__destroy(p->skel->links.py_rss);
+	p->skel->links.py_rss = NULL;
+	while (p->nsteps)
+		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
+	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
+		if (p->pfds[cpu] >= 0 &&
+		    ioctl(p->pfds[cpu], PERF_EVENT_IOC_DISABLE, 0) < 0)
+			return -errno;
+	return 0;
+}
+
+void profiler__close(struct profiler *p)
+{
+	if (!p)
+		return;
+	while (p->nsteps)
+		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
+	free(p->steps);
+	for (int cpu = 0; p->links && cpu < p->ncpu; cpu++)
+		bpf_link__destroy(p->links[cpu]);
+	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
+		if (p->pfds[cpu] >= 0)
+			close(p->pfds[cpu]);
+	free(p->links);
+	free(p->pfds);
+	ring_buffer__free(p->rb);
+	profile_bpf__destroy(p->skel);
+	free(p);
+}
+
+int profiler__add_target(struct profiler *p, pid_t pid)
+{
+	__u32 k = pid;
+	__u8 one = 1;
+
+	return bpf_map__update_elem(p->skel->maps.targets, &k, sizeof(k), &one,
+				    sizeof(one), BPF_ANY);
+}
+
+int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp)
+{
+	__u32 k = pid;
+
+	return bpf_map__update_elem(p->skel->maps.procs, &k, sizeof(k), pp,
+				    sizeof(*pp), BPF_ANY);
+}
+
+int profiler__del_proc(struct profiler *p, pid_t pid)
+{
+	__u32 k = pid;
+
+	return bpf_map__delete_elem(p->skel->maps.procs, &k, sizeof(k), 0);
+}
+
+int profiler__poll(struct profiler *p, int timeout_ms)
+{
+	int n = ring_buffer__poll(p->rb, timeout_ms), m;
+
+	/* -EAGAIN: the callback used up its time budget (see profiler.h) */
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0 && n != -EINTR)
+		return n;
+	/* Samples do not wake us (see wakeup_bytes): a poll that timed out
+	 * has consumed nothing, so drain explicitly. */
+	m = ring_buffer__consume(p->rb);
+	if (m == -EAGAIN)
+		return n > 0 ? n : 0;
+	if (m < 0)
+		return m;
+	return (n > 0 ? n : 0) + m;
+}
+
+enum { LINKS_STEPS, LINKS_MEM };
+
+static bool has_links(const struct profiler *p, pid_t pid, int kind)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].pid == pid && p->steps[i].kind == kind)
+			return true;
+	return false;
+}
+
+/* Keeps l's links until the process goes (or destroys them on ENOMEM). */
+static int keep_links(struct profiler *p, struct pid_links *l)
+{
+	if (p->nsteps == p->cap_steps) {
+		size_t cap = p->cap_steps ? 2 * p->cap_steps : 16;
+		struct pid_links *n = realloc(p->steps, cap * sizeof(*n));
+
+		if (!n) {
+			while (l->n--)
+				bpf_link__destroy(l->l[l->n]);
+			return -ENOMEM;
+		}
+		p->steps = n;
+		p->cap_steps = cap;
+	}
+	p->steps[p->nsteps++] = *l;
+	return 0;
+}
+
+static int attach_steps(struct profiler *p, pid_t pid, const char *path,
+			const char *func, const unsigned long long *offsets,
+			int n)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func);
+	struct pid_links l = { .pid = pid, .kind = LINKS_STEPS };
+
+	if (!p->skel->progs.py_send_enter ||
+	    !bpf_program__autoload(p->skel->progs.py_send_enter))
+		return -EOPNOTSUPP;
+	if (has_links(p, pid, LINKS_STEPS))
+		return 0;
+	/* Per process: the breakpoint goes only into that process. */
+	if (n < 1 || n > PROFILER_STEP_SITES)
+		return -EINVAL;
+	for (l.n = 0; l.n < n; l.n++) {
+		l.l[l.n] = bpf_program__attach_uprobe_opts(
+			p->skel->progs.py_send_enter, pid, path, offsets[l.n],
+			&opts);
+		if (!l.l[l.n]) {
+			int err = -errno;
+
+			while (l.n--)
+				bpf_link__destroy(l.l[l.n]);
+			return err;
+		}
+	}
+	return keep_links(p, &l);
+}
+
+/*
+ * mem --live: the C allocator's entries, and the returns of those that hand
+ * memory out, all or none (a missing free would leave everything live).
+ */
+static int attach_live(struct profiler *p, pid_t pid, const char *lib,
+		       struct pid_links *l)
+{
+	const struct {
+		const char *func;
+		struct bpf_program *prog;
+		bool ret;
+	} probes[] = {
+		{ "free", p->skel->progs.py_live_free, false },
+		{ "malloc", p->skel->progs.py_live_malloc, false },
+		{ "calloc", p->skel->progs.py_live_calloc, false },
+		{ "realloc", p->skel->progs.py_live_realloc, false },
+		{ "malloc", p->skel->progs.py_live_ret, true },
+		{ "calloc", p->skel->progs.py_live_ret, true },
+		{ "realloc", p->skel->progs.py_live_ret, true },
+	};
+	int first = l->n, err;
+
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[i].func,
+			    .retprobe = probes[i].ret);
+
+		if (l->n >= PROFILER_PID_LINKS) {
+			err = -E2BIG;
+			goto fail;
+		}
+		l->l[l->n] = bpf_program__attach_uprobe_opts(probes[i].prog, pid,
+							     lib, 0, &opts);
+		if (!l->l[l->n]) {
+			err = -errno;
+			goto fail;
+		}
+		l->n++;
+	}
+	return 0;
+fail:
+	while (l->n > first)
+		bpf_link__destroy(l->l[--l->n]);
+	return err;
+}
+
+int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
+			 bool allocations, const char *malloc_lib)
+{
+	static const struct {
+		const char *func;
+		int prog; /* 0 malloc(size), 1 calloc(n, size), 2 realloc(p, size) */
+	} allocators[] = {
+		{ "PyObject_Malloc", 0 }, { "PyObject_Calloc", 1 },
+		{ "PyObject_Realloc", 2 }, { "PyMem_Malloc", 0 },
+		{ "PyMem_Calloc", 1 },	   { "PyMem_Realloc", 2 },
+	};
+	struct bpf_program *progs[] = { p->skel->progs.py_alloc_malloc,
+					p->skel->progs.py_alloc_calloc,
+					p->skel->progs.py_alloc_realloc };
+	struct pid_links l = { .pid = pid, .kind = LINKS_MEM };
+	int what = 0, before;
+
+	if (!bpf_program__autoload(p->skel->progs.py_gc_start))
+		return -EOPNOTSUPP;
+	if (has_links(p, pid, LINKS_MEM))
+		return -EALREADY;
+	/* Collections: CPython's USDT probes, in --with-dtrace builds only.
+	 * libbpf raises their semaphores so the probe sites fire. */
+	l.l[0] = bpf_program__attach_usdt(p->skel->progs.py_gc_start, pid, path,
+					  "python", "gc__start", NULL);
+	if (l.l[0]) {
+		l.l[1] = bpf_program__attach_usdt(p->skel->progs.py_gc_done, pid,
+						  path, "python", "gc__done", NULL);
+		if (l.l[1]) {
+			l.n = 2;
+			what |= PROFILER_MEM_GC;
+		} else {
+			bpf_link__destroy(l.l[0]);
+		}
+	}
+	before = l.n;
+	/* The allocator's public entry points: PyObject_* and PyMem_* do not
+	 * call each other (each goes to its domain's allocator directly), so
+	 * no allocation is counted twice. PyMem_Raw* (below them) is not
+	 * probed. */
+	for (size_t i = 0; allocations && i < sizeof(allocators) / sizeof(allocators[0]); i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = allocators[i].func);
+
+		l.l[l.n] = bpf_program__attach_uprobe_opts(progs[allocators[i].prog],
+							   pid, path, 0, &opts);
+		if (l.l[l.n])
+			l.n++;
+	}
+	if (l.n > before)
+		what |= PROFILER_MEM_ALLOC;
+	if (malloc_lib && bpf_program__autoload(p->skel->progs.py_live_free)) {
+		int err = attach_live(p, pid, malloc_lib, &l);
+
+		if (!err)
+			what |= PROFILER_MEM_LIVE;
+		else
+			pr_debug("process %d: no --live probes in %s: %s", pid,
+				 malloc_lib, strerror(-err));
+	}
+	if (!l.n)
+		return 0;
+	return keep_links(p, &l) ?: what;
+}
+
+int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path)
+{
+	unsigned long long zero = 0;
+
+	return attach_steps(p, pid, path, "PyIter_Send", &zero, 1);
+}
+
+int profiler__attach_steps_at(struct profiler *p, pid_t pid, const char *path,
+			      const unsigned long long *offsets, int n)
+{
+	return attach_steps(p, pid, path, NULL, offsets, n);
+}
+
+/*
+ * mem --live: what a process that exited or exec'd still held is dropped,
+ * so a later process with its pid cannot find (and free) its addresses.
+ */
+static void live_purge(struct profiler *p, pid_t pid)
+{
+	struct live_key k, next, del[64];
+	int fd = bpf_map__fd(p->skel->maps.live), n;
+	bool more = true;
+
+	if (!bpf_program__autoload(p->skel->progs.py_live_free))
+		return;
+	/* The next key after a deleted one is the first again: collect a
+	 * batch, delete it, and start over until a pass finds none (the
+	 * process is gone, so its entries do not come back). */
+	while (more) {
+		void *prev = NULL;
+
+		n = 0;
+		more = false;
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			k = next;
+			prev = &k;
+			if (k.pid != (__u32)pid)
+				continue;
+			del[n++] = k;
+			if (n == (int)(sizeof(del) / sizeof(del[0]))) {
+				more = true;
+				break;
+			}
+		}
+		for (int i = 0; i < n; i++)
+			bpf_map_delete_elem(fd, &del[i]);
+	}
+}
+
+void profiler__detach_steps(struct profiler *p, pid_t pid)
+{
+	for (size_t i = 0; i < p->nsteps;) {
+		if (p->steps[i].pid != pid) {
+			i++;
+			continue;
+		}
+		for (int k = 0; k < p->steps[i].n; k++)
+			bpf_link__destroy(p->steps[i].l[k]);
+		p->steps[i] = p->steps[--p->nsteps];
+	}
+	live_purge(p, pid);
+}
+
+int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
+			       unsigned long long lo, unsigned long long hi)
+{
+	struct asyncio_text t = { .lo = lo, .hi = hi };
+	__u32 k = pid;
+
+	return bpf_map__update_elem(p->skel->maps.asyncio_text, &k, sizeof(k),
+				    &t, sizeof(t), BPF_ANY);
+}
+
+int profiler__loops(struct profiler *p, profiler_loop_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(p->skel->maps.loops), ret = 0;
+	struct loop_state ls;
+	__u32 key, next;
+	bool first = true;
+
+	/* A bounded walk: the map holds at most max_entries keys. */
+	for (unsigned int i = 0; i < bpf_map__max_entries(p->skel->maps.loops);
+	     i++) {
+		if (bpf_map_get_next_key(fd, first ? NULL : &key, &next))
+			break;
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &ls))
+			continue;
+		ret = fn(ctx, key, &ls);
+		if (ret)
+			break;
+	}
+	return ret;
+}
+
+void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR])
+{
+	int fd = bpf_map__fd(p->skel->maps.stats);
+	__u64 *vals = calloc(p->ncpu, sizeof(__u64));
+
+	memset(st, 0, sizeof(st[0]) * STAT_NR);
+	if (!vals)
+		return;
+	for (__u32 i = 0; i < STAT_NR; i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < p->ncpu; c++)
+			st[i] += vals[c];
+	}
+	free(vals);
+}
+
+void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
+		      double *mean_hz)
+{
+	*period_ns = p->period_ns;
+	*mean_hz = p->mean_hz;
+}
+

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "native/offcpu.h"
+
+#define NBUCKETS 4096
+
+struct interval {
+	uint32_t tid, pid;
+	uint64_t ktime;
+	char *stack;
+	struct interval *next;
+};
+
+struct offcpu {
+	struct interval *b[NBUCKETS];
+	uint64_t lost;
+};
+
+struct offcpu *offcpu__new(void)
+{
+	return calloc(1, sizeof(struct offcpu));
+}
+
+void offcpu__free(struct offcpu *o)
+{
+	if (!o)
+		return;
+	for (int i = 0; i < NBUCKETS; i++) {
+		while (o->b[i]) {
+			struct interval *n = o->b[i]->next;
+
+			free(o->b[i]->stack);
+			free(o->b[i]);
+			o->b[i] = n;
+		}
+	}
+	free(o);
+}
+
+static struct interval **find(struct offcpu *o, uint32_t tid)
+{
+	struct interval **p = &o->b[tid % NBUCKETS];
+
+	while (*p && (*p)->tid != tid)
+		p = &(*p)->next;
+	return p;
+}
+
+int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
+		  const char *stack)
+{
+	struct interval **p = find(o, tid), *iv = *p;
+	char *s = strdup(stack);
+
+	if (!s)
+		return -ENOMEM;
+	if (iv) {
+		o->lost++;
+		free(iv->stack);
+	} else {
+		iv = calloc(1, sizeof(*iv));
+		if (!iv) {
+			free(s);
+			return -ENOMEM;
+		}
+		iv->tid = tid;
+		*p = iv;
+	}
+	iv->pid = pid;
+	iv->ktime = ktime;
+	iv->stack = s;
+	return 0;
+}
+
+int offcpu__end(struct offcpu *o, uint32_t tid, uint64_t ns, offcpu_fn fn,
+		void *ctx)
+{
+	struct interval **p = find(o, tid), *iv = *p;
+
+	if (!iv)
+		return -ENOENT;
+	*p = iv->next;
+	fn(ctx, iv->pid, iv->tid, iv->stack, iv->ktime, ns);
+	free(iv->stack);
+	free(iv);
+	return 0;
+}
+
+void offcpu__close_all(struct offcpu *o, uint32_t pid, uint64_t now,
+		       offcpu_fn fn, void *ctx)
+{
+	for (int i = 0; i < NBUCKETS; i++) {
+		struct interval **p = &o->b[i];
+
+		while (*p) {
+			struct interval *iv = *p;
+
+			if (pid && iv->pid != pid) {
+				p = &iv->next;
+				continue;
+			}
+			*p = iv->next;
+			if (now > iv->ktime)
+				fn(ctx, iv->pid, iv->tid, iv->stack, iv->ktime,
+				   now - iv->ktime);
+			free(iv->stack);
+			free(iv);
+		}
+	}
+}
+
+uint64_t offcpu__lost(const struct offcpu *o)
+{
+	return o->lost;
+}

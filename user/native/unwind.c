@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * CFI unwinding of stack snapshots with elfutils libdwfl.
+ *
+ * One Dwfl per process holds its modules (from /proc/PID/maps) and, once
+ * loaded, their ELF files, CFI and symbol tables; it is kept in a small
+ * LRU cache because opening a libpython and indexing its CFI costs far
+ * more than an unwind. libdwfl unwinds through Dwfl_Thread_Callbacks bound
+ * to the Dwfl by dwfl_attach_state(), which can be called only once per
+ * Dwfl: so each cached process has a struct proc at a fixed address that
+ * is the callbacks' argument, attached once, and the snapshot of the
+ * unwind in progress is stored in it before each walk and cleared after.
+ */
+#define _GNU_SOURCE
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "native/unwind.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437 /* the same number on every architecture */
+#endif
+
+#define MAX_PROCS  256
+#define MAX_FRAMES 512
+/* A PC in no module re-reads the maps (a dlopen since the last read) at
+ * most this often per process: JIT code stays in no module forever. */
+#define REREPORT_NS 1000000000ULL
+
+/* DWARF register numbers of x86-64 (psABI figure 3.36). */
+enum { DW_RBX = 3, DW_RBP = 6, DW_RSP = 7, DW_R12 = 12 };
+
+struct proc {
+	Dwfl *dwfl;		/* NULL: free slot */
+	int pid;
+	uint64_t last_use;	/* LRU tick */
+	uint64_t reported_ns;	/* last read of the maps */
+	/* The unwind in progress, for the callbacks; NULL outside one. */
+	const struct unw_regs *regs;
+	const unsigned char *stack;
+	size_t len;
+};
+
+struct unwinder {
+	/* Fixed array: libdwfl keeps &procs[i] as the callbacks' argument. */
+	struct proc procs[MAX_PROCS];
+	uint64_t tick;
+	/*
+	 * An ELF header alone, given to dwfl_attach_state() to name the
+	 * architecture. With NULL it would borrow the Ebl of the first
+	 * module it can open, which dangles once a re-report drops that
+	 * module (a dlclose), and fails while no module can be opened.
+	 */
+	Elf64_Ehdr ehdr;
+	Elf *arch;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding the files of another process's modules */
+
+/*
+ * Opens path (relative to dirfd) only if it is a regular file, and, when
+ * ino is nonzero, that inode. The first open is O_PATH so that a FIFO or a
+ * device the target mapped (or planted at a library's path) is never
+ * opened for real: that can block or have side effects. in_root confines
+ * the lookup, symlinks and ".." included, to dirfd: a container's absolute
+ * symlinks must not lead to the host's files. Returns an fd or -1.
+ */
+static int open_regular(int dirfd, const char *path, bool in_root, ino_t ino)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = in_root ? RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS : 0,
+	};
+	char self[64];
+	struct stat st;
+	int pfd, fd;
+
+	pfd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	if (pfd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		/* No openat2 (before 5.6, or a seccomp filter): then only a
+		 * lookup whose inode is checked is safe enough. */
+		if (in_root && !ino)
+			return -1;
+		pfd = openat(dirfd, path + (in_root ? strspn(path, "/") : 0),
+			     O_PATH | O_CLOEXEC);
+	}
+	if (pfd < 0)
+		return -1;
+	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (ino && st.st_ino != ino)) {
+		close(pfd);
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC);
+	close(pfd);
+	return fd;
+}
+
+/* The mapping of pid that starts at base: its end and inode. */
+static int find_mapping(int pid, uint64_t base, uint64_t *end, ino_t *ino)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		unsigned long long s, e, i;
+
+		if (sscanf(line, "%llx-%llx %*s %*x %*x:%*x %llu", &s, &e, &i) == 3 &&
+		    s == base) {
+			*end = e;
+			*ino = i;
+			ret = 0;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Dwfl_Callbacks.find_elf. The names in /proc/PID/maps are paths in the
+ * target's mount namespace when it has its own (a container), but host
+ * paths when it only chroot'ed; a deleted or replaced file is at neither.
+ * So, in order:
+ *  1. /proc/PID/root/<path>, if it is the mapped inode;
+ *  2. /proc/PID/map_files/<start>-<end>, the mapped file itself (needs
+ *     CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE);
+ *  3. <path> in our root (the chroot case), if it is the mapped inode;
+ *  4. /proc/PID/root/<path> unchecked: overlayfs may show another inode
+ *     number than the maps, and without map_files this is the best left.
+ * The vDSO ("[vdso: PID]") is left to libdwfl, which reads its image from
+ * /proc/PID/mem: it is the kernel's, not the snapshot's, memory.
+ */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
+		    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	struct proc *p = *userdata;
+	char root[64], path[PATH_MAX + 96];
+	uint64_t end = 0;
+	ino_t ino = 0;
+	int rootfd, fd = -1;
+	bool mapped;
+
+	if (!p || name[0] != '/')
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+
+	mapped = find_mapping(p->pid, base, &end, &ino) == 0;
+	snprintf(root, sizeof(root), "/proc/%d/root", p->pid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd >= 0 && mapped && ino)
+		fd = open_regular(rootfd, name, true, ino);
+	if (fd < 0 && mapped) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+			 p->pid, (uint64_t)base, end);
+		fd = open_regular(AT_FDCWD, path, false, 0);
+	}
+	if (fd < 0 && mapped && ino) {
+		fd = open_regular(AT_FDCWD, name, false, ino);
+		if (fd >= 0) {
+			*file_name = strdup(name);
+			goto out;
+		}
+	}
+	if (fd < 0 && rootfd >= 0)
+		fd = open_regular(rootfd, name, true, 0);
+	/* The name under the target's root either way: libdwfl looks for
+	 * .gnu_debuglink files next to it. */
+	if (fd >= 0) {
+		snprintf(path, sizeof(path), "%s%s", root, name);
+		*file_name = strdup(path);
+	}
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	if (fd >= 0 && !*file_name) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = find_elf,
+	/* Build-id files under /usr/lib/debug, .gnu_debuglink, and
+	 * debuginfod when DEBUGINFOD_URLS is set. */
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+/* ------------------------------------------------------------------ */
+/* The thread state: one thread, the snapshot */
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct proc *p = arg;
+
+	(void)dwfl;
+	if (*thread_argp)
+		return 0;
+	*thread_argp = p;
+	return p->pid;
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct proc *p = arg;
+
+	(void)dwfl;
+	if (tid != p->pid)
+		return false;
+	*thread_argp = p;
+	return true;
+}
+
+/* Only the snapshot: memory outside it has changed since the sample. */
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
+			void *arg)
+{
+	struct proc *p = arg;
+	uint64_t off;
+
+	(void)dwfl;
+	if (!p->regs || p->len < sizeof(*result) || addr < p->regs->sp)
+		return false;
+	off = addr - p->regs->sp;
+	if (off > p->len - sizeof(*result))
+		return false;
+	memcpy(result, p->stack + off, sizeof(*result));
+	return true;
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	const struct unw_regs *r = ((struct proc *)arg)->regs;
+	Dwarf_Word bx = r->bx, bp_sp[2] = { r->bp, r->sp };
+	Dwarf_Word r12_15[4] = { r->r12, r->r13, r->r14, r->r15 };
+
+	/* The others (rax..rdi, r8-r11) stay undefined: caller-saved, so
+	 * no CFI rule of a caller frame depends on them. */
+	if (!dwfl_thread_state_registers(thread, DW_RBX, 1, &bx) ||
+	    !dwfl_thread_state_registers(thread, DW_RBP, 2, bp_sp) ||
+	    !dwfl_thread_state_registers(thread, DW_R12, 4, r12_15))
+		return false;
+	dwfl_thread_state_register_pc(thread, r->ip);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.get_thread = get_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+/* ------------------------------------------------------------------ */
+/* The process cache */
+
+static int tag_module(Dwfl_Module *mod, void **userdata, const char *name,
+		      Dwarf_Addr start, void *arg)
+{
+	(void)mod, (void)name, (void)start;
+	*userdata = arg; /* find_elf's way back to the pid */
+	return DWARF_CB_OK;
+}
+
+/* (Re)reads pid's modules. Modules still mapped at the same place keep
+ * their loaded ELF and CFI (dwfl_report_module finds them again). */
+static int report(struct proc *p)
+{
+	char path[64];
+	int r;
+
+	/* A process that is gone would lose every module to the re-report,
+	 * and its queued samples would lose their symbols with them. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
+	if (access(path, R_OK) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	p->reported_ns = now_ns();
+	dwfl_report_begin(p->dwfl);
+	r = dwfl_linux_proc_report(p->dwfl, p->pid);
+	if (dwfl_report_end(p->dwfl, NULL, NULL) != 0 && r == 0)
+		r = -1;
+	dwfl_getmodules(p->dwfl, tag_module, p, 0);
+	if (r > 0)
+		return r == ENOENT ? -ESRCH : -r;
+	return r < 0 ? -EIO : 0;
+}
+
+static void proc_drop(struct proc *p)
+{
+	if (p->dwfl)
+		dwfl_end(p->dwfl);
+	memset(p, 0, sizeof(*p));
+}
+
+static int proc_get(struct unwinder *u, int pid, struct proc **out)
+{
+	struct proc *p, *victim = NULL;
+	int i, r;
+
+	for (i = 0; i < MAX_PROCS; i++) {
+		p = &u->procs[i];
+		if (p->dwfl && p->pid == pid) {
+			p->last_use = ++u->tick;
+			*out = p;
+			return 0;
+		}
+		if (!victim || !p->dwfl ||
+		    (victim->dwfl && p->last_use < victim->last_use))
+			victim = p;
+	}
+	p = victim;
+	proc_drop(p);
+	p->pid = pid;
+	p->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!p->dwfl) {
+		proc_drop(p);
+		return -ENOMEM;
+	}
+	r = report(p);
+	if (r == 0 && !dwfl_attach_state(p->dwfl, u->arch, pid,
+					 &thread_callbacks, p))
+		r = -EIO;
+	if (r < 0) {
+		proc_drop(p);
+		return r;
+	}
+	p->last_use = ++u->tick;
+	*out = p;
+	return 0;
+}
+
+static bool may_rereport(const struct proc *p)
+{
+	return now_ns() - p->reported_ns >= REREPORT_NS;
+}
+
+/* ------------------------------------------------------------------ */
+
+struct unwinder *unwinder_new(void)
+{
+	struct unwinder *u;
+
+#ifndef __x86_64__
+	errno = ENOTSUP; /* struct unw_regs and the register numbers */
+	return NULL;
+#endif
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	memcpy(u->ehdr.e_ident, ELFMAG, SELFMAG);
+	u->ehdr.e_ident[EI_CLASS] = ELFCLASS64;
+	u->ehdr.e_ident[EI_DATA] = ELFDATA2LSB;
+	u->ehdr.e_ident[EI_VERSION] = EV_CURRENT;
+	u->ehdr.e_type = ET_CORE;
+	u->ehdr.e_machine = EM_X86_64;
+	u->ehdr.e_version = EV_CURRENT;
+	u->ehdr.e_ehsize = sizeof(u->ehdr);
+	u->arch = elf_memory((char *)&u->ehdr, sizeof(u->ehdr));
+	if (!u->arch) {
+		free(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return u;
+}
+
+void unwinder_free(struct unwinder *u)
+{
+	int i;
+
+	if (!u)
+		return;
+	for (i = 0; i < MAX_PROCS; i++)
+		proc_drop(&u->procs[i]);
+	elf_end(u->arch); /* after the Dwfls: their Ebl read it */
+	free(u);
+}
+
+void unwinder_forget(struct unwinder *u, int pid)
+{
+	int i;
+
+	if (!u)
+		return;
+	for (i = 0; i < MAX_PROCS; i++)
+		if (u->procs[i].dwfl && u->procs[i].pid == pid)
+			proc_drop(&u->procs[i]);
+}
+
+struct walk {
+	uint64_t *pcs;
+	int n, max;
+	uint64_t last_pc, last_sp;
+	bool last_sp_known, last_act;
+};
+
+static int frame_cb(Dwfl_Frame *frame, void *arg)
+{
+	struct walk *w = arg;
+	Dwarf_Addr pc;
+	Dwarf_Word sp;
+	bool act, sp_known;
+
+	if (!dwfl_frame_pc(frame, &pc, &act) || pc == 0)
+		return DWARF_CB_ABORT;
+	sp_known = dwfl_frame_reg(frame, DW_RSP, &sp) == 0;
+	/*
+	 * A caller's stack pointer is above its callee's: CFI computes it
+	 * as the callee's CFA, past the return address. So a frame whose
+	 * sp did not grow comes from garbage, and a loop of frames can't
+	 * go on; both end the walk. Signal frames are exempt, the handler
+	 * may run on an alternate stack.
+	 */
+	if (w->n > 0 && sp_known && w->last_sp_known) {
+		if (pc == w->last_pc && sp == w->last_sp)
+			return DWARF_CB_ABORT;
+		if (!act && !w->last_act && sp <= w->last_sp)
+			return DWARF_CB_ABORT;
+	}
+	w->pcs[w->n++] = pc;
+	w->last_pc = pc;
+	w->last_sp = sp;
+	w->last_sp_known = sp_known;
+	w->last_act = act && w->n > 1;
+	return w->n < w->max ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+static int walk(struct proc *p, const struct unw_regs *regs,
+		const void *stack, size_t len, uint64_t *pcs, int max)
+{
+	struct walk w = { .pcs = pcs, .max = max };
+
+	p->regs = regs;
+	p->stack = stack;
+	p->len = stack ? len : 0;
+	/* The result is not looked at: libdwfl ends most walks with an
+	 * error (no CFI, memory outside the snapshot), frames or not. */
+	dwfl_getthread_frames(p->dwfl, p->pid, frame_cb, &w);
+	p->regs = NULL;
+	p->stack = NULL;
+	p->len = 0;
+	if (w.n == 0) { /* set_initial_registers or the first pc failed */
+		pcs[0] = regs->ip;
+		w.n = 1;
+	}
+	return w.n;
+}
+
+/* Did the walk meet a PC in no module: a library dlopen'ed since? */
+static bool unknown_pc(struct proc *p, const uint64_t *pcs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!dwfl_addrmodule(p->dwfl, i ? pcs[i] - 1 : pcs[i]))
+			return true;
+	return false;
+}
+
+int unwinder_unwind(struct unwinder *u, int pid, const struct unw_regs *regs,
+		    const void *stack, size_t len, uint64_t *pcs, int max)
+{
+	struct proc *p;
+	int n, r;
+
+	if (!u || pid <= 0 || !regs || !pcs || max < 1 || (!stack && len) ||
+	    !regs->ip)
+		return -EINVAL;
+	r = proc_get(u, pid, &p);
+	if (r < 0)
+		return r;
+	if (max > MAX_FRAMES)
+		max = MAX_FRAMES;
+	n = walk(p, regs, stack, len, pcs, max);
+	if (unknown_pc(p, pcs, n) && may_rereport(p) && report(p) == 0)
+		n = walk(p, regs, stack, len, pcs, max);
+	return n;
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	if (dst && size)
+		snprintf(dst, size, "%s", src);
+}
+
+int unwinder_symbolize(struct unwinder *u, int pid, uint64_t pc, bool is_caller,
+		       char *buf, size_t len, char *module, size_t mlen,
+		       uint64_t *mod_off)
+{
+	uint64_t addr = is_caller && pc ? pc - 1 : pc;
+	const char *name, *base, *sym;
+	Dwarf_Addr start, bias;
+	Dwfl_Module *mod;
+	GElf_Off off;
+	GElf_Sym s;
+	struct proc *p;
+	int r;
+
+	copy_str(buf, len, "");
+	copy_str(module, mlen, "");
+	if (mod_off)
+		*mod_off = addr;
+	if (!u || pid <= 0 || !buf || !len)
+		return -EINVAL;
+	r = proc_get(u, pid, &p);
+	if (r < 0)
+		return r;
+	mod = dwfl_addrmodule(p->dwfl, addr);
+	if (!mod && may_rereport(p) && report(p) == 0)
+		mod = dwfl_addrmodule(p->dwfl, addr);
+	if (!mod)
+		return -ENOENT;
+
+	name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	if (name && strncmp(name, "[vdso", 5) == 0)
+		base = "[vdso]";
+	else
+		base = name && strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	copy_str(module, mlen, base ? base : "");
+	if (mod_off)
+		*mod_off = dwfl_module_getelf(mod, &bias) ? addr - bias
+							   : addr - start;
+
+	sym = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
+	if (!sym || !*sym || *sym == '@')
+		return -ENOENT;
+	/* libdwfl names .dynsym entries with their version, as in
+	 * "__libc_start_main@@GLIBC_2.34"; one frame is one name whatever
+	 * the version. No C or mangled C++ name has an '@'. */
+	snprintf(buf, len, "%.*s", (int)strcspn(sym, "@"), sym);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_PYSTACK_H
+#define PYROGRAPH_PYSTACK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "profile.h"
+
+/*
+ * One Python thread of a live process, read from userspace with
+ * process_vm_readv (for `dump`, which must also see threads that sleep
+ * and so are never sampled). The same frame rules as bpf/pywalk.bpf.h.
+ */
+struct py_thread {
+	unsigned long long tstate;
+	unsigned long long thread_id; /* pthread_self() == fs base */
+	bool holds_gil;
+	__u32 flags;   /* SAMPLE_TRUNCATED, SAMPLE_READ_ERROR */
+	__u32 nframes;
+	struct py_frame frames[MAX_PY_FRAMES]; /* innermost first */
+};
+
+/*
+ * Reads up to max thread states of pid (first interpreter first) into
+ * out. Returns how many, or a negative errno when the thread list itself
+ * is unreadable.
+ */
+int pystack_read(pid_t pid, const struct py_proc *p, struct py_thread *out,
+		 int max);
+
+#endif

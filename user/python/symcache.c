@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "python/linetable.h"
+#include "python/memread.h"
+#include "python/pystr.h"
+#include "python/symcache.h"
+
+#define NAME_MAX_LEN 512
+#define FILE_MAX_LEN 1024
+/* Line tables above this are not Python functions anyone wrote by hand. */
+#define LINETABLE_MAX (1 << 20)
+/* Entries per process before the cache starts over (bounded memory). */
+#define SYMCACHE_MAX_ENTRIES (1 << 18)
+
+struct sym {
+	unsigned long long code;
+	unsigned int tag;
+	bool used;
+	int firstlineno;
+	char *name;
+	char *file;
+	unsigned char *lt;
+	int ltlen;
+};
+
+struct symcache {
+	pid_t pid;
+	struct py_offsets off;
+	struct sym *tab;
+	size_t cap, n;
+};
+
+struct symcache *symcache__new(pid_t pid, const struct py_offsets *off)
+{
+	struct symcache *sc = calloc(1, sizeof(*sc));
+
+	if (!sc)
+		return NULL;
+	sc->pid = pid;
+	sc->off = *off;
+	sc->cap = 1024;
+	sc->tab = calloc(sc->cap, sizeof(*sc->tab));
+	if (!sc->tab) {
+		free(sc);
+		return NULL;
+	}
+	return sc;
+}
+
+static void sym_clear(struct sym *s)
+{
+	free(s->name);
+	free(s->file);
+	free(s->lt);
+	memset(s, 0, sizeof(*s));
+}
+
+static void symcache_clear(struct symcache *sc)
+{
+	for (size_t i = 0; i < sc->cap; i++)
+		if (sc->tab[i].used)
+			sym_clear(&sc->tab[i]);
+	sc->n = 0;
+}
+
+void symcache__free(struct symcache *sc)
+{
+	if (!sc)
+		return;
+	symcache_clear(sc);
+	free(sc->tab);
+	free(sc);
+}
+
+static size_t hash_key(unsigned long long code, unsigned int tag)
+{
+	unsigned long long h = code * 0x9e3779b97f4a7c15ULL ^ tag;
+
+	return (size_t)(h ^ (h >> 29));
+}
+
+static struct sym *slot_for(struct sym *tab, size_t cap, unsigned long long code,
+			    unsigned int tag)
+{
+	size_t i = hash_key(code, tag) & (cap - 1);
+
+	while (tab[i].used && (tab[i].code != code || tab[i].tag != tag))
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static int grow(struct symcache *sc)
+{
+	size_t ncap = sc->cap * 2;
+	struct sym *nt = calloc(ncap, sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	for (size_t i = 0; i < sc->cap; i++)
+		if (sc->tab[i].used)
+			*slot_for(nt, ncap, sc->tab[i].code, sc->tab[i].tag) =
+				sc->tab[i];
+	free(sc->tab);
+	sc->tab = nt;
+	sc->cap = ncap;
+	return 0;
+}
+
+static unsigned long long rd_ptr(const unsigned char *b, size_t blen,
+				 unsigned int off)
+{
+	unsigned long long v = 0;
+
+	if (off != PY_OFF_NONE && off + 8 <= blen)
+		memcpy(&v, b + off, 8);
+	return v;
+}
+
+static int load_sym(struct symcache *sc, unsigned long long code,
+		    unsigned int tag, struct sym *s)
+{
+	const struct py_offsets *o = &sc->off;
+	void *ctx = pid_ctx(sc->pid);
+	unsigned char hdr[512];
+	unsigned long long name_p, file_p, lt_p;
+	char name[NAME_MAX_LEN], file[FILE_MAX_LEN];
+	unsigned int hmax = 0;
+	int first, ret;
+	unsigned int fields[] = { o->code_filename, o->code_name,
+				  o->code_qualname, o->code_firstlineno,
+				  o->code_linetable };
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i] != PY_OFF_NONE && fields[i] + 8 > hmax)
+			hmax = fields[i] + 8;
+	if (hmax > sizeof(hdr))
+		return -EINVAL;
+	ret = mem_read(ctx, code, hdr, hmax);
+	if (ret)
+		return ret;
+	memcpy(&first, hdr + o->code_firstlineno, sizeof(first));
+	file_p = rd_ptr(hdr, hmax, o->code_filename);
+	lt_p = rd_ptr(hdr, hmax, o->code_linetable);
+	if (py_code_tag((unsigned int)first, file_p,
+			rd_ptr(hdr, hmax, o->code_name), lt_p) != tag)
+		return -ESTALE; /* freed and reused since the sample */
+	name_p = rd_ptr(hdr, hmax, o->code_qualname);
+	if (!name_p)
+		name_p = rd_ptr(hdr, hmax, o->code_name);
+	if (pystr_read(o, mem_read, ctx, name_p, name, sizeof(name)) < 0)
+		return -EFAULT;
+	if (pystr_read(o, mem_read, ctx, file_p, file, sizeof(file)) < 0)
+		return -EFAULT;
+	s->ltlen = pybytes_read(o, mem_read, ctx, lt_p, LINETABLE_MAX, &s->lt);
+	if (s->ltlen < 0) {
+		s->lt = NULL;
+		s->ltlen = 0;
+	}
+	s->name = strdup(name);
+	s->file = strdup(file);
+	if (!s->name || !s->file) {
+		sym_clear(s);
+		return -ENOMEM;
+	}
+	s->firstlineno = first;
+	return 0;
+}
+
+/* Names go into ';'-separated stacks: keep that separator out of them. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (*s == ';' || *s == '\n' || *s == '\r')
+			*s = '_';
+}
+
+int symcache__resolve(struct symcache *sc, const struct py_frame *f,
+		      const char **name, const char **file, int *line)
+{
+	struct sym *s, tmp = { 0 };
+	unsigned int instr;
+	int ret;
+
+	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
+	if (!s->used) {
+		ret = load_sym(sc, f->code, f->tag, &tmp);
+		if (ret)
+			return ret;
+		sanitize(tmp.name);
+		sanitize(tmp.file);
+		tmp.code = f->code;
+		tmp.tag = f->tag;
+		tmp.used = true;
+		if (sc->n >= SYMCACHE_MAX_ENTRIES)
+			symcache_clear(sc);
+		if ((sc->n + 1) * 10 > sc->cap * 7 && grow(sc)) {
+			sym_clear(&tmp);
+			return -ENOMEM;
+		}
+		s = slot_for(sc->tab, sc->cap, f->code, f->tag);
+		*s = tmp;
+		sc->n++;
+	}
+	*name = s->name;
+	*file = s->file;
+	instr = f->instr;
+	if (sc->off.instr_kind == PY_INSTR_PTR)
+		instr &= ~PY_INSTR_ENTRY;
+	*line = py_line_for_instr(sc->off.version, s->lt, (size_t)s->ltlen,
+				  s->firstlineno, instr);
+	return 0;
+}
+
+int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
+		    size_t len)
+{
+	const char *name, *file;
+	int ret, line;
+
+	ret = symcache__resolve(sc, f, &name, &file, &line);
+	if (ret) {
+		/* No address in the name: one name for all, or every
+		 * short-lived process would add stacks of its own. */
+		snprintf(buf, len, "[unknown code]");
+		return ret;
+	}
+	if (line > 0)
+		snprintf(buf, len, "%s (%s:%d)", name, file, line);
+	else
+		snprintf(buf, len, "%s (%s)", name, file);
+	return 0;
+}

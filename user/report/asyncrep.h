@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_ASYNCREP_H
+#define PYROGRAPH_ASYNCREP_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "profile.h"
+#include "model/stackagg.h"
+
+/*
+ * The asyncio report of pyrograph async, built from what the recording
+ * loop hands over: stacks of loop threads inside iterations (folded text,
+ * "process;frame;...;frame[;[reason]]"), stalls, and each loop's
+ * iteration histogram. No BPF here: the unit tests and fuzzers drive it.
+ */
+struct asyncrep;
+
+struct asyncrep *asyncrep__new(unsigned long long stall_ns);
+void asyncrep__free(struct asyncrep *a);
+
+/* ktime (CLOCK_MONOTONIC) and CLOCK_REALTIME read at the same moment, to
+ * print when a stall happened. */
+void asyncrep__set_clock(struct asyncrep *a, unsigned long long mono_ns,
+			 unsigned long long wall_ns);
+/* The recording's length, for the header. */
+void asyncrep__set_duration(struct asyncrep *a, double seconds);
+
+/* A Python process and its root frame; uvloop: it has uvloop loaded. */
+void asyncrep__proc(struct asyncrep *a, pid_t pid, const char *label,
+		    bool uvloop);
+/* It turned out to have uvloop loaded after all. */
+void asyncrep__proc_uvloop(struct asyncrep *a, pid_t pid);
+/* See struct async_hooks (record.h). Returns 0 or -ENOMEM (counted). */
+int asyncrep__stack(struct asyncrep *a, pid_t pid, pid_t tid,
+		    const char *stack, bool oncpu, unsigned long long start,
+		    unsigned long long ns);
+/* Attributes the buffered stacks of tid inside [start, start + ns). */
+int asyncrep__stall(struct asyncrep *a, pid_t pid, pid_t tid,
+		    unsigned long long start, unsigned long long ns,
+		    unsigned long long off_ns);
+/* A polling thread's iteration timing; comm may be NULL. */
+int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
+		   const struct loop_state *ls);
+
+/* A task step of coroutine object coro (code: "qualname (file:line)"). */
+int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
+		   const char *code, unsigned long long ns, int result);
+/* Task coro resumed after ns suspended at chain ("frame;frame", the
+ * coroutine frames where it awaited, outermost first). */
+int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
+		     const char *chain, unsigned long long ns);
+/*
+ * Reads line `line` of source file `file` as process pid sees it into buf
+ * (for telling whether one await uses the result of the one before).
+ * Returns 0 or -errno.
+ */
+typedef int (*asyncrep_source_fn)(void *ctx, pid_t pid, const char *file,
+				  long line, char *buf, size_t len);
+void asyncrep__set_source(struct asyncrep *a, asyncrep_source_fn fn, void *ctx);
+
+/* One event loop, for pyrograph check. */
+struct asyncrep_loop_verdict {
+	pid_t pid, tid;
+	double p99_ms, max_ms;
+	unsigned long long iterations, stalls;
+	double worst_stall_ms;
+	/* the culprits (and coroutines) of the stalls at least limit_ns
+	 * long, longest first, distinct, at most three; "" if none */
+	char worst[1024];
+};
+/* Fills up to max loops; returns how many there are. */
+size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict *out,
+			       size_t max, unsigned long long limit_ns);
+
+int asyncrep__write_text(struct asyncrep *a, FILE *f);
+int asyncrep__write_json(struct asyncrep *a, FILE *f);
+/* The stacks inside stalls, weights in microseconds (off-CPU ones end in
+ * their reason): for --stalls-svg. Owned by the report. */
+struct stackagg *asyncrep__stall_stacks(struct asyncrep *a);
+
+/*
+ * Percentile q (0..1) of a log2 histogram of microseconds (bucket 0: below
+ * 2 us, bucket i: [2^i, 2^(i+1)) us), interpolated inside the bucket and
+ * capped at max_us. Returns microseconds; 0 for an empty histogram.
+ */
+/*
+ * Does the await on line b leave alone what line a assigned? a must be
+ * "NAME[, NAME...] = await ..." or "await ..."; b must contain "await".
+ * 1: independent, 0: b uses a's result, -1: cannot tell.
+ */
+int await_independent(const char *a, const char *b);
+
+double loop_hist_percentile(const __u64 hist[LOOP_BUCKETS], double q,
+			    double max_us);
+
+#endif
