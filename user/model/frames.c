@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/frames.h"
@@ -161,4 +165,218 @@ enum code_origin frame_origin(const char *file, size_t len)
 	if (contains(file, len, "/lib/python3") || starts(file, len, "<frozen"))
 		return ORIGIN_STDLIB;
 	return ORIGIN_APP;
+}
+
+void frames_init(struct frame_table *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void frames_free(struct frame_table *t)
+{
+	for (size_t i = 0; t->text && i < t->n; i++)
+		free(t->text[i]);
+	free(t->text);
+	free(t->f);
+	hashidx_free(&t->ix);
+	intern_free(&t->strs);
+	memset(t, 0, sizeof(*t));
+}
+
+size_t frames_bytes(const struct frame_table *t)
+{
+	return intern_bytes(&t->strs) + t->cap * sizeof(*t->f) +
+	       hashidx_bytes(&t->ix) + t->text_cap * sizeof(*t->text) +
+	       t->text_bytes;
+}
+
+uint32_t frames_str(struct frame_table *t, const char *s, size_t len)
+{
+	long id = intern_id(&t->strs, s, len);
+
+	return id < 0 ? FRAME_NO_STR : (uint32_t)id;
+}
+
+static uint64_t frame_hash(const struct frame *f)
+{
+	uint64_t h = hash_mix(((uint64_t)f->kind << 32) ^ (uint32_t)f->line);
+
+	h = hash_mix(h ^ ((uint64_t)f->name << 32 | f->file));
+	return hash_mix(h ^ ((uint64_t)(uint32_t)f->pid << 32 | (uint32_t)f->nspid));
+}
+
+struct frame_key {
+	const struct frame_table *t;
+	const struct frame *f;
+};
+
+static bool frame_eq(const void *ctx, uint32_t pos)
+{
+	const struct frame_key *k = ctx;
+	const struct frame *a = &k->t->f[pos], *b = k->f;
+
+	return a->kind == b->kind && a->line == b->line && a->name == b->name &&
+	       a->file == b->file && a->pid == b->pid && a->nspid == b->nspid;
+}
+
+frame_id frames_add(struct frame_table *t, const struct frame *f)
+{
+	struct frame_key k = { t, f };
+	uint64_t h = frame_hash(f);
+	long id = hashidx_find(&t->ix, h, frame_eq, &k);
+
+	if (id >= 0)
+		return (frame_id)id;
+	if (f->name == FRAME_NO_STR || t->n >= FRAME_NONE - 1)
+		return FRAME_NONE;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 1024;
+		struct frame *nf = realloc(t->f, cap * sizeof(*nf));
+
+		if (!nf)
+			return FRAME_NONE;
+		t->f = nf;
+		t->cap = cap;
+	}
+	t->f[t->n] = *f;
+	memset(t->f[t->n]._pad, 0, sizeof(t->f[t->n]._pad));
+	if (hashidx_insert(&t->ix, h, (uint32_t)t->n))
+		return FRAME_NONE;
+	return (frame_id)t->n++;
+}
+
+static frame_id add_kind(struct frame_table *t, enum frame_kind kind,
+			 const char *name, const char *file, int line, int pid,
+			 int nspid)
+{
+	struct frame f = {
+		.kind = kind,
+		.line = line,
+		.name = frames_str(t, name, strlen(name)),
+		.file = file ? frames_str(t, file, strlen(file)) : FRAME_NO_STR,
+		.pid = pid,
+		.nspid = nspid,
+	};
+
+	if (file && f.file == FRAME_NO_STR)
+		return FRAME_NONE;
+	return frames_add(t, &f);
+}
+
+frame_id frames_python(struct frame_table *t, const char *name, const char *file,
+		       int line)
+{
+	return add_kind(t, FRAME_PYTHON, name, file, line > 0 ? line : 0, 0, -1);
+}
+
+frame_id frames_native(struct frame_table *t, const char *sym, const char *module)
+{
+	return add_kind(t, FRAME_NATIVE, sym, module, 0, 0, -1);
+}
+
+frame_id frames_kernel(struct frame_table *t, const char *sym)
+{
+	return add_kind(t, FRAME_KERNEL, sym, NULL, 0, 0, -1);
+}
+
+frame_id frames_synthetic(struct frame_table *t, const char *text)
+{
+	return add_kind(t, FRAME_SYNTHETIC, text, NULL, 0, 0, -1);
+}
+
+frame_id frames_container(struct frame_table *t, const char *label)
+{
+	return add_kind(t, FRAME_CONTAINER, label, NULL, 0, 0, -1);
+}
+
+frame_id frames_process(struct frame_table *t, const char *name, int pid, int nspid)
+{
+	return add_kind(t, FRAME_PROCESS, name, NULL, 0, pid, nspid);
+}
+
+frame_id frames_thread(struct frame_table *t, const char *name, int tid)
+{
+	return add_kind(t, FRAME_THREAD, name, NULL, 0, tid, -1);
+}
+
+size_t frame_format(const struct frame_table *t, frame_id id, char *buf,
+		    size_t len)
+{
+	const struct frame *f = &t->f[id];
+	const char *name = t->strs.s[f->name], *file = frames_s(t, f->file);
+	int n;
+
+	switch (f->kind) {
+	case FRAME_PROCESS:
+		n = f->nspid >= 0 ? snprintf(buf, len, "%s (%d/%d)", name, f->pid, f->nspid) :
+				    snprintf(buf, len, "%s (%d)", name, f->pid);
+		break;
+	case FRAME_THREAD:
+		n = snprintf(buf, len, "thread %s (%d)", name, f->pid);
+		break;
+	case FRAME_PYTHON:
+		n = !file ? snprintf(buf, len, "%s", name) :
+		    f->line > 0 ? snprintf(buf, len, "%s (%s:%d)", name, file, f->line) :
+				  snprintf(buf, len, "%s (%s)", name, file);
+		break;
+	case FRAME_NATIVE:
+		n = file ? snprintf(buf, len, "%s [%s]", name, file) :
+			   snprintf(buf, len, "%s", name);
+		break;
+	case FRAME_KERNEL:
+		n = snprintf(buf, len, "%s_[k]", name);
+		break;
+	default: /* container, synthetic: the name is the text */
+		n = snprintf(buf, len, "%s", name);
+	}
+	return n < 0 ? 0 : (size_t)n;
+}
+
+const char *frame_text(struct frame_table *t, frame_id id)
+{
+	size_t len;
+
+	if (id >= t->n)
+		return "";
+	if (t->text_cap < t->n) {
+		size_t cap = t->cap;
+		char **nt = realloc(t->text, cap * sizeof(*nt));
+
+		if (!nt)
+			return "";
+		memset(nt + t->text_cap, 0, (cap - t->text_cap) * sizeof(*nt));
+		t->text = nt;
+		t->text_cap = cap;
+	}
+	if (t->text[id])
+		return t->text[id];
+	len = frame_format(t, id, NULL, 0);
+	t->text[id] = malloc(len + 1);
+	if (!t->text[id])
+		return "";
+	frame_format(t, id, t->text[id], len + 1);
+	t->text_bytes += len + 1;
+	return t->text[id];
+}
+
+frame_id frames_parse(struct frame_table *t, const char *s, size_t len,
+		      bool root)
+{
+	struct frame_parts p;
+	struct frame f = { .nspid = -1, .file = FRAME_NO_STR };
+
+	frame_parse(s, len, root, &p);
+	f.kind = p.kind;
+	f.name = frames_str(t, p.name, p.name_len);
+	if (p.file) {
+		f.file = frames_str(t, p.file, p.file_len);
+		if (f.file == FRAME_NO_STR)
+			return FRAME_NONE;
+	}
+	f.line = p.kind == FRAME_PYTHON ? (int32_t)p.line : 0;
+	if (p.kind == FRAME_PROCESS || p.kind == FRAME_THREAD) {
+		f.pid = (int32_t)p.pid;
+		f.nspid = p.kind == FRAME_PROCESS ? (int32_t)p.nspid : -1;
+	}
+	return frames_add(t, &f);
 }

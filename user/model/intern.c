@@ -1,54 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/intern.h"
 
-static uint64_t hash_mem(const char *s, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL;
+struct key {
+	const struct intern *t;
+	const char *s;
+	size_t len;
+};
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
+static bool key_eq(const void *ctx, uint32_t pos)
+{
+	const struct key *k = ctx;
+	const char *c = k->t->s[pos];
+
+	return !strncmp(c, k->s, k->len) && c[k->len] == '\0';
 }
 
-static int rehash(struct intern *t)
+long intern_find(const struct intern *t, const char *s, size_t len)
 {
-	size_t ncap = t->icap ? t->icap * 2 : 1024, i;
-	size_t *ni = calloc(ncap, sizeof(*ni));
+	struct key k = { t, s, len };
 
-	if (!ni)
-		return -ENOMEM;
-	for (size_t k = 0; k < t->n; k++) {
-		i = hash_mem(t->s[k], strlen(t->s[k])) & (ncap - 1);
-		while (ni[i])
-			i = (i + 1) & (ncap - 1);
-		ni[i] = k + 1;
-	}
-	free(t->idx);
-	t->idx = ni;
-	t->icap = ncap;
-	return 0;
+	return hashidx_find(&t->ix, hash_bytes(s, len), key_eq, &k);
 }
 
 long intern_id(struct intern *t, const char *s, size_t len)
 {
-	size_t i;
+	uint64_t h = hash_bytes(s, len);
+	struct key k = { t, s, len };
+	long id = hashidx_find(&t->ix, h, key_eq, &k);
 
-	if ((t->n + 1) * 2 > t->icap && rehash(t))
+	if (id >= 0)
+		return id;
+	if (t->n >= UINT32_MAX - 1)
 		return -ENOMEM;
-	i = hash_mem(s, len) & (t->icap - 1);
-	while (t->idx[i]) {
-		const char *c = t->s[t->idx[i] - 1];
-
-		if (!strncmp(c, s, len) && c[len] == '\0')
-			return (long)(t->idx[i] - 1);
-		i = (i + 1) & (t->icap - 1);
-	}
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 256;
 		char **ns = realloc(t->s, cap * sizeof(*ns));
@@ -61,8 +51,17 @@ long intern_id(struct intern *t, const char *s, size_t len)
 	t->s[t->n] = strndup(s, len);
 	if (!t->s[t->n])
 		return -ENOMEM;
-	t->idx[i] = t->n + 1;
+	if (hashidx_insert(&t->ix, h, (uint32_t)t->n)) {
+		free(t->s[t->n]);
+		return -ENOMEM;
+	}
+	t->bytes += malloc_usable_size(t->s[t->n]);
 	return (long)t->n++;
+}
+
+size_t intern_bytes(const struct intern *t)
+{
+	return t->bytes + t->cap * sizeof(*t->s) + hashidx_bytes(&t->ix);
 }
 
 void intern_free(struct intern *t)
@@ -70,6 +69,6 @@ void intern_free(struct intern *t)
 	for (size_t i = 0; i < t->n; i++)
 		free(t->s[i]);
 	free(t->s);
-	free(t->idx);
+	hashidx_free(&t->ix);
 	memset(t, 0, sizeof(*t));
 }

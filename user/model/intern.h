@@ -4,17 +4,23 @@
 
 #include <stddef.h>
 
-/* Strings -> dense ids 0, 1, 2... in first-seen order (string tables of
- * the output formats, the sample log's stacks and threads). */
+#include "model/hashidx.h"
+
+/* Strings -> dense ids 0, 1, 2... in first-seen order (the frame table's
+ * names and files, string tables of the output formats, report keys). */
 struct intern {
-	char **s;
+	char **s; /* s[id]: the string, NUL-terminated */
 	size_t n, cap;
-	size_t *idx; /* open addressing: id + 1, 0 empty */
-	size_t icap;
+	size_t bytes; /* heap held by the strings */
+	struct hashidx ix;
 };
 
 /* The id of s[0..len), added if new; -ENOMEM. */
 long intern_id(struct intern *t, const char *s, size_t len);
+/* The id of s[0..len) if present, else -1. */
+long intern_find(const struct intern *t, const char *s, size_t len);
+/* Heap bytes of the table and its strings. */
+size_t intern_bytes(const struct intern *t);
 void intern_free(struct intern *t);
 
 #endif

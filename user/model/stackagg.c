@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/stackagg.h"
+#include "model/stacks.h"
 
 struct slot {
 	char *stack;
@@ -159,4 +160,48 @@ const struct stack_count *stackagg__sorted(struct stackagg *a, size_t *n)
 	qsort(a->sorted, k, sizeof(*a->sorted), cmp_stack);
 	*n = k;
 	return a->sorted;
+}
+
+int stackagg__to_profile(struct stackagg *a, struct profile *p)
+{
+	const struct stack_count *sc;
+	frame_id *f = NULL;
+	size_t n, cap = 0;
+	int ret = 0;
+
+	sc = stackagg__sorted(a, &n);
+	for (size_t i = 0; sc && i < n && !ret; i++) {
+		const char *s = sc[i].stack;
+		uint32_t nf = 0;
+		bool root = true;
+
+		for (;;) {
+			const char *semi = strchr(s, ';');
+			size_t len = semi ? (size_t)(semi - s) : strlen(s);
+
+			if (nf == cap) {
+				frame_id *nfp = realloc(f, (cap = cap ? 2 * cap : 256) * sizeof(*f));
+
+				if (!nfp) {
+					ret = -ENOMEM;
+					break;
+				}
+				f = nfp;
+			}
+			f[nf] = frames_parse(p->ft, s, len, root);
+			if (f[nf] == FRAME_NONE) {
+				ret = -ENOMEM;
+				break;
+			}
+			root = root && frame_is_root(p->ft, f[nf]);
+			nf++;
+			if (!semi)
+				break;
+			s = semi + 1;
+		}
+		if (!ret)
+			ret = profile_add(p, f, nf, sc[i].count, 1);
+	}
+	free(f);
+	return sc || !n ? ret : -ENOMEM;
 }

@@ -24,4 +24,11 @@ size_t stackagg__bytes(const struct stackagg *a);
  */
 const struct stack_count *stackagg__sorted(struct stackagg *a, size_t *n);
 
+struct profile;
+/*
+ * The folded stacks of a, read into p's typed stacks (value: the weight,
+ * count 1): for the reports that still keep folded text. 0 or -ENOMEM.
+ */
+int stackagg__to_profile(struct stackagg *a, struct profile *p);
+
 #endif

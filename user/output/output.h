@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include "model/stackagg.h"
+#include "model/stacks.h"
 
 enum out_format {
 	OUT_FLAMEGRAPH,
@@ -14,12 +14,14 @@ enum out_format {
 };
 
 struct samplelog;
+struct profile;
 
 /* What a recording produced, for every output format. */
 struct profile_data {
-	struct stackagg *agg;	 /* folded stacks: samples, or us when timed */
-	struct stackagg *counts; /* timed: events (samples, intervals) per stack */
-	bool timed;		 /* --idle/--gil: weights are microseconds */
+	/* typed stacks: value is samples, or microseconds when timed (bytes
+	 * for memory profiles); count the events behind it */
+	struct profile *prof;
+	bool timed;		 /* --idle/--gil: values are microseconds */
 	double hz;		 /* measured sampling rate per CPU */
 	unsigned long long start_ns;	  /* CLOCK_REALTIME at the start */
 	unsigned long long start_mono_ns; /* CLOCK_MONOTONIC at the start */
