@@ -3,9 +3,16 @@
 #define PYROGRAPH_STACKAGG_H
 
 #include <stddef.h>
-#include "output/flamegraph.h"
 
-/* Folded stack string ("a;b;c") -> weight. */
+
+/* A folded stack ("a;b;c", outermost first) and its weight. */
+struct stack_count {
+	const char *stack;
+	unsigned long long count;
+};
+
+/* Folded stack string ("a;b;c") -> weight: what the reports still keep
+ * until they use typed stacks (model/stacks.h). */
 struct stackagg;
 
 struct stackagg *stackagg__new(void);
