@@ -112,6 +112,29 @@ int stacks_cmp_text(struct frame_table *ft, const frame_id *a, uint32_t na,
 	return na == nb ? 0 : na < nb ? -1 : 1;
 }
 
+size_t stacks_text(struct frame_table *ft, const frame_id *f, uint32_t n,
+		   char *buf, size_t len)
+{
+	size_t pos = 0;
+
+	if (!len)
+		return 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < n; i++) {
+		const char *t = frame_text(ft, f[i]);
+		size_t l = strlen(t);
+
+		if (pos + l + 2 >= len)
+			break;
+		if (i)
+			buf[pos++] = ';';
+		memcpy(buf + pos, t, l);
+		pos += l;
+		buf[pos] = '\0';
+	}
+	return pos;
+}
+
 void profile_init(struct profile *p, struct frame_table *ft)
 {
 	memset(p, 0, sizeof(*p));

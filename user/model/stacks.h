@@ -49,6 +49,11 @@ size_t stacks_bytes(const struct stack_table *t);
 int stacks_cmp_text(struct frame_table *ft, const frame_id *a, uint32_t na,
 		    const frame_id *b, uint32_t nb);
 
+/* The folded text of f[0..n) (frame texts joined by ';') into buf, cut
+ * to fit; returns the length written. */
+size_t stacks_text(struct frame_table *ft, const frame_id *f, uint32_t n,
+		   char *buf, size_t len);
+
 /*
  * A profile: stacks with a value (samples, or microseconds when timed;
  * bytes for memory) and a count of the events behind it.

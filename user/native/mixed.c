@@ -9,7 +9,7 @@
 #define NAME_LEN 512
 
 struct native_frame {
-	char text[NAME_LEN];
+	frame_id id;
 	bool eval; /* a C call of the eval loop: stands for Python frames */
 };
 
@@ -33,7 +33,8 @@ struct sym_entry {
 	int pid;	/* 0: free */
 	bool caller;
 	bool eval;
-	char *text;
+	frame_id id;
+	const struct frame_table *ft; /* the table id belongs to */
 };
 static struct sym_entry *symtab;
 static size_t symtab_n;
@@ -47,10 +48,8 @@ static size_t sym_hash(int pid, uint64_t pc, bool caller)
 
 static void symtab_clear(void)
 {
-	for (size_t i = 0; symtab && i < SYMTAB_CAP; i++) {
-		free(symtab[i].text);
-		symtab[i] = (struct sym_entry){ 0 };
-	}
+	if (symtab)
+		memset(symtab, 0, SYMTAB_CAP * sizeof(*symtab));
 	symtab_n = 0;
 }
 
@@ -74,8 +73,21 @@ void mixed_free(void)
 	symtab = NULL;
 }
 
-static void symbolize(struct unwinder *u, int pid, uint64_t pc, bool caller,
-		      struct native_frame *out)
+/* A native frame "sym [module]"; names go into ';'-separated stacks. */
+static frame_id native_frame(struct frame_table *ft, const char *sym,
+			     const char *mod)
+{
+	char name[NAME_LEN];
+
+	snprintf(name, sizeof(name), "%s", sym);
+	for (char *c = name; *c; c++)
+		if (*c == ';')
+			*c = '_';
+	return frames_native(ft, name, mod[0] ? mod : "?");
+}
+
+static void symbolize(struct unwinder *u, struct frame_table *ft, int pid,
+		      uint64_t pc, bool caller, struct native_frame *out)
 {
 	char sym[NAME_LEN], mod[128];
 	struct sym_entry *e = NULL;
@@ -91,34 +103,32 @@ static void symbolize(struct unwinder *u, int pid, uint64_t pc, bool caller,
 					  symtab[i].caller == caller))
 			i = (i + 1) & (SYMTAB_CAP - 1);
 		e = &symtab[i];
-		if (e->pid) {
-			snprintf(out->text, NAME_LEN, "%s", e->text);
+		if (e->pid && e->ft == ft) {
+			out->id = e->id;
 			out->eval = e->eval;
 			return;
+		}
+		if (e->pid) { /* another session's table: start over */
+			symtab_clear();
+			e = &symtab[sym_hash(pid, pc, caller)];
 		}
 	}
 	if (unwinder_symbolize(u, pid, pc, caller, sym, sizeof(sym), mod,
 			       sizeof(mod), &moff) == 0) {
 		out->eval = is_eval_loop(sym);
-		snprintf(out->text, NAME_LEN, "%s [%s]", sym, mod[0] ? mod : "?");
 	} else {
 		out->eval = false;
-		snprintf(out->text, NAME_LEN, "0x%llx [%s]",
-			 (unsigned long long)moff, mod[0] ? mod : "?");
+		snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)moff);
 	}
-	/* Names go into ';'-separated stacks. */
-	for (char *c = out->text; *c; c++)
-		if (*c == ';')
-			*c = '_';
-	if (!e)
+	out->id = native_frame(ft, sym, mod);
+	if (!e || out->id == FRAME_NONE)
 		return;
 	if (symtab_n * 4 >= SYMTAB_CAP * 3) {
 		symtab_clear();
 		e = &symtab[sym_hash(pid, pc, caller)];
 	}
-	e->text = strdup(out->text);
-	if (!e->text)
-		return;
+	e->id = out->id;
+	e->ft = ft;
 	e->pid = pid;
 	e->pc = pc;
 	e->caller = caller;
@@ -139,10 +149,10 @@ static __u32 segment_end(const struct py_offsets *off,
 	return e->nframes;
 }
 
-unsigned int mixed_stack(struct unwinder *u, struct symcache *sc,
-			 const struct py_offsets *off,
-			 const struct sample_event *e, size_t size,
-			 frame_fn fn, void *ctx)
+uint32_t mixed_stack(struct unwinder *u, struct frame_table *ft,
+		     const struct py_offsets *off, const struct sample_event *e,
+		     size_t size, mixed_python_fn python, void *ctx,
+		     frame_id *out, uint32_t max)
 {
 	static struct native_frame nat[MAX_NATIVE];
 	/* (kind, index) pairs, innermost first: 0 native, 1 Python */
@@ -150,11 +160,11 @@ unsigned int mixed_stack(struct unwinder *u, struct symcache *sc,
 		unsigned char py;
 		unsigned int idx;
 	} order[MAX_NATIVE + MAX_PY_FRAMES + 1];
-	char frame[NAME_LEN * 2];
 	uint64_t pcs[MAX_NATIVE];
 	size_t hdr = offsetof(struct sample_event, frames) +
 		     (size_t)e->nframes * sizeof(e->frames[0]);
-	unsigned int bad = 0, no = 0, split;
+	unsigned int no = 0, split;
+	uint32_t n = 0;
 	int nn = 0;
 	__u32 pi = 0;
 	bool truncated = false;
@@ -172,7 +182,7 @@ unsigned int mixed_stack(struct unwinder *u, struct symcache *sc,
 			nn = 0;
 	}
 	for (int i = 0; i < nn; i++)
-		symbolize(u, e->pid, pcs[i], i > 0, &nat[i]);
+		symbolize(u, ft, e->pid, pcs[i], i > 0, &nat[i]);
 	/* Inner ends agree (both start at the sampled instruction): match
 	 * eval calls to Python segments from the innermost out. */
 	for (int i = 0; i < nn; i++) {
@@ -192,21 +202,20 @@ unsigned int mixed_stack(struct unwinder *u, struct symcache *sc,
 	truncated = pi < e->nframes && nn > 0;
 	for (; pi < e->nframes; pi++)
 		order[no++] = (typeof(order[0])){ 1, pi };
-	if (e->flags & SAMPLE_TRUNCATED)
-		fn(ctx, "[truncated]");
-	else if (e->flags & SAMPLE_READ_ERROR)
-		fn(ctx, "[unreadable frames]");
-	for (unsigned int k = no; k-- > 0;) {
-		if (order[k].py) {
-			if (symcache__frame(sc, &e->frames[order[k].idx], frame,
-					    sizeof(frame)))
-				bad++;
-			fn(ctx, frame);
-		} else {
-			fn(ctx, nat[order[k].idx].text);
-		}
-		if (truncated && k == split)
-			fn(ctx, "[native stack truncated]");
+	if ((e->flags & (SAMPLE_TRUNCATED | SAMPLE_READ_ERROR)) && n < max)
+		out[n++] = frames_synthetic(ft, (e->flags & SAMPLE_TRUNCATED) ?
+							"[truncated]" :
+							"[unreadable frames]");
+	for (unsigned int k = no; k-- > 0 && n < max;) {
+		out[n++] = order[k].py ? python(ctx, &e->frames[order[k].idx]) :
+					 nat[order[k].idx].id;
+		if (truncated && k == split && n < max)
+			out[n++] = frames_synthetic(ft, "[native stack truncated]");
 	}
-	return bad;
+	/* a frame the table had no room for is left out */
+	nn = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (out[i] != FRAME_NONE)
+			out[nn++] = out[i];
+	return (uint32_t)nn;
 }

@@ -10,7 +10,8 @@
 struct interval {
 	uint32_t tid, pid;
 	uint64_t ktime;
-	char *stack;
+	frame_id *stack; /* root frames first */
+	uint32_t n, nroot;
 	struct interval *next;
 };
 
@@ -50,13 +51,14 @@ static struct interval **find(struct offcpu *o, uint32_t tid)
 }
 
 int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
-		  const char *stack)
+		  const frame_id *stack, uint32_t n, uint32_t nroot)
 {
 	struct interval **p = find(o, tid), *iv = *p;
-	char *s = strdup(stack);
+	frame_id *s = malloc((n ? n : 1) * sizeof(*s));
 
 	if (!s)
 		return -ENOMEM;
+	memcpy(s, stack, n * sizeof(*s));
 	if (iv) {
 		o->lost++;
 		free(iv->stack);
@@ -72,6 +74,8 @@ int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
 	iv->pid = pid;
 	iv->ktime = ktime;
 	iv->stack = s;
+	iv->n = n;
+	iv->nroot = nroot;
 	return 0;
 }
 
@@ -83,7 +87,7 @@ int offcpu__end(struct offcpu *o, uint32_t tid, uint64_t ns, offcpu_fn fn,
 	if (!iv)
 		return -ENOENT;
 	*p = iv->next;
-	fn(ctx, iv->pid, iv->tid, iv->stack, iv->ktime, ns);
+	fn(ctx, iv->pid, iv->tid, iv->stack, iv->n, iv->nroot, iv->ktime, ns);
 	free(iv->stack);
 	free(iv);
 	return 0;
@@ -104,8 +108,8 @@ void offcpu__close_all(struct offcpu *o, uint32_t pid, uint64_t now,
 			}
 			*p = iv->next;
 			if (now > iv->ktime)
-				fn(ctx, iv->pid, iv->tid, iv->stack, iv->ktime,
-				   now - iv->ktime);
+				fn(ctx, iv->pid, iv->tid, iv->stack, iv->n,
+				   iv->nroot, iv->ktime, now - iv->ktime);
 			free(iv->stack);
 			free(iv);
 		}

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "model/frames.h"
+
 /*
  * Joins EV_OFFCPU (the stack when a thread left the CPU) with EV_ONCPU (how
  * long it stayed away), by tid. At most one open interval per thread.
@@ -12,14 +14,15 @@ struct offcpu;
 
 /* An interval of thread tid (process pid) that began at start (ktime). */
 typedef void (*offcpu_fn)(void *ctx, uint32_t pid, uint32_t tid,
-			  const char *stack, uint64_t start, uint64_t ns);
+			  const frame_id *stack, uint32_t n, uint32_t nroot,
+			  uint64_t start, uint64_t ns);
 
 struct offcpu *offcpu__new(void);
 void offcpu__free(struct offcpu *o);
-/* Opens an interval; an older one of the same tid is closed unmeasured
+/* Opens an interval with a copy of its stack (nroot root frames first); an older one of the same tid is closed unmeasured
  * (its EV_ONCPU was lost) and counted. Returns 0 or -ENOMEM. */
 int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
-		  const char *stack);
+		  const frame_id *stack, uint32_t n, uint32_t nroot);
 /* Closes tid's interval with ns off the CPU: fn gets its stack. Returns
  * 0, or -ENOENT when no interval was open. */
 int offcpu__end(struct offcpu *o, uint32_t tid, uint64_t ns, offcpu_fn fn,

@@ -85,8 +85,12 @@ static int check_existing(const char *path)
 {
 	struct stat st;
 
-	if (lstat(path, &st))
-		return errno == ENOENT ? 0 : -errno;
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		pr_err("cannot write %s: %s", path, strerror(errno));
+		return -errno;
+	}
 	if (S_ISDIR(st.st_mode)) {
 		pr_err("cannot write %s: it is a directory", path);
 		return -EISDIR;

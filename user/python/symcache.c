@@ -9,6 +9,7 @@
 #include "python/memread.h"
 #include "python/pystr.h"
 #include "python/symcache.h"
+#include "model/frames.h"
 
 #define NAME_MAX_LEN 512
 #define FILE_MAX_LEN 1024
@@ -26,6 +27,16 @@ struct sym {
 	char *file;
 	unsigned char *lt;
 	int ltlen;
+	uint32_t name_sid, file_sid; /* in the frame table, once asked */
+};
+
+/* (code, tag, instruction) -> frame id: a sample's frames come back sample
+ * after sample, and this spares the line table walk and the frame hash. */
+#define FRAME_CACHE 256
+struct frame_cache {
+	unsigned long long code;
+	unsigned int tag, instr;
+	frame_id id;
 };
 
 struct symcache {
@@ -33,6 +44,9 @@ struct symcache {
 	struct py_offsets off;
 	struct sym *tab;
 	size_t cap, n;
+	struct frame_table *ft; /* the table frame ids refer to */
+	struct frame_cache *fc;
+	frame_id unknown;
 };
 
 struct symcache *symcache__new(pid_t pid, const struct py_offsets *off)
@@ -74,6 +88,7 @@ void symcache__free(struct symcache *sc)
 		return;
 	symcache_clear(sc);
 	free(sc->tab);
+	free(sc->fc);
 	free(sc);
 }
 
@@ -179,41 +194,116 @@ static void sanitize(char *s)
 			*s = '_';
 }
 
-int symcache__resolve(struct symcache *sc, const struct py_frame *f,
-		      const char **name, const char **file, int *line)
+/* The symbol of f's code object, loaded if new; NULL and *err if not. */
+static struct sym *sym_get(struct symcache *sc, const struct py_frame *f,
+			   int *err)
 {
 	struct sym *s, tmp = { 0 };
-	unsigned int instr;
 	int ret;
 
 	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
-	if (!s->used) {
-		ret = load_sym(sc, f->code, f->tag, &tmp);
-		if (ret)
-			return ret;
-		sanitize(tmp.name);
-		sanitize(tmp.file);
-		tmp.code = f->code;
-		tmp.tag = f->tag;
-		tmp.used = true;
-		if (sc->n >= SYMCACHE_MAX_ENTRIES)
-			symcache_clear(sc);
-		if ((sc->n + 1) * 10 > sc->cap * 7 && grow(sc)) {
-			sym_clear(&tmp);
-			return -ENOMEM;
-		}
-		s = slot_for(sc->tab, sc->cap, f->code, f->tag);
-		*s = tmp;
-		sc->n++;
+	if (s->used)
+		return s;
+	ret = load_sym(sc, f->code, f->tag, &tmp);
+	if (ret) {
+		*err = ret;
+		return NULL;
 	}
-	*name = s->name;
-	*file = s->file;
-	instr = f->instr;
+	sanitize(tmp.name);
+	sanitize(tmp.file);
+	tmp.code = f->code;
+	tmp.tag = f->tag;
+	tmp.used = true;
+	tmp.name_sid = tmp.file_sid = FRAME_NO_STR;
+	if (sc->n >= SYMCACHE_MAX_ENTRIES)
+		symcache_clear(sc);
+	if ((sc->n + 1) * 10 > sc->cap * 7 && grow(sc)) {
+		sym_clear(&tmp);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
+	*s = tmp;
+	sc->n++;
+	return s;
+}
+
+static int sym_line(const struct symcache *sc, const struct sym *s,
+		    const struct py_frame *f)
+{
+	unsigned int instr = f->instr;
+
 	if (sc->off.instr_kind == PY_INSTR_PTR)
 		instr &= ~PY_INSTR_ENTRY;
-	*line = py_line_for_instr(sc->off.version, s->lt, (size_t)s->ltlen,
-				  s->firstlineno, instr);
+	return py_line_for_instr(sc->off.version, s->lt, (size_t)s->ltlen,
+				 s->firstlineno, instr);
+}
+
+int symcache__resolve(struct symcache *sc, const struct py_frame *f,
+		      const char **name, const char **file, int *line)
+{
+	int err = 0;
+	struct sym *s = sym_get(sc, f, &err);
+
+	if (!s)
+		return err;
+	*name = s->name;
+	*file = s->file;
+	*line = sym_line(sc, s, f);
 	return 0;
+}
+
+static frame_id frame_of(struct symcache *sc, const struct py_frame *f,
+			 int *err)
+{
+	struct frame_table *ft = sc->ft;
+	struct sym *s = sym_get(sc, f, err);
+	struct frame fr = { .kind = FRAME_PYTHON, .nspid = -1 };
+
+	if (!s)
+		return sc->unknown;
+	if (s->name_sid == FRAME_NO_STR) {
+		s->name_sid = frames_str(ft, s->name, strlen(s->name));
+		s->file_sid = frames_str(ft, s->file, strlen(s->file));
+	}
+	fr.name = s->name_sid;
+	fr.file = s->file_sid;
+	fr.line = sym_line(sc, s, f);
+	if (fr.line < 0)
+		fr.line = 0;
+	if (fr.name == FRAME_NO_STR || fr.file == FRAME_NO_STR)
+		return FRAME_NONE;
+	return frames_add(ft, &fr);
+}
+
+frame_id symcache__frame_id(struct symcache *sc, struct frame_table *ft,
+			    const struct py_frame *f, int *err)
+{
+	struct frame_cache *c;
+	frame_id id;
+
+	*err = 0;
+	if (sc->ft != ft) {
+		/* first use, or another table: every cached id is stale */
+		for (size_t i = 0; i < sc->cap; i++)
+			sc->tab[i].name_sid = sc->tab[i].file_sid = FRAME_NO_STR;
+		free(sc->fc);
+		sc->fc = calloc(FRAME_CACHE, sizeof(*sc->fc));
+		sc->ft = ft;
+		/* No address in the name: one name for all, or every
+		 * short-lived process would add stacks of its own. */
+		sc->unknown = frames_synthetic(ft, "[unknown code]");
+	}
+	c = sc->fc ? &sc->fc[(f->code >> 4 ^ f->instr * 0x9e37U ^ f->tag) &
+			     (FRAME_CACHE - 1)] :
+		     NULL;
+	if (c && c->id != 0 && c->code == f->code && c->tag == f->tag &&
+	    c->instr == f->instr)
+		return c->id - 1;
+	id = frame_of(sc, f, err);
+	if (c && !*err && id != FRAME_NONE)
+		*c = (struct frame_cache){ f->code, f->tag, f->instr, id + 1 };
+	return id;
 }
 
 int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,

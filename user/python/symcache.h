@@ -2,6 +2,7 @@
 #ifndef PYROGRAPH_SYMCACHE_H
 #define PYROGRAPH_SYMCACHE_H
 
+#include "model/frames.h"
 #include <stddef.h>
 #include <sys/types.h>
 #include "profile.h"
@@ -32,5 +33,15 @@ int symcache__frame(struct symcache *sc, const struct py_frame *f, char *buf,
  */
 int symcache__resolve(struct symcache *sc, const struct py_frame *f,
 		      const char **name, const char **file, int *line);
+
+struct frame_table;
+/*
+ * Frame f as an id of table ft (interned: function, file, line). Returns
+ * the "[unknown code]" frame and a negative errno in *err when the code
+ * object could not be read, FRAME_NONE when ft is out of memory. The cache
+ * belongs to one table: a call with another starts its ids over.
+ */
+frame_id symcache__frame_id(struct symcache *sc, struct frame_table *ft,
+			    const struct py_frame *f, int *err);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "profile.h"
-#include "core/record.h"
+#include "core/session.h"
 
 /*
  * The agent's metrics in the Prometheus text exposition format (0.0.4):
@@ -58,7 +58,7 @@ void metrics__each_proc(struct metrics *m, void (*fn)(void *ctx, pid_t pid),
 
 /* The agent's own figures. */
 struct metrics_health {
-	struct record_health rec; /* the recording's counters */
+	struct session_health rec; /* the session's counters */
 	double cpu_seconds;
 	/* uploads, when the agent sends profiles (else all 0) */
 	bool uploading;

@@ -7,12 +7,30 @@
 /* Older kernel headers lack the capabilities split out of CAP_SYS_ADMIN. */
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
+/*
+ * Checks what BPF profiling needs (privileges, kernel BTF) and prints one
+ * line naming what is missing. Returns 0 or a negative errno.
+ */
+int check_privileges(void);
+
 #endif
 #ifndef CAP_BPF
 #define CAP_BPF 39
+/*
+ * Checks what BPF profiling needs (privileges, kernel BTF) and prints one
+ * line naming what is missing. Returns 0 or a negative errno.
+ */
+int check_privileges(void);
+
 #endif
 #ifndef CAP_CHECKPOINT_RESTORE
 #define CAP_CHECKPOINT_RESTORE 40
+/*
+ * Checks what BPF profiling needs (privileges, kernel BTF) and prints one
+ * line naming what is missing. Returns 0 or a negative errno.
+ */
+int check_privileges(void);
+
 #endif
 
 /*
@@ -27,5 +45,11 @@
  * Returns 0 or a negative errno (the caller warns and goes on).
  */
 int drop_capabilities(void);
+
+/*
+ * Checks what BPF profiling needs (privileges, kernel BTF) and prints one
+ * line naming what is missing. Returns 0 or a negative errno.
+ */
+int check_privileges(void);
 
 #endif
