@@ -8,9 +8,10 @@
  * disk (bounded too) so profiles survive a backend outage and a restart.
  *
  * With --metrics-listen it also (or only) serves /metrics for Prometheus:
- * the recording loop then runs async's and mem's hooks (event-loop timing,
- * stalls, blocking calls, await latency, collections) and feeds them to
- * user/metrics.c; the HTTP side is polled from the loop (user/httpd.c).
+ * the session then runs the asyncio and memory features (event-loop timing,
+ * stalls, blocking calls, await latency, collections) and this sink feeds
+ * them to report/metrics.c; the HTTP side is polled from the session's
+ * loop (net/httpd.c).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,18 +30,18 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "sys/container.h"
-#include "model/frames.h"
+#include "cmd/options.h"
+#include "core/profiler.h"
+#include "model/stacks.h"
 #include "net/http.h"
 #include "net/httpd.h"
-#include "sys/log.h"
-#include "report/metrics.h"
-#include "sys/procfs.h"
-#include "core/profiler.h"
 #include "output/output.h"
 #include "output/pprof.h"
-#include "core/record.h"
-#include "model/stackagg.h"
+#include "report/metrics.h"
+#include "sys/clock.h"
+#include "sys/container.h"
+#include "sys/log.h"
+#include "sys/procfs.h"
 
 #define MAX_PROCS 1024
 #define BACKOFF_MAX_MS 60000
@@ -83,9 +84,15 @@ struct agent {
 	/* --metrics-listen */
 	struct metrics *metrics;
 	struct httpd *httpd;
-	struct async_hooks ah;
-	struct mem_hooks mh;
 	long clk_tck;
+	/* the session and this period's profile (--server) */
+	struct session_opts so;
+	struct frame_table *ft;
+	struct profile prof;
+	unsigned long long period_start_ns;
+	double hz;
+	unsigned int sites;
+	bool listen_wall; /* --idle or --gil asked for */
 };
 
 static long long now_ms(void)
@@ -429,7 +436,7 @@ static void uploader_finish(struct agent *a)
 
 static int m_serve(void *ctx, const char *path, FILE *f, const char **ctype);
 
-static int agent_input(void *ctx)
+static int a_poll(void *ctx)
 {
 	struct agent *a = ctx;
 
@@ -442,112 +449,123 @@ static int agent_input(void *ctx)
 	return 0;
 }
 
-/* Cuts this period's stacks into one pprof per process and queues them. */
-static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
-			 double hz, double seconds, unsigned int nprocs)
+/* A process's labels from its root frames: [container;] cmd (pid). */
+static void proc_labels(struct agent *a, const frame_id *f, uint32_t nroot,
+			char *service, size_t slen, char *container, size_t clen,
+			char *pid, size_t plen)
 {
-	struct agent *a = ctx;
-	struct {
-		char key[300];
-		struct stackagg *agg;
-		char service[64], container[64], pid[16];
-	} *procs = calloc(MAX_PROCS, sizeof(*procs));
-	int np = 0;
-	struct timespec ts;
-	long long until;
+	snprintf(service, slen, "python");
+	container[0] = '\0';
+	snprintf(pid, plen, "0");
+	for (uint32_t i = 0; i < nroot; i++) {
+		const struct frame *fr = frames_get(a->ft, f[i]);
+		const char *name = frame_name(a->ft, f[i]);
 
-	(void)nprocs;
-	if (!procs)
-		return 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	until = ts.tv_sec;
-	for (size_t i = 0; i < n; i++) {
-		const char *s = stacks[i].stack, *p = s;
-		char container[64] = "", service[64] = "python", pid[16] = "0";
-		size_t keylen = 0;
-		int k;
+		if (fr->kind == FRAME_CONTAINER) {
+			size_t skip = !strncmp(name, "container ", 10) ? 10 : 7;
 
-		/* root frames: [container ...;] cmd (pid) */
-		for (int depth = 0; depth < 2; depth++) {
-			const char *semi = strchr(p, ';');
-			size_t len = semi ? (size_t)(semi - p) : strlen(p);
-			struct frame_parts fp;
-
-			frame_parse(p, len, true, &fp);
-			if (fp.kind == FRAME_CONTAINER) {
-				label_value(container, sizeof(container),
-					    fp.name + (fp.name[0] == 'c' && fp.name[1] == 'o' ? 10 : 7),
-					    fp.name_len - (fp.name[0] == 'c' && fp.name[1] == 'o' ? 10 : 7));
-			} else if (fp.kind == FRAME_PROCESS) {
-				service_name(fp.name, fp.name_len, service,
-					     sizeof(service));
-				snprintf(pid, sizeof(pid), "%ld", fp.pid);
-				keylen = (size_t)(p - s) + len;
-				break;
-			}
-			if (!semi)
-				break;
-			p = semi + 1;
+			label_value(container, clen, name + skip, strlen(name) - skip);
+		} else if (fr->kind == FRAME_PROCESS) {
+			service_name(name, strlen(name), service, slen);
+			snprintf(pid, plen, "%d", fr->pid);
 		}
-		if (!keylen)
+	}
+}
+
+/* One process's profile as a queued upload. */
+static void queue_profile(struct agent *a, struct profile *p, const frame_id *root,
+			  uint32_t nroot, long long until, double seconds)
+{
+	char service[64], container[64], pid[16], q[1024];
+	struct profile_data d = {
+		.prof = p,
+		.hz = a->hz,
+		.start_ns = (unsigned long long)(until - seconds) * 1000000000ULL,
+		.duration_ns = (unsigned long long)(seconds * 1e9),
+		.timed = a->so.offcpu || a->so.gil,
+		.title = "pyrograph agent",
+	};
+	struct item *it = calloc(1, sizeof(*it));
+
+	if (!it || pprof_encode(&d, &it->body, &it->len)) {
+		free(it);
+		a->unencoded++;
+		return;
+	}
+	proc_labels(a, root, nroot, service, sizeof(service), container,
+		    sizeof(container), pid, sizeof(pid));
+	/* name=SERVICE.cpu{host=,container=,pid=}: braces, commas and '='
+	 * percent-encoded */
+	snprintf(q, sizeof(q),
+		 "/ingest?name=%s.cpu%%7Bhost%%3D%s%%2Cservice%%3D%s%%2Cpid%%3D%s%s%s%%7D"
+		 "&from=%lld&until=%lld&format=pprof&sampleRate=%.0f&spyName=pyrograph",
+		 service, a->host, service, pid, container[0] ? "%2Ccontainer%3D" : "",
+		 container, until - (long long)(seconds + 0.5), until, a->hz);
+	it->query = strdup(q);
+	if (!it->query) {
+		item_free(it);
+		return;
+	}
+	a->cut++;
+	pthread_mutex_lock(&a->lock);
+	enqueue(a, it);
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Where stack f's root frames end: after its process frame (0: none). */
+static uint32_t proc_end(struct agent *a, const frame_id *f, uint32_t n)
+{
+	for (uint32_t i = 0; i < n && frame_is_root(a->ft, f[i]); i++)
+		if (frames_get(a->ft, f[i])->kind == FRAME_PROCESS)
+			return i + 1;
+	return 0;
+}
+
+/* Cuts this period's stacks into one pprof per process and queues them. */
+static void agent_cut(struct agent *a)
+{
+	struct profile *procs = calloc(MAX_PROCS, sizeof(*procs));
+	struct timespec ts;
+	double seconds = (clock_mono_ns() - a->period_start_ns) / 1e9;
+	int np = 0;
+
+	a->period_start_ns = clock_mono_ns();
+	if (!procs)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (stack_id i = 0; i < profile_count(&a->prof); i++) {
+		uint32_t n, k, end;
+		const frame_id *f = stacks_get(&a->prof.st, i, &n);
+
+		end = proc_end(a, f, n);
+		if (!end)
 			continue;
-		for (k = 0; k < np; k++)
-			if (strlen(procs[k].key) == keylen &&
-			    !strncmp(procs[k].key, s, keylen))
+		/* the processes of one period: a linear look is enough */
+		for (k = 0; k < (uint32_t)np; k++) {
+			uint32_t pn;
+			const frame_id *pf = stacks_get(&procs[k].st, 0, &pn);
+
+			if (pn >= end && !memcmp(pf, f, end * sizeof(*f)))
 				break;
-		if (k == np) {
+		}
+		if (k == (uint32_t)np) {
 			if (np == MAX_PROCS)
 				continue;
-			snprintf(procs[k].key, sizeof(procs[k].key), "%.*s",
-				 (int)keylen, s);
-			procs[k].agg = stackagg__new();
-			snprintf(procs[k].service, sizeof(procs[k].service), "%s", service);
-			snprintf(procs[k].container, sizeof(procs[k].container), "%s", container);
-			snprintf(procs[k].pid, sizeof(procs[k].pid), "%s", pid);
-			np++;
+			profile_init(&procs[np++], a->ft);
 		}
-		if (procs[k].agg)
-			stackagg__add(procs[k].agg, s, stacks[i].count);
+		profile_add(&procs[k], f, n, a->prof.w[i].value, a->prof.w[i].count);
 	}
 	for (int k = 0; k < np; k++) {
-		struct profile_data d = {
-			.agg = procs[k].agg,
-			.hz = hz,
-			.start_ns = (unsigned long long)(until - seconds) * 1000000000ULL,
-			.duration_ns = (unsigned long long)(seconds * 1e9),
-			.title = "pyrograph agent",
-		};
-		struct item *it = calloc(1, sizeof(*it));
-		char q[1024];
+		uint32_t n;
+		const frame_id *f = stacks_get(&procs[k].st, 0, &n);
 
-		if (!it || !procs[k].agg ||
-		    pprof_encode(&d, &it->body, &it->len)) {
-			free(it);
-			a->unencoded++;
-			continue;
-		}
-		/* name=SERVICE.cpu{host=,container=,pid=}: braces, commas and
-		 * '=' percent-encoded */
-		snprintf(q, sizeof(q),
-			 "/ingest?name=%s.cpu%%7Bhost%%3D%s%%2Cservice%%3D%s%%2Cpid%%3D%s%s%s%%7D"
-			 "&from=%lld&until=%lld&format=pprof&sampleRate=%.0f&spyName=pyrograph",
-			 procs[k].service, a->host, procs[k].service, procs[k].pid,
-			 procs[k].container[0] ? "%2Ccontainer%3D" : "",
-			 procs[k].container, until - (long long)(seconds + 0.5), until, hz);
-		it->query = strdup(q);
-		if (!it->query) {
-			item_free(it);
-			continue;
-		}
-		a->cut++;
-		pthread_mutex_lock(&a->lock);
-		enqueue(a, it);
-		pthread_cond_signal(&a->wake);
-		pthread_mutex_unlock(&a->lock);
+		queue_profile(a, &procs[k], f, proc_end(a, f, n), ts.tv_sec, seconds);
+		profile_free(&procs[k]);
 	}
-	for (int k = 0; k < np; k++)
-		stackagg__free(procs[k].agg);
 	free(procs);
+	profile_free(&a->prof);
+	profile_init(&a->prof, a->ft);
 	if (!a->quiet) {
 		pthread_mutex_lock(&a->lock);
 		pr_info("cut %d profile%s; sent %llu, queued %zu (%zu KiB), dropped %llu",
@@ -555,104 +573,95 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 			a->queued_bytes / 1024, a->dropped);
 		pthread_mutex_unlock(&a->lock);
 	}
-	return 0;
 }
 
 /* --- metrics: what the recording loop hands over --------------------- */
 
-static void m_proc(void *ctx, pid_t pid, const char *label)
+static void a_found(void *ctx, const struct session_target *t)
 {
 	struct agent *a = ctx;
 	char cmd[512], service[64], cbuf[80] = "";
-	struct container_info ci;
-	ssize_t n = procfs_read(pid, "cmdline", cmd, sizeof(cmd));
+	ssize_t n;
 
-	(void)label;
+	if (!a->metrics)
+		return;
+	n = procfs_read(t->pid, "cmdline", cmd, sizeof(cmd));
 	for (ssize_t i = 0; i < n; i++)
 		if (!cmd[i])
 			cmd[i] = ' ';
 	service_name(cmd, n > 0 ? (size_t)n : 0, service, sizeof(service));
 	/* the container's short id, as docker ps shows it */
-	if (!container_read(pid, &ci) && ci.id[0])
-		snprintf(cbuf, sizeof(cbuf), "%.12s", ci.id);
-	metrics__proc(a->metrics, pid, service, cbuf);
+	if (t->ci->id[0])
+		snprintf(cbuf, sizeof(cbuf), "%.12s", t->ci->id);
+	metrics__proc(a->metrics, t->pid, service, cbuf);
+	metrics__proc_gc(a->metrics, t->pid,
+			 t->mem_probes > 0 && (t->mem_probes & PROFILER_MEM_GC));
 }
 
-static void m_stack(void *ctx, pid_t pid, pid_t tid, const char *stack, bool oncpu,
-		    unsigned long long start, unsigned long long ns)
+static int a_sample(void *ctx, const struct session_sample *s)
 {
 	struct agent *a = ctx;
-	const char *leaf = strrchr(stack, ';');
+	bool wall = a->so.offcpu || a->so.gil;
+	unsigned long long us = (s->ns + 500) / 1000;
 
-	(void)start;
 	/* off the CPU inside an iteration: the leaf is why ("[sleep]") */
-	if (!oncpu)
-		metrics__blocking(a->metrics, pid, tid, leaf ? leaf + 1 : stack, ns);
+	if (a->metrics && !s->oncpu && s->in_loop && s->n)
+		metrics__blocking(a->metrics, s->pid, s->tid,
+				  frame_text(a->ft, s->frames[s->n - 1]), s->ns);
+	if (!a->uploading)
+		return 0;
+	if (!s->oncpu)
+		return wall && us ? profile_add(&a->prof, s->frames, s->n, us, 1) : 0;
+	return profile_add(&a->prof, s->frames, s->n, wall ? us : 1, 1);
 }
 
-static void m_stall(void *ctx, const struct stall_event *e)
+static void a_stall(void *ctx, const struct stall_event *e)
 {
 	struct agent *a = ctx;
 
-	metrics__stall(a->metrics, e->pid, e->tid, e->ns);
+	if (a->metrics)
+		metrics__stall(a->metrics, e->pid, e->tid, e->ns);
 }
 
-static void m_resume(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
-		     const char *chain, unsigned long long at, unsigned long long ns)
+/*
+ * The site is the innermost coroutine frame that is not asyncio's own
+ * (asyncio.sleep, wait_for, Queue.get...): the application's await. A
+ * chain made only of asyncio frames keeps its innermost.
+ */
+static void a_resume(void *ctx, const struct session_resume *r)
 {
 	struct agent *a = ctx;
-	const char *end = chain + strlen(chain), *innermost = NULL;
-	char buf[512];
+	frame_id site;
 
-	(void)tid, (void)coro, (void)at;
-	/*
-	 * The site is the innermost coroutine frame that is not asyncio's own
-	 * (asyncio.sleep, wait_for, Queue.get...): the application's await.
-	 * A chain made only of asyncio frames keeps its innermost.
-	 */
-	for (;;) {
-		const char *semi = memrchr(chain, ';', (size_t)(end - chain));
-		const char *site = semi ? semi + 1 : chain;
+	if (!a->metrics || !r->n)
+		return;
+	site = r->chain[r->n - 1];
+	for (uint32_t i = r->n; i-- > 0;) {
+		const char *file = frame_file(a->ft, r->chain[i]);
 
-		if (!innermost)
-			innermost = site;
-		if (!memmem(site, (size_t)(end - site), "/asyncio/", 9)) {
-			snprintf(buf, sizeof(buf), "%.*s", (int)(end - site), site);
-			metrics__await(a->metrics, pid, buf, ns);
-			return;
-		}
-		if (!semi)
+		if (!file || !strstr(file, "/asyncio/")) {
+			site = r->chain[i];
 			break;
-		end = semi;
+		}
 	}
-	metrics__await(a->metrics, pid, innermost, ns);
+	metrics__await(a->metrics, r->pid, frame_text(a->ft, site), r->ns);
 }
 
-static int m_loop(void *ctx, __u32 tid, const struct loop_state *ls)
+static int a_loop(void *ctx, __u32 tid, const struct loop_state *ls)
 {
 	struct agent *a = ctx;
 
-	metrics__loop(a->metrics, (pid_t)tid, ls);
+	if (a->metrics)
+		metrics__loop(a->metrics, (pid_t)tid, ls);
 	return 0;
 }
 
-static void m_mem_proc(void *ctx, pid_t pid, const char *label, const char *version,
-		       int probes)
+static void a_mem(void *ctx, const struct session_mem_event *m)
 {
 	struct agent *a = ctx;
 
-	(void)label, (void)version;
-	metrics__proc_gc(a->metrics, pid, probes > 0 && (probes & PROFILER_MEM_GC));
-}
-
-static void m_mem_event(void *ctx, pid_t pid, __u32 type, const char *stack, long long value,
-			long long aux0, long long aux1, unsigned long long ktime)
-{
-	struct agent *a = ctx;
-
-	(void)stack, (void)aux1, (void)ktime;
-	if (type == EV_GC && value >= 0)
-		metrics__gc(a->metrics, pid, (int)aux0, (unsigned long long)value);
+	if (a->metrics && m->type == EV_GC && m->value >= 0)
+		metrics__gc(a->metrics, m->pid, (int)m->aux0, (unsigned long long)m->value);
 }
 
 static bool thread_alive(void *ctx, pid_t pid, pid_t tid)
@@ -685,9 +694,8 @@ static void m_usage(void *ctx, pid_t pid)
 		       ts.tv_sec * 1000000000ULL + ts.tv_nsec);
 }
 
-static int m_tick(void *ctx, const struct record_health *h)
+static int m_tick(struct agent *a, const struct session_health *h)
 {
-	struct agent *a = ctx;
 	struct metrics_health mh = {
 		.rec = *h,
 		.uploading = a->uploading,
@@ -710,12 +718,34 @@ static int m_tick(void *ctx, const struct record_health *h)
 	return 0;
 }
 
-static void m_gone(void *ctx, pid_t pid)
+static void a_gone(void *ctx, pid_t pid)
 {
 	struct agent *a = ctx;
 
 	if (a->metrics)
 		metrics__forget(a->metrics, pid);
+}
+
+/* Every second: the metrics' figures, and the period's profiles when due. */
+static int a_tick(void *ctx, const struct session_health *h)
+{
+	struct agent *a = ctx;
+
+	a->hz = h->hz;
+	if (a->uploading && clock_mono_ns() - a->period_start_ns >=
+				    a->period * 1000000000ULL)
+		agent_cut(a);
+	return a->metrics ? m_tick(a, h) : 0;
+}
+
+/* The end: what was recorded since the last cut goes too. */
+static void a_done(void *ctx, const struct session_health *h)
+{
+	struct agent *a = ctx;
+
+	a->hz = h->hz;
+	if (a->uploading)
+		agent_cut(a);
 }
 
 static int m_serve(void *ctx, const char *path, FILE *f, const char **ctype)
@@ -792,8 +822,7 @@ static void usage(FILE *f)
 		"  systemctl enable --now pyrograph-agent   (scripts/pyrograph-agent.service)\n");
 }
 
-static int metrics_setup(struct agent *a, const char *listen, unsigned long long stall_ns,
-			 unsigned int sites, bool no_await, struct live_view *v)
+static int metrics_setup(struct agent *a, const char *listen)
 {
 	const char *why;
 	int err = httpd_listen(listen, &a->httpd, &why);
@@ -802,34 +831,20 @@ static int metrics_setup(struct agent *a, const char *listen, unsigned long long
 		pr_err("--metrics-listen %s: %s", listen, why);
 		return err;
 	}
-	a->metrics = metrics__new(a->host, sites);
+	a->metrics = metrics__new(a->host, a->sites);
 	if (!a->metrics)
 		return -ENOMEM;
 	a->clk_tck = sysconf(_SC_CLK_TCK);
-	a->ah = (struct async_hooks){
-		.ctx = a,
-		.stall_ns = stall_ns,
-		.no_steps = no_await,
-		/* read every tick; without end, dead threads must go */
-		.reap_loops = true,
-		/* the profiles to upload are every thread's samples */
-		.sample_all = a->uploading,
-		.proc = m_proc,
-		.stack = m_stack,
-		.stall = m_stall,
-		.resume = m_resume,
-		.loop = m_loop,
-	};
-	a->mh = (struct mem_hooks){
-		.ctx = a,
-		.gc_only = true,
-		.proc = m_mem_proc,
-		.event = m_mem_event,
-	};
-	v->async = &a->ah;
-	v->mem = &a->mh;
-	v->tick = m_tick;
-	v->gone = m_gone;
+	/* event loops, read every tick: without end, dead threads must go;
+	 * the profiles to upload are every thread's samples */
+	a->so.async.on = true;
+	a->so.async.reap_loops = true;
+	a->so.async.sample_all = a->uploading;
+	/* collections only: RSS comes from /proc */
+	a->so.mem.on = true;
+	/* the agent's own lines say what happens; the session's live
+	 * status line would interleave with them */
+	a->so.quiet = true;
 	if (!httpd_loopback(a->httpd))
 		pr_warn("serving metrics on %s, beyond this host, without authentication",
 			httpd_address(a->httpd));
@@ -837,147 +852,181 @@ static int metrics_setup(struct agent *a, const char *listen, unsigned long long
 	return 0;
 }
 
+enum { A_SERVER = 'S', A_PERIOD = 'P', A_LISTEN = 256, A_STALL, A_SITES,
+       A_NO_AWAIT, A_SPOOL, A_QUEUE_MAX };
+
+static const struct cmd_opt agent_opts[] = {
+	{ "server", 'S', true, A_SERVER },
+	{ "period", 'P', true, A_PERIOD },
+	{ "metrics-listen", 0, true, A_LISTEN },
+	{ "stall", 0, true, A_STALL },
+	{ "await-sites", 0, true, A_SITES },
+	{ "no-await", 0, false, A_NO_AWAIT },
+	{ "spool", 0, true, A_SPOOL },
+	{ "queue-max", 0, true, A_QUEUE_MAX },
+	{ NULL },
+};
+
+struct agent_args {
+	struct agent *a;
+	const char *server, *listen;
+};
+
+static int parse_queue_max(const char *val, size_t *out)
+{
+	char *end;
+	unsigned long long q = strtoull(val, &end, 10);
+
+	if (q && (*end == 'k' || *end == 'K'))
+		q <<= 10, end++;
+	else if (q && (*end == 'm' || *end == 'M' || !*end))
+		q <<= 20, end += !!*end;
+	if (!q || *end || q > (64ULL << 30) || val[0] == '-') {
+		pr_err("--queue-max: a size such as 64M or 512K");
+		return -EINVAL;
+	}
+	*out = q;
+	return 0;
+}
+
+static int agent_opt(void *ctx, int id, const char *val)
+{
+	struct agent_args *x = ctx;
+	struct agent *a = x->a;
+	unsigned long v;
+
+	switch (id) {
+	case A_SERVER:
+		x->server = val;
+		return 0;
+	case A_LISTEN:
+		x->listen = val;
+		return 0;
+	case A_STALL:
+		if (parse_time(val, 1e6, 1e6, 3600e9, &a->so.async.stall_ns)) {
+			pr_err("--stall: a time such as 100ms (1ms to 3600s)");
+			return -EINVAL;
+		}
+		return 0;
+	case A_SITES:
+		if (parse_uint(val, "--await-sites", 0, METRICS_MAX_SITES, &v))
+			return -EINVAL;
+		a->sites = (unsigned int)v;
+		return 0;
+	case A_NO_AWAIT:
+		a->so.async.steps = false;
+		return 0;
+	case A_PERIOD:
+		if (parse_uint(val, "--period", 1, 86400, &v))
+			return -EINVAL;
+		a->period = (unsigned int)v;
+		return 0;
+	case A_SPOOL:
+		a->spool_dir = val;
+		return 0;
+	case A_QUEUE_MAX:
+		return parse_queue_max(val, &a->queue_max);
+	}
+	return -EINVAL;
+}
+
+static const struct cmd_def agent_def = {
+	.name = "agent",
+	.groups = OPT_RECORDING | OPT_SUBPROC | OPT_RATE | OPT_WALL | OPT_NATIVE,
+	.opts = agent_opts,
+	.opt = agent_opt,
+	.usage = usage,
+};
+
+/* Server, spool and host; 0 or -EINVAL after saying why. */
+static int agent_setup(struct agent *a, const char *server, const char *listen)
+{
+	const char *why;
+
+	if (listen && (a->so.offcpu || a->so.gil)) {
+		/* event-loop timing owns the off-CPU path: the profiles would
+		 * silently lose their off-CPU time */
+		pr_err("%s cannot be combined with --metrics-listen",
+		       a->so.offcpu ? "--idle" : "--gil");
+		return -EINVAL;
+	}
+	if (!server && !listen) {
+		usage(stderr);
+		pr_err("agent: give --server URL, --metrics-listen ADDR, or both");
+		return -EINVAL;
+	}
+	if (server && http_url_parse(server, &a->url, &why)) {
+		pr_err("--server %s: %s", server, why);
+		return -EINVAL;
+	}
+	a->uploading = server;
+	if (a->spool_dir && server) {
+		if (mkdir(a->spool_dir, 0700) && errno != EEXIST) {
+			pr_err("--spool %s: %s", a->spool_dir, strerror(errno));
+			return -EINVAL;
+		}
+		load_spool(a);
+	}
+	if (gethostname(a->host, sizeof(a->host)))
+		snprintf(a->host, sizeof(a->host), "localhost");
+	label_value(a->host, sizeof(a->host), a->host, strlen(a->host));
+	return listen ? metrics_setup(a, listen) : 0;
+}
+
+static int agent_run(struct agent *a)
+{
+	struct session_sink sink = {
+		.ctx = a, .found = a_found, .gone = a_gone, .sample = a_sample,
+		.stall = a_stall, .resume = a_resume, .mem = a_mem, .loop = a_loop,
+		.tick = a_tick, .poll = a_poll, .done = a_done,
+	};
+	struct session *s;
+	int ret = session_open(&s, &a->so);
+
+	if (ret)
+		return ret;
+	a->ft = session_frames(s);
+	profile_init(&a->prof, a->ft);
+	a->period_start_ns = clock_mono_ns();
+	ret = session_add_sink(s, &sink);
+	if (!ret)
+		ret = session_run(s);
+	profile_free(&a->prof);
+	session_close(s);
+	return ret;
+}
+
 int cmd_agent(int argc, char **argv)
 {
-	struct agent a = { .period = 60, .queue_max = 64 << 20 };
-	struct live_view v = {
-		.ctx = &a,
-		.input = agent_input,
-		.group_container = true,
-		.refresh_on_exit = true,
-	};
-	char **rargv = calloc(argc + 3, sizeof(*rargv));
-	const char *server = NULL, *listen = NULL, *why, *wall = NULL;
-	unsigned long long stall_ns = 100000000ULL;
-	unsigned int sites = 10;
-	bool no_await = false;
+	struct agent a = { .period = 60, .queue_max = 64 << 20, .sites = 10 };
+	struct agent_args x = { .a = &a };
 	pthread_condattr_t cattr;
-	int rargc = 0, ret = 1;
+	enum opts_result res;
+	int ret = 1;
 
-	if (!rargv)
-		return 1;
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&a.wake, &cattr);
 	pthread_condattr_destroy(&cattr);
-	rargv[rargc++] = argv[0];
-	/* agent's own options; everything else goes to record's parser */
-	for (int i = 1; i < argc; i++) {
-		const char *o = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (!strcmp(o, "--")) {
-			/* a command to run and watch: record's, to the end */
-			while (i < argc)
-				rargv[rargc++] = argv[i++];
-			break;
-		} else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-			usage(stdout);
-			ret = 0;
-			goto out;
-		} else if (!strcmp(o, "-S") || !strcmp(o, "--server")) {
-			server = val;
-			i++;
-		} else if (!strcmp(o, "--metrics-listen")) {
-			if (!val) {
-				pr_err("--metrics-listen: an address, e.g. 9464 or 127.0.0.1:9464");
-				goto out;
-			}
-			listen = val;
-			i++;
-		} else if (!strcmp(o, "--stall")) {
-			if (!val || parse_time(val, 1e6, 1e6, 3600e9, &stall_ns)) {
-				pr_err("--stall: a time such as 100ms (1ms to 3600s)");
-				goto out;
-			}
-			i++;
-		} else if (!strcmp(o, "--await-sites")) {
-			char *end;
-			long n = val ? strtol(val, &end, 10) : -1;
-
-			if (!val || *end || n < 0 || n > METRICS_MAX_SITES) {
-				pr_err("--await-sites: 0..%d", METRICS_MAX_SITES);
-				goto out;
-			}
-			sites = (unsigned int)n;
-			i++;
-		} else if (!strcmp(o, "--no-await")) {
-			no_await = true;
-		} else if (!strcmp(o, "-P") || !strcmp(o, "--period")) {
-			if (!val || atoi(val) < 1 || atoi(val) > 86400) {
-				pr_err("--period: 1..86400 seconds");
-				goto out;
-			}
-			a.period = atoi(val);
-			i++;
-		} else if (!strcmp(o, "--spool")) {
-			a.spool_dir = val;
-			i++;
-		} else if (!strcmp(o, "--queue-max")) {
-			char *end;
-			unsigned long long q = val ? strtoull(val, &end, 10) : 0;
-
-			if (q && (*end == 'k' || *end == 'K'))
-				q <<= 10, end++;
-			else if (q && (*end == 'm' || *end == 'M' || !*end))
-				q <<= 20, end += !!*end;
-			if (!q || *end || q > (64ULL << 30)) {
-				pr_err("--queue-max: a size such as 64M or 512K");
-				goto out;
-			}
-			a.queue_max = q;
-			i++;
-		} else {
-			if (!strcmp(o, "-q") || !strcmp(o, "--quiet"))
-				a.quiet = true;
-			if (!strcmp(o, "--idle") || !strcmp(o, "-i") || !strcmp(o, "--gil"))
-				wall = o;
-			rargv[rargc++] = argv[i];
-		}
-	}
-	if (listen && wall) {
-		/* event-loop timing owns the off-CPU path: the profiles would
-		 * silently lose their off-CPU time */
-		pr_err("%s cannot be combined with --metrics-listen", wall);
+	session_opts_init(&a.so);
+	a.so.async.stall_ns = 100000000ULL;
+	a.so.async.steps = true;
+	res = options_parse(&agent_def, argc, argv, &a.so, &x, NULL);
+	if (res != OPTS_OK) {
+		ret = res == OPTS_HELP ? 0 : res == OPTS_REFUSED ? 2 : 1;
 		goto out;
 	}
-	if (!server && !listen) {
-		usage(stderr);
+	a.quiet = a.so.quiet;
+	/* one root frame per container and process, as the labels are */
+	a.so.group = GROUP_CONTAINER;
+	a.so.threads = false;
+	if (agent_setup(&a, x.server, x.listen))
 		goto out;
-	}
-	if (server && http_url_parse(server, &a.url, &why)) {
-		pr_err("--server %s: %s", server, why);
-		goto out;
-	}
-	a.uploading = server;
-	if (a.spool_dir && server) {
-		if (mkdir(a.spool_dir, 0700) && errno != EEXIST) {
-			pr_err("--spool %s: %s", a.spool_dir, strerror(errno));
-			goto out;
-		}
-		load_spool(&a);
-	}
-	if (gethostname(a.host, sizeof(a.host)))
-		snprintf(a.host, sizeof(a.host), "localhost");
-	label_value(a.host, sizeof(a.host), a.host, strlen(a.host));
-	if (server) {
-		v.refresh = agent_refresh;
-		v.interval_ms = a.period * 1000;
-	}
-	if (listen) {
-		if (metrics_setup(&a, listen, stall_ns, sites, no_await, &v))
-			goto out;
-		/* the agent's own lines say what happens; record's live status
-		 * line would interleave with them (before any "-- COMMAND") */
-		memmove(rargv + 2, rargv + 1, (rargc - 1) * sizeof(*rargv));
-		rargv[1] = "-q";
-		rargc++;
-	}
-	if (!a.quiet && server)
-		pr_info("agent: sending to %s every %u s", server, a.period);
-	ret = record_main(rargc, rargv, &v);
-	if (server) {
+	if (!a.quiet && x.server)
+		pr_info("agent: sending to %s every %u s", x.server, a.period);
+	ret = agent_run(&a) ? 1 : 0;
+	if (x.server) {
 		uploader_finish(&a);
 		if (!a.quiet)
 			pr_info("agent: sent %llu profiles, %llu rejected, %llu dropped, %zu left queued (%zu bytes)%s",
@@ -998,6 +1047,5 @@ out:
 	metrics__free(a.metrics);
 	pthread_cond_destroy(&a.wake);
 	pthread_mutex_destroy(&a.lock);
-	free(rargv);
 	return ret;
 }

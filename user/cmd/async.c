@@ -2,191 +2,37 @@
 /*
  * pyrograph async: asyncio (and uvloop) event loops seen from outside.
  *
- * The recording loop of record (record.c) runs with loop timing on: BPF
- * counts each loop iteration's length in a per-thread log2 histogram and
- * sends the iterations over the threshold; stacks are sampled and off-CPU
- * waits traced only for loop threads inside an iteration. This file parses
- * the options, collects what the loop hands over into the report
- * (asyncrep.c) and writes it.
+ * A session (core/session.h) with the asyncio feature: BPF counts each
+ * loop iteration's length in a per-thread log2 histogram and sends the
+ * iterations over the threshold; stacks are sampled and off-CPU waits
+ * traced only for loop threads inside an iteration. This file parses the
+ * options, feeds the report (report/asyncrep.c) through its sink and writes
+ * it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "report/asyncrep.h"
 #include "cmd/cmd.h"
-#include "sys/log.h"
+#include "cmd/options.h"
+#include "model/stackagg.h"
 #include "output/output.h"
-#include "core/record.h"
-
-#define MAX_ARGS 256
+#include "report/async_sink.h"
+#include "sys/caps.h"
+#include "sys/clock.h"
+#include "sys/log.h"
 
 struct async_cmd {
+	struct session_opts so;
 	struct asyncrep *rep;
-	struct async_hooks hooks;
-	struct live_view view;
+	struct async_sink sink;
 	const char *out;       /* report: "-" = stdout */
 	const char *stalls_svg; /* stall stacks: SVG or collapsed */
+	unsigned long long stall_ns;
 	bool json;
 };
-
-/* Does the process have uvloop's compiled loop module mapped? */
-static bool has_uvloop(pid_t pid)
-{
-	char path[64], line[4096];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/uvloop/loop.") != NULL;
-	fclose(f);
-	return found;
-}
-
-/* The hooks' ctx is the report. */
-static void hook_proc(void *ctx, pid_t pid, const char *label)
-{
-	asyncrep__proc(ctx, pid, label, has_uvloop(pid));
-}
-
-static void hook_stack(void *ctx, pid_t pid, pid_t tid, const char *stack,
-		       bool oncpu, unsigned long long start,
-		       unsigned long long ns)
-{
-	asyncrep__stack(ctx, pid, tid, stack, oncpu, start, ns);
-}
-
-static void hook_stall(void *ctx, const struct stall_event *e)
-{
-	asyncrep__stall(ctx, e->pid, e->tid, e->start, e->ns, e->off_ns);
-}
-
-static int hook_loop(void *ctx, __u32 tid, const struct loop_state *ls)
-{
-	char path[96], comm[64] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", ls->pid, tid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-	}
-	/* uvloop may have been imported after the process was found */
-	if (has_uvloop(ls->pid))
-		asyncrep__proc_uvloop(ctx, ls->pid);
-	return asyncrep__loop(ctx, tid, comm[0] ? comm : NULL, ls);
-}
-
-static void hook_step(void *ctx, pid_t pid, pid_t tid, unsigned long long coro,
-		      const char *code, unsigned long long start,
-		      unsigned long long ns, int result)
-{
-	(void)tid;
-	(void)start;
-	asyncrep__step(ctx, pid, coro, code, ns, result);
-}
-
-static void hook_resume(void *ctx, pid_t pid, pid_t tid,
-			unsigned long long coro, const char *chain,
-			unsigned long long at, unsigned long long ns)
-{
-	(void)tid;
-	(void)at;
-	asyncrep__resume(ctx, pid, coro, chain, ns);
-}
-
-/*
- * A source line as process pid sees its file (through its root, so a
- * container's files are its own). The file is the target's: bounded in
- * lines read and bytes kept.
- */
-static int source_line(void *ctx, pid_t pid, const char *file, long line,
-		       char *buf, size_t len)
-{
-	char path[PATH_MAX], text[4096];
-	unsigned long long total = 0;
-	const char *p;
-	struct stat st;
-	long n = 0;
-	FILE *f;
-	int fd;
-
-	(void)ctx;
-	if (line <= 0 || line > 1000000 || file[0] != '/' || !len)
-		return -EINVAL;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, file);
-	/* The name comes from the target's code object: it may be a FIFO
-	 * (open would block) or a device that never ends. Regular files only,
-	 * and a bounded read. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
-		close(fd);
-		return -EINVAL;
-	}
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (total < (64ULL << 20) && fgets(text, sizeof(text), f)) {
-		size_t l = strlen(text);
-
-		total += l + 1;
-		/* a line longer than the buffer continues in the next read */
-		if (l && text[l - 1] != '\n' && !feof(f))
-			continue;
-		if (++n == line)
-			break;
-	}
-	fclose(f);
-	if (n != line)
-		return -ENOENT;
-	text[strcspn(text, "\r\n")] = '\0';
-	for (p = text; *p == ' ' || *p == '\t'; p++)
-		;
-	snprintf(buf, len, "%s", p);
-	return 0;
-}
-
-void async_hooks_init(struct async_hooks *h, struct asyncrep *rep,
-		      unsigned long long stall_ns, bool no_steps)
-{
-	struct timespec mono, wall;
-
-	*h = (struct async_hooks){
-		.ctx = rep,
-		.stall_ns = stall_ns,
-		.no_steps = no_steps,
-		.proc = hook_proc,
-		.stack = hook_stack,
-		.stall = hook_stall,
-		.loop = hook_loop,
-		.step = hook_step,
-		.resume = hook_resume,
-	};
-	asyncrep__set_source(rep, source_line, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	asyncrep__set_clock(rep, mono.tv_sec * 1000000000ULL + mono.tv_nsec,
-			    wall.tv_sec * 1000000000ULL + wall.tv_nsec);
-}
 
 static void usage(FILE *f)
 {
@@ -206,7 +52,7 @@ static void usage(FILE *f)
 		"    changes), p50/p95/p99/max; sequential independent awaits that could run\n"
 		"    together with asyncio.gather (CPython 3.11+, C Task implementation).\n"
 		"\n"
-		RECORD_TARGETS_HELP
+		HELP_TARGETS
 		"\n"
 		"Options:\n"
 		"  -d, --duration SEC     stop after SEC seconds (default: until Ctrl-C, or\n"
@@ -223,6 +69,8 @@ static void usage(FILE *f)
 		"                         uprobes cost ~4 us per task step (see README)\n"
 		"  -q, --quiet            no live status line\n"
 		"      --buffer-size MB   BPF ring buffer size (default 8)\n"
+		"      --max-procs N      Python processes tracked at once (default 4096)\n"
+		HELP_READY
 		"  -v, --verbose          debug messages\n"
 		"  -h, --help             this help\n"
 		"\n"
@@ -240,119 +88,135 @@ static int write_report(FILE *f, void *ctx)
 			 asyncrep__write_text(c->rep, f);
 }
 
+enum { A_THRESHOLD = 'T', A_FORMAT = 'f', A_OUTPUT = 'o', A_STALLS_SVG = 256,
+       A_NO_STEPS };
+
+static const struct cmd_opt async_opts[] = {
+	{ "threshold", 'T', true, A_THRESHOLD },
+	{ "format", 'f', true, A_FORMAT },
+	{ "output", 'o', true, A_OUTPUT },
+	{ "stalls-svg", 0, true, A_STALLS_SVG },
+	{ "no-steps", 0, false, A_NO_STEPS },
+	{ NULL },
+};
+
+static int async_opt(void *ctx, int id, const char *arg)
+{
+	struct async_cmd *c = ctx;
+
+	switch (id) {
+	case A_THRESHOLD:
+		if (parse_time(arg, 1e6, 1e3, 3600e9, &c->stall_ns)) {
+			pr_err("invalid threshold '%s' (e.g. 100ms, 0.5s, 800us)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case A_FORMAT:
+		if (!strcmp(arg, "json")) {
+			c->json = true;
+		} else if (strcmp(arg, "text")) {
+			pr_err("unknown format '%s' (text, json)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case A_OUTPUT:
+		c->out = arg;
+		return 0;
+	case A_STALLS_SVG:
+		c->stalls_svg = arg;
+		return 0;
+	case A_NO_STEPS:
+		c->so.async.steps = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct cmd_def async_def = {
+	.name = "async",
+	.groups = OPT_RECORDING | OPT_RATE,
+	.opts = async_opts,
+	.opt = async_opt,
+	.usage = usage,
+};
+
+static int write_stalls(struct async_cmd *c, struct frame_table *ft)
+{
+	struct profile prof;
+	struct profile_data pd = {
+		.prof = &prof,
+		.timed = true,
+		.title = "pyrograph async: stacks inside event-loop stalls",
+		.subtitle = "weights in microseconds (on CPU, or off CPU with the reason as leaf)",
+	};
+	enum out_format fmt = output_format_guess(c->stalls_svg);
+	int ret;
+
+	profile_init(&prof, ft);
+	if (fmt != OUT_COLLAPSED)
+		fmt = OUT_FLAMEGRAPH;
+	ret = stackagg__to_profile(asyncrep__stall_stacks(c->rep), &prof);
+	if (!ret)
+		ret = output_write(c->stalls_svg, fmt, &pd);
+	if (!ret)
+		fprintf(stderr, "pyrograph: wrote %s (%zu distinct stall stacks)\n",
+			c->stalls_svg, profile_count(&prof));
+	profile_free(&prof);
+	return ret;
+}
+
+static int async_run(struct async_cmd *c)
+{
+	struct session_sink sink;
+	struct session *s;
+	unsigned long long t0 = clock_mono_ns();
+	int ret;
+
+	ret = session_open(&s, &c->so);
+	if (ret)
+		return ret;
+	ret = async_sink_init(&sink, &c->sink, c->rep, session_frames(s));
+	if (!ret)
+		ret = session_add_sink(s, &sink);
+	if (!ret)
+		ret = session_run(s);
+	if (!ret)
+		session_print_summary(s);
+	asyncrep__set_duration(c->rep, (clock_mono_ns() - t0) / 1e9);
+	if (!ret)
+		ret = output_write_fn(c->out, write_report, c);
+	if (!ret && c->stalls_svg)
+		ret = write_stalls(c, session_frames(s));
+	async_sink_free(&c->sink);
+	session_close(s);
+	return ret;
+}
+
 int cmd_async(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "container", required_argument, NULL, 'C' },
-		{ "cgroup", required_argument, NULL, 'G' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "threshold", required_argument, NULL, 'T' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "stalls-svg", required_argument, NULL, 'S' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "no-steps", no_argument, NULL, 'N' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "buffer-size", required_argument, NULL, 'B' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct async_cmd c = { .out = "-" };
-	char *rargv[MAX_ARGS];
-	int rargc = 0, ret, opt;
-	unsigned long long stall_ns = 100000000ULL;
-	const char *rate = "199";
-	bool no_steps = false;
-	struct timespec mono, wall;
-	double seconds;
+	struct async_cmd c = { .out = "-", .stall_ns = 100000000ULL };
+	enum opts_result res;
+	int ret;
 
-	rargv[rargc++] = "async";
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+p:aC:G:d:T:f:o:r:qvh", opts,
-				  NULL)) != -1) {
-		if (rargc > MAX_ARGS - 8) {
-			pr_err("too many arguments");
-			return 1;
-		}
-		if (record_forward_opt(opt, optarg, rargv, &rargc))
-			continue;
-		switch (opt) {
-		case 'r':
-			rate = optarg;
-			break;
-		case 'T':
-			if (parse_time(optarg, 1e6, 1e3, 3600e9, &stall_ns)) {
-				pr_err("invalid threshold '%s' (e.g. 100ms, 0.5s, 800us)",
-				       optarg);
-				return 1;
-			}
-			break;
-		case 'f':
-			if (!strcmp(optarg, "json")) {
-				c.json = true;
-			} else if (strcmp(optarg, "text")) {
-				pr_err("unknown format '%s' (text, json)", optarg);
-				return 1;
-			}
-			break;
-		case 'o':
-			c.out = optarg;
-			break;
-		case 'S':
-			c.stalls_svg = optarg;
-			break;
-		case 'N':
-			no_steps = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	rargv[rargc++] = "-r";
-	rargv[rargc++] = (char *)rate;
-	if (record_forward_command(argc, argv, optind, rargv, &rargc, MAX_ARGS))
+	session_opts_init(&c.so);
+	c.so.rate = 199; /* how finely a CPU-bound stall is seen */
+	c.so.async.on = true;
+	c.so.async.steps = true;
+	c.so.async.step_events = true;
+	res = options_parse(&async_def, argc, argv, &c.so, &c, NULL);
+	if (res != OPTS_OK)
+		return res == OPTS_HELP ? 0 : res == OPTS_REFUSED ? 2 : 1;
+	c.so.async.stall_ns = c.stall_ns;
+	if (check_privileges())
 		return 1;
 	if (strcmp(c.out, "-") && output_check_writable(c.out))
 		return 1;
 	if (c.stalls_svg && output_check_writable(c.stalls_svg))
 		return 1;
-
-	c.rep = asyncrep__new(stall_ns);
+	c.rep = asyncrep__new(c.stall_ns);
 	if (!c.rep)
 		return 1;
-	async_hooks_init(&c.hooks, c.rep, stall_ns, no_steps);
-	c.view.async = &c.hooks;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	ret = record_main(rargc, rargv, &c.view);
-	clock_gettime(CLOCK_MONOTONIC, &wall);
-	seconds = (wall.tv_sec - mono.tv_sec) + (wall.tv_nsec - mono.tv_nsec) / 1e9;
-	asyncrep__set_duration(c.rep, seconds);
-	if (ret == 0) {
-		ret = output_write_fn(c.out, write_report, &c) ? 1 : 0;
-		if (!ret && c.stalls_svg) {
-			struct profile_data pd = {
-				.agg = asyncrep__stall_stacks(c.rep),
-				.timed = true,
-				.title = "pyrograph async: stacks inside event-loop stalls",
-				.subtitle = "weights in microseconds (on CPU, or off CPU with the reason as leaf)",
-			};
-			enum out_format fmt = output_format_guess(c.stalls_svg);
-
-			if (fmt != OUT_COLLAPSED)
-				fmt = OUT_FLAMEGRAPH;
-			ret = output_write(c.stalls_svg, fmt, &pd) ? 1 : 0;
-			if (!ret)
-				fprintf(stderr, "pyrograph: wrote %s (%zu distinct stall stacks)\n",
-					c.stalls_svg, stackagg__count(pd.agg));
-		}
-	}
+	ret = async_run(&c) ? 1 : 0;
 	asyncrep__free(c.rep);
 	return ret;
 }

@@ -8,26 +8,23 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "report/asyncrep.h"
 #include "cmd/cmd.h"
-#include "model/frames.h"
-#include "output/flamegraph.h"
-#include "model/stackagg.h"
+#include "cmd/options.h"
 #include "model/json.h"
-#include "sys/log.h"
-#include "report/memrep.h"
+#include "model/stacks.h"
 #include "output/output.h"
+#include "report/async_sink.h"
+#include "report/mem_sink.h"
+#include "sys/caps.h"
+#include "sys/clock.h"
+#include "sys/log.h"
 #include "sys/procfs.h"
-#include "core/record.h"
-
-#define MAX_ARGS 256
 #define MAX_PROCS 1024
 #define MAX_LOOPS 1024
 
@@ -51,15 +48,14 @@ struct cpu_mark {
 };
 
 struct check_cmd {
-	struct mem_watch w; /* first: the mem hooks' ctx */
+	struct session_opts so;
 	struct asyncrep *arep;
 	struct memrep *mrep;
-	struct async_hooks ah;
-	struct mem_hooks mh;
-	void (*mem_proc)(void *ctx, pid_t pid, const char *label, const char *version,
-			 int probes);
-	void (*mem_done)(void *ctx, const unsigned long long *stats);
-	struct live_view view;
+	struct async_sink as;
+	struct mem_sink ms;
+	struct frame_table *ft;
+	/* each process's CPU samples by leaf: [process frame, leaf frame] */
+	struct profile leaves;
 	bool live; /* --live: the rss-growth rule names who holds memory */
 	double limit[NR_RULES];
 	struct cpu_mark cpu[MAX_PROCS];
@@ -67,14 +63,6 @@ struct check_cmd {
 	bool json;
 	unsigned int fails, checks;
 };
-
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* utime + stime of pid in clock ticks, or -1 once it is gone. */
 static long long cpu_ticks(pid_t pid)
@@ -84,95 +72,78 @@ static long long cpu_ticks(pid_t pid)
 	return procfs_stat(pid, &st) ? -1 : (long long)st.cpu_ticks;
 }
 
-static struct check_cmd *of_watch(void *ctx)
+static void hook_found(void *ctx, const struct session_target *t)
 {
-	return (struct check_cmd *)ctx; /* w is the first member */
-}
+	struct check_cmd *c = ctx;
+	long long ticks = cpu_ticks(t->pid);
 
-static void hook_proc(void *ctx, pid_t pid, const char *label, const char *version,
-		      int probes)
-{
-	struct check_cmd *c = of_watch(ctx);
-	long long t = cpu_ticks(pid);
-
-	c->mem_proc(ctx, pid, label, version, probes);
-	if (t >= 0 && c->ncpu < MAX_PROCS) {
-		c->cpu[c->ncpu] = (struct cpu_mark){ .pid = pid, .ticks0 = t, .t0 = mono_ns() };
+	if (ticks >= 0 && c->ncpu < MAX_PROCS) {
+		c->cpu[c->ncpu] = (struct cpu_mark){ .pid = t->pid, .ticks0 = ticks,
+						     .t0 = clock_mono_ns() };
 		c->ncpu++;
 	}
 }
 
-/*
- * The run's CPU samples ("cmd (pid);...;leaf" with counts): each
- * process's hottest function by own samples, for the CPU rule.
- */
-static int hook_profile(void *ctx, const struct stack_count *stacks, size_t n, double hz,
-			double seconds, unsigned int nprocs)
+/* Every CPU sample: its process and its leaf, for the CPU rule. */
+static int hook_sample(void *ctx, const struct session_sample *s)
 {
 	struct check_cmd *c = ctx;
-	struct stackagg *leaves = stackagg__new();
-	const struct stack_count *sc;
-	size_t nl;
+	frame_id key[2];
 
-	(void)hz;
-	(void)seconds;
-	(void)nprocs;
-	if (!leaves)
+	if (!s->oncpu || !s->nroot || s->n <= s->nroot)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *s = stacks[i].stack, *semi = strchr(s, ';'), *leaf = strrchr(s, ';');
-		struct frame_parts fp;
-		char key[600];
-
-		/* the process frame is the first or (in a container) the second */
-		frame_parse(s, semi ? (size_t)(semi - s) : strlen(s), true, &fp);
-		if (fp.kind == FRAME_CONTAINER && semi) {
-			const char *s2 = semi + 1, *semi2 = strchr(s2, ';');
-
-			frame_parse(s2, semi2 ? (size_t)(semi2 - s2) : strlen(s2), true, &fp);
-		}
-		if (fp.kind != FRAME_PROCESS || !leaf)
-			continue;
-		snprintf(key, sizeof(key), "%ld;%.500s", fp.pid, leaf + 1);
-		stackagg__add(leaves, key, stacks[i].count);
-		snprintf(key, sizeof(key), "%ld", fp.pid);
-		stackagg__add(leaves, key, stacks[i].count); /* the process's total */
-	}
-	sc = stackagg__sorted(leaves, &nl);
-	for (int k = 0; sc && k < c->ncpu; k++) {
-		struct cpu_mark *m = &c->cpu[k];
-		char pfx[32];
-		unsigned long long total, best = 0;
-		size_t pl = (size_t)snprintf(pfx, sizeof(pfx), "%d;", m->pid);
-
-		pfx[pl - 1] = '\0';
-		total = stackagg__get(leaves, pfx);
-		pfx[pl - 1] = ';';
-		for (size_t i = 0; i < nl; i++) {
-			if (strncmp(sc[i].stack, pfx, pl) || sc[i].count <= best)
-				continue;
-			best = sc[i].count;
-			snprintf(m->hottest, sizeof(m->hottest), "%s", sc[i].stack + pl);
-			m->hottest_share = total ? 100.0 * best / total : 0;
-		}
-	}
-	stackagg__free(leaves);
-	return 0;
+	key[0] = s->frames[s->nroot - 1];
+	key[1] = s->frames[s->n - 1];
+	return profile_add(&c->leaves, key, 2, 1, 1);
 }
 
-static void hook_done(void *ctx, const unsigned long long *stats)
+/* Each process's hottest function by own samples, for the CPU rule. */
+static void hottest(struct check_cmd *c)
 {
-	struct check_cmd *c = of_watch(ctx);
+	for (int k = 0; k < c->ncpu; k++) {
+		struct cpu_mark *m = &c->cpu[k];
+		unsigned long long total = 0, best = 0;
+		stack_id besti = 0;
 
+		for (stack_id i = 0; i < profile_count(&c->leaves); i++) {
+			uint32_t n;
+			const frame_id *f = stacks_get(&c->leaves.st, i, &n);
+			const struct frame *p = frames_get(c->ft, f[0]);
+			unsigned long long v = c->leaves.w[i].value;
+
+			if (p->kind != FRAME_PROCESS || p->pid != m->pid)
+				continue;
+			total += v;
+			if (v > best) {
+				best = v;
+				besti = i;
+			}
+		}
+		if (best) {
+			uint32_t n;
+			const frame_id *f = stacks_get(&c->leaves.st, besti, &n);
+
+			snprintf(m->hottest, sizeof(m->hottest), "%.500s",
+				 frame_text(c->ft, f[1]));
+			m->hottest_share = 100.0 * best / total;
+		}
+	}
+}
+
+static void hook_done(void *ctx, const struct session_health *h)
+{
+	struct check_cmd *c = ctx;
+
+	(void)h;
 	for (int i = 0; i < c->ncpu; i++) {
 		long long t = cpu_ticks(c->cpu[i].pid);
 
 		if (t >= 0) {
 			c->cpu[i].ticks1 = t;
-			c->cpu[i].t1 = mono_ns();
+			c->cpu[i].t1 = clock_mono_ns();
 		}
 	}
-	c->mem_done(ctx, stats);
+	hottest(c);
 }
 
 static void verdict(struct check_cmd *c, FILE *f, enum rule r, pid_t pid, const char *label,
@@ -210,7 +181,7 @@ static int write_verdicts(FILE *f, void *ctx)
 	size_t nl = asyncrep__loop_verdicts(c->arep, lv, MAX_LOOPS,
 					    (unsigned long long)(c->limit[R_STALL] * 1e6));
 	size_t np = memrep__proc_verdicts(c->mrep, pv, MAX_PROCS);
-	double secs = mem_watch_seconds(&c->w);
+	double secs = mem_sink_seconds(&c->ms);
 
 	nl = nl < MAX_LOOPS ? nl : MAX_LOOPS;
 	np = np < MAX_PROCS ? np : MAX_PROCS;
@@ -299,7 +270,7 @@ static void usage(FILE *f)
 		"      --config FILE            rules from a file: 'max-stall = 200ms' lines,\n"
 		"                               '#' comments; options given later win\n"
 		"\n"
-		RECORD_TARGETS_HELP
+		HELP_TARGETS
 		"\n"
 		"Options:\n"
 		"  -d, --duration TIME    how long to watch (default 30s)\n"
@@ -310,6 +281,9 @@ static void usage(FILE *f)
 		"  -f, --format FMT       text (default) or json\n"
 		"  -o, --output FILE      the verdicts, '-' for stdout (default)\n"
 		"  -q, --quiet            no live status line\n"
+		"      --buffer-size MB   BPF ring buffer size (default 8)\n"
+		"      --max-procs N      Python processes tracked at once (default 4096)\n"
+		HELP_READY
 		"  -v, --verbose          debug messages\n"
 		"  -h, --help             this help\n"
 		"\n"
@@ -397,34 +371,152 @@ bad:
 	return -EINVAL;
 }
 
+enum { C_FORMAT = 'f', C_OUTPUT = 'o', C_CONFIG = 256, C_LIVE, C_RULE };
+
+static const struct cmd_opt check_opts[] = {
+	{ "format", 'f', true, C_FORMAT },
+	{ "output", 'o', true, C_OUTPUT },
+	{ "config", 0, true, C_CONFIG },
+	{ "live", 0, false, C_LIVE },
+	{ "max-loop-lag-p99", 0, true, C_RULE + R_LOOP_LAG },
+	{ "max-stall", 0, true, C_RULE + R_STALL },
+	{ "max-gc-pause", 0, true, C_RULE + R_GC },
+	{ "max-rss-growth", 0, true, C_RULE + R_RSS },
+	{ "max-cpu", 0, true, C_RULE + R_CPU },
+	{ NULL },
+};
+
+struct check_args {
+	struct check_cmd *c;
+	const char *out;
+};
+
+static int check_opt(void *ctx, int id, const char *arg)
+{
+	struct check_args *a = ctx;
+	struct check_cmd *c = a->c;
+
+	switch (id) {
+	case C_FORMAT:
+		if (!strcmp(arg, "json")) {
+			c->json = true;
+		} else if (strcmp(arg, "text")) {
+			pr_err("unknown format '%s' (text, json)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case C_OUTPUT:
+		a->out = arg;
+		return 0;
+	case C_CONFIG:
+		return load_config(c, arg);
+	case C_LIVE:
+		c->live = true;
+		return 0;
+	}
+	if (id >= C_RULE && id < C_RULE + NR_RULES) {
+		if (parse_limit(id - C_RULE, arg, &c->limit[id - C_RULE])) {
+			pr_err("invalid --max-%s '%s'", rules[id - C_RULE].name, arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct cmd_def check_def = {
+	.name = "check",
+	.groups = OPT_RECORDING,
+	.opts = check_opts,
+	.opt = check_opt,
+	.usage = usage,
+};
+
+static int check_run(struct check_cmd *c, const char *out)
+{
+	struct session_sink sa, sm, sc = {
+		.ctx = c, .found = hook_found, .sample = hook_sample, .done = hook_done,
+	};
+	unsigned long long stall_ns = c->so.async.stall_ns;
+	struct session *s;
+	int ret;
+
+	ret = session_open(&s, &c->so);
+	if (ret)
+		return ret;
+	c->ft = session_frames(s);
+	profile_init(&c->leaves, c->ft);
+	/* a stall is any iteration over the stall rule's limit, or 100 ms */
+	c->arep = asyncrep__new(stall_ns);
+	c->mrep = memrep__new(1000000000ULL, clock_mono_ns());
+	ret = !c->arep || !c->mrep ? -ENOMEM : 0;
+	if (!ret) {
+		/* as mem --live does, with its defaults */
+		memrep__set_live(c->mrep, c->live ? 64 * 1024 : 0, 2 * 65536);
+		ret = async_sink_init(&sa, &c->as, c->arep, c->ft) ?:
+		      mem_sink_init(&sm, &c->ms, c->mrep, c->ft, 1000000000ULL) ?:
+		      session_add_sink(s, &sa) ?: session_add_sink(s, &sm) ?:
+		      session_add_sink(s, &sc);
+	}
+	if (!ret)
+		ret = session_run(s);
+	if (!ret) {
+		asyncrep__set_duration(c->arep, mem_sink_seconds(&c->ms));
+		memrep__set_duration(c->mrep, mem_sink_seconds(&c->ms));
+		ret = output_write_fn(out, write_verdicts, c);
+	}
+	async_sink_free(&c->as);
+	mem_sink_free(&c->ms);
+	profile_free(&c->leaves);
+	session_close(s);
+	return ret;
+}
+
+/* The session check runs: async's and mem's measurements, CPU of all. */
+static int check_setup(struct check_cmd *c, const char *out)
+{
+	double stall_ms = c->limit[R_STALL] < 100 ? c->limit[R_STALL] : 100;
+
+	if (c->so.duration == 0)
+		c->so.duration = 30;
+	if (c->so.duration < 1) {
+		pr_err("invalid duration '%g' (e.g. 30s, 5m is not: 300s; at least 1s)",
+		       c->so.duration);
+		return -EINVAL;
+	}
+	/* every malloc and free traps: one process, named (as mem --live) */
+	if (c->live && (c->so.container || c->so.cgroup ||
+			c->so.npids + (c->so.cmd != NULL) != 1)) {
+		pr_err("--live watches one process: give one -p PID or a COMMAND");
+		return -EINVAL;
+	}
+	if (check_privileges())
+		return -EPERM;
+	if (strcmp(out, "-") && output_check_writable(out))
+		return -EINVAL;
+	/* stall stacks are sampled at async's rate; task steps cost the most
+	 * and no rule uses them */
+	c->so.rate = 199;
+	c->so.async = (struct session_async){
+		.on = true,
+		.stall_ns = (unsigned long long)(stall_ms * 1e6),
+		.sample_all = true,
+	};
+	c->so.mem = (struct session_mem){
+		.on = true,
+		.rss = true,
+		.live_min = c->live ? 64 * 1024 : 0,
+		.live_max = 65536,
+	};
+	return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "container", required_argument, NULL, 'C' },
-		{ "cgroup", required_argument, NULL, 'G' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "max-loop-lag-p99", required_argument, NULL, 256 + R_LOOP_LAG },
-		{ "max-stall", required_argument, NULL, 256 + R_STALL },
-		{ "max-gc-pause", required_argument, NULL, 256 + R_GC },
-		{ "max-rss-growth", required_argument, NULL, 256 + R_RSS },
-		{ "max-cpu", required_argument, NULL, 256 + R_CPU },
-		{ "config", required_argument, NULL, 'c' },
-		{ "live", no_argument, NULL, 'L' },
-		{},
-	};
 	struct check_cmd *c = calloc(1, sizeof(*c));
-	char *rargv[MAX_ARGS], dur[32] = "30";
-	const char *out = "-";
-	int rargc = 0, ret = 2, opt, npids = 0;
-	bool others = false;
-	unsigned long long ns;
+	struct check_args a = { .c = c, .out = "-" };
+	enum opts_result res;
+	int ret = 2;
 
 	if (!c)
 		return 2;
@@ -433,103 +525,13 @@ int cmd_check(int argc, char **argv)
 	c->limit[R_GC] = 100;
 	c->limit[R_RSS] = 50;
 	c->limit[R_CPU] = 90;
-	rargv[rargc++] = "check";
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+p:aC:G:d:f:o:qvh", opts, NULL)) != -1) {
-		if (rargc > MAX_ARGS - 8) {
-			pr_err("too many arguments");
-			goto out;
-		}
-		if (opt == 'p')
-			npids++;
-		else if (opt == 'a' || opt == 'C' || opt == 'G')
-			others = true;
-		if (opt != 'd' && record_forward_opt(opt, optarg, rargv, &rargc))
-			continue;
-		switch (opt) {
-		case 'd':
-			if (parse_time(optarg, 1e9, 1e9, 86400e9, &ns)) {
-				pr_err("invalid duration '%s' (e.g. 30s, 5m is not: 300s; at least 1s)",
-				       optarg);
-				goto out;
-			}
-			snprintf(dur, sizeof(dur), "%.3f", ns / 1e9);
-			break;
-		case 'f':
-			if (!strcmp(optarg, "json")) {
-				c->json = true;
-			} else if (strcmp(optarg, "text")) {
-				pr_err("unknown format '%s' (text, json)", optarg);
-				goto out;
-			}
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'c':
-			if (load_config(c, optarg))
-				goto out;
-			break;
-		case 'L':
-			c->live = true;
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto out;
-		default:
-			if (opt >= 256 && opt < 256 + NR_RULES) {
-				if (parse_limit(opt - 256, optarg, &c->limit[opt - 256])) {
-					pr_err("invalid --max-%s '%s'", rules[opt - 256].name, optarg);
-					goto out;
-				}
-				break;
-			}
-			usage(stderr);
-			goto out;
-		}
-	}
-	rargv[rargc++] = "-d";
-	rargv[rargc++] = dur;
-	/* stall stacks are sampled at async's rate */
-	rargv[rargc++] = "-r";
-	rargv[rargc++] = "199";
-	/* every malloc and free traps: one process, named (as mem --live) */
-	if (c->live && (others || npids + (optind < argc) != 1)) {
-		pr_err("--live watches one process: give one -p PID or a COMMAND");
+	session_opts_init(&c->so);
+	res = options_parse(&check_def, argc, argv, &c->so, &a, NULL);
+	if (res != OPTS_OK) {
+		ret = res == OPTS_HELP ? 0 : 2;
 		goto out;
 	}
-	if (record_forward_command(argc, argv, optind, rargv, &rargc, MAX_ARGS))
-		goto out;
-	if (strcmp(out, "-") && output_check_writable(out))
-		goto out;
-	/* a stall is any iteration over the stall rule's limit, or 100 ms */
-	c->arep = asyncrep__new((unsigned long long)(c->limit[R_STALL] < 100 ? c->limit[R_STALL] * 1e6 :
-									       100e6));
-	c->mrep = memrep__new(1000000000ULL, mono_ns());
-	if (!c->arep || !c->mrep)
-		goto out;
-	/* task steps cost the most and no rule uses them */
-	async_hooks_init(&c->ah, c->arep, c->limit[R_STALL] < 100 ? c->limit[R_STALL] * 1e6 : 100e6,
-			 true);
-	c->ah.sample_all = true;
-	c->view.ctx = c;
-	c->view.refresh = hook_profile;
-	/* as mem --live does, with its defaults */
-	memrep__set_live(c->mrep, c->live ? 64 * 1024 : 0, 2 * 65536);
-	mem_hooks_init(&c->mh, &c->w, c->mrep, 1000000000ULL, 0, c->live ? 64 * 1024 : 0);
-	c->mh.live_max = 65536;
-	c->mem_proc = c->mh.proc;
-	c->mem_done = c->mh.done;
-	c->mh.proc = hook_proc;
-	c->mh.done = hook_done;
-	c->view.async = &c->ah;
-	c->view.mem = &c->mh;
-	if (record_main(rargc, rargv, &c->view))
-		goto out;
-	asyncrep__set_duration(c->arep, mem_watch_seconds(&c->w));
-	memrep__set_duration(c->mrep, mem_watch_seconds(&c->w));
-	if (output_write_fn(out, write_verdicts, c))
+	if (check_setup(c, a.out) || check_run(c, a.out))
 		goto out;
 	ret = c->fails ? 1 : 0;
 out:

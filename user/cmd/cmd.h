@@ -12,10 +12,4 @@ int cmd_mem(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
-/*
- * Checks what BPF profiling needs (privileges, kernel BTF) and prints one
- * line naming what is missing. Returns 0 or a negative errno.
- */
-int check_privileges(void);
-
 #endif

@@ -12,13 +12,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/options.h"
 #include "report/diffrep.h"
 #include "output/flamegraph.h"
 #include "sys/log.h"
@@ -53,46 +53,64 @@ static void usage(FILE *f)
 		"  pyrograph diff --normalize monday.txt tuesday.txt\n");
 }
 
+enum { F_OUTPUT = 'o', F_NORMALIZE = 'n', F_TOP = 't' };
+
+static const struct cmd_opt diff_opts[] = {
+	{ "output", 'o', true, F_OUTPUT },
+	{ "normalize", 'n', false, F_NORMALIZE },
+	{ "top", 't', true, F_TOP },
+	{ NULL },
+};
+
+struct diff_args {
+	const char *out;
+	bool normalize;
+	unsigned long top;
+};
+
+static int diff_opt(void *ctx, int id, const char *arg)
+{
+	struct diff_args *a = ctx;
+
+	switch (id) {
+	case F_OUTPUT:
+		a->out = arg;
+		return 0;
+	case F_NORMALIZE:
+		a->normalize = true;
+		return 0;
+	case F_TOP:
+		return parse_uint(arg, "--top", 1, 10000, &a->top);
+	}
+	return -EINVAL;
+}
+
+static const struct cmd_def diff_def = {
+	.name = "diff",
+	.opts = diff_opts,
+	.opt = diff_opt,
+	.usage = usage,
+	.operands = true,
+};
+
 int cmd_diff(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "normalize", no_argument, NULL, 'n' },
-		{ "top", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	const char *out = "diff.svg";
+	struct diff_args args = { .out = "diff.svg", .top = 15 };
+	struct session_opts unused;
 	struct diffrep *d = NULL;
-	bool normalize = false;
-	long top = 15;
-	char *end;
-	int opt, ret = 1;
+	enum opts_result res;
+	const char *out;
+	bool normalize;
+	int optind = 0, ret = 1;
+	size_t top;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:nt:h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'n':
-			normalize = true;
-			break;
-		case 't':
-			top = strtol(optarg, &end, 10);
-			if (*end || top < 1 || top > 10000) {
-				pr_err("invalid --top '%s' (1-10000)", optarg);
-				return 1;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
+	session_opts_init(&unused);
+	res = options_parse(&diff_def, argc, argv, &unused, &args, &optind);
+	if (res != OPTS_OK)
+		return res == OPTS_HELP ? 0 : res == OPTS_REFUSED ? 2 : 1;
+	out = args.out;
+	normalize = args.normalize;
+	top = args.top;
 	if (argc - optind != 2) {
 		pr_err("diff needs two profiles: BEFORE AFTER (see pyrograph diff --help)");
 		return 1;

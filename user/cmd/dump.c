@@ -8,7 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +21,7 @@
 
 #include "sys/caps.h"
 #include "cmd/cmd.h"
+#include "cmd/options.h"
 #include "model/json.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
@@ -300,51 +301,61 @@ static void print_json(const struct pyproc_info *info, struct symcache *sc,
 	printf("]}\n");
 }
 
+enum { D_PID = 'p', D_JSON = 'j' };
+
+static const struct cmd_opt dump_opts[] = {
+	{ "pid", 'p', true, D_PID },
+	{ "json", 'j', false, D_JSON },
+	{ NULL },
+};
+
+struct dump_args {
+	pid_t pid;
+	bool json;
+};
+
+static int dump_opt(void *ctx, int id, const char *arg)
+{
+	struct dump_args *d = ctx;
+	unsigned long v;
+
+	if (id == D_JSON) {
+		d->json = true;
+		return 0;
+	}
+	if (parse_uint(arg, "pid", 1, INT_MAX, &v))
+		return -EINVAL;
+	d->pid = (pid_t)v;
+	return 0;
+}
+
+static const struct cmd_def dump_def = {
+	.name = "dump",
+	.opts = dump_opts,
+	.opt = dump_opt,
+	.usage = usage,
+};
+
 int cmd_dump(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
+	struct session_opts unused;
+	struct dump_args args = { 0 };
 	struct pyproc_info info;
 	struct task_entry *tasks = NULL;
 	struct py_thread *threads = NULL;
 	struct thread_view *views = NULL;
 	struct symcache *sc = NULL;
-	bool json = false;
-	pid_t pid = 0;
-	char err[512], *end;
+	enum opts_result res;
+	pid_t pid;
+	char err[512];
 	int c, n, ntasks, ret = 1;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:jvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			errno = 0;
-			pid = strtol(optarg, &end, 10);
-			if (errno || *end || pid <= 0) {
-				pr_err("invalid pid '%s'", optarg);
-				return 1;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'v':
-			log_verbosity = 2;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (!pid || optind < argc) {
+	session_opts_init(&unused);
+	res = options_parse(&dump_def, argc, argv, &unused, &args, NULL);
+	if (res != OPTS_OK)
+		return res == OPTS_HELP ? 0 : res == OPTS_REFUSED ? 2 : 1;
+	pid = args.pid;
+	if (!pid) {
 		usage(stderr);
 		return 1;
 	}
@@ -387,7 +398,7 @@ int cmd_dump(int argc, char **argv)
 		if (views[i].task)
 			classify(pid, &info.bpf, &views[i]);
 	}
-	if (json)
+	if (args.json)
 		print_json(&info, sc, views, n);
 	else
 		print_text(&info, sc, views, n);

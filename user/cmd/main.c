@@ -3,12 +3,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libelf.h>
-#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -48,38 +46,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	if (level == LIBBPF_WARN && log_verbosity < 2)
 		return 0; /* failures are reported by us in one line */
 	return vfprintf(stderr, fmt, ap);
-}
-
-static int has_cap(const struct __user_cap_data_struct d[2], int cap)
-{
-	return !!(d[cap / 32].effective & (1U << (cap % 32)));
-}
-
-int check_privileges(void)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = {};
-
-	if (syscall(SYS_capget, &h, d)) {
-		pr_err("cannot read capabilities: %s", strerror(errno));
-		return -errno;
-	}
-	if (!has_cap(d, CAP_SYS_ADMIN) &&
-	    !(has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON))) {
-		pr_err("needs root (or CAP_BPF and CAP_PERFMON, with CAP_SYS_PTRACE to read the targets): run it with sudo");
-		return -EPERM;
-	}
-	/* The override exists so the test suite can exercise this message. */
-	const char *btf = getenv("PYROGRAPH_KERNEL_BTF");
-
-	if (!btf)
-		btf = "/sys/kernel/btf/vmlinux";
-	if (access(btf, R_OK)) {
-		pr_err("kernel BTF is missing (%s): pyrograph needs a kernel built with CONFIG_DEBUG_INFO_BTF=y",
-		       btf);
-		return -ENOENT;
-	}
-	return 0;
 }
 
 static void usage(FILE *f)

@@ -2,15 +2,15 @@
 /*
  * pyrograph mem: where Python processes' memory grows, seen from outside.
  *
- * The recording loop of record (record.c) runs without its CPU sampler:
+ * A session (core/session.h) with the memory feature and no CPU sampler:
  * BPF sends every step of a Python process's resident-page counters with
  * the Python stack of the thread that made it (tp_btf/rss_stat), each
  * garbage collection with its pause (CPython's USDT probes) and, with
  * --allocations, sampled calls of the allocator's entry points (uprobes);
  * with --live, the large C allocations each stack holds (uprobes on malloc
  * and free).
- * This file parses the options, reads RSS every interval, feeds the report
- * (memrep.c) and writes it.
+ * This file parses the options, feeds the report (report/memrep.c) through
+ * its sink (which also reads RSS every interval) and writes it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,160 +22,25 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "sys/log.h"
-#include "report/memrep.h"
+#include "cmd/options.h"
+#include "model/stackagg.h"
 #include "output/output.h"
-#include "sys/procfs.h"
-#include "core/profiler.h"
-#include "core/record.h"
+#include "report/mem_sink.h"
+#include "sys/caps.h"
+#include "sys/clock.h"
+#include "sys/log.h"
 
-#define MAX_ARGS 256
 enum mem_format { MEM_TEXT, MEM_JSON, MEM_FLAMEGRAPH, MEM_COLLAPSED };
 
 struct mem_cmd {
+	struct session_opts so;
 	struct memrep *rep;
-	struct mem_watch w;
-	struct mem_hooks hooks;
-	struct live_view view;
+	struct mem_sink sink;
 	enum mem_format fmt;
 	const char *out, *plot;
+	unsigned long long interval_ns, period, live_min, live_max;
+	bool allocations, live;
 };
-
-static unsigned long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static void read_rss(struct mem_watch *c, pid_t pid, unsigned long long now)
-{
-	long long b = procfs_rss_bytes(pid);
-
-	if (b >= 0)
-		memrep__rss(c->rep, pid, now, b);
-}
-
-static void hook_proc(void *ctx, pid_t pid, const char *label,
-		      const char *version, int probes)
-{
-	struct mem_watch *c = ctx;
-
-	memrep__proc(c->rep, pid, label, version, probes);
-	for (int i = 0; i < c->nwatch; i++)
-		if (c->watch[i] == pid)
-			return;
-	if (c->nwatch < MEM_WATCH_MAX)
-		c->watch[c->nwatch++] = pid;
-	read_rss(c, pid, mono_ns());
-}
-
-static void hook_event(void *ctx, pid_t pid, __u32 type, const char *stack,
-		       long long value, long long aux0, long long aux1,
-		       unsigned long long ktime)
-{
-	struct mem_watch *c = ctx;
-
-	switch (type) {
-	case EV_MEM:
-		memrep__growth(c->rep, pid, stack, value, ktime);
-		break;
-	case EV_GC:
-		memrep__gc(c->rep, pid, stack, (int)aux0,
-			   value > 0 ? (unsigned long long)value : 0, aux1);
-		break;
-	case EV_ALLOC:
-		if (value > 0)
-			memrep__alloc(c->rep, pid, stack, value);
-		break;
-	case EV_LIVE:
-		memrep__live(c->rep, pid, stack, (unsigned long long)aux0, value, ktime);
-		break;
-	case EV_LIVE_FREE:
-		memrep__live_free(c->rep, pid, (unsigned long long)aux0, ktime);
-		break;
-	}
-}
-
-/* Every interval, each watched process's RSS; the gone are dropped. */
-static void hook_tick(void *ctx)
-{
-	struct mem_watch *c = ctx;
-	unsigned long long now = mono_ns();
-
-	/* The first tick is the start of the watch (BPF loaded, attached):
-	 * intervals count from here. */
-	if (!c->started) {
-		c->started = true;
-		c->start_ns = now;
-		c->next_ns = now + c->interval_ns;
-		memrep__set_start(c->rep, now);
-	}
-	/* the last tick is the end: detaching the probes afterwards takes a
-	 * while (the kernel waits for their users) */
-	c->end_ns = now;
-	if (now < c->next_ns)
-		return;
-	while (c->next_ns <= now)
-		c->next_ns += c->interval_ns;
-	for (int i = 0; i < c->nwatch;) {
-		long long b = procfs_rss_bytes(c->watch[i]);
-
-		if (b < 0) {
-			c->watch[i] = c->watch[--c->nwatch];
-			continue;
-		}
-		memrep__rss(c->rep, c->watch[i], now, b);
-		i++;
-	}
-}
-
-static void hook_done(void *ctx, const unsigned long long *st)
-{
-	struct mem_watch *c = ctx;
-	unsigned long long now = mono_ns();
-
-	for (int i = 0; i < c->nwatch; i++)
-		read_rss(c, c->watch[i], now);
-	memrep__counts(c->rep, st[STAT_MEM_EVENTS], st[STAT_MEM_NO_STACK],
-		       st[STAT_MEM_LOST], st[STAT_GC_LOST], st[STAT_ALLOC_LOST]);
-	memrep__live_counts(c->rep, st[STAT_LIVE_EVENTS], st[STAT_LIVE_FULL],
-			    st[STAT_LIVE_LOST], st[STAT_LIVE_FREE_LOST]);
-	if (st[STAT_MEM_LOST] + st[STAT_GC_LOST] + st[STAT_ALLOC_LOST] +
-	    st[STAT_LIVE_LOST] + st[STAT_LIVE_FREE_LOST])
-		pr_warn("events lost (ring buffer full): %llu memory changes, %llu collections, %llu allocation samples, %llu tracked allocations, %llu frees; try --buffer-size",
-			st[STAT_MEM_LOST], st[STAT_GC_LOST], st[STAT_ALLOC_LOST],
-			st[STAT_LIVE_LOST], st[STAT_LIVE_FREE_LOST]);
-	if (st[STAT_LIVE_FULL])
-		pr_warn("%llu large allocations not tracked: more than --live-max held at once",
-			st[STAT_LIVE_FULL]);
-}
-
-double mem_watch_seconds(const struct mem_watch *w)
-{
-	return ((w->end_ns ? w->end_ns : mono_ns()) - w->start_ns) / 1e9;
-}
-
-void mem_hooks_init(struct mem_hooks *h, struct mem_watch *w, struct memrep *rep,
-		    unsigned long long interval_ns, unsigned long long alloc_period,
-		    unsigned long long live_min)
-{
-	memset(w, 0, sizeof(*w));
-	w->rep = rep;
-	w->interval_ns = interval_ns;
-	w->start_ns = mono_ns();
-	w->next_ns = w->start_ns + interval_ns;
-	*h = (struct mem_hooks){
-		.ctx = w,
-		.alloc_period = alloc_period,
-		.live_min = live_min,
-		.proc = hook_proc,
-		.event = hook_event,
-		.tick = hook_tick,
-		.done = hook_done,
-	};
-}
 
 static void usage(FILE *f)
 {
@@ -205,7 +70,7 @@ static void usage(FILE *f)
 		"the same thread as a leak can look like the leak. --live answers who keeps\n"
 		"memory; without it, growth is only who touched it first.\n"
 		"\n"
-		RECORD_TARGETS_HELP
+		HELP_TARGETS
 		"\n"
 		"Options:\n"
 		"  -d, --duration SEC     stop after SEC seconds (default: until Ctrl-C, or\n"
@@ -244,6 +109,8 @@ static void usage(FILE *f)
 		"                         beyond, new ones are counted, not tracked\n"
 		"  -q, --quiet            no live status line\n"
 		"      --buffer-size MB   BPF ring buffer size (default 8)\n"
+		"      --max-procs N      Python processes tracked at once (default 4096)\n"
+		HELP_READY
 		"  -v, --verbose          debug messages\n"
 		"  -h, --help             this help\n"
 		"\n"
@@ -286,33 +153,40 @@ static int write_plot(FILE *f, void *ctx)
 	return memrep__write_plot(((struct mem_cmd *)ctx)->rep, f);
 }
 
-static int write_outputs(struct mem_cmd *c, bool allocations, bool live)
+static int write_outputs(struct mem_cmd *c, struct frame_table *ft)
 {
-	struct profile_data pd = { .timed = false };
+	struct profile prof;
+	struct profile_data pd = { .prof = &prof, .timed = false };
+	struct stackagg *agg;
+	bool allocations = c->allocations, live = c->live;
 	int ret = 0;
 
 	if (c->fmt == MEM_TEXT || c->fmt == MEM_JSON) {
 		ret = output_write_fn(c->out, write_report, c) ? 1 : 0;
 	} else {
 		if (allocations) {
-			pd.agg = memrep__alloc_stacks(c->rep);
+			agg = memrep__alloc_stacks(c->rep);
 			pd.title = "pyrograph mem: sampled allocations";
 			pd.subtitle = "weights in bytes allocated (sampled)";
 		} else if (live) {
-			pd.agg = memrep__live_stacks(c->rep);
+			agg = memrep__live_stacks(c->rep);
 			pd.title = "pyrograph mem: memory held";
 			pd.subtitle = "weights in bytes: large C allocations not freed at the end, by the stack that made them";
 		} else {
-			pd.agg = memrep__growth_stacks(c->rep);
+			agg = memrep__growth_stacks(c->rep);
 			pd.title = "pyrograph mem: resident memory growth";
 			pd.subtitle = "weights in bytes: net resident memory gained, by the stack that touched it first";
 		}
-		ret = output_write(c->out, c->fmt == MEM_COLLAPSED ? OUT_COLLAPSED : OUT_FLAMEGRAPH,
-				   &pd) ? 1 : 0;
+		profile_init(&prof, ft);
+		ret = agg && stackagg__to_profile(agg, &prof) ? 1 : 0;
+		if (!ret)
+			ret = output_write(c->out, c->fmt == MEM_COLLAPSED ? OUT_COLLAPSED :
+						 OUT_FLAMEGRAPH, &pd) ? 1 : 0;
 		if (!ret)
 			fprintf(stderr, "pyrograph: wrote %s (%zu distinct stacks)\n",
 				strcmp(c->out, "-") ? c->out : "stdout",
-				pd.agg ? stackagg__count(pd.agg) : 0);
+				profile_count(&prof));
+		profile_free(&prof);
 		if (!ret && strcmp(c->out, "-"))
 			ret = output_write_fn("-", write_report, c) ? 1 : 0;
 	}
@@ -324,164 +198,174 @@ static int write_outputs(struct mem_cmd *c, bool allocations, bool live)
 	return ret;
 }
 
+enum { M_INTERVAL = 'i', M_FORMAT = 'f', M_OUTPUT = 'o', M_PLOT = 256,
+       M_ALLOCATIONS, M_SAMPLE_BYTES, M_LIVE, M_LIVE_BYTES, M_LIVE_MAX };
+
+static const struct cmd_opt mem_opts[] = {
+	{ "interval", 'i', true, M_INTERVAL },
+	{ "format", 'f', true, M_FORMAT },
+	{ "output", 'o', true, M_OUTPUT },
+	{ "plot", 0, true, M_PLOT },
+	{ "allocations", 0, false, M_ALLOCATIONS },
+	{ "sample-bytes", 0, true, M_SAMPLE_BYTES },
+	{ "live", 0, false, M_LIVE },
+	{ "live-bytes", 0, true, M_LIVE_BYTES },
+	{ "live-max", 0, true, M_LIVE_MAX },
+	{ NULL },
+};
+
+static int mem_format(struct mem_cmd *c, const char *arg)
+{
+	static const char *const names[] = {
+		[MEM_TEXT] = "text", [MEM_JSON] = "json",
+		[MEM_FLAMEGRAPH] = "flamegraph", [MEM_COLLAPSED] = "collapsed",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(arg, names[i])) {
+			c->fmt = (enum mem_format)i;
+			return 0;
+		}
+	}
+	pr_err("unknown format '%s' (text, json, flamegraph, collapsed)", arg);
+	return -EINVAL;
+}
+
+static int mem_opt(void *ctx, int id, const char *arg)
+{
+	struct mem_cmd *c = ctx;
+
+	switch (id) {
+	case M_INTERVAL:
+		if (parse_time(arg, 1e9, 100e6, 86400e9, &c->interval_ns)) {
+			pr_err("invalid interval '%s' (e.g. 5s, 500ms; at least 100ms)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case M_FORMAT:
+		return mem_format(c, arg);
+	case M_OUTPUT:
+		c->out = arg;
+		return 0;
+	case M_PLOT:
+		c->plot = arg;
+		return 0;
+	case M_ALLOCATIONS:
+		c->allocations = true;
+		return 0;
+	case M_LIVE:
+		c->live = true;
+		return 0;
+	case M_LIVE_BYTES:
+		c->live = true;
+		if (parse_bytes(arg, &c->live_min)) {
+			pr_err("invalid --live-bytes '%s' (e.g. 65536, 64k, 1M)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case M_LIVE_MAX:
+		if (parse_bytes(arg, &c->live_max) || c->live_max > (1 << 24)) {
+			pr_err("invalid --live-max '%s' (1 to 16M)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case M_SAMPLE_BYTES:
+		if (parse_bytes(arg, &c->period)) {
+			pr_err("invalid --sample-bytes '%s' (e.g. 65536, 512k, 4M)", arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const struct cmd_def mem_def = {
+	.name = "mem",
+	.groups = OPT_RECORDING,
+	.opts = mem_opts,
+	.opt = mem_opt,
+	.usage = usage,
+};
+
+static int mem_run(struct mem_cmd *c)
+{
+	struct session_sink sink;
+	struct session *s;
+	int ret;
+
+	ret = session_open(&s, &c->so);
+	if (ret)
+		return ret;
+	ret = mem_sink_init(&sink, &c->sink, c->rep, session_frames(s), c->interval_ns);
+	if (!ret)
+		ret = session_add_sink(s, &sink);
+	if (!ret)
+		ret = session_run(s);
+	if (!ret)
+		session_print_status(s);
+	memrep__set_duration(c->rep, mem_sink_seconds(&c->sink));
+	if (!ret)
+		ret = write_outputs(c, session_frames(s));
+	mem_sink_free(&c->sink);
+	session_close(s);
+	return ret;
+}
+
+/* Every allocation traps into the kernel: one process, named. */
+static int check_one_process(const struct mem_cmd *c)
+{
+	const struct session_opts *o = &c->so;
+
+	if ((c->allocations || c->live) &&
+	    (o->container || o->cgroup || o->npids + (o->cmd != NULL) != 1)) {
+		pr_err("%s watches one process: give one -p PID or a COMMAND",
+		       c->allocations ? "--allocations" : "--live");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cmd_mem(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "container", required_argument, NULL, 'C' },
-		{ "cgroup", required_argument, NULL, 'G' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "plot", required_argument, NULL, 'P' },
-		{ "allocations", no_argument, NULL, 'A' },
-		{ "sample-bytes", required_argument, NULL, 'S' },
-		{ "live", no_argument, NULL, 'L' },
-		{ "live-bytes", required_argument, NULL, 'l' },
-		{ "live-max", required_argument, NULL, 'M' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "buffer-size", required_argument, NULL, 'B' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct mem_cmd *c;
-	char *rargv[MAX_ARGS];
-	int rargc = 0, ret, opt, npids = 0;
-	unsigned long long period = 512 * 1024, live_min = 64 * 1024, live_max = 65536;
-	bool live = false;
-	bool allocations = false, others = false;
-	double seconds;
+	struct mem_cmd *c = calloc(1, sizeof(*c));
+	enum opts_result res;
+	int ret = 1;
 
-	c = calloc(1, sizeof(*c));
 	if (!c)
 		return 1;
-	c->w.interval_ns = 5000000000ULL;
-	rargv[rargc++] = "mem";
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+p:aC:G:d:i:f:o:qvh", opts,
-				  NULL)) != -1) {
-		if (rargc > MAX_ARGS - 8) {
-			pr_err("too many arguments");
-			ret = 1;
-			goto out;
-		}
-		if (opt == 'p')
-			npids++;
-		else if (opt == 'a' || opt == 'C' || opt == 'G')
-			others = true;
-		if (record_forward_opt(opt, optarg, rargv, &rargc))
-			continue;
-		switch (opt) {
-		case 'i':
-			if (parse_time(optarg, 1e9, 100e6, 86400e9, &c->w.interval_ns)) {
-				pr_err("invalid interval '%s' (e.g. 5s, 500ms; at least 100ms)",
-				       optarg);
-				ret = 1;
-				goto out;
-			}
-			break;
-		case 'f':
-			if (!strcmp(optarg, "text")) {
-				c->fmt = MEM_TEXT;
-			} else if (!strcmp(optarg, "json")) {
-				c->fmt = MEM_JSON;
-			} else if (!strcmp(optarg, "flamegraph")) {
-				c->fmt = MEM_FLAMEGRAPH;
-			} else if (!strcmp(optarg, "collapsed")) {
-				c->fmt = MEM_COLLAPSED;
-			} else {
-				pr_err("unknown format '%s' (text, json, flamegraph, collapsed)",
-				       optarg);
-				ret = 1;
-				goto out;
-			}
-			break;
-		case 'o':
-			c->out = optarg;
-			break;
-		case 'P':
-			c->plot = optarg;
-			break;
-		case 'A':
-			allocations = true;
-			break;
-		case 'L':
-			live = true;
-			break;
-		case 'l':
-			if (parse_bytes(optarg, &live_min)) {
-				pr_err("invalid --live-bytes '%s' (e.g. 65536, 64k, 1M)", optarg);
-				ret = 1;
-				goto out;
-			}
-			live = true;
-			break;
-		case 'M':
-			if (parse_bytes(optarg, &live_max) || live_max > (1 << 24)) {
-				pr_err("invalid --live-max '%s' (1 to 16M)", optarg);
-				ret = 1;
-				goto out;
-			}
-			break;
-		case 'S':
-			if (parse_bytes(optarg, &period)) {
-				pr_err("invalid --sample-bytes '%s' (e.g. 65536, 512k, 4M)",
-				       optarg);
-				ret = 1;
-				goto out;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			ret = 0;
-			goto out;
-		default:
-			usage(stderr);
-			ret = 1;
-			goto out;
-		}
-	}
-	/* Every allocation traps into the kernel: one process, named. */
-	if ((allocations || live) && (others || npids + (optind < argc) != 1)) {
-		pr_err("%s watches one process: give one -p PID or a COMMAND",
-		       allocations ? "--allocations" : "--live");
-		ret = 1;
+	c->interval_ns = 5000000000ULL;
+	c->period = 512 * 1024;
+	c->live_min = 64 * 1024;
+	c->live_max = 65536;
+	session_opts_init(&c->so);
+	res = options_parse(&mem_def, argc, argv, &c->so, c, NULL);
+	if (res != OPTS_OK) {
+		ret = res == OPTS_HELP ? 0 : res == OPTS_REFUSED ? 2 : 1;
 		goto out;
 	}
+	if (check_one_process(c) || check_privileges())
+		goto out;
 	if (!c->out)
 		c->out = c->fmt == MEM_FLAMEGRAPH ? "mem.svg" : "-";
-	if (record_forward_command(argc, argv, optind, rargv, &rargc, MAX_ARGS)) {
-		ret = 1;
+	if ((strcmp(c->out, "-") && output_check_writable(c->out)) ||
+	    (c->plot && output_check_writable(c->plot)))
 		goto out;
-	}
-	if (strcmp(c->out, "-") && output_check_writable(c->out)) {
-		ret = 1;
+	/* memory only: no CPU sampler */
+	c->so.cpu = false;
+	c->so.mem = (struct session_mem){
+		.on = true,
+		.rss = true,
+		.alloc_period = c->allocations ? c->period : 0,
+		.live_min = c->live ? c->live_min : 0,
+		.live_max = (unsigned int)c->live_max,
+	};
+	c->rep = memrep__new(c->interval_ns, clock_mono_ns());
+	if (!c->rep)
 		goto out;
-	}
-	if (c->plot && output_check_writable(c->plot)) {
-		ret = 1;
-		goto out;
-	}
-	c->rep = memrep__new(c->w.interval_ns, mono_ns());
-	if (!c->rep) {
-		ret = 1;
-		goto out;
-	}
-	memrep__set_alloc_period(c->rep, allocations ? period : 0);
+	memrep__set_alloc_period(c->rep, c->allocations ? c->period : 0);
 	/* twice the BPF map's entries: slack for frees lost on the way */
-	memrep__set_live(c->rep, live ? live_min : 0, 2 * live_max);
-	mem_hooks_init(&c->hooks, &c->w, c->rep, c->w.interval_ns, allocations ? period : 0,
-		       live ? live_min : 0);
-	c->hooks.live_max = (unsigned int)live_max;
-	c->view.mem = &c->hooks;
-	ret = record_main(rargc, rargv, &c->view);
-	seconds = mem_watch_seconds(&c->w);
-	memrep__set_duration(c->rep, seconds);
-	if (ret == 0)
-		ret = write_outputs(c, allocations, live);
+	memrep__set_live(c->rep, c->live ? c->live_min : 0, 2 * c->live_max);
+	ret = mem_run(c) ? 1 : 0;
 out:
 	memrep__free(c->rep);
 	free(c);

@@ -20,138 +20,138 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/options.h"
+#include "sys/clock.h"
 #include "sys/log.h"
-#include "core/record.h"
 
 #define MAX_FUNCS 65536
 #define MAX_PROCS 256
 #define MAX_DEPTH 2048
 
 struct func {
-	char *name; /* "qualname (file)" */
-	double own, total;	       /* samples in the last interval */
+	frame_id key; /* the function: its frame without a line */
+	double own, total;	   /* samples in the last interval */
 	double own_cum, total_cum; /* samples since the start */
-	unsigned int seen;	       /* dedupes recursion within one stack */
+	unsigned int seen;	   /* dedupes recursion within one stack */
 };
 
 struct proc_row {
-	char name[256]; /* "command (pid)" */
+	frame_id root; /* the process frame */
 	double samples;
 };
 
 enum sort_key { SORT_OWN, SORT_TOTAL, SORT_OWN_CUM, SORT_TOTAL_CUM };
 
 struct top {
+	struct session_opts so;
+	struct frame_table *ft;
+	/* frame id -> index + 1 in f (0: not seen yet) */
+	uint32_t *func_of;
+	size_t func_of_cap;
 	struct func *f;
-	size_t n, cap; /* open addressing, cap a power of two */
+	size_t n, cap;
 	struct proc_row procs[MAX_PROCS];
 	int nprocs;
 	enum sort_key sort;
 	bool tty, raw;
 	struct termios saved;
 	double hz, seconds, elapsed;
+	unsigned long long last_ns;
 	unsigned int stamp, nlive;
-	unsigned long long samples;
 };
 
-static unsigned long long hash_str(const char *s)
+/* The function a frame belongs to: a Python frame without its line. */
+static frame_id function_key(struct top *t, frame_id id)
 {
-	unsigned long long h = 1469598103934665603ULL;
+	const struct frame *fr = frames_get(t->ft, id);
+	struct frame k;
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	if (fr->kind != FRAME_PYTHON || !fr->line)
+		return id;
+	k = *fr;
+	k.line = 0;
+	return frames_add(t->ft, &k);
 }
 
-static struct func *lookup(struct top *t, const char *name)
+/* Room in func_of for frame id. */
+static int grow_map(struct top *t, frame_id id)
 {
-	size_t i;
+	size_t cap = t->func_of_cap ? t->func_of_cap : 1024;
+	uint32_t *nf;
 
-	if ((t->n + 1) * 4 > t->cap * 3) {
-		size_t ncap = t->cap ? t->cap * 2 : 1024;
-		struct func *nf;
+	if (id < t->func_of_cap)
+		return 0;
+	while (cap <= id)
+		cap *= 2;
+	nf = realloc(t->func_of, cap * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	memset(nf + t->func_of_cap, 0, (cap - t->func_of_cap) * sizeof(*nf));
+	t->func_of = nf;
+	t->func_of_cap = cap;
+	return 0;
+}
 
-		if (t->n >= MAX_FUNCS)
+/* The function row of frame id: frames are ids, so the table is an array
+ * indexed by them, filled as frames turn up. */
+static struct func *lookup(struct top *t, frame_id id)
+{
+	frame_id key;
+
+	if (id == FRAME_NONE || grow_map(t, id))
+		return NULL;
+	if (!t->func_of[id]) {
+		key = function_key(t, id);
+		if (key == FRAME_NONE || grow_map(t, key))
 			return NULL;
-		nf = calloc(ncap, sizeof(*nf));
-		if (!nf)
-			return NULL;
-		for (size_t k = 0; k < t->cap; k++) {
-			if (!t->f[k].name)
-				continue;
-			i = hash_str(t->f[k].name) & (ncap - 1);
-			while (nf[i].name)
-				i = (i + 1) & (ncap - 1);
-			nf[i] = t->f[k];
+		if (!t->func_of[key]) {
+			if (t->n >= MAX_FUNCS)
+				return NULL;
+			if (t->n == t->cap) {
+				size_t cap = t->cap ? 2 * t->cap : 1024;
+				struct func *nf = realloc(t->f, cap * sizeof(*nf));
+
+				if (!nf)
+					return NULL;
+				t->f = nf;
+				t->cap = cap;
+			}
+			t->f[t->n] = (struct func){ .key = key };
+			t->func_of[key] = (uint32_t)++t->n;
 		}
-		free(t->f);
-		t->f = nf;
-		t->cap = ncap;
+		t->func_of[id] = t->func_of[key];
 	}
-	i = hash_str(name) & (t->cap - 1);
-	while (t->f[i].name && strcmp(t->f[i].name, name))
-		i = (i + 1) & (t->cap - 1);
-	if (!t->f[i].name) {
-		t->f[i].name = strdup(name);
-		if (!t->f[i].name)
-			return NULL;
-		t->n++;
-	}
-	return &t->f[i];
+	return &t->f[t->func_of[id] - 1];
 }
 
-/* "name (file:123)" -> "name (file)": a function, not a line. */
-static void function_key(const char *frame, size_t len, char *out, size_t olen)
+static void add_proc(struct top *t, frame_id root, double w)
 {
-	size_t l = len < olen - 1 ? len : olen - 1;
-	char *colon;
+	int i;
 
-	memcpy(out, frame, l);
-	out[l] = '\0';
-	if (l && out[l - 1] == ')') {
-		colon = strrchr(out, ':');
-		if (colon && strspn(colon + 1, "0123456789") == strlen(colon + 1) - 1) {
-			colon[0] = ')';
-			colon[1] = '\0';
-		}
-	}
+	for (i = 0; i < t->nprocs; i++)
+		if (t->procs[i].root == root)
+			break;
+	if (i == t->nprocs && t->nprocs < MAX_PROCS)
+		t->procs[t->nprocs++] = (struct proc_row){ .root = root };
+	if (i < t->nprocs)
+		t->procs[i].samples += w;
 }
 
-static void add_stack(struct top *t, const char *stack, double w)
+static int top_sample(void *ctx, const struct session_sample *s)
 {
-	const char *p = stack, *semi;
+	struct top *t = ctx;
 	struct func *leaf = NULL;
-	char key[1024];
-	int depth = 0;
+	/* --idle/--gil: time on or off the CPU, as samples of the rate */
+	double w = t->so.offcpu || t->so.gil ? s->ns / 1e9 * t->hz : 1;
 
+	if (!s->oncpu && !(t->so.offcpu || t->so.gil))
+		return 0;
 	t->stamp++;
-	/* the first frame is the process */
-	semi = strchr(p, ';');
-	{
-		size_t l = semi ? (size_t)(semi - p) : strlen(p);
-		int i;
+	if (s->nroot)
+		add_proc(t, s->frames[s->nroot - 1], w);
+	for (uint32_t i = s->nroot; i < s->n && i < MAX_DEPTH; i++) {
+		struct func *f = lookup(t, s->frames[i]);
 
-		for (i = 0; i < t->nprocs; i++)
-			if (strlen(t->procs[i].name) == l &&
-			    !strncmp(t->procs[i].name, p, l))
-				break;
-		if (i == t->nprocs && t->nprocs < MAX_PROCS) {
-			snprintf(t->procs[i].name, sizeof(t->procs[i].name),
-				 "%.*s", (int)l, p);
-			t->procs[i].samples = 0;
-			t->nprocs++;
-		}
-		if (i < t->nprocs)
-			t->procs[i].samples += w;
-	}
-	while (semi && depth++ < MAX_DEPTH) {
-		struct func *f;
-
-		p = semi + 1;
-		semi = strchr(p, ';');
-		function_key(p, semi ? (size_t)(semi - p) : strlen(p), key,
-			     sizeof(key));
-		f = lookup(t, key);
 		if (!f)
 			continue;
 		if (f->seen != t->stamp) {
@@ -165,6 +165,7 @@ static void add_stack(struct top *t, const char *stack, double w)
 		leaf->own += w;
 		leaf->own_cum += w;
 	}
+	return 0;
 }
 
 static int cmp_sort;
@@ -236,9 +237,8 @@ static void draw(struct top *t)
 	v = calloc(t->n ? t->n : 1, sizeof(*v));
 	if (!v)
 		return;
-	for (size_t i = 0, k = 0; i < t->cap; i++)
-		if (t->f[i].name)
-			v[k++] = &t->f[i];
+	for (size_t i = 0; i < t->n; i++)
+		v[i] = &t->f[i];
 	cmp_sort = t->sort;
 	qsort(v, t->n, sizeof(*v), cmp_func);
 
@@ -252,7 +252,7 @@ static void draw(struct top *t)
 	line(t, cols, "  %%CPU  PROCESS");
 	for (int i = 0; i < t->nprocs && i < 5; i++)
 		line(t, cols, "%6.1f  %s", 100.0 * t->procs[i].samples / per_cpu,
-		     t->procs[i].name);
+		     frame_text(t->ft, t->procs[i].root));
 	line(t, cols, "%s", "");
 	line(t, cols, "  %%Own  %%Total  OwnTime  TotalTime  Function (file)");
 	room = rows - 7 - (t->nprocs < 5 ? t->nprocs : 5);
@@ -261,7 +261,7 @@ static void draw(struct top *t)
 
 		line(t, cols, "%6.1f %7.1f %7.2fs %9.2fs  %s",
 		     100.0 * f->own / per_cpu, 100.0 * f->total / per_cpu,
-		     f->own_cum / t->hz, f->total_cum / t->hz, f->name);
+		     f->own_cum / t->hz, f->total_cum / t->hz, frame_text(t->ft, f->key));
 	}
 	if (t->tty)
 		fputs("\033[J", stdout); /* clear what the last frame left */
@@ -271,22 +271,17 @@ static void draw(struct top *t)
 	free(v);
 }
 
-static int top_refresh(void *ctx, const struct stack_count *stacks, size_t n,
-		       double hz, double seconds, unsigned int nprocs)
+/* Every second: the last second's table, then its counts start over. */
+static int top_tick(void *ctx, const struct session_health *h)
 {
 	struct top *t = ctx;
+	unsigned long long now = clock_mono_ns();
 
-	for (size_t i = 0; i < t->cap; i++)
-		t->f[i].own = t->f[i].total = 0;
-	for (int i = 0; i < t->nprocs; i++)
-		t->procs[i].samples = 0;
-	t->nprocs = 0;
-	for (size_t i = 0; i < n; i++)
-		add_stack(t, stacks[i].stack, (double)stacks[i].count);
-	t->hz = hz;
-	t->seconds = seconds;
-	t->elapsed += seconds;
-	t->nlive = nprocs;
+	t->hz = h->hz;
+	t->seconds = t->last_ns ? (now - t->last_ns) / 1e9 : h->elapsed;
+	t->last_ns = now;
+	t->elapsed += t->seconds;
+	t->nlive = h->nprocs_live;
 	/* busiest process first */
 	for (int i = 1; i < t->nprocs; i++)
 		for (int k = i; k > 0 && t->procs[k].samples > t->procs[k - 1].samples; k--) {
@@ -296,6 +291,9 @@ static int top_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 			t->procs[k - 1] = tmp;
 		}
 	draw(t);
+	for (size_t i = 0; i < t->n; i++)
+		t->f[i].own = t->f[i].total = 0;
+	t->nprocs = 0;
 	return 0;
 }
 
@@ -351,7 +349,8 @@ static void usage(FILE *f)
 		"(Ctrl-C too).\n"
 		"\n"
 		"Options: the targets and sampling options of `pyrograph record` (-p, -a,\n"
-		"--container, --cgroup, -s, -r, -d, --idle, --gil, --max-procs), plus\n"
+		"--container, --cgroup, -s, -r, -d, --idle, --gil, --max-procs,\n"
+		"--buffer-size, --ready-fd), plus\n"
 		"  -h, --help   this help\n"
 		"\n"
 		"Examples:\n"
@@ -360,48 +359,76 @@ static void usage(FILE *f)
 		"  pyrograph top --container 3f2a9c -r 200\n");
 }
 
-int cmd_top(int argc, char **argv)
-{
-	struct top t = { .sort = SORT_OWN };
-	struct live_view v = {
-		.ctx = &t,
-		.interval_ms = 1000,
-		.refresh = top_refresh,
-		.input = top_input,
-	};
-	struct termios raw;
-	int ret;
+static const struct cmd_def top_def = {
+	.name = "top",
+	.groups = OPT_RECORDING | OPT_SUBPROC | OPT_RATE | OPT_WALL,
+	.usage = usage,
+};
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
-	}
-	t.tty = isatty(STDOUT_FILENO);
-	if (t.tty && isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &t.saved)) {
-		raw = t.saved;
-		/* keys without Enter and without echo; ISIG stays on, so
-		 * Ctrl-C is SIGINT, which stops the loop like q */
+/* Keys without Enter and without echo; ISIG stays on, so Ctrl-C is
+ * SIGINT, which stops the loop like q. */
+static void terminal_raw(struct top *t)
+{
+	struct termios raw;
+
+	t->tty = isatty(STDOUT_FILENO);
+	if (t->tty && isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &t->saved)) {
+		raw = t->saved;
 		raw.c_lflag &= ~(ICANON | ECHO);
 		raw.c_cc[VMIN] = 0;
 		raw.c_cc[VTIME] = 0;
 		if (!tcsetattr(STDIN_FILENO, TCSANOW, &raw))
-			t.raw = true;
+			t->raw = true;
 	}
-	if (t.tty)
+	if (t->tty)
 		fputs("\033[?1049h\033[?25l\033[H\033[2J", stdout); /* alt screen */
 	fflush(stdout);
-	ret = record_main(argc, argv, &v);
-	if (t.tty)
+}
+
+static void terminal_restore(struct top *t)
+{
+	if (t->tty)
 		fputs("\033[?25h\033[?1049l", stdout);
 	fflush(stdout);
-	if (t.raw)
-		tcsetattr(STDIN_FILENO, TCSANOW, &t.saved);
-	for (size_t i = 0; i < t.cap; i++)
-		free(t.f[i].name);
+	if (t->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+}
+
+static int top_run(struct top *t)
+{
+	struct session_sink sink = {
+		.ctx = t, .sample = top_sample, .tick = top_tick, .poll = top_input,
+	};
+	struct session *s;
+	int ret = session_open(&s, &t->so);
+
+	if (ret)
+		return ret;
+	t->ft = session_frames(s);
+	ret = session_add_sink(s, &sink);
+	terminal_raw(t);
+	if (!ret)
+		ret = session_run(s);
+	terminal_restore(t);
+	session_close(s);
+	return ret;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	struct top t = { .sort = SORT_OWN };
+	enum opts_result res;
+	int ret;
+
+	session_opts_init(&t.so);
+	res = options_parse(&top_def, argc, argv, &t.so, &t, NULL);
+	if (res != OPTS_OK)
+		return res == OPTS_HELP ? 0 : res == OPTS_REFUSED ? 2 : 1;
+	/* the table is the output: one root frame per process, no status */
+	t.so.group = GROUP_PROCESS;
+	t.so.quiet = true;
+	ret = top_run(&t) ? 1 : 0;
 	free(t.f);
+	free(t.func_of);
 	return ret;
 }

@@ -314,7 +314,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	}
 	/* mem alone watches memory, not the CPU: no sampler (check, which
 	 * times event loops too, needs it for the stacks of stalls). */
-	err = o->mem && !o->loops ? 0 : open_perf_events(p);
+	err = o->no_sampler ? 0 : open_perf_events(p);
 	if (err)
 		goto fail;
 	*out = p;

@@ -33,6 +33,7 @@ struct profiler_opts {
 	unsigned long long live_min; /* mem --live: C allocations this large are
 				      * tracked until freed (0: off) */
 	unsigned int live_max;	     /* ... at most this many at once */
+	bool no_sampler;       /* no CPU sampler (memory only) */
 };
 
 /*

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report/async_sink.h"
+#include "sys/clock.h"
+
+#define TEXT_MAX (1 << 20)
+
+/* Does the process have uvloop's compiled loop module mapped? */
+static bool has_uvloop(pid_t pid)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/uvloop/loop.") != NULL;
+	fclose(f);
+	return found;
+}
+
+static void found(void *ctx, const struct session_target *t)
+{
+	struct async_sink *as = ctx;
+	char label[1400];
+
+	/* the report names a container's processes with it */
+	snprintf(label, sizeof(label), "%s%s%s", t->where ? t->where : "",
+		 t->where ? ": " : "", t->label);
+	asyncrep__proc(as->rep, t->pid, label, has_uvloop(t->pid));
+}
+
+/* stacks of loop threads inside iterations: what stalls are made of */
+static int sample(void *ctx, const struct session_sample *s)
+{
+	struct async_sink *as = ctx;
+
+	if (!s->in_loop)
+		return 0;
+	stacks_text(as->ft, s->frames, s->n, as->buf, TEXT_MAX);
+	asyncrep__stack(as->rep, s->pid, s->tid, as->buf, s->oncpu, s->start,
+			s->ns);
+	return 0;
+}
+
+static void stall(void *ctx, const struct stall_event *e)
+{
+	struct async_sink *as = ctx;
+
+	asyncrep__stall(as->rep, e->pid, e->tid, e->start, e->ns, e->off_ns);
+}
+
+static int loop(void *ctx, __u32 tid, const struct loop_state *ls)
+{
+	struct async_sink *as = ctx;
+	char path[96], comm[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", ls->pid, tid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	/* uvloop may have been imported after the process was found */
+	if (has_uvloop(ls->pid))
+		asyncrep__proc_uvloop(as->rep, ls->pid);
+	return asyncrep__loop(as->rep, tid, comm[0] ? comm : NULL, ls);
+}
+
+static void step(void *ctx, const struct session_step *s)
+{
+	struct async_sink *as = ctx;
+
+	asyncrep__step(as->rep, s->pid, s->coro, frame_text(as->ft, s->code),
+		       s->ns, s->result);
+}
+
+static void resume(void *ctx, const struct session_resume *r)
+{
+	struct async_sink *as = ctx;
+
+	stacks_text(as->ft, r->chain, r->n, as->buf, TEXT_MAX);
+	asyncrep__resume(as->rep, r->pid, r->coro, as->buf, r->ns);
+}
+
+/*
+ * A source line as process pid sees its file (through its root, so a
+ * container's files are its own). The file is the target's: bounded in
+ * lines read and bytes kept.
+ */
+static int source_line(void *ctx, pid_t pid, const char *file, long line,
+		       char *buf, size_t len)
+{
+	char path[PATH_MAX], text[4096];
+	unsigned long long total = 0;
+	const char *p;
+	struct stat st;
+	long n = 0;
+	FILE *f;
+	int fd;
+
+	(void)ctx;
+	if (line <= 0 || line > 1000000 || file[0] != '/' || !len)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, file);
+	/* The name comes from the target's code object: it may be a FIFO
+	 * (open would block) or a device that never ends. Regular files only,
+	 * and a bounded read. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+		close(fd);
+		return -EINVAL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (total < (64ULL << 20) && fgets(text, sizeof(text), f)) {
+		size_t l = strlen(text);
+
+		total += l + 1;
+		/* a line longer than the buffer continues in the next read */
+		if (l && text[l - 1] != '\n' && !feof(f))
+			continue;
+		if (++n == line)
+			break;
+	}
+	fclose(f);
+	if (n != line)
+		return -ENOENT;
+	text[strcspn(text, "\r\n")] = '\0';
+	for (p = text; *p == ' ' || *p == '\t'; p++)
+		;
+	snprintf(buf, len, "%s", p);
+	return 0;
+}
+
+int async_sink_init(struct session_sink *sink, struct async_sink *as,
+		    struct asyncrep *rep, struct frame_table *ft)
+{
+	*as = (struct async_sink){ .rep = rep, .ft = ft, .buf = malloc(TEXT_MAX) };
+	if (!as->buf)
+		return -ENOMEM;
+	*sink = (struct session_sink){
+		.ctx = as,
+		.found = found,
+		.sample = sample,
+		.stall = stall,
+		.loop = loop,
+		.step = step,
+		.resume = resume,
+	};
+	asyncrep__set_source(rep, source_line, NULL);
+	asyncrep__set_clock(rep, clock_mono_ns(), clock_real_ns());
+	return 0;
+}
+
+void async_sink_free(struct async_sink *as)
+{
+	free(as->buf);
+	as->buf = NULL;
+}
