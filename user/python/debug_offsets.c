@@ -314,36 +314,32 @@ static int fits16(uint64_t v)
 	return v < PY_OFF_NONE;
 }
 
-int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
+/* The cookie, version and flavour of the struct: its layout, or why not. */
+static int dof_header(const unsigned char *p, size_t len,
+		      const struct dof_layout **out, uint64_t *hex)
 {
 	static const char cookie[8] = {'x', 'd', 'e', 'b', 'u', 'g', 'p', 'y'};
 	const struct dof_layout *l = NULL;
-	const unsigned char *p = buf;
-	uint64_t v[DOF__NR] = {0};
-	uint64_t hex, ft, ascii, compact, gen_iframe;
-	struct py_offsets o;
-	size_t i;
+	uint64_t ft;
 
-	if (!buf || !out || len < sizeof(cookie))
+	if (len < sizeof(cookie))
 		return -EINVAL;
 	if (memcmp(p, cookie, sizeof(cookie)))
 		return -ENOENT;
 	if (len < 24)
 		return -EINVAL;
-
 	/* PY_VERSION_HEX: major 24-31, minor 16-23, micro 8-15, level/serial 0-7. */
-	hex = rd64(p, 8);
-	if (hex > 0xffffffffu)
+	*hex = rd64(p, 8);
+	if (*hex > 0xffffffffu)
 		return -EINVAL;
-	if ((hex >> 24) != 3)
+	if ((*hex >> 24) != 3)
 		return -ENOTSUP;
-	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
-		if (layouts[i].minor == ((hex >> 16) & 0xff))
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		if (layouts[i].minor == ((*hex >> 16) & 0xff))
 			l = &layouts[i];
 	}
 	if (!l)
 		return -ENOTSUP;
-
 	ft = rd64(p, 16);
 	if (ft == 1) /* Py_GIL_DISABLED: other object and frame layouts */
 		return -ENOTSUP;
@@ -351,12 +347,20 @@ int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
 		return -EINVAL;
 	if (len < l->struct_size)
 		return -EINVAL;
+	*out = l;
+	return 0;
+}
+
+/* The published values, the sizes checked and the fields placed in o. */
+static int dof_fields(const unsigned char *p, const struct dof_layout *l,
+		      uint64_t v[DOF__NR], struct py_offsets *o)
+{
+	size_t i;
 
 	for (i = 0; i < DOF__NR; i++) {
 		if (l->pos[i])
 			v[i] = rd64(p, l->pos[i]);
 	}
-
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		uint64_t s = v[sizes[i].dof];
 
@@ -364,8 +368,7 @@ int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
 		if (l->pos[sizes[i].dof] && (s == 0 || s > sizes[i].max))
 			return -EINVAL;
 	}
-
-	memset(&o, 0, sizeof(o));
+	memset(o, 0, sizeof(*o));
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		const struct dof_field *f = &fields[i];
 		uint64_t off = v[f->val], size = v[f->in];
@@ -373,28 +376,41 @@ int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
 		if (off % f->align || off > size || size - off < f->width ||
 		    !fits16(off))
 			return -EINVAL;
-		put16(&o, f->out, off);
+		put16(o, f->out, off);
 	}
-
 	/* PyObject header: 16 bytes, 32 with Py_TRACE_REFS. */
 	if (v[DOF_PYOBJECT_SIZE] < 16 || v[DOF_PYOBJECT_SIZE] % 8)
 		return -EINVAL;
-
-	/* Unicode: data of compact strings follows these structs. */
-	ascii = v[DOF_UNICODE_ASCII_SIZE];
-	if (ascii % 8 || ascii > v[DOF_UNICODE_SIZE] ||
-	    ascii < (uint64_t)o.unicode_state + 4 ||
-	    ascii < (uint64_t)o.unicode_length + 8)
+	/* Bytes: ob_sval follows ob_size (ob_shash in between). */
+	if (o->bytes_data < o->bytes_size + 8)
 		return -EINVAL;
-	compact = l->pos[DOF_UNICODE_COMPACT_SIZE] ?
-			  v[DOF_UNICODE_COMPACT_SIZE] :
-			  ascii + 16;
+	return 0;
+}
+
+/* Unicode: the sizes of the ASCII and compact headers strings follow. */
+static int dof_unicode(const struct dof_layout *l, const uint64_t v[DOF__NR],
+		       struct py_offsets *o)
+{
+	uint64_t ascii = v[DOF_UNICODE_ASCII_SIZE], compact;
+
+	if (ascii % 8 || ascii > v[DOF_UNICODE_SIZE] ||
+	    ascii < (uint64_t)o->unicode_state + 4 ||
+	    ascii < (uint64_t)o->unicode_length + 8)
+		return -EINVAL;
+	compact = l->pos[DOF_UNICODE_COMPACT_SIZE] ? v[DOF_UNICODE_COMPACT_SIZE] :
+						     ascii + 16;
 	if (compact % 8 || compact <= ascii || compact > v[DOF_UNICODE_SIZE])
 		return -EINVAL;
+	o->ascii_size = (__u16)ascii;
+	o->compact_size = (__u16)compact;
+	return 0;
+}
 
-	/* Bytes: ob_sval follows ob_size (ob_shash in between). */
-	if (o.bytes_data < o.bytes_size + 8)
-		return -EINVAL;
+/* Where a generator's (coroutine's) interpreter frame lies. */
+static int dof_gen_iframe(const struct dof_layout *l, const uint64_t v[DOF__NR],
+			  struct py_offsets *o)
+{
+	uint64_t gen_iframe;
 
 	if (l->pos[DOF_GEN_IFRAME]) {
 		gen_iframe = v[DOF_GEN_IFRAME];
@@ -406,39 +422,60 @@ int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
 	} else {
 		gen_iframe = PY_OFF_NONE;
 	}
+	o->gen_iframe = (__u16)gen_iframe;
+	return 0;
+}
 
-	/*
-	 * The value stack, for what a suspended coroutine awaits. 3.14+
-	 * publish the stackpointer field; 3.13 has int stacktop right after
-	 * instr_ptr (pycore_frame.h), which we take only when localsplus sits
-	 * where that layout puts it (instr_ptr + 16).
-	 */
-	o.frame_stack = PY_OFF_NONE;
-	o.frame_localsplus = PY_OFF_NONE;
-	o.stack_kind = PY_STACK_NONE;
-	if (l->pos[DOF_FRAME_LOCALSPLUS]) {
-		uint64_t ls = v[DOF_FRAME_LOCALSPLUS], fsz = v[DOF_FRAME_SIZE];
-		uint64_t sp = v[DOF_FRAME_STACKPOINTER];
+/*
+ * The value stack, for what a suspended coroutine awaits. 3.14+ publish the
+ * stackpointer field; 3.13 has int stacktop right after instr_ptr
+ * (pycore_frame.h), which we take only when localsplus sits where that
+ * layout puts it (instr_ptr + 16).
+ */
+static void dof_value_stack(const struct dof_layout *l, const uint64_t v[DOF__NR],
+			    struct py_offsets *o)
+{
+	uint64_t ls = v[DOF_FRAME_LOCALSPLUS], fsz = v[DOF_FRAME_SIZE];
+	uint64_t sp = v[DOF_FRAME_STACKPOINTER];
 
-		if (ls % 8 == 0 && ls + 8 <= fsz && fits16(ls)) {
-			if (l->pos[DOF_FRAME_STACKPOINTER]) {
-				if (sp % 8 == 0 && sp + 8 <= fsz && sp < ls) {
-					o.frame_stack = (__u16)sp;
-					o.stack_kind = PY_STACK_POINTER;
-				}
-			} else if (ls == (uint64_t)o.frame_instr + 16) {
-				o.frame_stack = o.frame_instr + 8;
-				o.stack_kind = PY_STACK_TOP_INDEX;
-			}
-			if (o.stack_kind != PY_STACK_NONE)
-				o.frame_localsplus = (__u16)ls;
+	o->frame_stack = PY_OFF_NONE;
+	o->frame_localsplus = PY_OFF_NONE;
+	o->stack_kind = PY_STACK_NONE;
+	if (!l->pos[DOF_FRAME_LOCALSPLUS] || ls % 8 || ls + 8 > fsz || !fits16(ls))
+		return;
+	if (l->pos[DOF_FRAME_STACKPOINTER]) {
+		if (sp % 8 == 0 && sp + 8 <= fsz && sp < ls) {
+			o->frame_stack = (__u16)sp;
+			o->stack_kind = PY_STACK_POINTER;
 		}
+	} else if (ls == (uint64_t)o->frame_instr + 16) {
+		o->frame_stack = o->frame_instr + 8;
+		o->stack_kind = PY_STACK_TOP_INDEX;
 	}
+	if (o->stack_kind != PY_STACK_NONE)
+		o->frame_localsplus = (__u16)ls;
+}
 
+int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
+{
+	const struct dof_layout *l = NULL;
+	uint64_t v[DOF__NR] = {0}, hex = 0;
+	struct py_offsets o;
+	int ret;
+
+	if (!buf || !out)
+		return -EINVAL;
+	ret = dof_header(buf, len, &l, &hex);
+	if (!ret)
+		ret = dof_fields(buf, l, v, &o);
+	if (!ret)
+		ret = dof_unicode(l, v, &o);
+	if (!ret)
+		ret = dof_gen_iframe(l, v, &o);
+	if (ret)
+		return ret;
+	dof_value_stack(l, v, &o);
 	o.version = (__u32)(hex & 0xffffff00u);
-	o.ascii_size = (__u16)ascii;
-	o.compact_size = (__u16)compact;
-	o.gen_iframe = (__u16)gen_iframe;
 	o.cframe_current_frame = PY_OFF_NONE; /* no _PyCFrame since 3.13 */
 	o.frame_is_entry = PY_OFF_NONE;	       /* shim frames instead */
 	o.instr_kind = PY_INSTR_PTR;
