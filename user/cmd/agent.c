@@ -736,6 +736,7 @@ static int m_tick(struct agent *a, const struct session_health *h)
 	mh.rejected = a->failed;
 	mh.dropped = a->dropped;
 	mh.queued_bytes = a->queued_bytes;
+	memcpy(mh.upload_failures, a->failures, sizeof(mh.upload_failures));
 	pthread_mutex_unlock(&a->lock);
 
 	if (!getrusage(RUSAGE_SELF, &ru))
