@@ -198,3 +198,6 @@ def test_agent_memory_bounded_without_spool(tmp):
     sent, dropped, left, nbytes = (int(x) for x in m.groups())
     print(m.group(0))
     assert sent == 0 and dropped >= 1 and left >= 1 and nbytes <= 1024, m.group(0)
+    # the cause named, once for the whole outage
+    failed = [line for line in err.splitlines() if "upload failed" in line]
+    assert len(failed) == 1 and "connection refused" in failed[0], failed

@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	struct metrics *m = metrics__new("host", 3);
 	char *text = malloc(n + 1), *line, *save = NULL;
 	char *req = malloc(n ? n : 1), method[16], path[256];
+	struct metrics_health h = { 0 };
 	FILE *f;
 
 	if (!m || !text || !req) {
@@ -82,6 +83,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		}
 		}
 	}
+	/* the agent's own figures, upload failures by reason among them */
+	h.uploading = n & 1;
+	for (size_t i = 0; i < HTTP_FAIL_N && i < n; i++)
+		h.upload_failures[i] = (unsigned long long)d[i] << (d[i] & 31);
+	metrics__health(m, &h);
 	f = fopen("/dev/null", "w");
 	if (f) {
 		metrics__write(m, f);

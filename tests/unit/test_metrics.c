@@ -325,6 +325,40 @@ static void test_requests(void)
 	}
 }
 
+/* Upload failures by reason: every reason has its series (from 0), only
+ * when the agent uploads. */
+static void test_upload_failures(void)
+{
+	struct metrics *m = metrics__new("h", 2);
+	struct metrics_health h = { .uploading = true, .sent = 5, .rejected = 1 };
+	char *t;
+
+	h.upload_failures[HTTP_FAIL_401] = 3;
+	h.upload_failures[HTTP_FAIL_CERT_EXPIRED] = 2;
+	metrics__health(m, &h);
+	t = render(m);
+	CHECK(count_of(t, "# TYPE pyrograph_agent_upload_failures_total counter\n") == 1, "%s", t);
+	CHECK(count_of(t, "\npyrograph_agent_upload_failures_total{") == HTTP_FAIL_N,
+	      "one series per reason: %zu", count_of(t, "\npyrograph_agent_upload_failures_total{"));
+	CHECK(value_of(t, "pyrograph_agent_upload_failures_total{host=\"h\",reason=\"http_401\"} ") == 3,
+	      "%s", t);
+	CHECK(value_of(t, "pyrograph_agent_upload_failures_total{host=\"h\",reason=\"certificate_expired\"} ") ==
+		      2,
+	      "%s", t);
+	CHECK(value_of(t, "pyrograph_agent_upload_failures_total{host=\"h\",reason=\"connect\"} ") == 0,
+	      "%s", t);
+	CHECK(value_of(t, "pyrograph_agent_upload_failures_total{host=\"h\",reason=\"other\"} ") == 0,
+	      "the last reason: %s", t);
+	CHECK(value_of(t, "pyrograph_agent_uploads_total{host=\"h\",result=\"sent\"} ") == 5, "%s", t);
+	free(t);
+	h.uploading = false;
+	metrics__health(m, &h);
+	t = render(m);
+	CHECK(!strstr(t, "upload_failures"), "no uploads, no series: %s", t);
+	free(t);
+	metrics__free(m);
+}
+
 int main(void)
 {
 	test_loops();
@@ -332,6 +366,7 @@ int main(void)
 	test_process_and_labels();
 	test_tables_bounded();
 	test_requests();
+	test_upload_failures();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -55,7 +55,7 @@ struct item {
 };
 
 struct agent {
-	struct http_url url;
+	struct http_client *http;
 	unsigned int period;
 	const char *spool_dir;
 	size_t queue_max; /* bytes, in memory or on disk */
@@ -69,6 +69,9 @@ struct agent {
 	unsigned int backoff_ms;
 	unsigned long long spool_seq;
 	bool uploading; /* --server given */
+	/* failed tries by reason; the last cause said, to say each once */
+	unsigned long long failures[HTTP_FAIL_N];
+	int said_fail, said_status; /* -1: none since the last success */
 	/*
 	 * The uploader thread sends the queue: a POST can take its whole
 	 * timeout when the backend hangs, and the recording loop must keep
@@ -328,46 +331,71 @@ static bool send_head(struct agent *a)
 {
 	struct item *it = queue_unlink_head(a);
 	unsigned char *b = NULL;
-	int st = -EIO, err;
+	struct http_result r;
+	bool final;
+	int err;
 
 	pthread_mutex_unlock(&a->lock);
 	err = item_body(it, &b);
 	if (!err) {
-		st = http_post(&a->url, it->query, "application/octet-stream", b,
-			       it->len, 5000);
+		err = http_post(a->http, it->query, "application/octet-stream", b,
+				it->len, 5000, &r) ? -EIO : 0;
 		if (b != it->body)
 			free(b);
+	} else {
+		/* the spool file is gone or unreadable */
+		r.fail = HTTP_FAIL_N;
 	}
 	pthread_mutex_lock(&a->lock);
-	if (err) {
-		/* the spool file is gone or unreadable */
+	if (err && r.fail == HTTP_FAIL_N) {
 		a->dropped++;
-	} else if (st >= 200 && st < 300) {
+		queue_forget(a, it);
+		return true;
+	}
+	if (!err) {
 		a->sent++;
 		a->backoff_ms = 0;
-	} else if (st >= 400 && st < 500 && st != 408 && st != 429) {
-		/* the backend refuses this one: retrying cannot help */
+		if (a->said_fail >= 0)
+			pr_info("upload: sending again");
+		a->said_fail = a->said_status = -1;
+		queue_forget(a, it);
+		return true;
+	}
+	a->failures[r.fail]++;
+	/* the backend refuses this one: retrying cannot help. Credentials,
+	 * rate limits and the server's own failures can mend: retried. */
+	final = r.fail == HTTP_FAIL_413 || r.fail == HTTP_FAIL_4XX;
+	if (final) {
 		a->failed++;
 		a->backoff_ms = 0;
-		pr_warn("upload rejected: HTTP %d for %s", st, it->query);
 	} else {
 		a->backoff_ms = a->backoff_ms ? a->backoff_ms * 2 : 1000;
 		if (a->backoff_ms > BACKOFF_MAX_MS)
 			a->backoff_ms = BACKOFF_MAX_MS;
 		a->next_try_ms = now_ms() + a->backoff_ms;
-		if (!a->quiet)
-			pr_warn("upload failed (%s); %zu profiles queued, retrying in %u s",
-				st < 0 ? strerror(-st) : "server error",
-				a->nqueued, a->backoff_ms / 1000);
-		/* first again, for the next try */
-		it->next = a->head;
-		a->head = it;
-		if (!a->tail)
-			a->tail = it;
-		return false;
 	}
-	queue_forget(a, it);
-	return true;
+	/* once per cause, not per try: an outage is one line */
+	if ((int)r.fail != a->said_fail || r.status != a->said_status) {
+		if (final)
+			pr_warn("upload rejected: %s; profile dropped (%s); the same again is counted, not repeated here",
+				r.cause, it->query);
+		else
+			pr_warn("upload failed: %s; %zu profile%s queued, retrying with backoff (up to %d s); said again when the cause changes",
+				r.cause, a->nqueued, a->nqueued == 1 ? "" : "s",
+				BACKOFF_MAX_MS / 1000);
+		a->said_fail = (int)r.fail;
+		a->said_status = r.status;
+	}
+	if (final) {
+		queue_forget(a, it);
+		return true;
+	}
+	/* first again, for the next try */
+	it->next = a->head;
+	a->head = it;
+	if (!a->tail)
+		a->tail = it;
+	return false;
 }
 
 static void *uploader(void *arg)
@@ -708,6 +736,7 @@ static int m_tick(struct agent *a, const struct session_health *h)
 	mh.rejected = a->failed;
 	mh.dropped = a->dropped;
 	mh.queued_bytes = a->queued_bytes;
+	memcpy(mh.upload_failures, a->failures, sizeof(mh.upload_failures));
 	pthread_mutex_unlock(&a->lock);
 
 	if (!getrusage(RUSAGE_SELF, &ru))
@@ -776,6 +805,12 @@ static void usage(FILE *f)
 		"derived from the command line (python app.py -> app, python -m celery ->\n"
 		"celery, else the program). Failed uploads are retried with exponential\n"
 		"backoff (1 s to 60 s); the queue is bounded, oldest profiles dropped first.\n"
+		"A failure's cause (connection refused, certificate expired, host name\n"
+		"mismatch, unknown CA, HTTP 401...) is said once, until it changes. HTTP\n"
+		"413 and other 4xx answers drop that profile (retrying cannot help), but\n"
+		"401, 403, 407, 408 and 429, retried like network failures. https:// is\n"
+		"checked against the system's CAs (or --cacert); proxies come from\n"
+		"HTTPS_PROXY, http_proxy, ALL_PROXY and NO_PROXY.\n"
 		"\n"
 		"With --metrics-listen (with or without --server) it serves Prometheus\n"
 		"metrics at http://ADDR/metrics, labelled host, container, service, pid:\n"
@@ -788,7 +823,8 @@ static void usage(FILE *f)
 		"  pyrograph_process_resident_memory_bytes, _growth_bytes_per_second,\n"
 		"  pyrograph_process_cpu_seconds_total          per process\n"
 		"  pyrograph_agent_*                            samples, drops by reason, CPU,\n"
-		"                                               targets, uploads, series\n"
+		"                                               targets, uploads, upload\n"
+		"                                               failures by reason, series\n"
 		"Histogram buckets are the kernel's log2 buckets (le = 2, 4, 8 ... us). A\n"
 		"process's series go away when it exits. Event-loop timing runs on every\n"
 		"syscall host-wide and task-await probes trap into the kernel once per task\n"
@@ -796,7 +832,21 @@ static void usage(FILE *f)
 		"the await probes).\n"
 		"\n"
 		"Options:\n"
-		"  -S, --server URL      ingest endpoint base, http:// only\n"
+		"  -S, --server URL      ingest endpoint base: http:// or https://, with a\n"
+		"                        path prefix if any (https://USER@HOST names the\n"
+		"                        user of --basic-auth-file; a password in the URL\n"
+		"                        works, but ps shows it)\n"
+		"      --basic-auth-file FILE  basic auth: USER:PASSWORD in FILE, or only the\n"
+		"                        password when the URL names the user\n"
+		"      --bearer-token-file FILE  Authorization: Bearer with the token in FILE\n"
+		"                        (secret files: read once at start, one line, at\n"
+		"                        most 8 KiB; keep them chmod 600)\n"
+		"      --tenant ID       X-Scope-OrgID: ID, the tenant of a multi-tenant\n"
+		"                        Pyroscope\n"
+		"      --cacert FILE     trust the CA certificates in FILE (PEM) instead of\n"
+		"                        the system's\n"
+		"      --insecure        do not check the server's certificate or host name\n"
+		"                        (a warning says so at every start)\n"
 		"  -P, --period SEC      seconds per profile (default 60)\n"
 		"      --spool DIR       keep queued profiles in DIR (survive restarts)\n"
 		"      --queue-max SIZE  queue bound, in memory or in DIR: 64M (default),\n"
@@ -817,6 +867,14 @@ static void usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  pyrograph agent --server http://pyroscope:4040\n"
+		"  Grafana Cloud Profiles: the stack's Profiles URL, and a file (chmod 600)\n"
+		"  holding INSTANCE_ID:TOKEN, the stack's Profiles instance id (a number)\n"
+		"  and an access policy token with the profiles:write scope:\n"
+		"    pyrograph agent --server https://profiles-prod-001.grafana.net \\\n"
+		"        --basic-auth-file /etc/pyrograph/grafana-cloud\n"
+		"  A self-hosted multi-tenant Pyroscope, behind a private CA:\n"
+		"    pyrograph agent --server https://pyroscope.internal:4040 --tenant team-a \\\n"
+		"        --cacert /etc/pyrograph/ca.pem\n"
 		"  pyrograph agent --server http://127.0.0.1:4040 --period 10 --spool /var/spool/pyrograph\n"
 		"  pyrograph agent --metrics-listen 9464        (scrape 127.0.0.1:9464/metrics)\n"
 		"  systemctl enable --now pyrograph-agent   (scripts/pyrograph-agent.service)\n");
@@ -853,7 +911,8 @@ static int metrics_setup(struct agent *a, const char *listen)
 }
 
 enum { A_SERVER = 'S', A_PERIOD = 'P', A_LISTEN = 256, A_STALL, A_SITES,
-       A_NO_AWAIT, A_SPOOL, A_QUEUE_MAX };
+       A_NO_AWAIT, A_SPOOL, A_QUEUE_MAX, A_CACERT, A_INSECURE, A_BASIC_AUTH,
+       A_BEARER, A_TENANT };
 
 static const struct cmd_opt agent_opts[] = {
 	{ "server", 'S', true, A_SERVER },
@@ -864,12 +923,18 @@ static const struct cmd_opt agent_opts[] = {
 	{ "no-await", 0, false, A_NO_AWAIT },
 	{ "spool", 0, true, A_SPOOL },
 	{ "queue-max", 0, true, A_QUEUE_MAX },
+	{ "cacert", 0, true, A_CACERT },
+	{ "insecure", 0, false, A_INSECURE },
+	{ "basic-auth-file", 0, true, A_BASIC_AUTH },
+	{ "bearer-token-file", 0, true, A_BEARER },
+	{ "tenant", 0, true, A_TENANT },
 	{ NULL },
 };
 
 struct agent_args {
 	struct agent *a;
 	const char *server, *listen;
+	struct http_options http; /* the upload client's, but the URL */
 };
 
 static int parse_queue_max(const char *val, size_t *out)
@@ -926,6 +991,21 @@ static int agent_opt(void *ctx, int id, const char *val)
 		return 0;
 	case A_QUEUE_MAX:
 		return parse_queue_max(val, &a->queue_max);
+	case A_CACERT:
+		x->http.cacert = val;
+		return 0;
+	case A_INSECURE:
+		x->http.insecure = true;
+		return 0;
+	case A_BASIC_AUTH:
+		x->http.basic_auth_file = val;
+		return 0;
+	case A_BEARER:
+		x->http.bearer_token_file = val;
+		return 0;
+	case A_TENANT:
+		x->http.tenant = val;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -939,9 +1019,11 @@ static const struct cmd_def agent_def = {
 };
 
 /* Server, spool and host; 0 or -EINVAL after saying why. */
-static int agent_setup(struct agent *a, const char *server, const char *listen)
+static int agent_setup(struct agent *a, struct agent_args *x)
 {
-	const char *why;
+	const char *server = x->server, *listen = x->listen;
+	struct http_options *h = &x->http;
+	char why[512];
 
 	if (listen && (a->so.offcpu || a->so.gil)) {
 		/* event-loop timing owns the off-CPU path: the profiles would
@@ -950,13 +1032,20 @@ static int agent_setup(struct agent *a, const char *server, const char *listen)
 		       a->so.offcpu ? "--idle" : "--gil");
 		return -EINVAL;
 	}
+	if (!server && (h->cacert || h->basic_auth_file || h->bearer_token_file ||
+			h->tenant || h->insecure)) {
+		pr_err("--cacert, --insecure, --tenant and the credential files go with --server");
+		return -EINVAL;
+	}
 	if (!server && !listen) {
 		usage(stderr);
 		pr_err("agent: give --server URL, --metrics-listen ADDR, or both");
 		return -EINVAL;
 	}
-	if (server && http_url_parse(server, &a->url, &why)) {
-		pr_err("--server %s: %s", server, why);
+	h->url = server;
+	/* the secrets are read here, once */
+	if (server && http_client_new(h, &a->http, why, sizeof(why))) {
+		pr_err("%s", why);
 		return -EINVAL;
 	}
 	a->uploading = server;
@@ -998,7 +1087,8 @@ static int agent_run(struct agent *a)
 
 int cmd_agent(int argc, char **argv)
 {
-	struct agent a = { .period = 60, .queue_max = 64 << 20, .sites = 10 };
+	struct agent a = { .period = 60, .queue_max = 64 << 20, .sites = 10,
+			   .said_fail = -1, .said_status = -1 };
 	struct agent_args x = { .a = &a };
 	pthread_condattr_t cattr;
 	enum opts_result res;
@@ -1021,10 +1111,12 @@ int cmd_agent(int argc, char **argv)
 	/* one root frame per container and process, as the labels are */
 	a.so.group = GROUP_CONTAINER;
 	a.so.threads = false;
-	if (agent_setup(&a, x.server, x.listen))
+	if (agent_setup(&a, &x))
 		goto out;
 	if (!a.quiet && x.server)
-		pr_info("agent: sending to %s every %u s", x.server, a.period);
+		pr_info("agent: sending to %s every %u s%s%s", http_client_url(a.http),
+			a.period, x.http.tenant ? " as tenant " : "",
+			x.http.tenant ? x.http.tenant : "");
 	ret = agent_run(&a) ? 1 : 0;
 	if (x.server) {
 		uploader_finish(&a);
@@ -1044,6 +1136,7 @@ out:
 		item_free(it);
 	}
 	httpd_free(a.httpd);
+	http_client_free(a.http);
 	metrics__free(a.metrics);
 	pthread_cond_destroy(&a.wake);
 	pthread_mutex_destroy(&a.lock);

@@ -759,6 +759,12 @@ static void write_procs(struct metrics *m, FILE *f)
 	}
 }
 
+#define HTTP_FAILURE_LABEL(e, label) [e] = label,
+static const char *const upload_failure_reasons[HTTP_FAIL_N] = {
+	HTTP_FAILURES(HTTP_FAILURE_LABEL)
+};
+#undef HTTP_FAILURE_LABEL
+
 static void write_health(struct metrics *m, FILE *f)
 {
 	const struct metrics_health *h = &m->health;
@@ -820,7 +826,13 @@ static void write_health(struct metrics *m, FILE *f)
 		       "Profiles waiting to be uploaded, in bytes.");
 		fprintf(f, "pyrograph_agent_upload_queue_bytes{%s} %zu\n", hl,
 			h->queued_bytes);
-		m->series += 3;
+		family(f, "pyrograph_agent_upload_failures_total", "counter",
+		       "Upload tries that failed, by reason (a profile retried counts at each try).");
+		for (int i = 0; i < HTTP_FAIL_N; i++)
+			fprintf(f,
+				"pyrograph_agent_upload_failures_total{%s,reason=\"%s\"} %llu\n",
+				hl, upload_failure_reasons[i], h->upload_failures[i]);
+		m->series += 3 + HTTP_FAIL_N;
 	}
 	family(f, "pyrograph_agent_series", "gauge",
 	       "Series in this exposition besides this one (cardinality watch).");

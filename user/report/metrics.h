@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include "profile.h"
 #include "core/session.h"
+#include "net/http.h"
 
 /*
  * The agent's metrics in the Prometheus text exposition format (0.0.4):
@@ -64,6 +65,8 @@ struct metrics_health {
 	bool uploading;
 	unsigned long long sent, rejected, dropped, unencoded;
 	size_t queued_bytes;
+	/* failed tries by reason (a profile retried counts at each) */
+	unsigned long long upload_failures[HTTP_FAIL_N];
 };
 void metrics__health(struct metrics *m, const struct metrics_health *h);
 
