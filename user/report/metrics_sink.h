@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_METRICS_SINK_H
+#define PYROGRAPH_METRICS_SINK_H
+
+#include "core/session.h"
+#include "net/httpd.h"
+#include "report/metrics.h"
+
+/*
+ * The agent's Prometheus metrics fed by a session: event loops, stalls,
+ * blocking calls, await sites, collections, and each process's RSS and CPU
+ * read every second; /metrics served from the session's loop.
+ */
+struct metrics_sink {
+	struct metrics *m;
+	struct httpd *httpd;
+	struct frame_table *ft;
+	long clk_tck;
+	/* the agent's upload figures, asked for at each tick (may be NULL) */
+	void (*uploads)(void *ctx, struct metrics_health *mh);
+	void *uploads_ctx;
+};
+
+/* Fills sink (its ctx is ms) to feed m and answer httpd. */
+void metrics_sink_init(struct session_sink *sink, struct metrics_sink *ms,
+		       struct metrics *m, struct httpd *httpd, struct frame_table *ft);
+
+#endif
