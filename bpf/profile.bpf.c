@@ -152,9 +152,10 @@ static __always_inline bool is_target(__u32 tgid)
 	return target_all || bpf_map_lookup_elem(&targets, &tgid);
 }
 
-#define X86_NR_FUTEX 202
+/* task_struct.flags: the task is past its exit tracepoint */
 #define PF_EXITING 0x00000004
 
+/* Is addr inside the GIL (a futex wait there is a wait for the GIL)? */
 static __always_inline bool in_gil(const struct py_proc *proc, __u64 addr)
 {
 	return proc->gil_addr && addr >= proc->gil_addr &&
@@ -232,8 +233,8 @@ static __always_inline __u32 emit_stack(void *ctx, struct walk_scratch *s,
 	s->ev.cpu = bpf_get_smp_processor_id();
 	s->ev.ktime = bpf_ktime_get_ns();
 	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
-	s->ev.syscall = (__s32)BPF_CORE_READ(regs, orig_ax);
-	s->ev.sysarg = BPF_CORE_READ(regs, di);
+	s->ev.syscall = (__s32)arch_syscall_nr(regs);
+	s->ev.sysarg = arch_syscall_arg1(regs);
 	s->ev.nkstack = 0;
 	if (kstack) {
 		ks = bpf_get_stack(ctx, s->ev.kstack, sizeof(s->ev.kstack), 0);
@@ -243,19 +244,11 @@ static __always_inline __u32 emit_stack(void *ctx, struct walk_scratch *s,
 	if (ustack_bytes) {
 		struct ucopy_ctx u = {
 			.s = s,
-			.src = BPF_CORE_READ(regs, sp),
+			.src = arch_user_regs(&s->ev.regs, regs),
 			.base = n * sizeof(struct py_frame),
 			.want = ustack_bytes,
 		};
 
-		s->ev.regs.ip = BPF_CORE_READ(regs, ip);
-		s->ev.regs.sp = u.src;
-		s->ev.regs.bp = BPF_CORE_READ(regs, bp);
-		s->ev.regs.bx = BPF_CORE_READ(regs, bx);
-		s->ev.regs.r12 = BPF_CORE_READ(regs, r12);
-		s->ev.regs.r13 = BPF_CORE_READ(regs, r13);
-		s->ev.regs.r14 = BPF_CORE_READ(regs, r14);
-		s->ev.regs.r15 = BPF_CORE_READ(regs, r15);
 		bpf_loop(MAX_USTACK / 4096 + 1, ucopy_step, &u, 0);
 		ulen = u.done;
 		if (!ulen)
@@ -289,7 +282,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	__u32 tgid = id >> 32, tid = (__u32)id, why;
 	struct walk_scratch *s;
 	struct py_proc *proc;
-	__u64 tstate, cs, now = bpf_ktime_get_ns(), weight = 0;
+	__u64 tstate, now = bpf_ktime_get_ns(), weight = 0;
 	struct cpu_time *ct;
 	__u32 zero = 0, flags = 0;
 
@@ -352,11 +345,10 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		stat_inc(STAT_T_UNREADABLE);
 		return 0;
 	}
-	/* Context fields must be read 8 bytes wide; cs is a u16 there. */
-	cs = *(__u64 *)((void *)&ctx->regs + offsetof(struct pt_regs, cs));
 	s->ev.weight_ns = weight;
 	why = emit_stack(ctx, s, proc, EV_SAMPLE, id, tstate,
-			 flags | ((cs & 3) ? 0 : SAMPLE_KERNEL), want_kstack);
+			 flags | (arch_perf_user_mode(ctx) ? 0 : SAMPLE_KERNEL),
+			 want_kstack);
 	stat_inc(why ?: STAT_T_EMITTED);
 	return 0;
 }
@@ -432,8 +424,8 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 		struct pt_regs *regs =
 			(struct pt_regs *)bpf_task_pt_regs(prev);
 		bool gil = !(flags & SAMPLE_PREEMPTED) &&
-			   BPF_CORE_READ(regs, orig_ax) == X86_NR_FUTEX &&
-			   in_gil(proc, BPF_CORE_READ(regs, di));
+			   arch_syscall_nr(regs) == NR_FUTEX &&
+			   in_gil(proc, arch_syscall_arg1(regs));
 
 		if (gil)
 			flags |= SAMPLE_GIL_WAIT;
@@ -631,9 +623,9 @@ static __always_inline void step_end(__u32 tgid, __u32 tid, __u64 now)
 /*
  * A task step begins: _asyncio calls PyIter_Send(coro, ...). The probe is
  * where userspace could put it most cheaply (see record.c): at a call
- * instruction in _asyncio (the return address is not pushed yet), at the
- * PLT stub or at PyIter_Send's entry (it is, at *sp); asyncio_text says
- * which callers count.
+ * instruction in _asyncio (the return address is not there yet), at the
+ * PLT stub or at PyIter_Send's entry (it is: arch_entry_return_addr());
+ * asyncio_text says which callers count.
  */
 SEC("uprobe")
 int BPF_KPROBE(py_send_enter, __u64 coro) /* BPF_UPROBE: libbpf >= 1.2 */
@@ -650,7 +642,7 @@ int BPF_KPROBE(py_send_enter, __u64 coro) /* BPF_UPROBE: libbpf >= 1.2 */
 	if (!txt)
 		return 0;
 	if (txt->lo || txt->hi != ~0ULL) {
-		ret = read_ptr(PT_REGS_SP(ctx));
+		ret = arch_entry_return_addr(ctx);
 		if (ret < txt->lo || ret >= txt->hi)
 			return 0;
 	}
@@ -687,15 +679,6 @@ int BPF_KPROBE(py_send_enter, __u64 coro) /* BPF_UPROBE: libbpf >= 1.2 */
 	}
 	return 0;
 }
-
-#if defined(__TARGET_ARCH_x86)
-#define NR_EPOLL_WAIT 232
-#define NR_EPOLL_PWAIT 281
-#else
-#define NR_EPOLL_WAIT -1 /* arm64 and others have only the p-variants */
-#define NR_EPOLL_PWAIT 22
-#endif
-#define NR_EPOLL_PWAIT2 441
 
 static __always_inline bool is_poll(long nr)
 {
@@ -781,7 +764,7 @@ int BPF_PROG(py_sys_exit, struct pt_regs *regs, long ret)
 
 	/* regs is a trusted BTF pointer here: a plain load, no helper call
 	 * (this runs for every syscall on the host) */
-	if (!is_poll(regs->orig_ax))
+	if (!is_poll(arch_syscall_nr_btf(regs)))
 		return 0;
 	ls = bpf_map_lookup_elem(&loops, &tid);
 	if (!ls) {
@@ -1097,7 +1080,8 @@ struct {
 static __always_inline void live_enter(struct pt_regs *ctx, __u64 bytes)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct live_call c = { .bytes = bytes, .sp = PT_REGS_SP(ctx) };
+	struct live_call c = { .bytes = bytes,
+			       .sp = arch_stack_pointer(ctx) };
 
 	if (bytes < live_min)
 		return;
@@ -1167,7 +1151,8 @@ int BPF_KPROBE(py_live_free, __u64 ptr)
 SEC("uretprobe")
 int BPF_KRETPROBE(py_live_ret, __u64 addr)
 {
-	__u64 id = bpf_get_current_pid_tgid(), sp = PT_REGS_SP(ctx), bytes;
+	__u64 id = bpf_get_current_pid_tgid(), bytes;
+	__u64 sp = arch_stack_pointer(ctx);
 	__u32 tid = (__u32)id, tgid = id >> 32;
 	struct live_key k = { .pid = tgid };
 	struct live_call *c;
@@ -1176,8 +1161,9 @@ int BPF_KRETPROBE(py_live_ret, __u64 addr)
 	c = bpf_map_lookup_elem(&live_calls, &tid);
 	if (!c)
 		return 0;
-	/* x86 pops the return address (sp + 8), arm64 keeps sp */
-	if (sp != c->sp && sp != c->sp + 8)
+	/* the same call: sp as at entry plus the return address the return
+	 * popped (ARCH_RET_SP_DELTA), or as at entry where it pops none */
+	if (sp != c->sp && sp != c->sp + ARCH_RET_SP_DELTA)
 		return 0;
 	bytes = c->bytes;
 	bpf_map_delete_elem(&live_calls, &tid);
