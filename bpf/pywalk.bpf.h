@@ -52,21 +52,6 @@ struct {
 	__type(value, __u64);
 } tstate_cache SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_NR);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1; /* per-CPU slot: no atomics needed */
-}
-
 static __always_inline __u64 read_ptr(__u64 addr)
 {
 	__u64 v = 0;
