@@ -12,6 +12,7 @@
 #define PYROGRAPH_PYWALK_BPF_H
 
 #include "profile.h"
+#include "arch.bpf.h"
 
 /* Bytes of an interpreter frame read in one go; covers every field we need. */
 #define FRAME_CHUNK 128
@@ -51,21 +52,6 @@ struct {
 	__type(value, __u64);
 } tstate_cache SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_NR);
-	__type(key, __u32);
-	__type(value, __u64);
-} stats SEC(".maps");
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
-
-	if (v)
-		*v += 1; /* per-CPU slot: no atomics needed */
-}
-
 static __always_inline __u64 read_ptr(__u64 addr)
 {
 	__u64 v = 0;
@@ -78,7 +64,7 @@ static __always_inline __u64 read_ptr(__u64 addr)
 struct tscan_ctx {
 	const struct py_offsets *off;
 	__u64 tstate;
-	__u64 want; /* pthread id == fs base of the sampled thread */
+	__u64 want; /* pthread id == TLS base of the sampled thread */
 	__u64 found;
 };
 
@@ -100,7 +86,7 @@ static long tscan_step(__u32 i, void *data)
 
 /*
  * Finds the PyThreadState of the current thread by comparing each thread
- * state's thread_id (pthread_self()) with the task's fs base. Unlike the TLS
+ * state's thread_id (pthread_self()) with the task's TLS base. Unlike the TLS
  * variable this works while the thread has released the GIL. The result is
  * cached per tid and re-validated with one read.
  */
@@ -111,7 +97,7 @@ static __noinline __u64 py_find_tstate(const struct py_proc *proc, __u32 tid)
 	struct tscan_ctx c = {};
 	__u64 *cached, interp;
 
-	c.want = BPF_CORE_READ(task, thread.fsbase);
+	c.want = arch_task_tls_base(task);
 	if (!c.want)
 		return 0;
 	cached = bpf_map_lookup_elem(&tstate_cache, &tid);

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Part of profile.bpf.c: event-loop iterations, from one poll to the next,
+ * and the stalls among them (async, check, the agent's metrics).
+ */
+#ifndef PYROGRAPH_LOOPS_BPF_H
+#define PYROGRAPH_LOOPS_BPF_H
+
+/* A new loop_state starts as a copy of this (too big for the BPF stack). */
+static struct loop_state empty_loop;
+
+static __always_inline bool is_poll(long nr)
+{
+	return nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT ||
+	       nr == NR_EPOLL_PWAIT2;
+}
+
+/* floor(log2(v)) for v > 0, without a loop. */
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, s;
+
+	s = (v > 0xFFFFFFFFULL) << 5; v >>= s; r |= s;
+	s = (v > 0xFFFF) << 4; v >>= s; r |= s;
+	s = (v > 0xFF) << 3; v >>= s; r |= s;
+	s = (v > 0xF) << 2; v >>= s; r |= s;
+	s = (v > 0x3) << 1; v >>= s; r |= s;
+	r |= (v >> 1);
+	return r;
+}
+
+/*
+ * Entering the poll ends an iteration: count its length, and send it when
+ * it is a stall. asyncio (epoll selector) and uvloop (libuv) both poll
+ * with epoll; a poll with a zero timeout (callbacks were ready) still ends
+ * an iteration, as it does for the loop itself.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(py_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), b;
+	struct loop_state *ls;
+	struct stall_event *e;
+	__u64 now, ns, us;
+
+	if (!is_poll(nr))
+		return 0;
+	now = bpf_ktime_get_ns();
+	/* back to the poll: the last task step is over */
+	step_end(bpf_get_current_pid_tgid() >> 32, tid, now);
+	ls = bpf_map_lookup_elem(&loops, &tid);
+	if (!ls || !ls->iter_start)
+		return 0;
+	ns = now - ls->iter_start;
+	us = ns / 1000;
+	b = us ? log2_u64(us) : 0;
+	if (b >= LOOP_BUCKETS)
+		b = LOOP_BUCKETS - 1;
+	/* the verifier loses the bound through log2_u64's shifts: mask it
+	 * where the compiler cannot fold the mask away */
+	asm volatile("" : "+r"(b));
+	ls->hist[b & (LOOP_BUCKETS - 1)]++;
+	ls->iters++;
+	ls->sum_ns += ns;
+	if (ns > ls->max_ns)
+		ls->max_ns = ns;
+	if (ns >= stall_ns) {
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			e->type = EV_STALL;
+			e->pid = ls->pid;
+			e->tid = tid;
+			e->_pad = 0;
+			e->start = ls->iter_start;
+			e->ns = ns;
+			e->off_ns = ls->off_ns;
+			bpf_ringbuf_submit(e, 0);
+		} else {
+			stat_inc(STAT_STALL_LOST);
+		}
+	}
+	ls->iter_start = 0;
+	return 0;
+}
+
+/* Leaving the poll starts an iteration (of a Python process's thread). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(py_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct loop_state *ls;
+
+	/* regs is a trusted BTF pointer here: a plain load, no helper call
+	 * (this runs for every syscall on the host) */
+	if (!is_poll(arch_syscall_nr_btf(regs)))
+		return 0;
+	ls = bpf_map_lookup_elem(&loops, &tid);
+	if (!ls) {
+		struct py_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+
+		if (!proc || !proc->runtime)
+			return 0;
+		if (bpf_map_update_elem(&loops, &tid, &empty_loop, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&loops, &tid)) {
+			stat_inc(STAT_LOOP_FULL);
+			return 0;
+		}
+		ls = bpf_map_lookup_elem(&loops, &tid);
+		if (!ls)
+			return 0;
+	}
+	if (ls->pid != tgid) {
+		/* new, or a reused tid: a different thread now */
+		if (ls->pid)
+			bpf_map_update_elem(&loops, &tid, &empty_loop, BPF_EXIST);
+		ls->pid = tgid;
+	}
+	ls->iter_start = bpf_ktime_get_ns();
+	ls->off_ns = 0;
+	ls->off_since = 0;
+	return 0;
+}
+
+#endif /* PYROGRAPH_LOOPS_BPF_H */
