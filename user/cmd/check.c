@@ -61,6 +61,7 @@ struct check_cmd {
 	struct cpu_mark cpu[MAX_PROCS];
 	int ncpu;
 	bool json;
+	struct json j; /* the verdicts as JSON */
 	unsigned int fails, checks;
 };
 
@@ -123,7 +124,7 @@ static void hottest(struct check_cmd *c)
 			uint32_t n;
 			const frame_id *f = stacks_get(&c->leaves.st, besti, &n);
 
-			snprintf(m->hottest, sizeof(m->hottest), "%.500s",
+			snprintf(m->hottest, sizeof(m->hottest), "%s",
 				 frame_text(c->ft, f[1]));
 			m->hottest_share = 100.0 * best / total;
 		}
@@ -155,13 +156,16 @@ static void verdict(struct check_cmd *c, FILE *f, enum rule r, pid_t pid, const 
 	c->checks++;
 	c->fails += fail;
 	if (c->json) {
-		fprintf(f, "%s{\"rule\":\"%s\",\"pid\":%d,\"process\":", c->checks > 1 ? "," : "",
-			rules[r].name, pid);
-		json_str(f, label);
-		fprintf(f, ",\"status\":\"%s\",\"value\":%.3f,\"limit\":%.3f,\"unit\":\"%s\",\"offender\":",
-			status, value, limit, rules[r].unit);
-		json_str(f, offender && *offender ? offender : NULL);
-		fputc('}', f);
+		json_obj(&c->j, NULL);
+		json_s(&c->j, "rule", rules[r].name);
+		json_i(&c->j, "pid", pid);
+		json_s(&c->j, "process", label);
+		json_s(&c->j, "status", status);
+		json_f(&c->j, "value", "%.3f", value);
+		json_f(&c->j, "limit", "%.3f", limit);
+		json_s(&c->j, "unit", rules[r].unit);
+		json_s(&c->j, "offender", offender && *offender ? offender : NULL);
+		json_end(&c->j);
 		return;
 	}
 	fprintf(f, "%-4s  %-12s  %s: ", status, rules[r].name, label);
@@ -186,9 +190,12 @@ static int write_verdicts(FILE *f, void *ctx)
 	nl = nl < MAX_LOOPS ? nl : MAX_LOOPS;
 	np = np < MAX_PROCS ? np : MAX_PROCS;
 	c->fails = c->checks = 0;
-	if (c->json)
-		fprintf(f, "{\"duration_s\":%.3f,\"checks\":[", secs);
-	else
+	if (c->json) {
+		json_init(&c->j, f);
+		json_obj(&c->j, NULL);
+		json_f(&c->j, "duration_s", "%.3f", secs);
+		json_arr(&c->j, "checks");
+	} else
 		fprintf(f, "pyrograph check: %.1f s, %zu Python process%s\n", secs, np,
 			np == 1 ? "" : "es");
 	for (size_t i = 0; i < np; i++) {
@@ -241,10 +248,14 @@ static int write_verdicts(FILE *f, void *ctx)
 			}
 		}
 	}
-	if (c->json)
-		fprintf(f, "],\"failed\":%u,\"result\":\"%s\"}\n", c->fails,
-			c->fails ? "fail" : np ? "pass" : "no processes");
-	else
+	if (c->json) {
+		json_end(&c->j);
+		json_u(&c->j, "failed", c->fails);
+		json_s(&c->j, "result", c->fails ? "fail" : np ? "pass" : "no processes");
+		json_end(&c->j);
+		fputc('\n', f);
+		return json_done(&c->j);
+	} else
 		fprintf(f, "result: %s (%u of %u checks failed)\n",
 			c->fails ? "FAIL" : np ? "PASS" : "NO PROCESSES", c->fails, c->checks);
 	return ferror(f) ? -EIO : 0;

@@ -246,59 +246,72 @@ static void print_text(const struct pyproc_info *info, struct symcache *sc,
 	}
 }
 
+static void json_frames(struct json *j, struct symcache *sc,
+			const struct py_thread *t)
+{
+	json_arr(j, "frames");
+	for (__u32 k = 0; k < t->nframes; k++) {
+		const char *name, *file;
+		int line;
+
+		json_obj(j, NULL);
+		if (symcache__resolve(sc, &t->frames[k], &name, &file, &line)) {
+			json_null(j, "function");
+			json_null(j, "file");
+			json_null(j, "line");
+		} else {
+			json_s(j, "function", name);
+			json_s(j, "file", file);
+			if (line > 0)
+				json_i(j, "line", line);
+			else
+				json_null(j, "line");
+		}
+		json_end(j);
+	}
+	json_end(j);
+}
+
 static void print_json(const struct pyproc_info *info, struct symcache *sc,
 		       struct thread_view *v, int n)
 {
-	printf("{\"pid\":%d,\"command\":", info->pid);
-	json_str(stdout, info->cmd);
-	printf(",\"python\":");
-	json_str(stdout, info->version);
-	printf(",\"binary\":");
-	json_str(stdout, info->binary);
-	printf(",\"threads\":[");
+	struct json j;
+	char id[32];
+
+	json_init(&j, stdout);
+	json_obj(&j, NULL);
+	json_i(&j, "pid", info->pid);
+	json_s(&j, "command", info->cmd);
+	json_s(&j, "python", info->version);
+	json_s(&j, "binary", info->binary);
+	json_arr(&j, "threads");
 	for (int i = 0; i < n; i++) {
 		const struct py_thread *t = v[i].py;
 		char comm[TASK_COMM_LEN + 1] = "";
+		bool idle = v[i].state != 'R';
 
 		if (v[i].task)
 			snprintf(comm, sizeof(comm), "%.*s", TASK_COMM_LEN,
 				 v[i].task->comm);
-		printf("%s{\"tid\":", i ? "," : "");
+		json_obj(&j, NULL);
 		if (v[i].task)
-			printf("%u", v[i].task->tid);
+			json_u(&j, "tid", v[i].task->tid);
 		else
-			printf("null");
-		printf(",\"name\":");
-		json_str(stdout, v[i].task ? comm : NULL);
-		printf(",\"thread_id\":\"0x%llx\",\"holds_gil\":%s,\"state\":\"%s\",\"reason\":",
-		       t->thread_id, t->holds_gil ? "true" : "false",
-		       v[i].state == 'R' ? "running" : "idle");
-		json_str(stdout, v[i].state == 'R' ? NULL : v[i].reason);
-		printf(",\"syscall\":");
-		json_str(stdout, v[i].state == 'R' ? NULL : v[i].syscall);
-		printf(",\"truncated\":%s,\"frames\":[",
-		       t->flags & SAMPLE_TRUNCATED ? "true" : "false");
-		for (__u32 k = 0; k < t->nframes; k++) {
-			const char *name, *file;
-			int line;
-
-			printf("%s{\"function\":", k ? "," : "");
-			if (symcache__resolve(sc, &t->frames[k], &name, &file,
-					      &line)) {
-				printf("null,\"file\":null,\"line\":null}");
-				continue;
-			}
-			json_str(stdout, name);
-			printf(",\"file\":");
-			json_str(stdout, file);
-			if (line > 0)
-				printf(",\"line\":%d}", line);
-			else
-				printf(",\"line\":null}");
-		}
-		printf("]}");
+			json_null(&j, "tid");
+		json_s(&j, "name", v[i].task ? comm : NULL);
+		snprintf(id, sizeof(id), "0x%llx", t->thread_id);
+		json_s(&j, "thread_id", id);
+		json_b(&j, "holds_gil", t->holds_gil);
+		json_s(&j, "state", idle ? "idle" : "running");
+		json_s(&j, "reason", idle ? v[i].reason : NULL);
+		json_s(&j, "syscall", idle ? v[i].syscall : NULL);
+		json_b(&j, "truncated", t->flags & SAMPLE_TRUNCATED);
+		json_frames(&j, sc, t);
+		json_end(&j);
 	}
-	printf("]}\n");
+	json_end(&j);
+	json_end(&j);
+	fputc('\n', stdout);
 }
 
 enum { D_PID = 'p', D_JSON = 'j' };
