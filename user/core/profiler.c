@@ -16,6 +16,7 @@
 #include "sys/log.h"
 #include "profile.skel.h"
 #include "core/profiler.h"
+#include "sys/clock.h"
 
 struct profiler {
 	struct profile_bpf *skel;
@@ -212,7 +213,6 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		   profiler_event_fn fn, void *ctx)
 {
 	struct profiler *p;
-	struct timespec ts;
 	int err;
 
 	p = calloc(1, sizeof(*p));
@@ -242,8 +242,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		p->period_ns = (unsigned long long)(p->target_ns *
 						    (1.0 - (loss < 0.5 ? loss : 0.5)));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	p->rng = (ts.tv_nsec ^ ((unsigned long long)getpid() << 32)) | 1;
+	p->rng = (clock_mono_ns() ^ ((unsigned long long)getpid() << 32)) | 1;
 	p->skel->rodata->target_all = o->all;
 	p->skel->rodata->follow_children = o->follow_children;
 	p->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;

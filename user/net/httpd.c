@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "net/httpd.h"
+#include "sys/clock.h"
 
 #define HTTPD_MAX_CONNS	  16
 #define HTTPD_DEADLINE_MS 5000
@@ -59,10 +60,7 @@ struct httpd {
 
 static unsigned long long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+	return clock_mono_ns() / 1000000;
 }
 
 int httpd_parse_request(const char *buf, size_t len, char *method, size_t mlen,
