@@ -30,6 +30,7 @@
 
 #include "cmd/cmd.h"
 #include "sys/container.h"
+#include "model/folded.h"
 #include "model/frames.h"
 #include "net/http.h"
 #include "net/httpd.h"
@@ -442,16 +443,68 @@ static int agent_input(void *ctx)
 	return 0;
 }
 
+/* One process's stacks of the period and what its upload is labelled with. */
+struct agent_proc {
+	frame_id container, process; /* its root frames: the key */
+	struct profile prof;
+	bool failed; /* out of memory: not sent */
+	char service[64], container_label[64], pid[16];
+};
+
+/*
+ * The process a stack belongs to: its leading frames [container;] process.
+ * Returns its index in procs (added if new), -1 for a stack of no process
+ * or when MAX_PROCS are taken.
+ */
+static int agent_proc_of(struct agent_proc *procs, int *np, struct frame_table *ft,
+			 const frame_id *f, uint32_t n)
+{
+	frame_id container = FRAME_NONE, process = FRAME_NONE;
+	int k;
+
+	for (uint32_t depth = 0; depth < 2 && depth < n; depth++) {
+		enum frame_kind kind = frames_get(ft, f[depth])->kind;
+
+		if (kind == FRAME_CONTAINER) {
+			container = f[depth];
+		} else if (kind == FRAME_PROCESS) {
+			process = f[depth];
+			break;
+		}
+	}
+	if (process == FRAME_NONE)
+		return -1;
+	for (k = 0; k < *np; k++)
+		if (procs[k].process == process && procs[k].container == container)
+			return k;
+	if (*np == MAX_PROCS)
+		return -1;
+	procs[k].container = container;
+	procs[k].process = process;
+	profile_init(&procs[k].prof, ft);
+	service_name(frame_name(ft, process), strlen(frame_name(ft, process)),
+		     procs[k].service, sizeof(procs[k].service));
+	snprintf(procs[k].pid, sizeof(procs[k].pid), "%d", frames_get(ft, process)->pid);
+	if (container != FRAME_NONE) {
+		/* "container ID" or "cgroup PATH": the label is what follows */
+		const char *c = frame_name(ft, container);
+		size_t skip = !strncmp(c, "container ", 10) ? 10 : !strncmp(c, "cgroup ", 7) ? 7 : 0;
+
+		label_value(procs[k].container_label, sizeof(procs[k].container_label), c + skip,
+			    strlen(c + skip));
+	}
+	(*np)++;
+	return k;
+}
+
 /* Cuts this period's stacks into one pprof per process and queues them. */
 static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 			 double hz, double seconds, unsigned int nprocs)
 {
 	struct agent *a = ctx;
-	struct {
-		char key[300];
-		struct stackagg *agg;
-		char service[64], container[64], pid[16];
-	} *procs = calloc(MAX_PROCS, sizeof(*procs));
+	struct agent_proc *procs = calloc(MAX_PROCS, sizeof(*procs));
+	struct frame_table ft;
+	struct folded_buf fb = { 0 };
 	int np = 0;
 	struct timespec ts;
 	long long until;
@@ -459,59 +512,19 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 	(void)nprocs;
 	if (!procs)
 		return 0;
+	frames_init(&ft);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	until = ts.tv_sec;
 	for (size_t i = 0; i < n; i++) {
-		const char *s = stacks[i].stack, *p = s;
-		char container[64] = "", service[64] = "python", pid[16] = "0";
-		size_t keylen = 0;
-		int k;
+		long nf = folded_frames(&ft, stacks[i].stack, strlen(stacks[i].stack), &fb);
+		int k = nf > 0 ? agent_proc_of(procs, &np, &ft, fb.f, (uint32_t)nf) : -1;
 
-		/* root frames: [container ...;] cmd (pid) */
-		for (int depth = 0; depth < 2; depth++) {
-			const char *semi = strchr(p, ';');
-			size_t len = semi ? (size_t)(semi - p) : strlen(p);
-			struct frame_parts fp;
-
-			frame_parse(p, len, true, &fp);
-			if (fp.kind == FRAME_CONTAINER) {
-				label_value(container, sizeof(container),
-					    fp.name + (fp.name[0] == 'c' && fp.name[1] == 'o' ? 10 : 7),
-					    fp.name_len - (fp.name[0] == 'c' && fp.name[1] == 'o' ? 10 : 7));
-			} else if (fp.kind == FRAME_PROCESS) {
-				service_name(fp.name, fp.name_len, service,
-					     sizeof(service));
-				snprintf(pid, sizeof(pid), "%ld", fp.pid);
-				keylen = (size_t)(p - s) + len;
-				break;
-			}
-			if (!semi)
-				break;
-			p = semi + 1;
-		}
-		if (!keylen)
-			continue;
-		for (k = 0; k < np; k++)
-			if (strlen(procs[k].key) == keylen &&
-			    !strncmp(procs[k].key, s, keylen))
-				break;
-		if (k == np) {
-			if (np == MAX_PROCS)
-				continue;
-			snprintf(procs[k].key, sizeof(procs[k].key), "%.*s",
-				 (int)keylen, s);
-			procs[k].agg = stackagg__new();
-			snprintf(procs[k].service, sizeof(procs[k].service), "%s", service);
-			snprintf(procs[k].container, sizeof(procs[k].container), "%s", container);
-			snprintf(procs[k].pid, sizeof(procs[k].pid), "%s", pid);
-			np++;
-		}
-		if (procs[k].agg)
-			stackagg__add(procs[k].agg, s, stacks[i].count);
+		if (k >= 0 && profile_add(&procs[k].prof, fb.f, (uint32_t)nf, stacks[i].count, 1))
+			procs[k].failed = true;
 	}
 	for (int k = 0; k < np; k++) {
 		struct profile_data d = {
-			.agg = procs[k].agg,
+			.prof = &procs[k].prof,
 			.hz = hz,
 			.start_ns = (unsigned long long)(until - seconds) * 1000000000ULL,
 			.duration_ns = (unsigned long long)(seconds * 1e9),
@@ -520,7 +533,7 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 		struct item *it = calloc(1, sizeof(*it));
 		char q[1024];
 
-		if (!it || !procs[k].agg ||
+		if (!it || procs[k].failed ||
 		    pprof_encode(&d, &it->body, &it->len)) {
 			free(it);
 			a->unencoded++;
@@ -532,8 +545,8 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 			 "/ingest?name=%s.cpu%%7Bhost%%3D%s%%2Cservice%%3D%s%%2Cpid%%3D%s%s%s%%7D"
 			 "&from=%lld&until=%lld&format=pprof&sampleRate=%.0f&spyName=pyrograph",
 			 procs[k].service, a->host, procs[k].service, procs[k].pid,
-			 procs[k].container[0] ? "%2Ccontainer%3D" : "",
-			 procs[k].container, until - (long long)(seconds + 0.5), until, hz);
+			 procs[k].container_label[0] ? "%2Ccontainer%3D" : "",
+			 procs[k].container_label, until - (long long)(seconds + 0.5), until, hz);
 		it->query = strdup(q);
 		if (!it->query) {
 			item_free(it);
@@ -546,8 +559,10 @@ static int agent_refresh(void *ctx, const struct stack_count *stacks, size_t n,
 		pthread_mutex_unlock(&a->lock);
 	}
 	for (int k = 0; k < np; k++)
-		stackagg__free(procs[k].agg);
+		profile_free(&procs[k].prof);
 	free(procs);
+	folded_buf_free(&fb);
+	frames_free(&ft);
 	if (!a->quiet) {
 		pthread_mutex_lock(&a->lock);
 		pr_info("cut %d profile%s; sent %llu, queued %zu (%zu KiB), dropped %llu",

@@ -27,6 +27,8 @@
 #include "sys/log.h"
 #include "output/output.h"
 #include "core/record.h"
+#include "model/stackagg.h"
+#include "model/stacks.h"
 
 #define MAX_ARGS 256
 
@@ -240,6 +242,39 @@ static int write_report(FILE *f, void *ctx)
 			 asyncrep__write_text(c->rep, f);
 }
 
+/* The stacks inside stalls, as a flame graph or collapsed file. */
+static int write_stalls(struct async_cmd *c)
+{
+	struct frame_table ft;
+	struct profile prof;
+	struct profile_data pd = {
+		.prof = &prof,
+		.timed = true,
+		.title = "pyrograph async: stacks inside event-loop stalls",
+		.subtitle = "weights in microseconds (on CPU, or off CPU with the reason as leaf)",
+	};
+	enum out_format fmt = output_format_guess(c->stalls_svg);
+	int ret;
+
+	if (fmt != OUT_COLLAPSED)
+		fmt = OUT_FLAMEGRAPH;
+	frames_init(&ft);
+	profile_init(&prof, &ft);
+	/* the report keeps folded text: read into typed stacks */
+	if (stackagg__to_profile(asyncrep__stall_stacks(c->rep), &prof)) {
+		pr_err("cannot write %s: out of memory", c->stalls_svg);
+		ret = 1;
+	} else {
+		ret = output_write(c->stalls_svg, fmt, &pd) ? 1 : 0;
+	}
+	if (!ret)
+		fprintf(stderr, "pyrograph: wrote %s (%zu distinct stall stacks)\n",
+			c->stalls_svg, profile_count(&prof));
+	profile_free(&prof);
+	frames_free(&ft);
+	return ret;
+}
+
 int cmd_async(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -336,22 +371,8 @@ int cmd_async(int argc, char **argv)
 	asyncrep__set_duration(c.rep, seconds);
 	if (ret == 0) {
 		ret = output_write_fn(c.out, write_report, &c) ? 1 : 0;
-		if (!ret && c.stalls_svg) {
-			struct profile_data pd = {
-				.agg = asyncrep__stall_stacks(c.rep),
-				.timed = true,
-				.title = "pyrograph async: stacks inside event-loop stalls",
-				.subtitle = "weights in microseconds (on CPU, or off CPU with the reason as leaf)",
-			};
-			enum out_format fmt = output_format_guess(c.stalls_svg);
-
-			if (fmt != OUT_COLLAPSED)
-				fmt = OUT_FLAMEGRAPH;
-			ret = output_write(c.stalls_svg, fmt, &pd) ? 1 : 0;
-			if (!ret)
-				fprintf(stderr, "pyrograph: wrote %s (%zu distinct stall stacks)\n",
-					c.stalls_svg, stackagg__count(pd.agg));
-		}
+		if (!ret && c.stalls_svg)
+			ret = write_stalls(&c);
 	}
 	asyncrep__free(c.rep);
 	return ret;

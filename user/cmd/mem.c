@@ -28,6 +28,8 @@
 #include "sys/procfs.h"
 #include "core/profiler.h"
 #include "core/record.h"
+#include "model/stackagg.h"
+#include "model/stacks.h"
 
 #define MAX_ARGS 256
 enum mem_format { MEM_TEXT, MEM_JSON, MEM_FLAMEGRAPH, MEM_COLLAPSED };
@@ -286,36 +288,56 @@ static int write_plot(FILE *f, void *ctx)
 	return memrep__write_plot(((struct mem_cmd *)ctx)->rep, f);
 }
 
-static int write_outputs(struct mem_cmd *c, bool allocations, bool live)
+/* The stacks as a flame graph or collapsed file, then the report. */
+static int write_stacks(struct mem_cmd *c, bool allocations, bool live)
 {
-	struct profile_data pd = { .timed = false };
-	int ret = 0;
+	struct frame_table ft;
+	struct profile prof;
+	struct profile_data pd = { .prof = &prof, .timed = false };
+	struct stackagg *agg;
+	int ret;
 
-	if (c->fmt == MEM_TEXT || c->fmt == MEM_JSON) {
-		ret = output_write_fn(c->out, write_report, c) ? 1 : 0;
+	if (allocations) {
+		agg = memrep__alloc_stacks(c->rep);
+		pd.title = "pyrograph mem: sampled allocations";
+		pd.subtitle = "weights in bytes allocated (sampled)";
+	} else if (live) {
+		agg = memrep__live_stacks(c->rep);
+		pd.title = "pyrograph mem: memory held";
+		pd.subtitle = "weights in bytes: large C allocations not freed at the end, by the stack that made them";
 	} else {
-		if (allocations) {
-			pd.agg = memrep__alloc_stacks(c->rep);
-			pd.title = "pyrograph mem: sampled allocations";
-			pd.subtitle = "weights in bytes allocated (sampled)";
-		} else if (live) {
-			pd.agg = memrep__live_stacks(c->rep);
-			pd.title = "pyrograph mem: memory held";
-			pd.subtitle = "weights in bytes: large C allocations not freed at the end, by the stack that made them";
-		} else {
-			pd.agg = memrep__growth_stacks(c->rep);
-			pd.title = "pyrograph mem: resident memory growth";
-			pd.subtitle = "weights in bytes: net resident memory gained, by the stack that touched it first";
-		}
+		agg = memrep__growth_stacks(c->rep);
+		pd.title = "pyrograph mem: resident memory growth";
+		pd.subtitle = "weights in bytes: net resident memory gained, by the stack that touched it first";
+	}
+	frames_init(&ft);
+	profile_init(&prof, &ft);
+	/* the report keeps folded text: read into typed stacks */
+	if (stackagg__to_profile(agg, &prof)) {
+		pr_err("cannot write %s: out of memory", c->out);
+		ret = 1;
+	} else {
 		ret = output_write(c->out, c->fmt == MEM_COLLAPSED ? OUT_COLLAPSED : OUT_FLAMEGRAPH,
 				   &pd) ? 1 : 0;
-		if (!ret)
-			fprintf(stderr, "pyrograph: wrote %s (%zu distinct stacks)\n",
-				strcmp(c->out, "-") ? c->out : "stdout",
-				pd.agg ? stackagg__count(pd.agg) : 0);
-		if (!ret && strcmp(c->out, "-"))
-			ret = output_write_fn("-", write_report, c) ? 1 : 0;
 	}
+	if (!ret)
+		fprintf(stderr, "pyrograph: wrote %s (%zu distinct stacks)\n",
+			strcmp(c->out, "-") ? c->out : "stdout", profile_count(&prof));
+	profile_free(&prof);
+	frames_free(&ft);
+	if (!ret && strcmp(c->out, "-"))
+		ret = output_write_fn("-", write_report, c) ? 1 : 0;
+	return ret;
+}
+
+static int write_outputs(struct mem_cmd *c, bool allocations, bool live)
+{
+	int ret;
+
+	if (c->fmt == MEM_TEXT || c->fmt == MEM_JSON)
+		ret = output_write_fn(c->out, write_report, c) ? 1 : 0;
+	else
+		ret = write_stacks(c, allocations, live);
 	if (!ret && c->plot) {
 		ret = output_write_fn(c->plot, write_plot, c) ? 1 : 0;
 		if (!ret)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "model/stackagg.h" /* struct stack_count */
 #include "output/flamegraph.h"
 #include "profile.h"
 
