@@ -22,6 +22,7 @@ UNITS = {
     "test_diffrep": [],
     "test_metrics": [],
     "test_http": [],
+    "test_outputs": [DATA],
     "test_unwind": [],
 }
 

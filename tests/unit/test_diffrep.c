@@ -15,7 +15,7 @@
 #include "report/diffrep.h"
 #include "output/output.h"
 #include "output/pprof.h"
-#include "model/stackagg.h"
+#include "model/folded.h"
 
 CHECK_COUNTERS;
 
@@ -86,15 +86,20 @@ static void test_pprof_round_trip(void)
 		"python3 app.py (0);<module> (/app.py:3);read (/usr/lib/python3.11/x.py:5);[disk I/O]",
 		"python3 app.py (0);main (/app.py:7);do_syscall_64_[k]",
 	};
-	struct stackagg *agg = stackagg__new();
-	struct profile_data pd = { .agg = agg, .hz = 100 };
+	struct frame_table ft;
+	struct profile prof;
+	struct folded_buf fb = { 0 };
+	struct profile_data pd = { .prof = &prof, .hz = 100 };
 	struct diffrep *d = diffrep__new(false);
 	unsigned char *gz;
 	size_t len;
 	char err[256], *t;
 
+	frames_init(&ft);
+	profile_init(&prof, &ft);
 	for (int i = 0; i < 4; i++)
-		stackagg__add(agg, stacks[i], 10 * (i + 1));
+		CHECK(!folded_add(&prof, stacks[i], strlen(stacks[i]), 10 * (i + 1), 1, &fb),
+		      "read %s", stacks[i]);
 	CHECK(!pprof_encode(&pd, &gz, &len), "encode");
 	CHECK(!load_mem(d, 0, gz, len, err), "%s", err);
 	CHECK(!load_mem(d, 1, gz, len, err), "%s", err);
@@ -114,15 +119,15 @@ static void test_pprof_round_trip(void)
 
 	/* each stack read back exactly (one at a time) */
 	for (int i = 0; i < 4; i++) {
-		struct stackagg *one = stackagg__new();
-		struct profile_data p1 = { .agg = one, .hz = 100 };
+		struct profile one;
+		struct profile_data p1 = { .prof = &one, .hz = 100 };
 		unsigned char *g1;
-		size_t l1, n;
-		const struct stack_count *sc;
+		size_t l1;
 		FILE *f;
 		char svg[64];
 
-		stackagg__add(one, stacks[i], 3);
+		profile_init(&one, &ft);
+		CHECK(!folded_add(&one, stacks[i], strlen(stacks[i]), 3, 1, &fb), "read %s", stacks[i]);
 		pprof_encode(&p1, &g1, &l1);
 		d = diffrep__new(false);
 		CHECK(!load_mem(d, 0, g1, l1, err) && !load_mem(d, 1, g1, l1, err), "%s", err);
@@ -144,11 +149,9 @@ static void test_pprof_round_trip(void)
 			free(buf);
 		}
 		unlink(svg);
-		(void)sc;
-		(void)n;
 		diffrep__free(d);
 		free(g1);
-		stackagg__free(one);
+		profile_free(&one);
 	}
 
 	/* broken inputs: a cut gzip stream, gzip of garbage */
@@ -165,7 +168,9 @@ static void test_pprof_round_trip(void)
 	}
 	diffrep__free(d);
 	free(gz);
-	stackagg__free(agg);
+	folded_buf_free(&fb);
+	profile_free(&prof);
+	frames_free(&ft);
 }
 
 int main(void)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model/folded.h"
+#include "model/stackagg.h"
 #include "output/flamegraph.h"
 
 #include "check.h"
@@ -24,17 +26,34 @@ struct svg {
 	int err;
 };
 
+/* The folded stacks read into a typed profile, as pyrograph diff reads a file. */
 static struct svg render(const struct stack_count *s, size_t n, const struct flamegraph_opts *o)
 {
 	struct svg out = {0};
 	FILE *f = open_memstream(&out.p, &out.len);
+	struct frame_table ft;
+	struct profile p;
+	struct folded_buf b = {0};
 
 	if (!f) {
 		perror("open_memstream");
 		exit(2);
 	}
-	out.err = flamegraph_write(f, s, n, o);
+	frames_init(&ft);
+	profile_init(&p, &ft);
+	for (size_t i = 0; i < n; i++) {
+		const char *t = s[i].stack ? s[i].stack : "";
+
+		if (folded_add(&p, t, strlen(t), s[i].count, 1, &b)) {
+			fprintf(stderr, "folded_add: out of memory\n");
+			exit(2);
+		}
+	}
+	out.err = flamegraph_write(f, &p, o);
 	fclose(f);
+	folded_buf_free(&b);
+	profile_free(&p);
+	frames_free(&ft);
 	return out;
 }
 
@@ -521,15 +540,23 @@ static void test_odd_inputs(void)
 
 static void test_errors(void)
 {
-	const struct stack_count in[] = { { "a;b", 1 } };
+	struct frame_table ft;
+	struct profile p;
+	struct folded_buf b = {0};
 	FILE *ro = fopen("/dev/null", "r");
 
-	CHECK(flamegraph_write(NULL, in, 1, NULL) == -EINVAL, "NULL file");
-	CHECK(flamegraph_write(stderr, NULL, 1, NULL) == -EINVAL, "NULL stacks with n > 0");
+	frames_init(&ft);
+	profile_init(&p, &ft);
+	CHECK(!folded_add(&p, "a;b", 3, 1, 1, &b), "folded_add");
+	CHECK(flamegraph_write(NULL, &p, NULL) == -EINVAL, "NULL file");
+	CHECK(flamegraph_write(stderr, NULL, NULL) == -EINVAL, "NULL profile");
 	if (ro) {
-		CHECK(flamegraph_write(ro, in, 1, NULL) == -EIO, "write error not reported");
+		CHECK(flamegraph_write(ro, &p, NULL) == -EIO, "write error not reported");
 		fclose(ro);
 	}
+	folded_buf_free(&b);
+	profile_free(&p);
+	frames_free(&ft);
 }
 
 int main(void)

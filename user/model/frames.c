@@ -37,7 +37,8 @@ static size_t pid_suffix(const char *s, size_t len, long *pid, long *nspid)
 		a += (s[i] - '0') * mul;
 		mul *= 10;
 	}
-	if (i == len - 1)
+	/* exactly as frame_format writes ids: no leading zeros */
+	if (i == len - 1 || (s[i] == '0' && i < len - 2))
 		return 0;
 	if (i > 0 && s[i - 1] == '/') {
 		b = a;
@@ -52,7 +53,7 @@ static size_t pid_suffix(const char *s, size_t len, long *pid, long *nspid)
 			a += (s[i] - '0') * mul;
 			mul *= 10;
 		}
-		if (i == end)
+		if (i == end || (s[i] == '0' && i < end - 1))
 			return 0;
 	}
 	if (i < 2 || s[i - 1] != '(' || s[i - 2] != ' ')
@@ -82,11 +83,14 @@ void frame_parse(const char *s, size_t len, bool root, struct frame_parts *out)
 		return;
 	}
 	if (root && (p = pid_suffix(s, len, &out->pid, &out->nspid))) {
-		/* p is the '(' of the id; the name ends before the space */
-		if (starts(s, len, "thread ")) {
+		/* p is the '(' of the id; the name ends before the space.
+		 * A thread has a name and one id: "thread (5)" and
+		 * "thread x (5/6)" are processes, as frame_format would
+		 * write them back */
+		if (starts(s, len, "thread ") && p >= 8 && out->nspid < 0) {
 			out->kind = FRAME_THREAD;
 			out->name = s + 7;
-			out->name_len = p >= 8 ? p - 8 : 0;
+			out->name_len = p - 8;
 		} else {
 			out->kind = FRAME_PROCESS;
 			out->name_len = p - 1;
@@ -135,7 +139,9 @@ void frame_parse(const char *s, size_t len, bool root, struct frame_parts *out)
 				line += (c[-1] - '0') * mul;
 				mul *= 10;
 			}
-			if (c < end && c > f && c[-1] == ':') {
+			/* a line is what frame_format writes: > 0, without
+			 * leading zeros ("f (x.py:0)" keeps ":0" in the file) */
+			if (c < end && c > f && c[-1] == ':' && *c != '0') {
 				out->line = line;
 				out->file_len = (size_t)(c - 1 - f);
 			}

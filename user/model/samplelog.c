@@ -1,48 +1,144 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/intern.h"
 #include "model/samplelog.h"
 
 /* Bounded: at 1000 Hz on 64 CPUs this is ~4 minutes; beyond it, later
  * samples are dropped (counted by the caller through the return value). */
 #define MAX_ENTRIES (16u << 20)
 
+/* A thread: the stack of its root frames (in roots) and its tid. */
+struct log_thread {
+	uint32_t roots;
+	int32_t tid;
+	char *name; /* its profile name, made when the thread is first seen */
+};
+
 struct samplelog {
-	struct intern stacks, threads;
+	struct frame_table *ft;
+	struct stack_table stacks; /* frames below the roots */
+	struct stack_table roots;  /* the root frames of each thread */
+	struct log_thread *th;
+	size_t nth, thcap, name_bytes;
+	struct hashidx thix;
 	struct log_entry *e;
 	size_t n, cap;
 	int sorted;
 };
 
-struct samplelog *samplelog__new(void)
+struct samplelog *samplelog__new(struct frame_table *ft)
 {
-	return calloc(1, sizeof(struct samplelog));
+	struct samplelog *l = calloc(1, sizeof(*l));
+
+	if (l)
+		l->ft = ft;
+	return l;
 }
 
 void samplelog__free(struct samplelog *l)
 {
 	if (!l)
 		return;
-	intern_free(&l->stacks);
-	intern_free(&l->threads);
+	for (size_t i = 0; i < l->nth; i++)
+		free(l->th[i].name);
+	free(l->th);
+	hashidx_free(&l->thix);
+	stacks_free(&l->stacks);
+	stacks_free(&l->roots);
 	free(l->e);
 	free(l);
 }
 
-int samplelog__add(struct samplelog *l, const char *thread_name,
-		   const char *stack, uint64_t start_ns, uint64_t dur_ns)
+/* "ROOT;ROOT / thread TID", or "thread TID" without root frames. */
+static char *thread_name(struct samplelog *l, const frame_id *f, uint32_t n,
+			 int tid)
 {
+	size_t len = 32;
+	char *name, *p;
+
+	for (uint32_t i = 0; i < n; i++)
+		len += strlen(frame_text(l->ft, f[i])) + 1;
+	name = malloc(len + 3);
+	if (!name)
+		return NULL;
+	p = name;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *t = frame_text(l->ft, f[i]);
+		size_t tl = strlen(t);
+
+		if (i)
+			*p++ = ';';
+		memcpy(p, t, tl);
+		p += tl;
+	}
+	snprintf(p, len + 3 - (size_t)(p - name), "%sthread %d", n ? " / " : "", tid);
+	l->name_bytes += len + 3;
+	return name;
+}
+
+struct thread_key {
+	const struct samplelog *l;
+	uint32_t roots;
+	int32_t tid;
+};
+
+static bool thread_eq(const void *ctx, uint32_t pos)
+{
+	const struct thread_key *k = ctx;
+
+	return k->l->th[pos].roots == k->roots && k->l->th[pos].tid == k->tid;
+}
+
+/* The index of the thread of root frames f[0..n) and tid, added if new. */
+static long thread_of(struct samplelog *l, const frame_id *f, uint32_t n, int tid)
+{
+	long roots = stacks_add(&l->roots, f, n), id;
+	struct thread_key k = { l, 0, tid };
+	uint64_t h;
+
+	if (roots < 0)
+		return roots;
+	k.roots = (uint32_t)roots;
+	h = hash_mix((uint64_t)k.roots << 32 | (uint32_t)tid);
+	id = hashidx_find(&l->thix, h, thread_eq, &k);
+	if (id >= 0)
+		return id;
+	if (l->nth == l->thcap) {
+		size_t cap = l->thcap ? 2 * l->thcap : 64;
+		struct log_thread *nt = realloc(l->th, cap * sizeof(*nt));
+
+		if (!nt)
+			return -ENOMEM;
+		l->th = nt;
+		l->thcap = cap;
+	}
+	l->th[l->nth] = (struct log_thread){ k.roots, tid, thread_name(l, f, n, tid) };
+	if (!l->th[l->nth].name || hashidx_insert(&l->thix, h, (uint32_t)l->nth)) {
+		free(l->th[l->nth].name);
+		return -ENOMEM;
+	}
+	return (long)l->nth++;
+}
+
+int samplelog__add(struct samplelog *l, const frame_id *f, uint32_t n, int tid,
+		   uint64_t start_ns, uint64_t dur_ns)
+{
+	uint32_t nroots = 0;
 	long th, st;
 
 	if (l->n >= MAX_ENTRIES)
 		return -ENOSPC;
-	th = intern_id(&l->threads, thread_name, strlen(thread_name));
-	st = intern_id(&l->stacks, stack, strlen(stack));
-	if (th < 0 || st < 0)
-		return -ENOMEM;
+	while (nroots < n && frame_is_root(l->ft, f[nroots]))
+		nroots++;
+	th = thread_of(l, f, nroots, tid);
+	if (th < 0)
+		return (int)th;
+	st = stacks_add(&l->stacks, f + nroots, n - nroots);
+	if (st < 0)
+		return (int)st;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 4096;
 		struct log_entry *ne = realloc(l->e, cap * sizeof(*ne));
@@ -64,22 +160,22 @@ int samplelog__add(struct samplelog *l, const char *thread_name,
 
 size_t samplelog__nthreads(const struct samplelog *l)
 {
-	return l->threads.n;
+	return l->nth;
 }
 
 const char *samplelog__thread_name(const struct samplelog *l, size_t i)
 {
-	return i < l->threads.n ? l->threads.s[i] : NULL;
+	return i < l->nth ? l->th[i].name : NULL;
 }
 
-size_t samplelog__nstacks(const struct samplelog *l)
+const struct stack_table *samplelog__stacks(const struct samplelog *l)
 {
-	return l->stacks.n;
+	return &l->stacks;
 }
 
-const char *samplelog__stack(const struct samplelog *l, size_t i)
+struct frame_table *samplelog__frames(const struct samplelog *l)
 {
-	return i < l->stacks.n ? l->stacks.s[i] : NULL;
+	return l->ft;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -99,4 +195,11 @@ const struct log_entry *samplelog__sorted(struct samplelog *l, size_t *n)
 	}
 	*n = l->n;
 	return l->e;
+}
+
+size_t samplelog__bytes(const struct samplelog *l)
+{
+	return sizeof(*l) + l->cap * sizeof(*l->e) + l->thcap * sizeof(*l->th) +
+	       l->name_bytes + hashidx_bytes(&l->thix) + stacks_bytes(&l->stacks) +
+	       stacks_bytes(&l->roots);
 }

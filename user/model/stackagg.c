@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "model/stackagg.h"
+#include "model/folded.h"
 #include "model/stacks.h"
 
 struct slot {
@@ -164,44 +165,16 @@ const struct stack_count *stackagg__sorted(struct stackagg *a, size_t *n)
 
 int stackagg__to_profile(struct stackagg *a, struct profile *p)
 {
+	struct folded_buf b = { 0 };
 	const struct stack_count *sc;
-	frame_id *f = NULL;
-	size_t n, cap = 0;
+	size_t n;
 	int ret = 0;
 
+	if (!a) /* its creation failed */
+		return -ENOMEM;
 	sc = stackagg__sorted(a, &n);
-	for (size_t i = 0; sc && i < n && !ret; i++) {
-		const char *s = sc[i].stack;
-		uint32_t nf = 0;
-		bool root = true;
-
-		for (;;) {
-			const char *semi = strchr(s, ';');
-			size_t len = semi ? (size_t)(semi - s) : strlen(s);
-
-			if (nf == cap) {
-				frame_id *nfp = realloc(f, (cap = cap ? 2 * cap : 256) * sizeof(*f));
-
-				if (!nfp) {
-					ret = -ENOMEM;
-					break;
-				}
-				f = nfp;
-			}
-			f[nf] = frames_parse(p->ft, s, len, root);
-			if (f[nf] == FRAME_NONE) {
-				ret = -ENOMEM;
-				break;
-			}
-			root = root && frame_is_root(p->ft, f[nf]);
-			nf++;
-			if (!semi)
-				break;
-			s = semi + 1;
-		}
-		if (!ret)
-			ret = profile_add(p, f, nf, sc[i].count, 1);
-	}
-	free(f);
+	for (size_t i = 0; sc && i < n && !ret; i++)
+		ret = folded_add(p, sc[i].stack, strlen(sc[i].stack), sc[i].count, 1, &b);
+	folded_buf_free(&b);
 	return sc || !n ? ret : -ENOMEM;
 }

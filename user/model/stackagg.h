@@ -34,7 +34,8 @@ const struct stack_count *stackagg__sorted(struct stackagg *a, size_t *n);
 struct profile;
 /*
  * The folded stacks of a, read into p's typed stacks (value: the weight,
- * count 1): for the reports that still keep folded text. 0 or -ENOMEM.
+ * count 1): for the reports that still keep folded text. 0 or -ENOMEM
+ * (also for a NULL a, an aggregate that could not be made).
  */
 int stackagg__to_profile(struct stackagg *a, struct profile *p);
 

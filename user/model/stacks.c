@@ -29,8 +29,9 @@ static bool stack_eq(const void *ctx, uint32_t pos)
 	const struct stack_key *k = ctx;
 	const struct stack_ent *e = &k->t->e[pos];
 
+	/* an empty stack may come as NULL: memcmp must not see it */
 	return e->n == k->n &&
-	       !memcmp(k->t->pool + e->off, k->f, k->n * sizeof(*k->f));
+	       (!k->n || !memcmp(k->t->pool + e->off, k->f, k->n * sizeof(*k->f)));
 }
 
 long stacks_find(const struct stack_table *t, const frame_id *f, uint32_t n)
@@ -67,11 +68,14 @@ long stacks_add(struct stack_table *t, const frame_id *f, uint32_t n)
 	if (id >= 0)
 		return id;
 	if (t->n >= UINT32_MAX - 1 ||
-	    reserve((void **)&t->pool, &t->pool_cap, t->npool + n,
+	    /* room for one frame even for an empty stack: stacks_get()
+	     * never offsets a NULL pool */
+	    reserve((void **)&t->pool, &t->pool_cap, t->npool + (n ? n : 1),
 		    sizeof(*t->pool), 4096) ||
 	    reserve((void **)&t->e, &t->cap, t->n + 1, sizeof(*t->e), 256))
 		return -ENOMEM;
-	memcpy(t->pool + t->npool, f, n * sizeof(*f));
+	if (n)
+		memcpy(t->pool + t->npool, f, n * sizeof(*f));
 	t->e[t->n] = (struct stack_ent){ .off = t->npool, .n = n };
 	if (hashidx_insert(&t->ix, h, (uint32_t)t->n))
 		return -ENOMEM;

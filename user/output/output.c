@@ -10,11 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "output/collapsed.h"
 #include "output/flamegraph.h"
-#include "sys/log.h"
 #include "output/output.h"
 #include "output/pprof.h"
 #include "output/speedscope.h"
+#include "sys/log.h"
 
 static const char *const names[] = {
 	[OUT_FLAMEGRAPH] = "flamegraph",
@@ -124,32 +125,21 @@ int output_check_writable(const char *path)
 	return 0;
 }
 
-static int write_collapsed(FILE *f, const struct stack_count *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (fprintf(f, "%s %llu\n", s[i].stack, s[i].count) < 0)
-			return -EIO;
-	return 0;
-}
-
 static int write_to(FILE *f, enum out_format fmt, const struct profile_data *d)
 {
 	struct flamegraph_opts fo = { .title = d->title,
 				      .subtitle = d->subtitle,
 				      .count_name = d->timed ? "us" : "samples" };
-	const struct stack_count *s;
-	size_t n;
 
-	if (fmt == OUT_PPROF)
-		return pprof_write(f, d);
 	if (fmt == OUT_SPEEDSCOPE)
 		return speedscope_write(f, d);
-	s = stackagg__sorted(d->agg, &n);
-	if (!s)
-		return -ENOMEM;
+	if (!d->prof)
+		return -EINVAL;
+	if (fmt == OUT_PPROF)
+		return pprof_write(f, d);
 	if (fmt == OUT_COLLAPSED)
-		return write_collapsed(f, s, n);
-	return flamegraph_write(f, s, n, &fo);
+		return collapsed_write(f, d->prof);
+	return flamegraph_write(f, d->prof, &fo);
 }
 
 struct write_ctx {

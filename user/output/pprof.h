@@ -6,7 +6,7 @@
 #include "output/output.h"
 
 /*
- * Writes d as a gzipped pprof profile (github.com/google/pprof
+ * Writes d->prof as a gzipped pprof profile (github.com/google/pprof
  * proto/profile.proto): root frames become labels (pid, process,
  * container, thread, tid), the other frames locations whose function has
  * a file name and a line for Python frames. Sample types: samples/count
@@ -17,5 +17,7 @@ int pprof_write(FILE *f, const struct profile_data *d);
 
 /* The same profile, gzipped, into a malloc'ed buffer (for the agent). */
 int pprof_encode(const struct profile_data *d, unsigned char **out, size_t *len);
+/* The protobuf before gzip, into a malloc'ed buffer. */
+int pprof_encode_raw(const struct profile_data *d, unsigned char **out, size_t *len);
 
 #endif

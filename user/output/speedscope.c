@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "model/frames.h"
-#include "model/intern.h"
 #include "model/json.h"
 #include "model/samplelog.h"
 #include "output/speedscope.h"
@@ -12,24 +11,53 @@
 #define MAX_DEPTH 4096
 #define GAP_US 1000
 
-/* Splits an interned stack into frame ids, outermost first. */
-static int stack_frames(struct intern *t, const char *s, long *ids, int max)
+/*
+ * speedscope's shared frames: every frame of the log's stacks (the first
+ * MAX_DEPTH of each), numbered in first-seen order.
+ */
+struct shared {
+	uint32_t *idx;	 /* frame id -> shared index + 1; 0: not shared */
+	frame_id *order; /* shared index -> frame id */
+	size_t n;
+};
+
+static int shared_frames(const struct stack_table *st, size_t nframes,
+			 struct shared *s)
 {
-	int n = 0;
+	s->idx = calloc(nframes ? nframes : 1, sizeof(*s->idx));
+	s->order = malloc((nframes ? nframes : 1) * sizeof(*s->order));
+	if (!s->idx || !s->order)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->n; i++) {
+		uint32_t n;
+		const frame_id *f = stacks_get(st, (stack_id)i, &n);
 
-	while (*s && n < max) {
-		const char *semi = strchr(s, ';');
-		size_t len = semi ? (size_t)(semi - s) : strlen(s);
-		long id = intern_id(t, s, len);
-
-		if (id < 0)
-			return (int)id;
-		ids[n++] = id;
-		if (!semi)
-			break;
-		s = semi + 1;
+		for (uint32_t k = 0; k < n && k < MAX_DEPTH; k++) {
+			if (f[k] >= nframes || s->idx[f[k]])
+				continue;
+			s->order[s->n] = f[k];
+			s->idx[f[k]] = (uint32_t)++s->n;
+		}
 	}
-	return n;
+	return 0;
+}
+
+/* Python and native frames by name, file and line; others by their text. */
+static void write_frame(FILE *f, struct frame_table *ft, frame_id id, bool first)
+{
+	const struct frame *fr = frames_get(ft, id);
+	bool code = fr->kind == FRAME_PYTHON || fr->kind == FRAME_NATIVE;
+	const char *file = frame_file(ft, id);
+
+	fprintf(f, "%s{\"name\":", first ? "" : ",");
+	json_str(f, code ? frame_name(ft, id) : frame_text(ft, id));
+	if (code && file) {
+		fprintf(f, ",\"file\":");
+		json_str(f, file);
+		if (fr->kind == FRAME_PYTHON && fr->line > 0)
+			fprintf(f, ",\"line\":%d", fr->line);
+	}
+	fputc('}', f);
 }
 
 static void event(FILE *f, bool *first, char type, long frame, double at)
@@ -39,43 +67,69 @@ static void event(FILE *f, bool *first, char type, long frame, double at)
 	*first = false;
 }
 
+/*
+ * One thread's evented profile from its entries e[0..n): each sample opens
+ * the frames it does not share with the open ones; a gap closes them all.
+ */
+static void write_thread(FILE *f, const struct log_entry *e, size_t n,
+			 const struct stack_table *st, const struct shared *sh,
+			 uint64_t t0, long *cur)
+{
+	double end = 0, at;
+	bool first = true;
+	int ncur = 0;
+
+	fprintf(f, ",\"unit\":\"microseconds\",\"startValue\":%.3f,\"events\":[",
+		(e[0].start_ns - t0) / 1000.0);
+	for (size_t k = 0; k < n; k++) {
+		uint32_t nd;
+		const frame_id *nf = stacks_get(st, e[k].stack, &nd);
+		int c = 0;
+
+		if (nd > MAX_DEPTH)
+			nd = MAX_DEPTH;
+		at = (e[k].start_ns - t0) / 1000.0;
+		if (at < end)
+			at = end; /* overlapping spans: keep time monotonic */
+		if (ncur && at > end + GAP_US) {
+			while (ncur)
+				event(f, &first, 'C', cur[--ncur], end);
+		}
+		while (c < ncur && c < (int)nd && cur[c] == (long)sh->idx[nf[c]] - 1)
+			c++;
+		while (ncur > c)
+			event(f, &first, 'C', cur[--ncur], at);
+		for (; ncur < (int)nd; ncur++) {
+			cur[ncur] = (long)sh->idx[nf[ncur]] - 1;
+			event(f, &first, 'O', cur[ncur], at);
+		}
+		end = at + e[k].dur_us;
+	}
+	while (ncur)
+		event(f, &first, 'C', cur[--ncur], end);
+	fprintf(f, "],\"endValue\":%.3f}", end);
+}
+
 int speedscope_write(FILE *f, const struct profile_data *d)
 {
-	struct intern ft = { 0 }; /* frame text -> shared frame index */
+	struct shared sh = { 0 };
+	const struct stack_table *st;
+	struct frame_table *ft;
 	const struct log_entry *e;
-	long *cur = NULL, *next = NULL, **stacks = NULL;
-	int *depth = NULL, ncur = 0, ret = 0;
-	size_t n, nst;
-	uint64_t t0 = 0;
+	long *cur = NULL;
+	size_t n;
+	uint64_t t0;
+	int ret;
 
 	if (!d->log)
 		return -EINVAL;
+	ft = samplelog__frames(d->log);
+	st = samplelog__stacks(d->log);
 	e = samplelog__sorted(d->log, &n);
-	nst = samplelog__nstacks(d->log);
 	cur = calloc(MAX_DEPTH, sizeof(*cur));
-	next = calloc(MAX_DEPTH, sizeof(*next));
-	stacks = calloc(nst ? nst : 1, sizeof(*stacks));
-	depth = calloc(nst ? nst : 1, sizeof(*depth));
-	if (!cur || !next || !stacks || !depth) {
-		ret = -ENOMEM;
+	ret = cur ? shared_frames(st, ft->n, &sh) : -ENOMEM;
+	if (ret)
 		goto out;
-	}
-	/* frames of every distinct stack, once */
-	for (size_t i = 0; i < nst; i++) {
-		int k = stack_frames(&ft, samplelog__stack(d->log, i), next, MAX_DEPTH);
-
-		if (k < 0) {
-			ret = k;
-			goto out;
-		}
-		stacks[i] = malloc((k ? k : 1) * sizeof(long));
-		if (!stacks[i]) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		memcpy(stacks[i], next, k * sizeof(long));
-		depth[i] = k;
-	}
 	t0 = d->start_mono_ns;
 	for (size_t i = 0; i < n; i++)
 		if (!t0 || e[i].start_ns < t0)
@@ -85,76 +139,25 @@ int speedscope_write(FILE *f, const struct profile_data *d)
 		   "\"exporter\":\"pyrograph " PYROGRAPH_VERSION "\",\"name\":");
 	json_str(f, d->title ? d->title : "pyrograph");
 	fprintf(f, ",\"activeProfileIndex\":0,\"shared\":{\"frames\":[");
-	for (size_t i = 0; i < ft.n; i++) {
-		struct frame_parts fp;
-		char *name;
-
-		frame_parse(ft.s[i], strlen(ft.s[i]), false, &fp);
-		name = strndup(fp.name, fp.name_len);
-		fprintf(f, "%s{\"name\":", i ? "," : "");
-		json_str(f, fp.kind == FRAME_PYTHON || fp.kind == FRAME_NATIVE ?
-				    name : ft.s[i]);
-		if (fp.file) {
-			char *file = strndup(fp.file, fp.file_len);
-
-			fprintf(f, ",\"file\":");
-			json_str(f, file);
-			free(file);
-			if (fp.line > 0)
-				fprintf(f, ",\"line\":%ld", fp.line);
-		}
-		fputc('}', f);
-		free(name);
-	}
+	for (size_t i = 0; i < sh.n; i++)
+		write_frame(f, ft, sh.order[i], !i);
 	fprintf(f, "]},\"profiles\":[");
 	for (size_t i = 0, th = 0; i < n; th++) {
 		size_t j = i;
-		double end = 0, at;
-		bool first = true;
 
 		while (j < n && e[j].thread == e[i].thread)
 			j++;
 		fprintf(f, "%s{\"type\":\"evented\",\"name\":", th ? "," : "");
 		json_str(f, samplelog__thread_name(d->log, e[i].thread));
-		fprintf(f, ",\"unit\":\"microseconds\",\"startValue\":%.3f,\"events\":[",
-			(e[i].start_ns - t0) / 1000.0);
-		ncur = 0;
-		for (size_t k = i; k < j; k++) {
-			int nd = depth[e[k].stack], c = 0;
-			const long *nf = stacks[e[k].stack];
-
-			at = (e[k].start_ns - t0) / 1000.0;
-			if (at < end)
-				at = end; /* overlapping spans: keep time monotonic */
-			if (ncur && at > end + GAP_US) {
-				while (ncur)
-					event(f, &first, 'C', cur[--ncur], end);
-			}
-			while (c < ncur && c < nd && cur[c] == nf[c])
-				c++;
-			while (ncur > c)
-				event(f, &first, 'C', cur[--ncur], at);
-			for (; ncur < nd; ncur++) {
-				cur[ncur] = nf[ncur];
-				event(f, &first, 'O', cur[ncur], at);
-			}
-			end = at + e[k].dur_us;
-		}
-		while (ncur)
-			event(f, &first, 'C', cur[--ncur], end);
-		fprintf(f, "],\"endValue\":%.3f}", end);
+		write_thread(f, e + i, j - i, st, &sh, t0, cur);
 		i = j;
 	}
 	fprintf(f, "]}\n");
 	if (ferror(f))
 		ret = -EIO;
 out:
-	for (size_t i = 0; stacks && i < nst; i++)
-		free(stacks[i]);
-	intern_free(&ft);
-	free(stacks);
-	free(depth);
+	free(sh.idx);
+	free(sh.order);
 	free(cur);
-	free(next);
 	return ret;
 }

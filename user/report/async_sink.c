@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/stacks.h"
 #include "report/async_sink.h"
 #include "sys/clock.h"
 

@@ -6,10 +6,11 @@
 #include <stdio.h>
 
 /*
- * pyrograph diff: two folded profiles (0 = before, 1 = after) compared
- * frame by frame (a differential flame graph) and function by function (a
- * table). The files may come from anywhere: lines are bounded, malformed
- * ones are counted and skipped.
+ * pyrograph diff: two profiles (0 = before, 1 = after), folded files or
+ * gzipped pprof, read into one frame table and compared frame by frame (a
+ * differential flame graph) and function by function (a table). The files
+ * may come from anywhere: lines are bounded, malformed ones (and pprof
+ * samples without frames) are counted and skipped.
  */
 struct diffrep;
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/stacks.h"
 #include "report/mem_sink.h"
 #include "sys/clock.h"
 #include "sys/log.h"
