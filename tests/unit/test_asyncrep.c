@@ -19,6 +19,67 @@
 
 CHECK_COUNTERS;
 
+/* Folded text ("a;b;c") read into typed frames of ft by the folded
+ * reader (frames_parse): root frames lead. */
+static uint32_t folded(struct frame_table *ft, const char *s, frame_id *out,
+		       uint32_t max)
+{
+	bool root = true;
+	uint32_t n = 0;
+
+	while (*s && n < max) {
+		const char *semi = strchr(s, ';');
+		size_t len = semi ? (size_t)(semi - s) : strlen(s);
+
+		out[n] = frames_parse(ft, s, len, root);
+		if (out[n] == FRAME_NONE)
+			break;
+		root = root && frame_is_root(ft, out[n]);
+		n++;
+		if (!semi)
+			break;
+		s = semi + 1;
+	}
+	return n;
+}
+
+static void proc(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		 const char *label, bool uvloop)
+{
+	frame_id f[8];
+
+	asyncrep__proc(a, pid, NULL, f, folded(ft, label, f, 8), uvloop);
+}
+
+static int add_stack(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		 pid_t tid, const char *text, bool oncpu,
+		 unsigned long long start, unsigned long long ns)
+{
+	frame_id f[256];
+
+	return asyncrep__stack(a, pid, tid, f, folded(ft, text, f, 256), oncpu,
+			       start, ns);
+}
+
+static int resume(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		  unsigned long long coro, const char *chain,
+		  unsigned long long ns)
+{
+	frame_id f[AWAIT_DEPTH];
+
+	return asyncrep__resume(a, pid, coro, f,
+				folded(ft, chain, f, AWAIT_DEPTH), ns);
+}
+
+static int step(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		unsigned long long coro, const char *code,
+		unsigned long long ns, int result)
+{
+	return asyncrep__step(a, pid, coro,
+			      frames_parse(ft, code, strlen(code), false), ns,
+			      result);
+}
+
 static void test_percentiles(void)
 {
 	__u64 h[LOOP_BUCKETS] = { 0 };
@@ -106,7 +167,8 @@ static char *report(struct asyncrep *a, bool json)
 
 static void test_report(void)
 {
-	struct asyncrep *a = asyncrep__new(100000000ULL);
+	struct frame_table ft;
+	struct asyncrep *a;
 	const char *loop = "app (7);<module> (/a.py:1);run (/usr/lib/python3.11/asyncio/runners.py:190);"
 			   "Handle._run (/usr/lib/python3.11/asyncio/events.py:80);";
 	char stack[512];
@@ -114,25 +176,27 @@ static void test_report(void)
 				 .max_ns = 200000000 };
 	char *t;
 
-	asyncrep__proc(a, 7, "app (7)", false);
+	frames_init(&ft);
+	a = asyncrep__new(100000000ULL, &ft);
+	proc(a, &ft, 7, "app (7)", false);
 	asyncrep__set_source(a, src, NULL);
 	/* before the stall: must not be counted in it */
 	snprintf(stack, sizeof(stack), "%sticker (/a.py:5)", loop);
-	asyncrep__stack(a, 7, 7, stack, true, 500, 100);
+	add_stack(a, &ft, 7, 7, stack, true, 500, 100);
 	/* inside [1000, 1000 + 200 ms): 190 ms of sleep, 5 ms CPU */
 	snprintf(stack, sizeof(stack), "%ssleepy (/a.py:18);[sleep]", loop);
-	asyncrep__stack(a, 7, 7, stack, false, 2000, 190000000);
+	add_stack(a, &ft, 7, 7, stack, false, 2000, 190000000);
 	snprintf(stack, sizeof(stack), "%ssleepy (/a.py:17)", loop);
-	asyncrep__stack(a, 7, 7, stack, true, 1000, 5000000);
+	add_stack(a, &ft, 7, 7, stack, true, 1000, 5000000);
 	asyncrep__stall(a, 7, 7, 1000, 200000000, 190000000);
 	/* sequential awaits of one task: 10 then 11, three times; 11 then 12
 	 * uses both results */
 	for (int i = 0; i < 3; i++) {
-		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:10);fetch_user (/a.py:3)", 50000000);
-		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:11);fetch_orders (/a.py:6)", 60000000);
-		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:12);sleep (/x/asyncio/tasks.py:639)", 1000000);
+		resume(a, &ft, 7, 0xabc0, "seq (/a.py:10);fetch_user (/a.py:3)", 50000000);
+		resume(a, &ft, 7, 0xabc0, "seq (/a.py:11);fetch_orders (/a.py:6)", 60000000);
+		resume(a, &ft, 7, 0xabc0, "seq (/a.py:12);sleep (/x/asyncio/tasks.py:639)", 1000000);
 	}
-	asyncrep__step(a, 7, 0xabc0, "seq (/a.py:9)", 20000, 1);
+	step(a, &ft, 7, 0xabc0, "seq (/a.py:9)", 20000, 1);
 	ls.hist[6] = 9;
 	ls.hist[17] = 1;
 	asyncrep__loop(a, 7, "app", &ls);
@@ -149,24 +213,28 @@ static void test_report(void)
 	CHECK(t && strstr(t, "\"kind\":\"blocking\""), "json kind: %s", t ? t : "(null)");
 	free(t);
 	asyncrep__free(a);
+	frames_free(&ft);
 }
 
 /* Stacks without a stall, garbage texts, unknown tids: bounded, no crash. */
 static void test_garbage(void)
 {
-	struct asyncrep *a = asyncrep__new(1000);
+	struct frame_table ft;
+	struct asyncrep *a;
 	char s[64];
 	char *t;
 
+	frames_init(&ft);
+	a = asyncrep__new(1000, &ft);
 	for (int i = 0; i < 40000; i++) {
 		snprintf(s, sizeof(s), "p (%d);%s;f%d (x:%d)", i % 3,
 			 i % 7 ? "[sleep]" : ";;;", i % 50, i);
-		asyncrep__stack(a, i % 3, i % 2000, s, i & 1, (unsigned long long)i * 1000, 10);
+		add_stack(a, &ft, i % 3, i % 2000, s, i & 1, (unsigned long long)i * 1000, 10);
 	}
 	asyncrep__stall(a, 1, 1, 0, ~0ULL / 2, ~0ULL);
-	asyncrep__resume(a, 1, 1, "", 1);
-	asyncrep__resume(a, 1, 1, ";;;;;;;;;;;;;;;;;;;;;;", 1);
-	asyncrep__step(a, 1, 1, "", 0, -1);
+	resume(a, &ft, 1, 1, "", 1);
+	resume(a, &ft, 1, 1, ";;;;;;;;;;;;;;;;;;;;;;", 1);
+	step(a, &ft, 1, 1, "", 0, -1);
 	t = report(a, false);
 	CHECK(t != NULL, "text");
 	free(t);
@@ -174,6 +242,7 @@ static void test_garbage(void)
 	CHECK(t != NULL, "json");
 	free(t);
 	asyncrep__free(a);
+	frames_free(&ft);
 }
 
 static void test_pltstub(void)
