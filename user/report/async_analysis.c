@@ -25,7 +25,7 @@ static bool loop_machinery(const char *file)
 	return in_dir(file, "/asyncio/") || in_dir(file, "/uvloop/");
 }
 
-void stack_info(const struct asyncrep *a, stack_id id, struct stack_info *si)
+void async_stack_info(const struct asyncrep *a, stack_id id, struct stack_info *si)
 {
 	long loop_start = -1;
 
@@ -66,13 +66,13 @@ void stack_info(const struct asyncrep *a, stack_id id, struct stack_info *si)
 	}
 }
 
-bool stack_blocking(const struct asyncrep *a, const struct stack_info *si)
+bool async_stack_blocking(const struct asyncrep *a, const struct stack_info *si)
 {
 	return si->reason != FRAME_NONE &&
 	       strcmp(frame_name(a->ft, si->reason), "[preempted]");
 }
 
-const char *advice_for(const char *reason, bool cpu)
+const char *async_advice_for(const char *reason, bool cpu)
 {
 	static const struct {
 		const char *reason, *advice;
@@ -105,7 +105,7 @@ static int cmp_stall(const void *x, const void *y)
 	       a->start < b->start ? -1 : a->start > b->start;
 }
 
-void stalls_sort(struct asyncrep *a)
+void async_stalls_sort(struct asyncrep *a)
 {
 	if (a->nstalls)
 		qsort(a->stalls, a->nstalls, sizeof(a->stalls[0]), cmp_stall);
@@ -119,7 +119,7 @@ static int cmp_stall_stack(const void *x, const void *y)
 	return wa < wb ? 1 : wa > wb ? -1 : (a->stack > b->stack) - (a->stack < b->stack);
 }
 
-void stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v)
+void async_stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v)
 {
 	qsort(st->st, st->n, sizeof(st->st[0]), cmp_stall_stack);
 	v->cpu = st->ev_cpu_ns >= st->ev_block_ns;
@@ -127,7 +127,7 @@ void stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v
 	/* the heaviest stack of the dominant kind */
 	for (size_t j = 0; j < st->n; j++) {
 		if ((v->cpu && st->st[j].cpu_ns) || (!v->cpu && st->st[j].off_ns)) {
-			stack_info(a, st->st[j].stack, &v->si);
+			async_stack_info(a, st->st[j].stack, &v->si);
 			v->has_stack = true;
 			return;
 		}
@@ -136,7 +136,7 @@ void stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v
 				     .coro = FRAME_NONE, .reason = FRAME_NONE };
 }
 
-unsigned long long loop_stalls(const struct asyncrep *a, const struct loop *l)
+unsigned long long async_loop_stalls(const struct asyncrep *a, const struct loop *l)
 {
 	unsigned long long n = 0;
 
@@ -153,7 +153,7 @@ static bool same_cause(const struct cause *x, const struct cause *y)
 	       x->reason == y->reason;
 }
 
-size_t stall_causes(const struct asyncrep *a, struct cause *c, size_t max)
+size_t async_stall_causes(const struct asyncrep *a, struct cause *c, size_t max)
 {
 	struct stall_view v;
 	size_t n = 0;
@@ -164,7 +164,7 @@ size_t stall_causes(const struct asyncrep *a, struct cause *c, size_t max)
 				   .coro = FRAME_NONE };
 		size_t j;
 
-		stall_view(a, st, &v);
+		async_stall_view(a, st, &v);
 		k.cpu = v.cpu;
 		if (!v.has_stack || v.si.leaf == FRAME_NONE) {
 			k.no_stack = true;
@@ -197,7 +197,7 @@ size_t stall_causes(const struct asyncrep *a, struct cause *c, size_t max)
 	return n;
 }
 
-void cause_text(const struct asyncrep *a, const struct cause *c, char *buf,
+void async_cause_text(const struct asyncrep *a, const struct cause *c, char *buf,
 		size_t len)
 {
 	const char *file;
@@ -248,7 +248,7 @@ static void stall_culprit(const struct asyncrep *a, const struct culprit_key *k,
 	if (!f)
 		return;
 	if (k->culprit != FRAME_NONE)
-		put_frame(f, a, k->culprit);
+		async_put_frame(f, a, k->culprit);
 	else
 		fputs("(no stack)", f);
 	if (k->reason != FRAME_NONE)
@@ -257,7 +257,7 @@ static void stall_culprit(const struct asyncrep *a, const struct culprit_key *k,
 		fputs(" CPU-bound", f);
 	if (k->coro != FRAME_NONE) {
 		fputs(" in coroutine ", f);
-		put_frame(f, a, k->coro);
+		async_put_frame(f, a, k->coro);
 	}
 	fclose(f);
 }
@@ -284,7 +284,7 @@ static void loop_worst(struct asyncrep *a, struct stall **order, size_t n,
 		bool dup = false;
 		char c[512];
 
-		stall_view(a, order[k], &sv);
+		async_stall_view(a, order[k], &sv);
 		ck = culprit_key(&sv);
 		for (size_t j = 0; j < shown; j++)
 			dup |= same_culprit(&seen[j], &ck);
@@ -314,7 +314,7 @@ size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict 
 		v->iterations = l->ls.iters;
 		v->max_ms = max_us / 1e3;
 		v->p99_ms = loop_hist_percentile(l->ls.hist, 0.99, max_us) / 1e3;
-		v->stalls = loop_stalls(a, l);
+		v->stalls = async_loop_stalls(a, l);
 		for (size_t k = 0; order && k < a->nstalls; k++)
 			if (a->stalls[k].pid == l->pid && a->stalls[k].tid == l->tid)
 				order[n++] = &a->stalls[k];
@@ -330,7 +330,7 @@ size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict 
 
 /* ---- durations: sites, steps, awaits, pairs ---- */
 
-size_t *sites_sorted(const struct asyncrep *a)
+size_t *async_sites_sorted(const struct asyncrep *a)
 {
 	size_t n = a->sites.n, *idx = malloc((n ? n : 1) * sizeof(*idx));
 	const struct dist *s = a->sites.d;
@@ -361,7 +361,7 @@ static int cmp_ull(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-void dist_pcts(const struct dist *d, double out[3])
+void async_dist_pcts(const struct dist *d, double out[3])
 {
 	static const double q[3] = { 0.50, 0.95, 0.99 };
 	unsigned long long *c;
@@ -387,7 +387,7 @@ static int cmp_dist_total(const void *x, const void *y)
 	return a->total_ns < b->total_ns ? 1 : a->total_ns > b->total_ns ? -1 : 0;
 }
 
-const struct dist **dists_sorted(const struct dist_table *t)
+const struct dist **async_dists_sorted(const struct dist_table *t)
 {
 	const struct dist **v = malloc((t->n ? t->n : 1) * sizeof(*v));
 
@@ -399,7 +399,7 @@ const struct dist **dists_sorted(const struct dist_table *t)
 	return v;
 }
 
-void pair_view(const struct asyncrep *a, const struct dist *d,
+void async_pair_view(const struct asyncrep *a, const struct dist *d,
 	       struct pair_view *v)
 {
 	const char *name = frames_s(a->ft, d->key.k[0]);
@@ -420,7 +420,7 @@ void pair_view(const struct asyncrep *a, const struct dist *d,
 	v->independent = await_independent(v->src_a, v->src_b);
 }
 
-bool pair_flagged(const struct dist *d, const struct pair_view *v)
+bool async_pair_flagged(const struct dist *d, const struct pair_view *v)
 {
 	return d->count >= 3 && d->total_ns / d->count >= MIN_PAIR_NS &&
 	       d->total_b_ns / d->count >= MIN_PAIR_NS && v->independent == 1;
@@ -519,18 +519,10 @@ double loop_hist_percentile(const __u64 hist[LOOP_BUCKETS], double q,
 
 /* ---- names, as both reports print them ---- */
 
-static const struct proc *proc_find(const struct asyncrep *a, pid_t pid)
-{
-	for (size_t i = 0; i < a->nprocs; i++)
-		if (a->procs[i].pid == pid)
-			return &a->procs[i];
-	return NULL;
-}
-
-const char *proc_label(const struct asyncrep *a, pid_t pid, char *buf,
+const char *async_proc_label(const struct asyncrep *a, pid_t pid, char *buf,
 		       size_t len)
 {
-	const struct proc *p = proc_find(a, pid);
+	const struct proc *p = async_proc_find(a, pid);
 
 	if (p)
 		return p->label;
@@ -538,14 +530,14 @@ const char *proc_label(const struct asyncrep *a, pid_t pid, char *buf,
 	return buf;
 }
 
-const char *loop_kind(const struct asyncrep *a, pid_t pid)
+const char *async_loop_kind(const struct asyncrep *a, pid_t pid)
 {
-	const struct proc *p = proc_find(a, pid);
+	const struct proc *p = async_proc_find(a, pid);
 
 	return p && p->uvloop ? "uvloop" : "asyncio";
 }
 
-void wall_time(const struct asyncrep *a, unsigned long long ktime, char *buf,
+void async_wall_time(const struct asyncrep *a, unsigned long long ktime, char *buf,
 	       size_t len)
 {
 	unsigned long long w = a->wall0 + ktime - a->mono0;
@@ -560,7 +552,7 @@ void wall_time(const struct asyncrep *a, unsigned long long ktime, char *buf,
 		 tm.tm_sec, (w / 1000000ULL) % 1000);
 }
 
-void put_frame(FILE *f, const struct asyncrep *a, frame_id id)
+void async_put_frame(FILE *f, const struct asyncrep *a, frame_id id)
 {
 	const char *file = frame_file(a->ft, id);
 

@@ -129,6 +129,9 @@ struct asyncrep {
 	unsigned long long lost_stacks, lost_stalls, lost_other;
 };
 
+/* The process pid, or NULL. */
+struct proc *async_proc_find(const struct asyncrep *a, pid_t pid);
+
 /* ---- async_analysis.c: what the stacks and records say ---- */
 
 /* What a stack says: its Python leaf, its innermost frame of the user's
@@ -142,7 +145,7 @@ struct stack_info {
 	uint32_t coro_idx; /* index of coro in f */
 };
 
-void stack_info(const struct asyncrep *a, stack_id id, struct stack_info *si);
+void async_stack_info(const struct asyncrep *a, stack_id id, struct stack_info *si);
 /* The frame to blame: the innermost app frame if there is one (a blocking
  * call inside a library called from the user's code), else the leaf. */
 static inline frame_id stack_culprit(const struct stack_info *si)
@@ -150,9 +153,9 @@ static inline frame_id stack_culprit(const struct stack_info *si)
 	return si->app != FRAME_NONE ? si->app : si->leaf;
 }
 /* A blocking call: off the CPU, not merely preempted, inside a step. */
-bool stack_blocking(const struct asyncrep *a, const struct stack_info *si);
+bool async_stack_blocking(const struct asyncrep *a, const struct stack_info *si);
 /* What to do about a stall or blocking call of reason (NULL: none). */
-const char *advice_for(const char *reason, bool cpu);
+const char *async_advice_for(const char *reason, bool cpu);
 
 /* The stall's main stack (the heaviest of the dominant kind, CPU or
  * blocked) and what it says; sorts the stall's stacks, heaviest first. */
@@ -160,10 +163,10 @@ struct stall_view {
 	struct stack_info si;
 	bool has_stack, cpu;
 };
-void stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v);
+void async_stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v);
 /* The stalls, longest first. */
-void stalls_sort(struct asyncrep *a);
-unsigned long long loop_stalls(const struct asyncrep *a, const struct loop *l);
+void async_stalls_sort(struct asyncrep *a);
+unsigned long long async_loop_stalls(const struct asyncrep *a, const struct loop *l);
 
 /* Stalls grouped by what caused them: culprit frame, kind and reason. */
 struct cause {
@@ -173,9 +176,9 @@ struct cause {
 	unsigned long long count, total_ns, max_ns;
 };
 /* Into c[0..max), by total time; returns how many. */
-size_t stall_causes(const struct asyncrep *a, struct cause *c, size_t max);
+size_t async_stall_causes(const struct asyncrep *a, struct cause *c, size_t max);
 /* "culprit (file:line) KIND" of a cause, as both reports print it. */
-void cause_text(const struct asyncrep *a, const struct cause *c, char *buf,
+void async_cause_text(const struct asyncrep *a, const struct cause *c, char *buf,
 		size_t len);
 
 /* A pair of sequential awaits with its source lines and verdict. */
@@ -185,27 +188,27 @@ struct pair_view {
 	char src_a[512], src_b[512];
 	int independent; /* await_independent(), -1 unknown */
 };
-void pair_view(const struct asyncrep *a, const struct dist *d,
+void async_pair_view(const struct asyncrep *a, const struct dist *d,
 	       struct pair_view *v);
 /* A pair worth reporting: both awaits take real time, seen repeatedly,
  * and the second does not use the first's result. */
-bool pair_flagged(const struct dist *d, const struct pair_view *v);
+bool async_pair_flagged(const struct dist *d, const struct pair_view *v);
 
 /* p50, p95, p99 of d in ns (nearest rank over the kept durations). */
-void dist_pcts(const struct dist *d, double out[3]);
+void async_dist_pcts(const struct dist *d, double out[3]);
 /* Pointers to t's records, most total time first (malloc'ed). */
-const struct dist **dists_sorted(const struct dist_table *t);
+const struct dist **async_dists_sorted(const struct dist_table *t);
 
 /* How both reports name things. */
-const char *proc_label(const struct asyncrep *a, pid_t pid, char *buf,
+const char *async_proc_label(const struct asyncrep *a, pid_t pid, char *buf,
 		       size_t len);
-const char *loop_kind(const struct asyncrep *a, pid_t pid);
+const char *async_loop_kind(const struct asyncrep *a, pid_t pid);
 /* When a stall started (ktime): wall-clock time of day if known. */
-void wall_time(const struct asyncrep *a, unsigned long long ktime, char *buf,
+void async_wall_time(const struct asyncrep *a, unsigned long long ktime, char *buf,
 	       size_t len);
 /* "name (file:line)" of a frame; file "" and line 0 when it has none. */
-void put_frame(FILE *f, const struct asyncrep *a, frame_id id);
+void async_put_frame(FILE *f, const struct asyncrep *a, frame_id id);
 /* Blocking-call sites, most total time first, by index (malloc'ed). */
-size_t *sites_sorted(const struct asyncrep *a);
+size_t *async_sites_sorted(const struct asyncrep *a);
 
 #endif

@@ -33,7 +33,7 @@ static void json_frames(FILE *f, const struct asyncrep *a, stack_id stack)
 {
 	struct stack_info si;
 
-	stack_info(a, stack, &si);
+	async_stack_info(a, stack, &si);
 	fprintf(f, "[");
 	for (uint32_t i = si.first_py; i < si.n; i++) {
 		fprintf(f, "%s", i > si.first_py ? "," : "");
@@ -52,18 +52,18 @@ static void json_loops(const struct asyncrep *a, FILE *f)
 
 		fprintf(f, "%s{\"pid\":%d,\"tid\":%d,\"process\":", i ? "," : "",
 			l->pid, l->tid);
-		json_str(f, proc_label(a, l->pid, lb, sizeof(lb)));
+		json_str(f, async_proc_label(a, l->pid, lb, sizeof(lb)));
 		fprintf(f, ",\"thread\":");
 		json_str(f, l->comm);
 		fprintf(f, ",\"kind\":\"%s\",\"iterations\":%llu,\"mean_ms\":%.3f,"
 			   "\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
 			   "\"stalls\":%llu,\"histogram\":[",
-			loop_kind(a, l->pid), (unsigned long long)l->ls.iters,
+			async_loop_kind(a, l->pid), (unsigned long long)l->ls.iters,
 			l->ls.sum_ns / (double)l->ls.iters / 1e6,
 			loop_hist_percentile(l->ls.hist, 0.50, max_us) / 1e3,
 			loop_hist_percentile(l->ls.hist, 0.95, max_us) / 1e3,
 			loop_hist_percentile(l->ls.hist, 0.99, max_us) / 1e3,
-			l->ls.max_ns / 1e6, loop_stalls(a, l));
+			l->ls.max_ns / 1e6, async_loop_stalls(a, l));
 		for (int b = 0, first = 1; b < LOOP_BUCKETS; b++) {
 			if (!l->ls.hist[b])
 				continue;
@@ -81,11 +81,11 @@ static void json_stall(const struct asyncrep *a, FILE *f, struct stall *st)
 	char lb[64], when[64];
 	struct stall_view v;
 
-	stall_view(a, st, &v);
-	wall_time(a, st->start, when, sizeof(when));
+	async_stall_view(a, st, &v);
+	async_wall_time(a, st->start, when, sizeof(when));
 	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"tid\":%d,\"process\":", when,
 		st->pid, st->tid);
-	json_str(f, proc_label(a, st->pid, lb, sizeof(lb)));
+	json_str(f, async_proc_label(a, st->pid, lb, sizeof(lb)));
 	fprintf(f, ",\"duration_ms\":%.3f,\"oncpu_ms\":%.3f,\"offcpu_ms\":%.3f,\"kind\":\"%s\"",
 		st->ns / 1e6, (st->ns - st->off_ns) / 1e6, st->off_ns / 1e6,
 		v.has_stack ? (v.cpu ? "cpu" : "blocking") : "unknown");
@@ -102,7 +102,7 @@ static void json_stall(const struct asyncrep *a, FILE *f, struct stall *st)
 		fprintf(f, "null");
 	fprintf(f, ",\"advice\":");
 	json_str(f, !v.has_stack ? NULL :
-		    advice_for(v.si.reason != FRAME_NONE ?
+		    async_advice_for(v.si.reason != FRAME_NONE ?
 			       frame_name(a->ft, v.si.reason) : NULL, v.cpu));
 	fprintf(f, ",\"stacks\":[");
 	for (size_t j = 0; j < st->n; j++) {
@@ -118,11 +118,11 @@ static void json_stall(const struct asyncrep *a, FILE *f, struct stall *st)
 static void json_causes(const struct asyncrep *a, FILE *f)
 {
 	struct cause *c = calloc(MAX_CAUSES, sizeof(*c));
-	size_t nc = c ? stall_causes(a, c, MAX_CAUSES) : 0;
+	size_t nc = c ? async_stall_causes(a, c, MAX_CAUSES) : 0;
 	char key[512];
 
 	for (size_t i = 0; i < nc; i++) {
-		cause_text(a, &c[i], key, sizeof(key));
+		async_cause_text(a, &c[i], key, sizeof(key));
 		fprintf(f, "%s{\"culprit\":", i ? "," : "");
 		json_str(f, key);
 		fprintf(f, ",\"kind\":\"%s\",\"stalls\":%llu,\"total_ms\":%.3f,\"max_ms\":%.3f,\"coroutine\":",
@@ -136,7 +136,7 @@ static void json_causes(const struct asyncrep *a, FILE *f)
 
 static void json_sites(const struct asyncrep *a, FILE *f)
 {
-	size_t *idx = sites_sorted(a);
+	size_t *idx = async_sites_sorted(a);
 	char lb[64];
 
 	for (size_t i = 0; idx && i < a->sites.n; i++) {
@@ -144,14 +144,14 @@ static void json_sites(const struct asyncrep *a, FILE *f)
 		const char *reason = frame_name(a->ft, st->key.k[1]);
 
 		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", st->key.pid);
-		json_str(f, proc_label(a, st->key.pid, lb, sizeof(lb)));
+		json_str(f, async_proc_label(a, st->key.pid, lb, sizeof(lb)));
 		fprintf(f, ",\"site\":");
 		json_frame(f, a, st->key.k[0]);
 		fprintf(f, ",\"reason\":");
 		json_str(f, reason);
 		fprintf(f, ",\"count\":%llu,\"total_ms\":%.3f,\"max_ms\":%.3f,\"advice\":",
 			st->count, st->total_ns / 1e6, st->max_ns / 1e6);
-		json_str(f, advice_for(reason, false));
+		json_str(f, async_advice_for(reason, false));
 		fprintf(f, ",\"stack\":");
 		json_frames(f, a, st->stack);
 		fprintf(f, "}");
@@ -163,14 +163,14 @@ static void json_sites(const struct asyncrep *a, FILE *f)
 static void json_dists(const struct asyncrep *a, FILE *f,
 		       const struct dist_table *t, const char *what, bool chain)
 {
-	const struct dist **v = dists_sorted(t);
+	const struct dist **v = async_dists_sorted(t);
 	char lb[64];
 	double pc[3];
 
 	for (size_t i = 0; v && i < t->n; i++) {
-		dist_pcts(v[i], pc);
+		async_dist_pcts(v[i], pc);
 		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", v[i]->key.pid);
-		json_str(f, proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
+		json_str(f, async_proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
 		fprintf(f, ",\"%s\":", what);
 		if (chain) {
 			uint32_t n;
@@ -194,7 +194,7 @@ static void json_dists(const struct asyncrep *a, FILE *f,
 
 static void json_pairs(const struct asyncrep *a, FILE *f)
 {
-	const struct dist **v = dists_sorted(&a->pairs);
+	const struct dist **v = async_dists_sorted(&a->pairs);
 	char lb[64];
 	double pc[3];
 
@@ -202,10 +202,10 @@ static void json_pairs(const struct asyncrep *a, FILE *f)
 		const struct dist *d = v[i];
 		struct pair_view pv;
 
-		pair_view(a, d, &pv);
-		dist_pcts(d, pc);
+		async_pair_view(a, d, &pv);
+		async_dist_pcts(d, pc);
 		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", d->key.pid);
-		json_str(f, proc_label(a, d->key.pid, lb, sizeof(lb)));
+		json_str(f, async_proc_label(a, d->key.pid, lb, sizeof(lb)));
 		fprintf(f, ",\"coroutine\":");
 		json_str(f, pv.func);
 		fprintf(f, ",\"line_first\":%ld,\"line_second\":%ld,\"count\":%llu,"
@@ -217,14 +217,14 @@ static void json_pairs(const struct asyncrep *a, FILE *f)
 		json_str(f, pv.src_b[0] ? pv.src_b : NULL);
 		fprintf(f, ",\"independent\":%s,\"gather_candidate\":%s}",
 			pv.independent < 0 ? "null" : pv.independent ? "true" : "false",
-			pair_flagged(d, &pv) ? "true" : "false");
+			async_pair_flagged(d, &pv) ? "true" : "false");
 	}
 	free(v);
 }
 
 int asyncrep__write_json(struct asyncrep *a, FILE *f)
 {
-	stalls_sort(a);
+	async_stalls_sort(a);
 	fprintf(f, "{\"duration_s\":%.3f,\"threshold_ms\":%.3f,\"loops\":[",
 		a->seconds, a->stall_ns / 1e6);
 	json_loops(a, f);

@@ -53,7 +53,7 @@ static void text_loops(const struct asyncrep *a, FILE *f)
 	for (size_t i = 0; i < a->nloops; i++) {
 		const struct loop *l = &a->loops[i];
 		double max_us = l->ls.max_ns / 1e3;
-		unsigned long long ns = loop_stalls(a, l);
+		unsigned long long ns = async_loop_stalls(a, l);
 
 		fmt_ms(b1, sizeof(b1), l->ls.sum_ns / (double)l->ls.iters);
 		fmt_ms(b2, sizeof(b2), 1e3 * loop_hist_percentile(l->ls.hist, 0.50, max_us));
@@ -61,8 +61,8 @@ static void text_loops(const struct asyncrep *a, FILE *f)
 		fmt_ms(b4, sizeof(b4), 1e3 * loop_hist_percentile(l->ls.hist, 0.99, max_us));
 		fmt_ms(b5, sizeof(b5), (double)l->ls.max_ns);
 		fprintf(f, "\nLoop lag: %s, thread %d (%s), %s\n",
-			proc_label(a, l->pid, lb, sizeof(lb)), l->tid, l->comm,
-			loop_kind(a, l->pid));
+			async_proc_label(a, l->pid, lb, sizeof(lb)), l->tid, l->comm,
+			async_loop_kind(a, l->pid));
 		fprintf(f, "  %llu iterations, mean %s, p50 %s, p95 %s, p99 %s, max %s; %llu stall%s\n",
 			(unsigned long long)l->ls.iters, b1, b2, b3, b4, b5,
 			ns, ns == 1 ? "" : "s");
@@ -79,14 +79,14 @@ static void text_causes(const struct asyncrep *a, FILE *f)
 	if (!a->nstalls)
 		return;
 	c = calloc(MAX_CAUSES, sizeof(*c));
-	nc = c ? stall_causes(a, c, MAX_CAUSES) : 0;
+	nc = c ? async_stall_causes(a, c, MAX_CAUSES) : 0;
 	fprintf(f, "\nStall causes (by culprit; total time of the stalls they were in)\n");
 	fprintf(f, "  %7s %10s %10s  %-9s %s\n", "stalls", "total", "max", "kind",
 		"culprit  [coroutine]");
 	for (size_t i = 0; i < nc; i++) {
 		fmt_ms(b1, sizeof(b1), (double)c[i].total_ns);
 		fmt_ms(b2, sizeof(b2), (double)c[i].max_ns);
-		cause_text(a, &c[i], key, sizeof(key));
+		async_cause_text(a, &c[i], key, sizeof(key));
 		fprintf(f, "  %7llu %10s %10s  %-9s %s", c[i].count, b1, b2,
 			c[i].cpu ? "CPU" : "blocking", key);
 		if (c[i].coro != FRAME_NONE)
@@ -123,11 +123,11 @@ static void text_also(const struct asyncrep *a, FILE *f, const struct stall *st)
 	for (size_t j = 1; j < st->n && j < 4; j++) {
 		struct stack_info si;
 
-		stack_info(a, st->st[j].stack, &si);
+		async_stack_info(a, st->st[j].stack, &si);
 		fmt_ms(b, sizeof(b), (double)(st->st[j].cpu_ns + st->st[j].off_ns));
 		fprintf(f, "%s%s in ", j > 1 ? ", " : "", b);
 		if (si.leaf != FRAME_NONE)
-			put_frame(f, a, stack_culprit(&si));
+			async_put_frame(f, a, stack_culprit(&si));
 		if (si.reason != FRAME_NONE)
 			fprintf(f, " %s", frame_name(a->ft, si.reason));
 	}
@@ -140,30 +140,30 @@ static void text_stall(const struct asyncrep *a, FILE *f, struct stall *st)
 	const char *reason;
 	struct stall_view v;
 
-	stall_view(a, st, &v);
-	wall_time(a, st->start, when, sizeof(when));
+	async_stall_view(a, st, &v);
+	async_wall_time(a, st->start, when, sizeof(when));
 	fmt_ms(b1, sizeof(b1), (double)st->ns);
 	fmt_ms(b2, sizeof(b2), (double)(st->ns - st->off_ns));
 	fmt_ms(b3, sizeof(b3), (double)st->off_ns);
 	fprintf(f, "\n  %s  %s  %s (on CPU %s, off CPU %s)  %s thread %d\n",
 		when, b1, v.has_stack ? (v.cpu ? "CPU-bound" : "blocking") : "no stack seen",
-		b2, b3, proc_label(a, st->pid, lb, sizeof(lb)), st->tid);
+		b2, b3, async_proc_label(a, st->pid, lb, sizeof(lb)), st->tid);
 	if (!v.has_stack)
 		return;
 	reason = v.si.reason != FRAME_NONE ? frame_name(a->ft, v.si.reason) : NULL;
 	if (v.si.coro != FRAME_NONE) {
 		fprintf(f, "    coroutine   ");
-		put_frame(f, a, v.si.coro);
+		async_put_frame(f, a, v.si.coro);
 		fprintf(f, "\n");
 	}
 	if (v.si.leaf != FRAME_NONE) {
 		fprintf(f, "    culprit     ");
-		put_frame(f, a, stack_culprit(&v.si));
+		async_put_frame(f, a, stack_culprit(&v.si));
 		if (!v.cpu)
 			fprintf(f, " %s", reason ? reason : "");
 		fprintf(f, "\n");
 	}
-	fprintf(f, "    advice      %s\n", advice_for(reason, v.cpu));
+	fprintf(f, "    advice      %s\n", async_advice_for(reason, v.cpu));
 	fprintf(f, "    stack       ");
 	put_stack_text(f, a, &v.si);
 	fprintf(f, "\n");
@@ -187,7 +187,7 @@ static void text_stalls(struct asyncrep *a, FILE *f)
 
 static void text_sites(const struct asyncrep *a, FILE *f)
 {
-	size_t *idx = sites_sorted(a);
+	size_t *idx = async_sites_sorted(a);
 	char b1[32], b2[32], b3[32], lb[64];
 
 	fprintf(f, "\nBlocking calls in coroutines (off CPU inside a loop iteration), by call site: %zu\n",
@@ -204,9 +204,9 @@ static void text_sites(const struct asyncrep *a, FILE *f)
 		fmt_ms(b3, sizeof(b3), (double)st->max_ns);
 		fprintf(f, "  %7llu %10s %10s %10s  %-13s ", st->count, b1, b2,
 			b3, reason);
-		put_frame(f, a, st->key.k[0]);
-		fprintf(f, "  [%s]\n", proc_label(a, st->key.pid, lb, sizeof(lb)));
-		fprintf(f, "  %7s %s\n", "", advice_for(reason, false));
+		async_put_frame(f, a, st->key.k[0]);
+		fprintf(f, "  [%s]\n", async_proc_label(a, st->key.pid, lb, sizeof(lb)));
+		fprintf(f, "  %7s %s\n", "", async_advice_for(reason, false));
 	}
 	free(idx);
 }
@@ -215,7 +215,7 @@ static void text_sites(const struct asyncrep *a, FILE *f)
 static void text_dists(const struct asyncrep *a, FILE *f,
 		       const struct dist_table *t, const char *what, bool chain)
 {
-	const struct dist **v = dists_sorted(t);
+	const struct dist **v = async_dists_sorted(t);
 	char b[5][32], lb[64];
 	double pc[3];
 
@@ -223,7 +223,7 @@ static void text_dists(const struct asyncrep *a, FILE *f,
 		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", what, "total",
 			"p50", "p95", "p99", "max", chain ? "site" : "coroutine");
 	for (size_t i = 0; v && i < t->n && i < TEXT_SITES; i++) {
-		dist_pcts(v[i], pc);
+		async_dist_pcts(v[i], pc);
 		fmt_ms(b[0], 32, (double)v[i]->total_ns);
 		fmt_ms(b[1], 32, pc[0]);
 		fmt_ms(b[2], 32, pc[1]);
@@ -240,7 +240,7 @@ static void text_dists(const struct asyncrep *a, FILE *f,
 					frame_text(a->ft, c[j]));
 		} else {
 			fprintf(f, "%s  [%s]", frame_text(a->ft, v[i]->key.k[0]),
-				proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
+				async_proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
 		}
 		fprintf(f, "\n");
 	}
@@ -249,7 +249,7 @@ static void text_dists(const struct asyncrep *a, FILE *f,
 
 static void text_pairs(const struct asyncrep *a, FILE *f)
 {
-	const struct dist **v = dists_sorted(&a->pairs);
+	const struct dist **v = async_dists_sorted(&a->pairs);
 	char b[3][32], lb[64];
 	size_t shown = 0;
 	double pc[3];
@@ -259,17 +259,17 @@ static void text_pairs(const struct asyncrep *a, FILE *f)
 		const struct dist *d = v[i];
 		struct pair_view pv;
 
-		pair_view(a, d, &pv);
-		if (!pair_flagged(d, &pv))
+		async_pair_view(a, d, &pv);
+		if (!async_pair_flagged(d, &pv))
 			continue;
-		dist_pcts(d, pc);
+		async_dist_pcts(d, pc);
 		fmt_ms(b[0], 32, pc[0]);
 		fmt_ms(b[1], 32, (double)d->total_b_ns / d->count);
 		fmt_ms(b[2], 32, (double)(d->total_ns < d->total_b_ns ?
 					  d->total_ns : d->total_b_ns) / d->count);
 		fprintf(f, "  %s: line %ld (p50 %s) then line %ld (mean %s), %llu times  [%s]\n",
 			pv.func, pv.la, b[0], pv.lb, b[1], d->count,
-			proc_label(a, d->key.pid, lb, sizeof(lb)));
+			async_proc_label(a, d->key.pid, lb, sizeof(lb)));
 		fprintf(f, "    %ld: %s\n    %ld: %s\n", pv.la, pv.src_a, pv.lb, pv.src_b);
 		fprintf(f, "    the second does not use the first's result: await both with asyncio.gather() to save ~%s each time\n",
 			b[2]);
@@ -293,7 +293,7 @@ static void text_steps_awaits(const struct asyncrep *a, FILE *f)
 
 int asyncrep__write_text(struct asyncrep *a, FILE *f)
 {
-	stalls_sort(a);
+	async_stalls_sort(a);
 	text_loops(a, f);
 	text_causes(a, f);
 	text_stalls(a, f);

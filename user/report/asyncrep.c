@@ -106,7 +106,7 @@ static bool grow(void **arr, size_t *cap, size_t want, size_t sz)
 
 /* ---- processes ---- */
 
-static struct proc *proc_find(struct asyncrep *a, pid_t pid)
+struct proc *async_proc_find(const struct asyncrep *a, pid_t pid)
 {
 	for (size_t i = 0; i < a->nprocs; i++)
 		if (a->procs[i].pid == pid)
@@ -117,7 +117,7 @@ static struct proc *proc_find(struct asyncrep *a, pid_t pid)
 void asyncrep__proc(struct asyncrep *a, pid_t pid, const char *where,
 		    const frame_id *root, uint32_t nroot, bool uvloop)
 {
-	struct proc *p = proc_find(a, pid);
+	struct proc *p = async_proc_find(a, pid);
 	char text[1024], label[1400];
 	char *l;
 
@@ -149,7 +149,7 @@ void asyncrep__proc(struct asyncrep *a, pid_t pid, const char *where,
 
 void asyncrep__proc_uvloop(struct asyncrep *a, pid_t pid)
 {
-	struct proc *p = proc_find(a, pid);
+	struct proc *p = async_proc_find(a, pid);
 
 	if (p)
 		p->uvloop = true;
@@ -246,8 +246,8 @@ static void add_site(struct asyncrep *a, pid_t pid, stack_id stack,
 	struct rkey k = { .pid = pid };
 	struct dist *d;
 
-	stack_info(a, stack, &si);
-	if (!stack_blocking(a, &si) || si.leaf == FRAME_NONE)
+	async_stack_info(a, stack, &si);
+	if (!async_stack_blocking(a, &si) || si.leaf == FRAME_NONE)
 		return;
 	k.k[0] = stack_culprit(&si);
 	k.k[1] = si.reason;
@@ -389,8 +389,8 @@ int asyncrep__stall(struct asyncrep *a, pid_t pid, pid_t tid,
 
 		if (!st->st[j].off_ns)
 			continue;
-		stack_info(a, st->st[j].stack, &si);
-		if (stack_blocking(a, &si))
+		async_stack_info(a, st->st[j].stack, &si);
+		if (async_stack_blocking(a, &si))
 			st->ev_block_ns += st->st[j].off_ns;
 	}
 	/* Everything up to the stall's end has been accounted for. */
