@@ -312,7 +312,7 @@ static char *extras(struct asyncrep *a, struct frame_table *ft)
 	}
 	nv = asyncrep__loop_verdicts(a, v, 16, SCRIPT_LIMIT_NS);
 	for (size_t i = 0; i < nv && i < 16; i++)
-		fprintf(f, "loop %d/%d: p99 %.3f ms, max %.3f ms, %llu iterations, %llu stalls, worst %.3f ms: %s\n",
+		fprintf(f, "loop %d/%d: p99 %.3f ms, max %.3f ms, %llu iterations, %llu stalls, worst %.3f ms [%s]\n",
 			v[i].pid, v[i].tid, v[i].p99_ms, v[i].max_ms,
 			v[i].iterations, v[i].stalls, v[i].worst_stall_ms,
 			v[i].worst);
