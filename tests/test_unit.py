@@ -17,7 +17,7 @@ UNITS = {
     "test_pystr": [DATA],
     "test_flamegraph": [],
     "test_debug_offsets": [],
-    "test_asyncrep": [],
+    "test_asyncrep": [DATA],
     "test_memrep": [],
     "test_diffrep": [],
     "test_metrics": [],

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The async report fed hostile input: stack texts, await chains and
+ * The async report fed hostile input: stack frames, await chains and
  * coroutine names come from target memory (frame names, file names), the
  * source lines from the target's files, the timings from BPF. One input
  * line per record: its first byte picks the kind, the next 8 bytes make
- * the numbers, the rest is the text.
+ * the numbers, the rest is folded text read into typed frames (any kind,
+ * in any order).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +14,31 @@
 
 #include "report/asyncrep.h"
 
+#define MAX_FRAMES 256
+
 static const char *src_a, *src_b;
+
+/* "a;b;c" into frames of ft by the folded reader; root frames lead. */
+static uint32_t folded(struct frame_table *ft, const char *s, frame_id *out)
+{
+	bool root = true;
+	uint32_t n = 0;
+
+	while (*s && n < MAX_FRAMES) {
+		const char *semi = strchr(s, ';');
+		size_t len = semi ? (size_t)(semi - s) : strlen(s);
+
+		out[n] = frames_parse(ft, s, len, root);
+		if (out[n] == FRAME_NONE)
+			break;
+		root = root && frame_is_root(ft, out[n]);
+		n++;
+		if (!semi)
+			break;
+		s = semi + 1;
+	}
+	return n;
+}
 
 static int source(void *ctx, pid_t pid, const char *file, long line, char *buf,
 		  size_t len)
@@ -27,13 +52,20 @@ static int source(void *ctx, pid_t pid, const char *file, long line, char *buf,
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-	struct asyncrep *a = asyncrep__new(100000000ULL);
+	static struct asyncrep_loop_verdict lv[8];
+	static frame_id fr[MAX_FRAMES];
+	struct frame_table ft;
+	struct asyncrep *a;
 	char *text = malloc(n + 1), *line, *save = NULL;
 	struct loop_state ls;
+	uint32_t nf;
 	FILE *f;
 
+	frames_init(&ft);
+	a = asyncrep__new(100000000ULL, &ft);
 	if (!a || !text) {
 		asyncrep__free(a);
+		frames_free(&ft);
 		free(text);
 		return 0;
 	}
@@ -50,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		memcpy(&v, line + 1, l > 8 ? 8 : l - 1 > 0 ? l - 1 : 0);
 		switch (line[0] % 7) {
 		case 0:
-			asyncrep__stack(a, v & 3, (v >> 2) & 7, rest, v & 32,
+			nf = folded(&ft, rest, fr);
+			asyncrep__stack(a, v & 3, (v >> 2) & 7, fr, nf, v & 32,
 					v >> 8 & 0xffffff, v >> 32);
 			break;
 		case 1:
@@ -58,10 +91,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 					v >> 32, v >> 40);
 			break;
 		case 2:
-			asyncrep__step(a, v & 3, v >> 4 & 0xff, rest, v >> 16, 1);
+			asyncrep__step(a, v & 3, v >> 4 & 0xff,
+				       frames_parse(&ft, rest, strlen(rest), false),
+				       v >> 16, 1);
 			break;
 		case 3:
-			asyncrep__resume(a, v & 3, v >> 4 & 0xff, rest, v >> 16);
+			nf = folded(&ft, rest, fr);
+			asyncrep__resume(a, v & 3, v >> 4 & 0xff, fr, nf, v >> 16);
 			break;
 		case 4:
 			memset(&ls, 0, sizeof(ls));
@@ -74,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			asyncrep__loop(a, (v >> 2) & 7, rest, &ls);
 			break;
 		case 5:
-			asyncrep__proc(a, v & 3, rest, v & 4);
+			nf = folded(&ft, rest, fr);
+			asyncrep__proc(a, v & 3, v & 8 ? rest : NULL, fr, nf, v & 4);
 			break;
 		case 6:
 			(void)await_independent(rest, line + 1);
@@ -87,7 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		asyncrep__write_json(a, f);
 		fclose(f);
 	}
+	asyncrep__loop_verdicts(a, lv, 8, 50000000ULL);
 	asyncrep__free(a);
+	frames_free(&ft);
 	free(text);
 	return 0;
 }

@@ -2,22 +2,88 @@
 /*
  * The async report's logic: loop-lag percentiles from log2 histograms,
  * "does this await use the previous one's result", stall attribution from
- * buffered stacks, sequential-await pairs, and the PLT stub finder on the
- * real _asyncio modules of the interpreters on this machine.
+ * buffered stacks, sequential-await pairs, the whole report of a scripted
+ * recording against golden files, and the PLT stub finder on the real
+ * _asyncio modules of the interpreters on this machine.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <libelf.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "report/asyncrep.h"
+#include "async_script.h"
 #include "check.h"
 #include "model/frames.h"
 #include "python/pltstub.h"
 
 CHECK_COUNTERS;
+
+static const char *data_dir = "tests/unit/data";
+
+/* Folded text ("a;b;c") read into typed frames of ft by the folded
+ * reader (frames_parse): root frames lead. */
+static uint32_t folded(struct frame_table *ft, const char *s, frame_id *out,
+		       uint32_t max)
+{
+	bool root = true;
+	uint32_t n = 0;
+
+	while (*s && n < max) {
+		const char *semi = strchr(s, ';');
+		size_t len = semi ? (size_t)(semi - s) : strlen(s);
+
+		out[n] = frames_parse(ft, s, len, root);
+		if (out[n] == FRAME_NONE)
+			break;
+		root = root && frame_is_root(ft, out[n]);
+		n++;
+		if (!semi)
+			break;
+		s = semi + 1;
+	}
+	return n;
+}
+
+static void proc(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		 const char *label, bool uvloop)
+{
+	frame_id f[8];
+
+	asyncrep__proc(a, pid, NULL, f, folded(ft, label, f, 8), uvloop);
+}
+
+static int add_stack(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		 pid_t tid, const char *text, bool oncpu,
+		 unsigned long long start, unsigned long long ns)
+{
+	frame_id f[256];
+
+	return asyncrep__stack(a, pid, tid, f, folded(ft, text, f, 256), oncpu,
+			       start, ns);
+}
+
+static int resume(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		  unsigned long long coro, const char *chain,
+		  unsigned long long ns)
+{
+	frame_id f[AWAIT_DEPTH];
+
+	return asyncrep__resume(a, pid, coro, f,
+				folded(ft, chain, f, AWAIT_DEPTH), ns);
+}
+
+static int step(struct asyncrep *a, struct frame_table *ft, pid_t pid,
+		unsigned long long coro, const char *code,
+		unsigned long long ns, int result)
+{
+	return asyncrep__step(a, pid, coro,
+			      frames_parse(ft, code, strlen(code), false), ns,
+			      result);
+}
 
 static void test_percentiles(void)
 {
@@ -106,7 +172,8 @@ static char *report(struct asyncrep *a, bool json)
 
 static void test_report(void)
 {
-	struct asyncrep *a = asyncrep__new(100000000ULL);
+	struct frame_table ft;
+	struct asyncrep *a;
 	const char *loop = "app (7);<module> (/a.py:1);run (/usr/lib/python3.11/asyncio/runners.py:190);"
 			   "Handle._run (/usr/lib/python3.11/asyncio/events.py:80);";
 	char stack[512];
@@ -114,25 +181,27 @@ static void test_report(void)
 				 .max_ns = 200000000 };
 	char *t;
 
-	asyncrep__proc(a, 7, "app (7)", false);
+	frames_init(&ft);
+	a = asyncrep__new(100000000ULL, &ft);
+	proc(a, &ft, 7, "app (7)", false);
 	asyncrep__set_source(a, src, NULL);
 	/* before the stall: must not be counted in it */
 	snprintf(stack, sizeof(stack), "%sticker (/a.py:5)", loop);
-	asyncrep__stack(a, 7, 7, stack, true, 500, 100);
+	add_stack(a, &ft, 7, 7, stack, true, 500, 100);
 	/* inside [1000, 1000 + 200 ms): 190 ms of sleep, 5 ms CPU */
 	snprintf(stack, sizeof(stack), "%ssleepy (/a.py:18);[sleep]", loop);
-	asyncrep__stack(a, 7, 7, stack, false, 2000, 190000000);
+	add_stack(a, &ft, 7, 7, stack, false, 2000, 190000000);
 	snprintf(stack, sizeof(stack), "%ssleepy (/a.py:17)", loop);
-	asyncrep__stack(a, 7, 7, stack, true, 1000, 5000000);
+	add_stack(a, &ft, 7, 7, stack, true, 1000, 5000000);
 	asyncrep__stall(a, 7, 7, 1000, 200000000, 190000000);
 	/* sequential awaits of one task: 10 then 11, three times; 11 then 12
 	 * uses both results */
 	for (int i = 0; i < 3; i++) {
-		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:10);fetch_user (/a.py:3)", 50000000);
-		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:11);fetch_orders (/a.py:6)", 60000000);
-		asyncrep__resume(a, 7, 0xabc0, "seq (/a.py:12);sleep (/x/asyncio/tasks.py:639)", 1000000);
+		resume(a, &ft, 7, 0xabc0, "seq (/a.py:10);fetch_user (/a.py:3)", 50000000);
+		resume(a, &ft, 7, 0xabc0, "seq (/a.py:11);fetch_orders (/a.py:6)", 60000000);
+		resume(a, &ft, 7, 0xabc0, "seq (/a.py:12);sleep (/x/asyncio/tasks.py:639)", 1000000);
 	}
-	asyncrep__step(a, 7, 0xabc0, "seq (/a.py:9)", 20000, 1);
+	step(a, &ft, 7, 0xabc0, "seq (/a.py:9)", 20000, 1);
 	ls.hist[6] = 9;
 	ls.hist[17] = 1;
 	asyncrep__loop(a, 7, "app", &ls);
@@ -149,24 +218,28 @@ static void test_report(void)
 	CHECK(t && strstr(t, "\"kind\":\"blocking\""), "json kind: %s", t ? t : "(null)");
 	free(t);
 	asyncrep__free(a);
+	frames_free(&ft);
 }
 
 /* Stacks without a stall, garbage texts, unknown tids: bounded, no crash. */
 static void test_garbage(void)
 {
-	struct asyncrep *a = asyncrep__new(1000);
+	struct frame_table ft;
+	struct asyncrep *a;
 	char s[64];
 	char *t;
 
+	frames_init(&ft);
+	a = asyncrep__new(1000, &ft);
 	for (int i = 0; i < 40000; i++) {
 		snprintf(s, sizeof(s), "p (%d);%s;f%d (x:%d)", i % 3,
 			 i % 7 ? "[sleep]" : ";;;", i % 50, i);
-		asyncrep__stack(a, i % 3, i % 2000, s, i & 1, (unsigned long long)i * 1000, 10);
+		add_stack(a, &ft, i % 3, i % 2000, s, i & 1, (unsigned long long)i * 1000, 10);
 	}
 	asyncrep__stall(a, 1, 1, 0, ~0ULL / 2, ~0ULL);
-	asyncrep__resume(a, 1, 1, "", 1);
-	asyncrep__resume(a, 1, 1, ";;;;;;;;;;;;;;;;;;;;;;", 1);
-	asyncrep__step(a, 1, 1, "", 0, -1);
+	resume(a, &ft, 1, 1, "", 1);
+	resume(a, &ft, 1, 1, ";;;;;;;;;;;;;;;;;;;;;;", 1);
+	step(a, &ft, 1, 1, "", 0, -1);
 	t = report(a, false);
 	CHECK(t != NULL, "text");
 	free(t);
@@ -174,6 +247,215 @@ static void test_garbage(void)
 	CHECK(t != NULL, "json");
 	free(t);
 	asyncrep__free(a);
+	frames_free(&ft);
+}
+
+/* ---- the scripted recording against golden files ---- */
+
+static void feed_proc(void *ctx, pid_t pid, const char *where,
+		      const frame_id *root, uint32_t nroot, bool uvloop)
+{
+	asyncrep__proc(ctx, pid, where, root, nroot, uvloop);
+}
+
+static void feed_proc_uvloop(void *ctx, pid_t pid)
+{
+	asyncrep__proc_uvloop(ctx, pid);
+}
+
+static void feed_stack(void *ctx, pid_t pid, pid_t tid, const frame_id *f,
+		       uint32_t n, bool oncpu, unsigned long long start,
+		       unsigned long long ns)
+{
+	asyncrep__stack(ctx, pid, tid, f, n, oncpu, start, ns);
+}
+
+static void feed_stall(void *ctx, pid_t pid, pid_t tid,
+		       unsigned long long start, unsigned long long ns,
+		       unsigned long long off_ns)
+{
+	asyncrep__stall(ctx, pid, tid, start, ns, off_ns);
+}
+
+static void feed_loop(void *ctx, pid_t tid, const char *comm,
+		      const struct loop_state *ls)
+{
+	asyncrep__loop(ctx, tid, comm, ls);
+}
+
+static void feed_step(void *ctx, pid_t pid, unsigned long long coro,
+		      frame_id code, unsigned long long ns, int result)
+{
+	asyncrep__step(ctx, pid, coro, code, ns, result);
+}
+
+static void feed_resume(void *ctx, pid_t pid, unsigned long long coro,
+			const frame_id *chain, uint32_t n, unsigned long long ns)
+{
+	asyncrep__resume(ctx, pid, coro, chain, n, ns);
+}
+
+/* What pyrograph check prints of each loop, and the stall stacks as a
+ * collapsed file: the report's other outputs. */
+static char *extras(struct asyncrep *a, struct frame_table *ft)
+{
+	static struct asyncrep_loop_verdict v[16];
+	struct profile *p = asyncrep__stall_stacks(a);
+	char *buf = NULL, *text = malloc(1 << 16);
+	size_t len = 0, n, nv;
+	FILE *f = open_memstream(&buf, &len);
+	stack_id *ids;
+
+	if (!f || !text) {
+		free(text);
+		return NULL;
+	}
+	nv = asyncrep__loop_verdicts(a, v, 16, SCRIPT_LIMIT_NS);
+	for (size_t i = 0; i < nv && i < 16; i++)
+		fprintf(f, "loop %d/%d: p99 %.3f ms, max %.3f ms, %llu iterations, %llu stalls, worst %.3f ms [%s]\n",
+			v[i].pid, v[i].tid, v[i].p99_ms, v[i].max_ms,
+			v[i].iterations, v[i].stalls, v[i].worst_stall_ms,
+			v[i].worst);
+	ids = profile_sorted(p, &n);
+	for (size_t i = 0; ids && i < n; i++) {
+		uint32_t nf;
+		const frame_id *fr = stacks_get(&p->st, ids[i], &nf);
+
+		stacks_text(ft, fr, nf, text, 1 << 16);
+		fprintf(f, "%s %llu\n", text,
+			(unsigned long long)p->w[ids[i]].value);
+	}
+	free(ids);
+	free(text);
+	fclose(f);
+	return buf;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, n;
+
+	*len = 0;
+	if (!f)
+		return NULL;
+	do {
+		char *nb = realloc(buf, cap + 65536);
+
+		if (!nb) {
+			free(buf);
+			fclose(f);
+			return NULL;
+		}
+		buf = nb;
+		n = fread(buf + *len, 1, 65536, f);
+		*len += n;
+		cap += 65536;
+	} while (n == 65536);
+	fclose(f);
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* got must be golden/name byte for byte; otherwise it is written to
+ * $TMPDIR/name.got for a diff, and the first difference printed. */
+static void check_golden(const char *name, const char *got)
+{
+	char path[512];
+	size_t len, i = 0, line = 1;
+	char *want;
+
+	snprintf(path, sizeof(path), "%s/golden/%s", data_dir, name);
+	want = slurp(path, &len);
+	CHECK(want != NULL, "%s: %s", path, strerror(errno));
+	if (!want || !got)
+		goto out;
+	while (want[i] && want[i] == got[i])
+		line += want[i++] == '\n';
+	CHECK(len == strlen(got) && i == len, "%s differs from line %zu: got '%.80s', want '%.80s'",
+	      name, line, got + i, want + i);
+	if (i != len || len != strlen(got)) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s.got",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", name);
+		f = fopen(path, "we");
+		if (f) {
+			fputs(got, f);
+			fclose(f);
+			printf("  wrote %s\n", path);
+		}
+	}
+out:
+	free(want);
+}
+
+/* The report of the scripted recording: text, JSON, check's verdicts and
+ * the stall stacks are what the report made of the same events before its
+ * stacks were typed (golden files, from the folded-text report). */
+static void golden_run(const char *name, void (*script)(const struct async_feed *))
+{
+	struct frame_table ft;
+	struct asyncrep *a;
+	struct async_feed fd = {
+		.ft = &ft,
+		.proc = feed_proc,
+		.proc_uvloop = feed_proc_uvloop,
+		.stack = feed_stack,
+		.stall = feed_stall,
+		.loop = feed_loop,
+		.step = feed_step,
+		.resume = feed_resume,
+	};
+	char file[128];
+	char *t;
+
+	frames_init(&ft);
+	a = asyncrep__new(SCRIPT_STALL_NS, &ft);
+	fd.ctx = a;
+	asyncrep__set_clock(a, SCRIPT_MONO0, SCRIPT_WALL0);
+	asyncrep__set_duration(a, SCRIPT_SECONDS);
+	asyncrep__set_source(a, script_source, NULL);
+	script(&fd);
+	t = report(a, false);
+	snprintf(file, sizeof(file), "%s.txt", name);
+	check_golden(file, t);
+	free(t);
+	t = report(a, true);
+	snprintf(file, sizeof(file), "%s.json", name);
+	check_golden(file, t);
+	free(t);
+	t = extras(a, &ft);
+	snprintf(file, sizeof(file), "%s-extra.txt", name);
+	check_golden(file, t);
+	free(t);
+	asyncrep__free(a);
+	frames_free(&ft);
+}
+
+static void test_golden(void)
+{
+	struct frame_table ft;
+	struct asyncrep *a;
+	char *t;
+
+	/* stall times print as wall-clock times of day */
+	setenv("TZ", "UTC", 1);
+	tzset();
+	golden_run("asyncrep", async_script);
+	/* -a: a container's stacks lead with the container frame */
+	golden_run("asyncrep-container", async_script_container);
+	frames_init(&ft);
+	a = asyncrep__new(SCRIPT_STALL_NS, &ft);
+	t = report(a, false);
+	check_golden("asyncrep-empty.txt", t);
+	free(t);
+	t = report(a, true);
+	check_golden("asyncrep-empty.json", t);
+	free(t);
+	asyncrep__free(a);
+	frames_free(&ft);
 }
 
 static void test_pltstub(void)
@@ -258,13 +540,16 @@ static void test_frames(void)
 	CHECK(p.kind == FRAME_PYTHON && p.line == 18, "python frame");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1)
+		data_dir = argv[1];
 	test_frames();
 	test_percentiles();
 	test_independent();
 	test_report();
 	test_garbage();
+	test_golden();
 	test_pltstub();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

@@ -17,7 +17,6 @@
 
 #include "cmd/cmd.h"
 #include "cmd/options.h"
-#include "model/stackagg.h"
 #include "output/output.h"
 #include "report/async_sink.h"
 #include "sys/caps.h"
@@ -140,11 +139,10 @@ static const struct cmd_def async_def = {
 	.usage = usage,
 };
 
-static int write_stalls(struct async_cmd *c, struct frame_table *ft)
+static int write_stalls(struct async_cmd *c)
 {
-	struct profile prof;
 	struct profile_data pd = {
-		.prof = &prof,
+		.prof = asyncrep__stall_stacks(c->rep),
 		.timed = true,
 		.title = "pyrograph async: stacks inside event-loop stalls",
 		.subtitle = "weights in microseconds (on CPU, or off CPU with the reason as leaf)",
@@ -152,16 +150,12 @@ static int write_stalls(struct async_cmd *c, struct frame_table *ft)
 	enum out_format fmt = output_format_guess(c->stalls_svg);
 	int ret;
 
-	profile_init(&prof, ft);
 	if (fmt != OUT_COLLAPSED)
 		fmt = OUT_FLAMEGRAPH;
-	ret = stackagg__to_profile(asyncrep__stall_stacks(c->rep), &prof);
-	if (!ret)
-		ret = output_write(c->stalls_svg, fmt, &pd);
+	ret = output_write(c->stalls_svg, fmt, &pd);
 	if (!ret)
 		fprintf(stderr, "pyrograph: wrote %s (%zu distinct stall stacks)\n",
-			c->stalls_svg, profile_count(&prof));
-	profile_free(&prof);
+			c->stalls_svg, profile_count(pd.prof));
 	return ret;
 }
 
@@ -175,9 +169,13 @@ static int async_run(struct async_cmd *c)
 	ret = session_open(&s, &c->so);
 	if (ret)
 		return ret;
-	ret = async_sink_init(&sink, &c->sink, c->rep, session_frames(s));
-	if (!ret)
-		ret = session_add_sink(s, &sink);
+	c->rep = asyncrep__new(c->stall_ns, session_frames(s));
+	if (!c->rep) {
+		session_close(s);
+		return -ENOMEM;
+	}
+	async_sink_init(&sink, &c->sink, c->rep);
+	ret = session_add_sink(s, &sink);
 	if (!ret)
 		ret = session_run(s);
 	if (!ret)
@@ -186,8 +184,10 @@ static int async_run(struct async_cmd *c)
 	if (!ret)
 		ret = output_write_fn(c->out, write_report, c);
 	if (!ret && c->stalls_svg)
-		ret = write_stalls(c, session_frames(s));
-	async_sink_free(&c->sink);
+		ret = write_stalls(c);
+	/* the report's frame ids are the session's: free it first */
+	asyncrep__free(c->rep);
+	c->rep = NULL;
 	session_close(s);
 	return ret;
 }
@@ -196,7 +196,6 @@ int cmd_async(int argc, char **argv)
 {
 	struct async_cmd c = { .out = "-", .stall_ns = 100000000ULL };
 	enum opts_result res;
-	int ret;
 
 	session_opts_init(&c.so);
 	c.so.rate = 199; /* how finely a CPU-bound stall is seen */
@@ -213,10 +212,5 @@ int cmd_async(int argc, char **argv)
 		return 1;
 	if (c.stalls_svg && output_check_writable(c.stalls_svg))
 		return 1;
-	c.rep = asyncrep__new(c.stall_ns);
-	if (!c.rep)
-		return 1;
-	ret = async_run(&c) ? 1 : 0;
-	asyncrep__free(c.rep);
-	return ret;
+	return async_run(&c) ? 1 : 0;
 }

@@ -13,8 +13,6 @@
 #include "report/async_sink.h"
 #include "sys/clock.h"
 
-#define TEXT_MAX (1 << 20)
-
 /* Does the process have uvloop's compiled loop module mapped? */
 static bool has_uvloop(pid_t pid)
 {
@@ -35,12 +33,9 @@ static bool has_uvloop(pid_t pid)
 static void found(void *ctx, const struct session_target *t)
 {
 	struct async_sink *as = ctx;
-	char label[1400];
 
-	/* the report names a container's processes with it */
-	snprintf(label, sizeof(label), "%s%s%s", t->where ? t->where : "",
-		 t->where ? ": " : "", t->label);
-	asyncrep__proc(as->rep, t->pid, label, has_uvloop(t->pid));
+	asyncrep__proc(as->rep, t->pid, t->where, t->root, t->nroot,
+		       has_uvloop(t->pid));
 }
 
 /* stacks of loop threads inside iterations: what stalls are made of */
@@ -50,9 +45,8 @@ static int sample(void *ctx, const struct session_sample *s)
 
 	if (!s->in_loop)
 		return 0;
-	stacks_text(as->ft, s->frames, s->n, as->buf, TEXT_MAX);
-	asyncrep__stack(as->rep, s->pid, s->tid, as->buf, s->oncpu, s->start,
-			s->ns);
+	asyncrep__stack(as->rep, s->pid, s->tid, s->frames, s->n, s->oncpu,
+			s->start, s->ns);
 	return 0;
 }
 
@@ -86,16 +80,14 @@ static void step(void *ctx, const struct session_step *s)
 {
 	struct async_sink *as = ctx;
 
-	asyncrep__step(as->rep, s->pid, s->coro, frame_text(as->ft, s->code),
-		       s->ns, s->result);
+	asyncrep__step(as->rep, s->pid, s->coro, s->code, s->ns, s->result);
 }
 
 static void resume(void *ctx, const struct session_resume *r)
 {
 	struct async_sink *as = ctx;
 
-	stacks_text(as->ft, r->chain, r->n, as->buf, TEXT_MAX);
-	asyncrep__resume(as->rep, r->pid, r->coro, as->buf, r->ns);
+	asyncrep__resume(as->rep, r->pid, r->coro, r->chain, r->n, r->ns);
 }
 
 /*
@@ -153,12 +145,10 @@ static int source_line(void *ctx, pid_t pid, const char *file, long line,
 	return 0;
 }
 
-int async_sink_init(struct session_sink *sink, struct async_sink *as,
-		    struct asyncrep *rep, struct frame_table *ft)
+void async_sink_init(struct session_sink *sink, struct async_sink *as,
+		     struct asyncrep *rep)
 {
-	*as = (struct async_sink){ .rep = rep, .ft = ft, .buf = malloc(TEXT_MAX) };
-	if (!as->buf)
-		return -ENOMEM;
+	*as = (struct async_sink){ .rep = rep };
 	*sink = (struct session_sink){
 		.ctx = as,
 		.found = found,
@@ -170,11 +160,4 @@ int async_sink_init(struct session_sink *sink, struct async_sink *as,
 	};
 	asyncrep__set_source(rep, source_line, NULL);
 	asyncrep__set_clock(rep, clock_mono_ns(), clock_real_ns());
-	return 0;
-}
-
-void async_sink_free(struct async_sink *as)
-{
-	free(as->buf);
-	as->buf = NULL;
 }

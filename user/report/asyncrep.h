@@ -6,17 +6,22 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include "profile.h"
-#include "model/stackagg.h"
+#include "model/frames.h"
+#include "model/stacks.h"
 
 /*
- * The asyncio report of pyrograph async, built from what the recording
- * loop hands over: stacks of loop threads inside iterations (folded text,
- * "process;frame;...;frame[;[reason]]"), stalls, and each loop's
- * iteration histogram. No BPF here: the unit tests and fuzzers drive it.
+ * The asyncio report of pyrograph async, built from what a session hands
+ * over: typed stacks of loop threads inside iterations (frame ids of ft,
+ * root frames first; an off-CPU stack ends in its reason), stalls, task
+ * steps, resumes and each loop's iteration histogram. No BPF here: the unit
+ * tests and fuzzers drive it. Frames are told apart by their kind in the
+ * frame table, never by their text; text is made only to print.
  */
 struct asyncrep;
 
-struct asyncrep *asyncrep__new(unsigned long long stall_ns);
+/* ft: the frame table every frame id handed over refers to (not owned). */
+struct asyncrep *asyncrep__new(unsigned long long stall_ns,
+			       struct frame_table *ft);
 void asyncrep__free(struct asyncrep *a);
 
 /* ktime (CLOCK_MONOTONIC) and CLOCK_REALTIME read at the same moment, to
@@ -26,15 +31,18 @@ void asyncrep__set_clock(struct asyncrep *a, unsigned long long mono_ns,
 /* The recording's length, for the header. */
 void asyncrep__set_duration(struct asyncrep *a, double seconds);
 
-/* A Python process and its root frame; uvloop: it has uvloop loaded. */
-void asyncrep__proc(struct asyncrep *a, pid_t pid, const char *label,
-		    bool uvloop);
+/* A Python process: where it runs ("container ID", or NULL) and its root
+ * frames, which name it in the report; uvloop: it has uvloop loaded. */
+void asyncrep__proc(struct asyncrep *a, pid_t pid, const char *where,
+		    const frame_id *root, uint32_t nroot, bool uvloop);
 /* It turned out to have uvloop loaded after all. */
 void asyncrep__proc_uvloop(struct asyncrep *a, pid_t pid);
-/* See struct async_hooks (record.h). Returns 0 or -ENOMEM (counted). */
+/* A stack f[0..n) of loop thread tid inside an iteration: on the CPU (a
+ * sample standing for ns up to start + ns) or off it (from start, for ns).
+ * Returns 0 or -ENOMEM (counted). */
 int asyncrep__stack(struct asyncrep *a, pid_t pid, pid_t tid,
-		    const char *stack, bool oncpu, unsigned long long start,
-		    unsigned long long ns);
+		    const frame_id *f, uint32_t n, bool oncpu,
+		    unsigned long long start, unsigned long long ns);
 /* Attributes the buffered stacks of tid inside [start, start + ns). */
 int asyncrep__stall(struct asyncrep *a, pid_t pid, pid_t tid,
 		    unsigned long long start, unsigned long long ns,
@@ -43,13 +51,13 @@ int asyncrep__stall(struct asyncrep *a, pid_t pid, pid_t tid,
 int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 		   const struct loop_state *ls);
 
-/* A task step of coroutine object coro (code: "qualname (file:line)"). */
+/* A task step of coroutine object coro (code: its function's frame). */
 int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
-		   const char *code, unsigned long long ns, int result);
-/* Task coro resumed after ns suspended at chain ("frame;frame", the
- * coroutine frames where it awaited, outermost first). */
+		   frame_id code, unsigned long long ns, int result);
+/* Task coro resumed after ns suspended at chain[0..n) (the coroutine
+ * frames where it awaited, outermost first). */
 int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
-		     const char *chain, unsigned long long ns);
+		     const frame_id *chain, uint32_t n, unsigned long long ns);
 /*
  * Reads line `line` of source file `file` as process pid sees it into buf
  * (for telling whether one await uses the result of the one before).
@@ -75,15 +83,11 @@ size_t asyncrep__loop_verdicts(struct asyncrep *a, struct asyncrep_loop_verdict 
 
 int asyncrep__write_text(struct asyncrep *a, FILE *f);
 int asyncrep__write_json(struct asyncrep *a, FILE *f);
-/* The stacks inside stalls, weights in microseconds (off-CPU ones end in
- * their reason): for --stalls-svg. Owned by the report. */
-struct stackagg *asyncrep__stall_stacks(struct asyncrep *a);
+/* The stacks inside stalls, values in microseconds (off-CPU ones end in
+ * their reason), counts in samples and intervals: for --stalls-svg. Owned
+ * by the report. */
+struct profile *asyncrep__stall_stacks(struct asyncrep *a);
 
-/*
- * Percentile q (0..1) of a log2 histogram of microseconds (bucket 0: below
- * 2 us, bucket i: [2^i, 2^(i+1)) us), interpolated inside the bucket and
- * capped at max_us. Returns microseconds; 0 for an empty histogram.
- */
 /*
  * Does the await on line b leave alone what line a assigned? a must be
  * "NAME[, NAME...] = await ..." or "await ..."; b must contain "await".
@@ -91,6 +95,11 @@ struct stackagg *asyncrep__stall_stacks(struct asyncrep *a);
  */
 int await_independent(const char *a, const char *b);
 
+/*
+ * Percentile q (0..1) of a log2 histogram of microseconds (bucket 0: below
+ * 2 us, bucket i: [2^i, 2^(i+1)) us), interpolated inside the bucket and
+ * capped at max_us. Returns microseconds; 0 for an empty histogram.
+ */
 double loop_hist_percentile(const __u64 hist[LOOP_BUCKETS], double q,
 			    double max_us);
 

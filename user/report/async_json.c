@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The asyncio report as JSON (pyrograph async --format json): every stall,
+ * not only the longest, and frames as function, file and line. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/async_int.h"
+#include "model/json.h"
+
+static void json_frame(FILE *f, const struct asyncrep *a, frame_id id)
+{
+	const char *file = frame_file(a->ft, id);
+
+	fprintf(f, "{\"function\":");
+	json_str(f, frame_name(a->ft, id));
+	fprintf(f, ",\"file\":");
+	json_str(f, file ? file : "");
+	fprintf(f, ",\"line\":%d}", frames_get(a->ft, id)->line);
+}
+
+/* A frame or null. */
+static void json_frame_or_null(FILE *f, const struct asyncrep *a, frame_id id)
+{
+	if (id != FRAME_NONE)
+		json_frame(f, a, id);
+	else
+		fprintf(f, "null");
+}
+
+/* A stack's frames from its first Python frame, as their texts. */
+static void json_frames(FILE *f, const struct asyncrep *a, stack_id stack)
+{
+	struct stack_info si;
+
+	async_stack_info(a, stack, &si);
+	fprintf(f, "[");
+	for (uint32_t i = si.first_py; i < si.n; i++) {
+		fprintf(f, "%s", i > si.first_py ? "," : "");
+		json_str(f, frame_text(a->ft, si.f[i]));
+	}
+	fprintf(f, "]");
+}
+
+static void json_loops(const struct asyncrep *a, FILE *f)
+{
+	char lb[64];
+
+	for (size_t i = 0; i < a->nloops; i++) {
+		const struct loop *l = &a->loops[i];
+		double max_us = l->ls.max_ns / 1e3;
+
+		fprintf(f, "%s{\"pid\":%d,\"tid\":%d,\"process\":", i ? "," : "",
+			l->pid, l->tid);
+		json_str(f, async_proc_label(a, l->pid, lb, sizeof(lb)));
+		fprintf(f, ",\"thread\":");
+		json_str(f, l->comm);
+		fprintf(f, ",\"kind\":\"%s\",\"iterations\":%llu,\"mean_ms\":%.3f,"
+			   "\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+			   "\"stalls\":%llu,\"histogram\":[",
+			async_loop_kind(a, l->pid), (unsigned long long)l->ls.iters,
+			l->ls.sum_ns / (double)l->ls.iters / 1e6,
+			loop_hist_percentile(l->ls.hist, 0.50, max_us) / 1e3,
+			loop_hist_percentile(l->ls.hist, 0.95, max_us) / 1e3,
+			loop_hist_percentile(l->ls.hist, 0.99, max_us) / 1e3,
+			l->ls.max_ns / 1e6, async_loop_stalls(a, l));
+		for (int b = 0, first = 1; b < LOOP_BUCKETS; b++) {
+			if (!l->ls.hist[b])
+				continue;
+			fprintf(f, "%s{\"from_us\":%llu,\"to_us\":%llu,\"count\":%llu}",
+				first ? "" : ",", b ? 1ULL << b : 0, 2ULL << b,
+				(unsigned long long)l->ls.hist[b]);
+			first = 0;
+		}
+		fprintf(f, "]}");
+	}
+}
+
+static void json_stall(const struct asyncrep *a, FILE *f, struct stall *st)
+{
+	char lb[64], when[64];
+	struct stall_view v;
+
+	async_stall_view(a, st, &v);
+	async_wall_time(a, st->start, when, sizeof(when));
+	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"tid\":%d,\"process\":", when,
+		st->pid, st->tid);
+	json_str(f, async_proc_label(a, st->pid, lb, sizeof(lb)));
+	fprintf(f, ",\"duration_ms\":%.3f,\"oncpu_ms\":%.3f,\"offcpu_ms\":%.3f,\"kind\":\"%s\"",
+		st->ns / 1e6, (st->ns - st->off_ns) / 1e6, st->off_ns / 1e6,
+		v.has_stack ? (v.cpu ? "cpu" : "blocking") : "unknown");
+	/* without a stack, v.si names no frame */
+	fprintf(f, ",\"coroutine\":");
+	json_frame_or_null(f, a, v.si.coro);
+	fprintf(f, ",\"culprit\":");
+	json_frame_or_null(f, a, v.si.leaf != FRAME_NONE ? stack_culprit(&v.si) :
+							   FRAME_NONE);
+	fprintf(f, ",\"reason\":");
+	if (!v.cpu && v.si.reason != FRAME_NONE)
+		json_str(f, frame_name(a->ft, v.si.reason));
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\"advice\":");
+	json_str(f, !v.has_stack ? NULL :
+		    async_advice_for(v.si.reason != FRAME_NONE ?
+			       frame_name(a->ft, v.si.reason) : NULL, v.cpu));
+	fprintf(f, ",\"stacks\":[");
+	for (size_t j = 0; j < st->n; j++) {
+		fprintf(f, "%s{\"oncpu_ms\":%.3f,\"offcpu_ms\":%.3f,\"frames\":",
+			j ? "," : "", st->st[j].cpu_ns / 1e6,
+			st->st[j].off_ns / 1e6);
+		json_frames(f, a, st->st[j].stack);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]}");
+}
+
+static void json_causes(const struct asyncrep *a, FILE *f)
+{
+	struct cause *c = calloc(MAX_CAUSES, sizeof(*c));
+	size_t nc = c ? async_stall_causes(a, c, MAX_CAUSES) : 0;
+	char key[512];
+
+	for (size_t i = 0; i < nc; i++) {
+		async_cause_text(a, &c[i], key, sizeof(key));
+		fprintf(f, "%s{\"culprit\":", i ? "," : "");
+		json_str(f, key);
+		fprintf(f, ",\"kind\":\"%s\",\"stalls\":%llu,\"total_ms\":%.3f,\"max_ms\":%.3f,\"coroutine\":",
+			c[i].cpu ? "cpu" : "blocking", c[i].count,
+			c[i].total_ns / 1e6, c[i].max_ns / 1e6);
+		json_frame_or_null(f, a, c[i].coro);
+		fprintf(f, "}");
+	}
+	free(c);
+}
+
+static void json_sites(const struct asyncrep *a, FILE *f)
+{
+	size_t *idx = async_sites_sorted(a);
+	char lb[64];
+
+	for (size_t i = 0; idx && i < a->sites.n; i++) {
+		const struct dist *st = &a->sites.d[idx[i]];
+		const char *reason = frame_name(a->ft, st->key.k[1]);
+
+		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", st->key.pid);
+		json_str(f, async_proc_label(a, st->key.pid, lb, sizeof(lb)));
+		fprintf(f, ",\"site\":");
+		json_frame(f, a, st->key.k[0]);
+		fprintf(f, ",\"reason\":");
+		json_str(f, reason);
+		fprintf(f, ",\"count\":%llu,\"total_ms\":%.3f,\"max_ms\":%.3f,\"advice\":",
+			st->count, st->total_ns / 1e6, st->max_ns / 1e6);
+		json_str(f, async_advice_for(reason, false));
+		fprintf(f, ",\"stack\":");
+		json_frames(f, a, st->stack);
+		fprintf(f, "}");
+	}
+	free(idx);
+}
+
+/* Task steps (by coroutine) or await sites (by chain). */
+static void json_dists(const struct asyncrep *a, FILE *f,
+		       const struct dist_table *t, const char *what, bool chain)
+{
+	const struct dist **v = async_dists_sorted(t);
+	char lb[64];
+	double pc[3];
+
+	for (size_t i = 0; v && i < t->n; i++) {
+		async_dist_pcts(v[i], pc);
+		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", v[i]->key.pid);
+		json_str(f, async_proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
+		fprintf(f, ",\"%s\":", what);
+		if (chain) {
+			uint32_t n;
+			const frame_id *c = stacks_get(&a->chains, v[i]->key.k[0], &n);
+
+			fprintf(f, "[");
+			for (uint32_t j = 0; j < AWAIT_DEPTH && j < n; j++) {
+				fprintf(f, "%s", j ? "," : "");
+				json_frame(f, a, c[j]);
+			}
+			fprintf(f, "]");
+		} else {
+			json_frame(f, a, v[i]->key.k[0]);
+		}
+		fprintf(f, ",\"count\":%llu,\"total_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}",
+			v[i]->count, v[i]->total_ns / 1e6, pc[0] / 1e6, pc[1] / 1e6,
+			pc[2] / 1e6, v[i]->max_ns / 1e6);
+	}
+	free(v);
+}
+
+static void json_pairs(const struct asyncrep *a, FILE *f)
+{
+	const struct dist **v = async_dists_sorted(&a->pairs);
+	char lb[64];
+	double pc[3];
+
+	for (size_t i = 0; v && i < a->pairs.n; i++) {
+		const struct dist *d = v[i];
+		struct pair_view pv;
+
+		async_pair_view(a, d, &pv);
+		async_dist_pcts(d, pc);
+		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", d->key.pid);
+		json_str(f, async_proc_label(a, d->key.pid, lb, sizeof(lb)));
+		fprintf(f, ",\"coroutine\":");
+		json_str(f, pv.func);
+		fprintf(f, ",\"line_first\":%ld,\"line_second\":%ld,\"count\":%llu,"
+			   "\"p50_first_ms\":%.3f,\"mean_second_ms\":%.3f,\"source_first\":",
+			pv.la, pv.lb, d->count, pc[0] / 1e6,
+			d->total_b_ns / 1e6 / d->count);
+		json_str(f, pv.src_a[0] ? pv.src_a : NULL);
+		fprintf(f, ",\"source_second\":");
+		json_str(f, pv.src_b[0] ? pv.src_b : NULL);
+		fprintf(f, ",\"independent\":%s,\"gather_candidate\":%s}",
+			pv.independent < 0 ? "null" : pv.independent ? "true" : "false",
+			async_pair_flagged(d, &pv) ? "true" : "false");
+	}
+	free(v);
+}
+
+int asyncrep__write_json(struct asyncrep *a, FILE *f)
+{
+	async_stalls_sort(a);
+	fprintf(f, "{\"duration_s\":%.3f,\"threshold_ms\":%.3f,\"loops\":[",
+		a->seconds, a->stall_ns / 1e6);
+	json_loops(a, f);
+	fprintf(f, "],\"stalls\":[");
+	for (size_t i = 0; i < a->nstalls; i++) {
+		fprintf(f, "%s", i ? "," : "");
+		json_stall(a, f, &a->stalls[i]);
+	}
+	fprintf(f, "],\"stall_causes\":[");
+	json_causes(a, f);
+	fprintf(f, "],\"blocking_calls\":[");
+	json_sites(a, f);
+	fprintf(f, "],\"task_steps\":[");
+	json_dists(a, f, &a->steps, "coroutine", false);
+	fprintf(f, "],\"await_sites\":[");
+	json_dists(a, f, &a->awaits, "chain", true);
+	fprintf(f, "],\"sequential_awaits\":[");
+	json_pairs(a, f);
+	fprintf(f, "],\"not_kept\":{\"stacks\":%llu,\"stalls\":%llu,\"other\":%llu}}\n",
+		a->lost_stacks, a->lost_stalls, a->lost_other);
+	return ferror(f) ? -EIO : 0;
+}
