@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/session_int.h"
+#include "model/stacks.h"
 #include "native/mixed.h"
 #include "native/unwind.h"
 #include "python/symcache.h"
