@@ -198,7 +198,11 @@ static int build(const struct cmd_def *def, struct option *lo, char *so)
 {
 	int n = 0, k = 0;
 
-	so[k++] = '+'; /* stop at the first operand: it may be a command */
+	/* A recording command stops at the first operand: it may be a
+	 * command to run, whose options are its own. Others (diff) take
+	 * their options anywhere among their operands. */
+	if (def->groups & OPT_TARGETS)
+		so[k++] = '+';
 	so[k++] = ':'; /* a missing value is ':' */
 	for (size_t i = 0; i < NSHARED; i++) {
 		const struct cmd_opt *o = &shared[i].o;
@@ -307,8 +311,9 @@ enum opts_result options_parse(const struct cmd_def *def, int argc, char **argv,
 			return OPTS_REFUSED;
 		}
 		if (c == ':') {
+			/* a value left out: the command's own error code */
 			pr_err("%s: %s needs a value", def->name, argv[optind - 1]);
-			return OPTS_REFUSED;
+			return OPTS_INVALID;
 		}
 		c = option_id(def, c);
 		if (c >= S_PID && c <= S_HELP)
