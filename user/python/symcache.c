@@ -10,6 +10,7 @@
 #include "python/pystr.h"
 #include "python/symcache.h"
 #include "model/frames.h"
+#include "model/hashidx.h"
 
 #define NAME_MAX_LEN 512
 #define FILE_MAX_LEN 1024
@@ -21,7 +22,6 @@
 struct sym {
 	unsigned long long code;
 	unsigned int tag;
-	bool used;
 	int firstlineno;
 	char *name;
 	char *file;
@@ -42,8 +42,9 @@ struct frame_cache {
 struct symcache {
 	pid_t pid;
 	struct py_offsets off;
-	struct sym *tab;
+	struct sym *tab; /* in the order they were loaded */
 	size_t cap, n;
+	struct hashidx ix; /* (code, tag) -> position in tab */
 	struct frame_table *ft; /* the table frame ids refer to */
 	struct frame_cache *fc;
 	frame_id unknown;
@@ -57,12 +58,6 @@ struct symcache *symcache__new(pid_t pid, const struct py_offsets *off)
 		return NULL;
 	sc->pid = pid;
 	sc->off = *off;
-	sc->cap = 1024;
-	sc->tab = calloc(sc->cap, sizeof(*sc->tab));
-	if (!sc->tab) {
-		free(sc);
-		return NULL;
-	}
 	return sc;
 }
 
@@ -76,10 +71,10 @@ static void sym_clear(struct sym *s)
 
 static void symcache_clear(struct symcache *sc)
 {
-	for (size_t i = 0; i < sc->cap; i++)
-		if (sc->tab[i].used)
-			sym_clear(&sc->tab[i]);
+	for (size_t i = 0; i < sc->n; i++)
+		sym_clear(&sc->tab[i]);
 	sc->n = 0;
+	hashidx_clear(&sc->ix);
 }
 
 void symcache__free(struct symcache *sc)
@@ -88,42 +83,56 @@ void symcache__free(struct symcache *sc)
 		return;
 	symcache_clear(sc);
 	free(sc->tab);
+	hashidx_free(&sc->ix);
 	free(sc->fc);
 	free(sc);
 }
 
-static size_t hash_key(unsigned long long code, unsigned int tag)
-{
-	unsigned long long h = code * 0x9e3779b97f4a7c15ULL ^ tag;
+struct sym_key {
+	const struct symcache *sc;
+	unsigned long long code;
+	unsigned int tag;
+};
 
-	return (size_t)(h ^ (h >> 29));
+static uint64_t sym_hash(unsigned long long code, unsigned int tag)
+{
+	return hash_mix(code ^ ((uint64_t)tag << 32 | tag));
 }
 
-static struct sym *slot_for(struct sym *tab, size_t cap, unsigned long long code,
+static bool sym_eq(const void *ctx, uint32_t pos)
+{
+	const struct sym_key *k = ctx;
+
+	return k->sc->tab[pos].code == k->code && k->sc->tab[pos].tag == k->tag;
+}
+
+static struct sym *sym_find(struct symcache *sc, unsigned long long code,
 			    unsigned int tag)
 {
-	size_t i = hash_key(code, tag) & (cap - 1);
+	struct sym_key k = { sc, code, tag };
+	long pos = hashidx_find(&sc->ix, sym_hash(code, tag), sym_eq, &k);
 
-	while (tab[i].used && (tab[i].code != code || tab[i].tag != tag))
-		i = (i + 1) & (cap - 1);
-	return &tab[i];
+	return pos < 0 ? NULL : &sc->tab[pos];
 }
 
-static int grow(struct symcache *sc)
+/* Keeps s (loaded) in the cache; the cache starts over when full. */
+static struct sym *sym_keep(struct symcache *sc, struct sym *s)
 {
-	size_t ncap = sc->cap * 2;
-	struct sym *nt = calloc(ncap, sizeof(*nt));
+	if (sc->n >= SYMCACHE_MAX_ENTRIES)
+		symcache_clear(sc);
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 256;
+		struct sym *nt = realloc(sc->tab, cap * sizeof(*nt));
 
-	if (!nt)
-		return -ENOMEM;
-	for (size_t i = 0; i < sc->cap; i++)
-		if (sc->tab[i].used)
-			*slot_for(nt, ncap, sc->tab[i].code, sc->tab[i].tag) =
-				sc->tab[i];
-	free(sc->tab);
-	sc->tab = nt;
-	sc->cap = ncap;
-	return 0;
+		if (!nt)
+			return NULL;
+		sc->tab = nt;
+		sc->cap = cap;
+	}
+	if (hashidx_insert(&sc->ix, sym_hash(s->code, s->tag), (uint32_t)sc->n))
+		return NULL;
+	sc->tab[sc->n] = *s;
+	return &sc->tab[sc->n++];
 }
 
 static unsigned long long rd_ptr(const unsigned char *b, size_t blen,
@@ -198,11 +207,10 @@ static void sanitize(char *s)
 static struct sym *sym_get(struct symcache *sc, const struct py_frame *f,
 			   int *err)
 {
-	struct sym *s, tmp = { 0 };
+	struct sym *s = sym_find(sc, f->code, f->tag), tmp = { 0 };
 	int ret;
 
-	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
-	if (s->used)
+	if (s)
 		return s;
 	ret = load_sym(sc, f->code, f->tag, &tmp);
 	if (ret) {
@@ -213,18 +221,12 @@ static struct sym *sym_get(struct symcache *sc, const struct py_frame *f,
 	sanitize(tmp.file);
 	tmp.code = f->code;
 	tmp.tag = f->tag;
-	tmp.used = true;
 	tmp.name_sid = tmp.file_sid = FRAME_NO_STR;
-	if (sc->n >= SYMCACHE_MAX_ENTRIES)
-		symcache_clear(sc);
-	if ((sc->n + 1) * 10 > sc->cap * 7 && grow(sc)) {
+	s = sym_keep(sc, &tmp);
+	if (!s) {
 		sym_clear(&tmp);
 		*err = -ENOMEM;
-		return NULL;
 	}
-	s = slot_for(sc->tab, sc->cap, f->code, f->tag);
-	*s = tmp;
-	sc->n++;
 	return s;
 }
 
@@ -285,7 +287,7 @@ frame_id symcache__frame_id(struct symcache *sc, struct frame_table *ft,
 	*err = 0;
 	if (sc->ft != ft) {
 		/* first use, or another table: every cached id is stale */
-		for (size_t i = 0; i < sc->cap; i++)
+		for (size_t i = 0; i < sc->n; i++)
 			sc->tab[i].name_sid = sc->tab[i].file_sid = FRAME_NO_STR;
 		free(sc->fc);
 		sc->fc = calloc(FRAME_CACHE, sizeof(*sc->fc));
