@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hashidx.h"
 #include "native/mixed.h"
 
 #define MAX_NATIVE 256
@@ -27,50 +28,87 @@ static bool is_eval_loop(const char *sym)
  * come back sample after sample. Bounded; entries of a process are
  * dropped when it exits or execs (mixed_forget).
  */
-#define SYMTAB_CAP 65536
+#define SYMTAB_MAX 65536
 struct sym_entry {
 	uint64_t pc;
-	int pid;	/* 0: free */
+	int pid;
 	bool caller;
 	bool eval;
 	frame_id id;
-	const struct frame_table *ft; /* the table id belongs to */
 };
 static struct sym_entry *symtab;
-static size_t symtab_n;
+static size_t symtab_n, symtab_cap;
+static struct hashidx symtab_ix;
+static const struct frame_table *symtab_ft; /* the table ids belong to */
 
-static size_t sym_hash(int pid, uint64_t pc, bool caller)
+static uint64_t sym_hash(int pid, uint64_t pc, bool caller)
 {
-	uint64_t h = (pc ^ ((uint64_t)pid << 40) ^ caller) * 0x9e3779b97f4a7c15ULL;
+	return hash_mix(pc ^ ((uint64_t)pid << 40) ^ caller);
+}
 
-	return (h >> 20) & (SYMTAB_CAP - 1);
+struct sym_key {
+	uint64_t pc;
+	int pid;
+	bool caller;
+};
+
+static bool sym_eq(const void *ctx, uint32_t pos)
+{
+	const struct sym_key *k = ctx;
+	const struct sym_entry *e = &symtab[pos];
+
+	return e->pc == k->pc && e->pid == k->pid && e->caller == k->caller;
 }
 
 static void symtab_clear(void)
 {
-	if (symtab)
-		memset(symtab, 0, SYMTAB_CAP * sizeof(*symtab));
 	symtab_n = 0;
+	hashidx_clear(&symtab_ix);
 }
 
 void mixed_forget(int pid)
 {
-	bool any = false;
-
-	for (size_t i = 0; symtab && i < SYMTAB_CAP; i++)
-		if (symtab[i].pid == pid)
-			any = true;
-	/* Open addressing: removing entries would break probe chains, so a
-	 * process leaving clears the table; it refills from hot PCs. */
-	if (any)
-		symtab_clear();
+	/* Entries are not removed one by one: a process leaving clears the
+	 * table, and it refills from hot PCs. */
+	for (size_t i = 0; i < symtab_n; i++) {
+		if (symtab[i].pid == pid) {
+			symtab_clear();
+			return;
+		}
+	}
 }
 
 void mixed_free(void)
 {
 	symtab_clear();
 	free(symtab);
+	hashidx_free(&symtab_ix);
 	symtab = NULL;
+	symtab_cap = 0;
+	symtab_ft = NULL;
+}
+
+/* Remembers what PC (pid, caller) symbolized to; bounded, starts over. */
+static void sym_keep(const struct sym_key *k, const struct native_frame *out)
+{
+	if (symtab_n >= SYMTAB_MAX)
+		symtab_clear();
+	if (symtab_n == symtab_cap) {
+		size_t cap = symtab_cap ? 2 * symtab_cap : 1024;
+		struct sym_entry *n = realloc(symtab, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		symtab = n;
+		symtab_cap = cap;
+	}
+	if (hashidx_insert(&symtab_ix, sym_hash(k->pid, k->pc, k->caller),
+			   (uint32_t)symtab_n))
+		return;
+	symtab[symtab_n++] = (struct sym_entry){
+		.pc = k->pc, .pid = k->pid, .caller = k->caller,
+		.eval = out->eval, .id = out->id,
+	};
 }
 
 /* A native frame "sym [module]"; names go into ';'-separated stacks. */
@@ -89,29 +127,20 @@ static frame_id native_frame(struct frame_table *ft, const char *sym,
 static void symbolize(struct unwinder *u, struct frame_table *ft, int pid,
 		      uint64_t pc, bool caller, struct native_frame *out)
 {
+	struct sym_key k = { .pc = pc, .pid = pid, .caller = caller };
 	char sym[NAME_LEN], mod[128];
-	struct sym_entry *e = NULL;
 	uint64_t moff = 0;
+	long pos;
 
-	if (!symtab)
-		symtab = calloc(SYMTAB_CAP, sizeof(*symtab));
-	if (symtab) {
-		size_t i = sym_hash(pid, pc, caller);
-
-		while (symtab[i].pid && !(symtab[i].pid == pid &&
-					  symtab[i].pc == pc &&
-					  symtab[i].caller == caller))
-			i = (i + 1) & (SYMTAB_CAP - 1);
-		e = &symtab[i];
-		if (e->pid && e->ft == ft) {
-			out->id = e->id;
-			out->eval = e->eval;
-			return;
-		}
-		if (e->pid) { /* another session's table: start over */
-			symtab_clear();
-			e = &symtab[sym_hash(pid, pc, caller)];
-		}
+	if (symtab_ft != ft) { /* another session's table: start over */
+		symtab_clear();
+		symtab_ft = ft;
+	}
+	pos = hashidx_find(&symtab_ix, sym_hash(pid, pc, caller), sym_eq, &k);
+	if (pos >= 0) {
+		out->id = symtab[pos].id;
+		out->eval = symtab[pos].eval;
+		return;
 	}
 	if (unwinder_symbolize(u, pid, pc, caller, sym, sizeof(sym), mod,
 			       sizeof(mod), &moff) == 0) {
@@ -121,19 +150,8 @@ static void symbolize(struct unwinder *u, struct frame_table *ft, int pid,
 		snprintf(sym, sizeof(sym), "0x%llx", (unsigned long long)moff);
 	}
 	out->id = native_frame(ft, sym, mod);
-	if (!e || out->id == FRAME_NONE)
-		return;
-	if (symtab_n * 4 >= SYMTAB_CAP * 3) {
-		symtab_clear();
-		e = &symtab[sym_hash(pid, pc, caller)];
-	}
-	e->id = out->id;
-	e->ft = ft;
-	e->pid = pid;
-	e->pc = pc;
-	e->caller = caller;
-	e->eval = out->eval;
-	symtab_n++;
+	if (out->id != FRAME_NONE)
+		sym_keep(&k, out);
 }
 
 /* Index one past the outermost frame of the segment starting at i (frames
