@@ -21,6 +21,7 @@ UNITS = {
     "test_memrep": [],
     "test_diffrep": [],
     "test_metrics": [],
+    "test_targetfile": [],
     "test_unwind": [],
 }
 
