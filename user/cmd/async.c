@@ -11,14 +11,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +24,8 @@
 #include "sys/log.h"
 #include "output/output.h"
 #include "core/record.h"
+#include "sys/procfs.h"
+#include "sys/targetfile.h"
 
 #define MAX_ARGS 256
 
@@ -42,17 +41,15 @@ struct async_cmd {
 /* Does the process have uvloop's compiled loop module mapped? */
 static bool has_uvloop(pid_t pid)
 {
-	char path[64], line[4096];
+	const struct proc_mapping *m;
+	struct procfs_maps it;
 	bool found = false;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (procfs_maps_open(&it, pid))
 		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/uvloop/loop.") != NULL;
-	fclose(f);
+	while (!found && (m = procfs_maps_next(&it)))
+		found = strstr(m->path, "/uvloop/loop.") != NULL;
+	procfs_maps_close(&it);
 	return found;
 }
 
@@ -111,38 +108,32 @@ static void hook_resume(void *ctx, pid_t pid, pid_t tid,
 }
 
 /*
- * A source line as process pid sees its file (through its root, so a
- * container's files are its own). The file is the target's: bounded in
- * lines read and bytes kept.
+ * A source line as process pid sees its file: looked up inside its root
+ * only (a container's absolute symlink must not lead to a host file), a
+ * regular file (the name comes from the target's code object: it may be a
+ * FIFO, whose open would block, or a device that never ends), bounded in
+ * size, lines read and bytes kept.
  */
 static int source_line(void *ctx, pid_t pid, const char *file, long line,
 		       char *buf, size_t len)
 {
-	char path[PATH_MAX], text[4096];
+	struct target_file tf;
+	char text[4096];
 	unsigned long long total = 0;
 	const char *p;
-	struct stat st;
 	long n = 0;
 	FILE *f;
-	int fd;
+	int ret;
 
 	(void)ctx;
 	if (line <= 0 || line > 1000000 || file[0] != '/' || !len)
 		return -EINVAL;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, file);
-	/* The name comes from the target's code object: it may be a FIFO
-	 * (open would block) or a device that never ends. Regular files only,
-	 * and a bounded read. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
-		close(fd);
-		return -EINVAL;
-	}
-	f = fdopen(fd, "r");
+	ret = targetfile_open_in_root(pid, file, 64 << 20, &tf);
+	if (ret)
+		return ret;
+	f = fdopen(tf.fd, "r");
 	if (!f) {
-		close(fd);
+		targetfile_close(&tf);
 		return -ENOMEM;
 	}
 	while (total < (64ULL << 20) && fgets(text, sizeof(text), f)) {
@@ -155,7 +146,7 @@ static int source_line(void *ctx, pid_t pid, const char *file, long line,
 		if (++n == line)
 			break;
 	}
-	fclose(f);
+	fclose(f); /* and tf.fd with it */
 	if (n != line)
 		return -ENOENT;
 	text[strcspn(text, "\r\n")] = '\0';
