@@ -155,8 +155,10 @@ int targetfile_open_mapped(pid_t pid, const struct proc_mapping *m,
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
 		 m->start, m->end);
 	pfd = open(path, O_PATH | O_CLOEXEC);
-	if (pfd >= 0)
+	if (pfd >= 0) {
+		tf->via = TF_MAP_FILES;
 		return open_checked(pfd, m, true, 0, tf);
+	}
 	/* map_files needs CAP_CHECKPOINT_RESTORE (CAP_SYS_ADMIN before
 	 * 5.9), and the mapping may have moved: then the name, checked
 	 * against the mapping, inside the process's root, then in ours. */
@@ -171,8 +173,10 @@ int targetfile_open_mapped(pid_t pid, const struct proc_mapping *m,
 			pfd = pfd < 0 ? -errno : pfd;
 		}
 		err = pfd < 0 ? pfd : open_checked(pfd, m, false, 0, tf);
-		if (!err)
+		if (!err) {
+			tf->via = how == 0 ? TF_IN_ROOT : TF_OUR_ROOT;
 			return 0;
+		}
 		ret = worse(ret, err);
 	}
 	return ret;
@@ -181,7 +185,7 @@ int targetfile_open_mapped(pid_t pid, const struct proc_mapping *m,
 int targetfile_open_in_root(pid_t pid, const char *path, off_t max_size,
 			    struct target_file *tf)
 {
-	int pfd, ret;
+	int pfd;
 
 	*tf = (struct target_file)TARGET_FILE_INIT;
 	if (path[0] != '/' || strlen(path) >= PATH_MAX)
@@ -193,8 +197,8 @@ int targetfile_open_in_root(pid_t pid, const char *path, off_t max_size,
 		close(pfd);
 		return -EINVAL;
 	}
-	ret = open_checked(pfd, NULL, false, max_size, tf);
-	return ret;
+	tf->via = TF_IN_ROOT;
+	return open_checked(pfd, NULL, false, max_size, tf);
 }
 
 void targetfile_close(struct target_file *tf)

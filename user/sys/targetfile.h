@@ -20,6 +20,9 @@ struct target_file {
 	ino_t ino;
 	off_t size;
 	char path[32];
+	/* how it was reached: map_files, its name in the process's root, or
+	 * its name in ours (a chroot's maps name files from our root) */
+	enum { TF_MAP_FILES, TF_IN_ROOT, TF_OUR_ROOT } via;
 };
 #define TARGET_FILE_INIT { .fd = -1 }
 
