@@ -36,6 +36,7 @@
 #include "native/offcpu.h"
 #include "output/output.h"
 #include "sys/procfs.h"
+#include "sys/targetfile.h"
 #include "core/profiler.h"
 #include "python/pyproc.h"
 #include "model/stackagg.h"
@@ -311,43 +312,24 @@ static bool selected(const struct record *r, const struct container_info *ci)
 	return true;
 }
 
-/* A path we can open for the file a process maps with inode ino. */
-static int open_mapped(pid_t pid, const char *file, unsigned long long ino,
-		       char *path, size_t len)
-{
-	struct stat st;
-
-	/* as the process sees it, through its root (containers); a chroot's
-	 * maps already name it from ours */
-	snprintf(path, len, "/proc/%d/root%s", pid, file);
-	if (!stat(path, &st) && st.st_ino == ino)
-		return 0;
-	snprintf(path, len, "%s", file);
-	if (!stat(path, &st) && st.st_ino == ino)
-		return 0;
-	return -ENOENT;
-}
-
 /*
- * Where to probe the task steps in the _asyncio file at path: its call
+ * Where to probe the task steps in the _asyncio file tf: its call
  * instructions of PyIter_Send (emulated by the kernel: one trap per step),
  * else the PLT stub they go through (its indirect jump is single-stepped:
  * a second trap, ~9 us more per step in a VM). Returns how many offsets.
  */
-static int asyncio_sites(const char *path, unsigned long long *off, int max)
+static int asyncio_sites(const struct target_file *tf, unsigned long long *off,
+			 int max)
 {
-	Elf *elf;
-	int fd, n;
+	Elf *elf = elf_begin(tf->fd, ELF_C_READ_MMAP, NULL);
+	int n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -ENOEXEC;
 	n = plt_call_sites(elf, "PyIter_Send", off, max);
 	if (n <= 0)
 		n = plt_stub_offset(elf, "PyIter_Send", off) ? -ENOENT : 1;
 	elf_end(elf);
-	close(fd);
 	return n;
 }
 
@@ -355,137 +337,158 @@ static int asyncio_sites(const char *path, unsigned long long *off, int max)
  * async: once t has imported _asyncio, trace its task steps: each calls
  * PyIter_Send from _asyncio. Probing inside _asyncio sees only those calls;
  * PyIter_Send's own entry (the fallback, with the caller checked in BPF)
- * also traps for the eval loop's calls on 3.11 (every await's SEND).
+ * also traps for the eval loop's calls on 3.11 (every await's SEND). Both
+ * files are opened as the process maps them (targetfile.h): the offsets
+ * are read from, and the probes placed in, that same open file; a file
+ * that is not the mapped one gets no probe (one warning).
  */
 static void find_asyncio(struct record *r, struct tracked *t)
 {
-	unsigned long long lo = 0, hi = 0, ino = 0;
+	unsigned long long lo = 0, hi = 0;
 	unsigned long long sites[PROFILER_STEP_SITES];
-	char path[64], line[4096], file[PATH_MAX] = "";
-	char open_path[PATH_MAX + 32], bin[PATH_MAX + 32];
-	struct proc_mapping m;
-	FILE *f;
-	int err = -ENOENT, n;
+	const struct proc_mapping *m;
+	struct proc_mapping text = { 0 };
+	struct target_file tf;
+	struct procfs_maps it;
+	int err, n;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (procfs_maps_open(&it, t->pid))
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		const char *slash;
+	while ((m = procfs_maps_next(&it))) {
+		const char *slash = strrchr(m->path, '/');
 
-		if (procfs_parse_maps_line(line, &m) || m.perms[2] != 'x' ||
-		    !(slash = strrchr(m.path, '/')) ||
-		    strncmp(slash, "/_asyncio.", 10))
+		if (m->perms[2] != 'x' || !slash || strncmp(slash, "/_asyncio.", 10))
 			continue;
-		if (!lo || m.start < lo)
-			lo = m.start;
-		if (m.end > hi)
-			hi = m.end;
-		if (!file[0]) {
-			ino = m.inode;
-			snprintf(file, sizeof(file), "%s", m.path);
-		}
+		if (!lo || m->start < lo)
+			lo = m->start;
+		if (m->end > hi)
+			hi = m->end;
+		if (!text.inode)
+			text = *m;
 	}
-	fclose(f);
+	procfs_maps_close(&it);
 	if (!lo)
 		return; /* not imported yet */
 	t->asyncio_text = true;
-	if (!open_mapped(t->pid, file, ino, open_path, sizeof(open_path)) &&
-	    (n = asyncio_sites(open_path, sites, PROFILER_STEP_SITES)) > 0) {
-		err = profiler__attach_steps_at(r->prof, t->pid, open_path, sites, n);
+	err = targetfile_open_mapped(t->pid, &text, &tf);
+	if (!err) {
+		n = asyncio_sites(&tf, sites, PROFILER_STEP_SITES);
+		err = n > 0 ? profiler__attach_steps_at(r->prof, t->pid, tf.path,
+							sites, n) : n;
 		if (!err)
 			err = profiler__set_asyncio_text(r->prof, t->pid, 0, ~0ULL);
-		if (!err) {
-			pr_debug("process %d: task steps at %d place%s in %s (first %#llx)",
-				 t->pid, n, n == 1 ? "" : "s", open_path, sites[0]);
+		if (!err)
+			pr_debug("process %d: task steps at %d place%s in %s (inode %lu, first %#llx)",
+				 t->pid, n, n == 1 ? "" : "s", text.path,
+				 (unsigned long)tf.ino, sites[0]);
+		targetfile_close(&tf);
+		if (!err)
 			return;
-		}
+	} else {
+		pr_debug("process %d: cannot open %s as the file it maps: %s",
+			 t->pid, text.path, targetfile_strerror(err));
 	}
-	snprintf(bin, sizeof(bin), "/proc/%d/root%s", t->pid, t->info.binary);
-	if (access(bin, R_OK))
-		snprintf(bin, sizeof(bin), "%s", t->info.binary);
-	err = profiler__attach_steps(r->prof, t->pid, bin);
-	if (!err)
-		err = profiler__set_asyncio_text(r->prof, t->pid, lo, hi);
+	err = targetfile_open_mapped(t->pid, &t->info.elf_map, &tf);
 	if (err) {
-		pr_warn("process %d: cannot trace asyncio task steps: %s", t->pid,
-			strerror(-err));
+		pr_warn("process %d: asyncio task steps not traced: its %s cannot be opened as the file it maps (%s)",
+			t->pid, t->info.elf_map.path, targetfile_strerror(err));
 		return;
 	}
-	pr_debug("process %d: task steps at PyIter_Send in %s, callers %llx-%llx",
-		 t->pid, bin, lo, hi);
+	err = profiler__attach_steps(r->prof, t->pid, tf.path);
+	if (!err)
+		err = profiler__set_asyncio_text(r->prof, t->pid, lo, hi);
+	if (err)
+		pr_warn("process %d: cannot trace asyncio task steps: %s", t->pid,
+			strerror(-err));
+	else
+		pr_debug("process %d: task steps at PyIter_Send in %s (inode %lu), callers %llx-%llx",
+			 t->pid, t->info.elf_map.path, (unsigned long)tf.ino, lo, hi);
+	targetfile_close(&tf);
 }
 
 /*
- * mem --live: the library the process's malloc and free come from, as this
- * process can open it: a preloaded allocator if one is mapped (it takes
- * malloc over for the whole process), else libc. Returns 0 or -ENOENT.
+ * mem --live: the mapping of the library the process's malloc and free
+ * come from: a preloaded allocator if one is mapped (it takes malloc over
+ * for the whole process), else libc. Returns 0 or -ENOENT.
  */
-static int malloc_lib(pid_t pid, char *out, size_t len)
+static int malloc_lib(pid_t pid, struct proc_mapping *out)
 {
 	static const char *const preloaded[] = { "libjemalloc.so", "libtcmalloc",
 						 "libmimalloc.so" };
-	char path[64], line[PATH_MAX + 128], libc[PATH_MAX] = "";
-	struct proc_mapping mp;
-	FILE *f;
+	const struct proc_mapping *m;
+	struct procfs_maps it;
+	int ret = -ENOENT;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (procfs_maps_open(&it, pid))
 		return -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		const char *base;
+	while ((m = procfs_maps_next(&it))) {
+		const char *base = strrchr(m->path, '/');
 
-		if (procfs_parse_maps_line(line, &mp) || mp.perms[2] != 'x' ||
-		    mp.path[0] != '/')
+		if (m->perms[2] != 'x' || m->path[0] != '/' || !m->inode)
 			continue;
-		base = strrchr(mp.path, '/') + 1;
+		base++;
 		for (size_t i = 0; i < sizeof(preloaded) / sizeof(preloaded[0]); i++) {
 			if (!strncmp(base, preloaded[i], strlen(preloaded[i]))) {
-				snprintf(libc, sizeof(libc), "%s", mp.path);
-				fclose(f);
-				goto found;
+				*out = *m;
+				ret = 0;
+				goto out;
 			}
 		}
-		if (!libc[0] && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5)))
-			snprintf(libc, sizeof(libc), "%s", mp.path);
+		if (ret && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))) {
+			*out = *m;
+			ret = 0;
+		}
 	}
-	fclose(f);
-	if (!libc[0])
-		return -ENOENT;
-found:
-	snprintf(out, len, "/proc/%d/root%s", pid, libc);
-	if (access(out, R_OK))
-		snprintf(out, len, "%s", libc);
-	return 0;
+out:
+	procfs_maps_close(&it);
+	return ret;
 }
 
-/* mem: collection probes (and allocator probes) in the interpreter's ELF. */
+/*
+ * mem: collection probes (and allocator probes) in the interpreter's ELF,
+ * --live probes in its C allocator. Each file is opened as the process
+ * maps it (targetfile.h), and libbpf parses and probes that open file; a
+ * file that is not the mapped one gets no probe (one warning).
+ */
 static void mem_attach(struct record *r, struct tracked *t)
 {
-	char bin[PATH_MAX + 32], lib[PATH_MAX + 32];
+	struct target_file bin, lib = TARGET_FILE_INIT;
 	bool live = r->mem->live_min > 0;
-	int what;
+	struct proc_mapping libm;
+	int what, err;
 
-	snprintf(bin, sizeof(bin), "/proc/%d/root%s", t->pid, t->info.binary);
-	if (access(bin, R_OK))
-		snprintf(bin, sizeof(bin), "%s", t->info.binary);
-	if (live && malloc_lib(t->pid, lib, sizeof(lib))) {
+	err = targetfile_open_mapped(t->pid, &t->info.elf_map, &bin);
+	if (err) {
+		pr_warn("process %d: no memory probes placed: its %s cannot be opened as the file it maps (%s)",
+			t->pid, t->info.elf_map.path, targetfile_strerror(err));
+		r->mem->proc(r->mem->ctx, t->pid, t->root, t->info.version, err);
+		return;
+	}
+	if (live && malloc_lib(t->pid, &libm)) {
 		pr_warn("process %d: no libc mapped: its allocations are not tracked",
 			t->pid);
 		live = false;
+	} else if (live && (err = targetfile_open_mapped(t->pid, &libm, &lib))) {
+		pr_warn("process %d: its allocations are not tracked: its %s cannot be opened as the file it maps (%s)",
+			t->pid, libm.path, targetfile_strerror(err));
+		live = false;
 	}
-	what = profiler__attach_mem(r->prof, t->pid, bin, r->mem->alloc_period > 0,
-				    live ? lib : NULL);
+	what = profiler__attach_mem(r->prof, t->pid, bin.path, r->mem->alloc_period > 0,
+				    live ? lib.path : NULL);
 	if (what < 0)
-		pr_debug("process %d: no memory probes in %s: %s", t->pid, bin,
-			 strerror(-what));
+		pr_debug("process %d: no memory probes in %s: %s", t->pid,
+			 t->info.elf_map.path, strerror(-what));
 	else
-		pr_debug("process %d: probes in %s:%s%s%s", t->pid, bin,
+		pr_debug("process %d: probes in %s (inode %lu):%s%s%s", t->pid,
+			 t->info.elf_map.path, (unsigned long)bin.ino,
 			 (what & PROFILER_MEM_GC) ? " collections" : "",
 			 (what & PROFILER_MEM_ALLOC) ? " allocations" : "",
 			 (what & PROFILER_MEM_LIVE) ? " live (C allocator)" : "");
+	if (what > 0 && (what & PROFILER_MEM_LIVE))
+		pr_debug("process %d: C allocator probes in %s (inode %lu)",
+			 t->pid, libm.path, (unsigned long)lib.ino);
+	targetfile_close(&bin);
+	targetfile_close(&lib);
 	r->mem->proc(r->mem->ctx, t->pid, t->root, t->info.version, what);
 }
 
