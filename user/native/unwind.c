@@ -101,8 +101,8 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 		ret = targetfile_open_in_root(p->pid, name, 0, &tf);
 	if (ret)
 		return -1;
-	/* The name libdwfl looks for .gnu_debuglink files next to: where
-	 * the file was found. */
+	/* The module's file name for libdwfl: where it was found (no
+	 * lookups are made next to it: see debuginfo_path). */
 	if (tf.via == TF_OUR_ROOT)
 		snprintf(path, sizeof(path), "%s", name);
 	else
@@ -115,11 +115,20 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 	return tf.fd; /* libdwfl's from here on */
 }
 
+/*
+ * Separate debug files in our /usr/lib/debug only (by build-id, or by
+ * .gnu_debuglink under the file's directory there). libdwfl's default also
+ * opens the debuglink name next to the file and in its .debug/: inside a
+ * target's tree, by path, where a tenant can plant a FIFO (the open would
+ * block) or an absolute symlink to a host file.
+ */
+static char *debuginfo_path = "/usr/lib/debug";
+
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = find_elf,
-	/* Build-id files under /usr/lib/debug, .gnu_debuglink, and
-	 * debuginfod when DEBUGINFOD_URLS is set. */
+	/* debuginfod too when DEBUGINFOD_URLS is set (record clears it) */
 	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
 };
 
 /* ------------------------------------------------------------------ */
