@@ -23,6 +23,7 @@ UNITS = {
     "test_metrics": [],
     "test_http": [],
     "test_outputs": [DATA],
+    "test_targetfile": [],
     "test_unwind": [],
 }
 

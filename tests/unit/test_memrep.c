@@ -126,7 +126,7 @@ static void test_gc_and_probes(void)
 	memrep__gc(m, 1, "with (1);odd (/a.py:3)", 7, 1, 1); /* no such generation */
 	text = render(m, false);
 	CHECK(strstr(text, "without (2): no GC probes in this build"), "%s", text);
-	CHECK(strstr(text, "failed (3): no GC probes in this build"), "%s", text);
+	CHECK(strstr(text, "failed (3): no GC probes: they could not be placed"), "%s", text);
 	/* nearest rank: p50 of 1..100 us is 50 us, p95 95 us */
 	CHECK(strstr(text, "      0      100     5.0 ms      50 us      95 us     100 us        100"),
 	      "gen 0 row:\n%s", text);

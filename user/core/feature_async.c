@@ -10,18 +10,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <libelf.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/session_int.h"
 #include "python/pltstub.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
+#include "sys/targetfile.h"
 
 static bool wanted(const struct session_opts *o)
 {
@@ -37,110 +34,98 @@ static void configure(struct session *s, struct profiler_opts *po)
 	po->no_step_events = !s->o.async.step_events;
 }
 
-/* A path we can open for the file a process maps with inode ino. */
-static int open_mapped(pid_t pid, const char *file, unsigned long long ino,
-		       char *path, size_t len)
-{
-	struct stat st;
-
-	/* as the process sees it, through its root (containers); a chroot's
-	 * maps already name it from ours */
-	snprintf(path, len, "/proc/%d/root%s", pid, file);
-	if (!stat(path, &st) && st.st_ino == ino)
-		return 0;
-	snprintf(path, len, "%s", file);
-	if (!stat(path, &st) && st.st_ino == ino)
-		return 0;
-	return -ENOENT;
-}
-
 /*
- * Where to probe the task steps in the _asyncio file at path: its call
+ * Where to probe the task steps in the _asyncio file tf: its call
  * instructions of PyIter_Send (emulated by the kernel: one trap per step),
  * else the PLT stub they go through (its indirect jump is single-stepped:
  * a second trap, ~9 us more per step in a VM). Returns how many offsets.
  */
-static int asyncio_sites(const char *path, unsigned long long *off, int max)
+static int asyncio_sites(const struct target_file *tf, unsigned long long *off,
+			 int max)
 {
-	Elf *elf;
-	int fd, n;
+	Elf *elf = elf_begin(tf->fd, ELF_C_READ_MMAP, NULL);
+	int n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -ENOEXEC;
 	n = plt_call_sites(elf, "PyIter_Send", off, max);
 	if (n <= 0)
 		n = plt_stub_offset(elf, "PyIter_Send", off) ? -ENOENT : 1;
 	elf_end(elf);
-	close(fd);
 	return n;
 }
 
 /*
- * Once t has imported _asyncio, trace its task steps: each calls
+ * async: once t has imported _asyncio, trace its task steps: each calls
  * PyIter_Send from _asyncio. Probing inside _asyncio sees only those calls;
  * PyIter_Send's own entry (the fallback, with the caller checked in BPF)
- * also traps for the eval loop's calls on 3.11 (every await's SEND).
+ * also traps for the eval loop's calls on 3.11 (every await's SEND). Both
+ * files are opened as the process maps them (targetfile.h): the offsets
+ * are read from, and the probes placed in, that same open file; a file
+ * that is not the mapped one gets no probe (one warning).
  */
 static void find_asyncio(struct session *s, struct tracked *t)
 {
-	unsigned long long lo = 0, hi = 0, ino = 0;
+	unsigned long long lo = 0, hi = 0;
 	unsigned long long sites[PROFILER_STEP_SITES];
-	char path[64], line[4096], file[PATH_MAX] = "";
-	char open_path[PATH_MAX + 32], bin[PATH_MAX + 32];
-	struct proc_mapping m;
-	FILE *f;
-	int err = -ENOENT, n;
+	const struct proc_mapping *m;
+	struct proc_mapping text = { 0 };
+	struct target_file tf;
+	struct procfs_maps it;
+	int err, n;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (procfs_maps_open(&it, t->pid))
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		const char *slash;
+	while ((m = procfs_maps_next(&it))) {
+		const char *slash = strrchr(m->path, '/');
 
-		if (procfs_parse_maps_line(line, &m) || m.perms[2] != 'x' ||
-		    !(slash = strrchr(m.path, '/')) ||
-		    strncmp(slash, "/_asyncio.", 10))
+		if (m->perms[2] != 'x' || !slash || strncmp(slash, "/_asyncio.", 10))
 			continue;
-		if (!lo || m.start < lo)
-			lo = m.start;
-		if (m.end > hi)
-			hi = m.end;
-		if (!file[0]) {
-			ino = m.inode;
-			snprintf(file, sizeof(file), "%s", m.path);
-		}
+		if (!lo || m->start < lo)
+			lo = m->start;
+		if (m->end > hi)
+			hi = m->end;
+		if (!text.inode)
+			text = *m;
 	}
-	fclose(f);
+	procfs_maps_close(&it);
 	if (!lo)
 		return; /* not imported yet */
 	t->asyncio_text = true;
-	if (!open_mapped(t->pid, file, ino, open_path, sizeof(open_path)) &&
-	    (n = asyncio_sites(open_path, sites, PROFILER_STEP_SITES)) > 0) {
-		err = profiler__attach_steps_at(s->prof, t->pid, open_path, sites, n);
+	err = targetfile_open_mapped(t->pid, &text, &tf);
+	if (!err) {
+		n = asyncio_sites(&tf, sites, PROFILER_STEP_SITES);
+		err = n > 0 ? profiler__attach_steps_at(s->prof, t->pid, tf.path,
+							sites, n) : n;
 		if (!err)
 			err = profiler__set_asyncio_text(s->prof, t->pid, 0, ~0ULL);
-		if (!err) {
-			pr_debug("process %d: task steps at %d place%s in %s (first %#llx)",
-				 t->pid, n, n == 1 ? "" : "s", open_path, sites[0]);
+		if (!err)
+			pr_debug("process %d: task steps at %d place%s in %s (inode %lu, first %#llx)",
+				 t->pid, n, n == 1 ? "" : "s", text.path,
+				 (unsigned long)tf.ino, sites[0]);
+		targetfile_close(&tf);
+		if (!err)
 			return;
-		}
+	} else {
+		pr_debug("process %d: cannot open %s as the file it maps: %s",
+			 t->pid, text.path, targetfile_strerror(err));
 	}
-	snprintf(bin, sizeof(bin), "/proc/%d/root%s", t->pid, t->info.binary);
-	if (access(bin, R_OK))
-		snprintf(bin, sizeof(bin), "%s", t->info.binary);
-	err = profiler__attach_steps(s->prof, t->pid, bin);
-	if (!err)
-		err = profiler__set_asyncio_text(s->prof, t->pid, lo, hi);
+	err = targetfile_open_mapped(t->pid, &t->info.elf_map, &tf);
 	if (err) {
-		pr_warn("process %d: cannot trace asyncio task steps: %s", t->pid,
-			strerror(-err));
+		pr_warn("process %d: asyncio task steps not traced: its %s cannot be opened as the file it maps (%s)",
+			t->pid, t->info.elf_map.path, targetfile_strerror(err));
 		return;
 	}
-	pr_debug("process %d: task steps at PyIter_Send in %s, callers %llx-%llx",
-		 t->pid, bin, lo, hi);
+	err = profiler__attach_steps(s->prof, t->pid, tf.path);
+	if (!err)
+		err = profiler__set_asyncio_text(s->prof, t->pid, lo, hi);
+	if (err)
+		pr_warn("process %d: cannot trace asyncio task steps: %s", t->pid,
+			strerror(-err));
+	else
+		pr_debug("process %d: task steps at PyIter_Send in %s (inode %lu), callers %llx-%llx",
+			 t->pid, t->info.elf_map.path, (unsigned long)tf.ino, lo, hi);
+	targetfile_close(&tf);
 }
 
 /*

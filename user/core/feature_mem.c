@@ -9,14 +9,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/session_int.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
+#include "sys/targetfile.h"
 
 static bool wanted(const struct session_opts *o)
 {
@@ -33,74 +32,88 @@ static void configure(struct session *s, struct profiler_opts *po)
 }
 
 /*
- * --live: the library the process's malloc and free come from, as this
- * process can open it: a preloaded allocator if one is mapped (it takes
- * malloc over for the whole process), else libc. Returns 0 or -ENOENT.
+ * mem --live: the mapping of the library the process's malloc and free
+ * come from: a preloaded allocator if one is mapped (it takes malloc over
+ * for the whole process), else libc. Returns 0 or -ENOENT.
  */
-static int malloc_lib(pid_t pid, char *out, size_t len)
+static int malloc_lib(pid_t pid, struct proc_mapping *out)
 {
 	static const char *const preloaded[] = { "libjemalloc.so", "libtcmalloc",
 						 "libmimalloc.so" };
-	char path[64], line[PATH_MAX + 128], libc[PATH_MAX] = "";
-	struct proc_mapping mp;
-	FILE *f;
+	const struct proc_mapping *m;
+	struct procfs_maps it;
+	int ret = -ENOENT;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (procfs_maps_open(&it, pid))
 		return -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		const char *base;
+	while ((m = procfs_maps_next(&it))) {
+		const char *base = strrchr(m->path, '/');
 
-		if (procfs_parse_maps_line(line, &mp) || mp.perms[2] != 'x' ||
-		    mp.path[0] != '/')
+		if (m->perms[2] != 'x' || m->path[0] != '/' || !m->inode)
 			continue;
-		base = strrchr(mp.path, '/') + 1;
+		base++;
 		for (size_t i = 0; i < sizeof(preloaded) / sizeof(preloaded[0]); i++) {
 			if (!strncmp(base, preloaded[i], strlen(preloaded[i]))) {
-				snprintf(libc, sizeof(libc), "%s", mp.path);
-				fclose(f);
-				goto found;
+				*out = *m;
+				ret = 0;
+				goto out;
 			}
 		}
-		if (!libc[0] && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5)))
-			snprintf(libc, sizeof(libc), "%s", mp.path);
+		if (ret && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5))) {
+			*out = *m;
+			ret = 0;
+		}
 	}
-	fclose(f);
-	if (!libc[0])
-		return -ENOENT;
-found:
-	snprintf(out, len, "/proc/%d/root%s", pid, libc);
-	if (access(out, R_OK))
-		snprintf(out, len, "%s", libc);
-	return 0;
+out:
+	procfs_maps_close(&it);
+	return ret;
 }
 
-/* Collection probes (and allocator probes) in the interpreter's ELF. */
+/*
+ * mem: collection probes (and allocator probes) in the interpreter's ELF,
+ * --live probes in its C allocator. Each file is opened as the process
+ * maps it (targetfile.h), and libbpf parses and probes that open file; a
+ * file that is not the mapped one gets no probe (one warning).
+ */
 static void attach(struct session *s, struct tracked *t)
 {
-	char bin[PATH_MAX + 32], lib[PATH_MAX + 32];
+	struct target_file bin, lib = TARGET_FILE_INIT;
 	bool live = s->o.mem.live_min > 0;
-	int what;
+	struct proc_mapping libm;
+	int what, err;
 
-	snprintf(bin, sizeof(bin), "/proc/%d/root%s", t->pid, t->info.binary);
-	if (access(bin, R_OK))
-		snprintf(bin, sizeof(bin), "%s", t->info.binary);
-	if (live && malloc_lib(t->pid, lib, sizeof(lib))) {
+	err = targetfile_open_mapped(t->pid, &t->info.elf_map, &bin);
+	if (err) {
+		pr_warn("process %d: no memory probes placed: its %s cannot be opened as the file it maps (%s)",
+			t->pid, t->info.elf_map.path, targetfile_strerror(err));
+		t->mem_probes = err;
+		return;
+	}
+	if (live && malloc_lib(t->pid, &libm)) {
 		pr_warn("process %d: no libc mapped: its allocations are not tracked",
 			t->pid);
 		live = false;
+	} else if (live && (err = targetfile_open_mapped(t->pid, &libm, &lib))) {
+		pr_warn("process %d: its allocations are not tracked: its %s cannot be opened as the file it maps (%s)",
+			t->pid, libm.path, targetfile_strerror(err));
+		live = false;
 	}
-	what = profiler__attach_mem(s->prof, t->pid, bin, s->o.mem.alloc_period > 0,
-				    live ? lib : NULL);
+	what = profiler__attach_mem(s->prof, t->pid, bin.path, s->o.mem.alloc_period > 0,
+				    live ? lib.path : NULL);
 	if (what < 0)
-		pr_debug("process %d: no memory probes in %s: %s", t->pid, bin,
-			 strerror(-what));
+		pr_debug("process %d: no memory probes in %s: %s", t->pid,
+			 t->info.elf_map.path, strerror(-what));
 	else
-		pr_debug("process %d: probes in %s:%s%s%s", t->pid, bin,
+		pr_debug("process %d: probes in %s (inode %lu):%s%s%s", t->pid,
+			 t->info.elf_map.path, (unsigned long)bin.ino,
 			 (what & PROFILER_MEM_GC) ? " collections" : "",
 			 (what & PROFILER_MEM_ALLOC) ? " allocations" : "",
 			 (what & PROFILER_MEM_LIVE) ? " live (C allocator)" : "");
+	if (what > 0 && (what & PROFILER_MEM_LIVE))
+		pr_debug("process %d: C allocator probes in %s (inode %lu)",
+			 t->pid, libm.path, (unsigned long)lib.ino);
+	targetfile_close(&bin);
+	targetfile_close(&lib);
 	t->mem_probes = what;
 }
 

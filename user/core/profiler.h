@@ -61,9 +61,10 @@ int profiler__poll(struct profiler *p, int timeout_ms);
 typedef int (*profiler_loop_fn)(void *ctx, __u32 tid, const struct loop_state *ls);
 int profiler__loops(struct profiler *p, profiler_loop_fn fn, void *ctx);
 /*
- * Task steps (async): uprobes on PyIter_Send in the ELF at path (as this
- * process can open it) for process pid only, and where its _asyncio code
- * lies. Returns 0 or negative errno.
+ * Task steps (async): uprobes on PyIter_Send in the ELF at path for process
+ * pid only, and where its _asyncio code lies. Returns 0 or negative errno.
+ * Here and below, path is a target_file's /proc/self/fd/N (targetfile.h):
+ * libbpf parses, and the kernel probes, the file the process maps.
  */
 int profiler__attach_steps(struct profiler *p, pid_t pid, const char *path);
 /* The same at file offsets in _asyncio (its calls of PyIter_Send, or the
@@ -80,8 +81,8 @@ void profiler__detach_steps(struct profiler *p, pid_t pid);
 /*
  * mem: probes in process pid's interpreter ELF at path: CPython's gc__start
  * and gc__done USDT probes, and with allocations the allocator entry points;
- * with malloc_lib (the library the process's malloc and free are in, as
- * this process can open it; NULL: none) the --live probes. Returns what was
+ * with malloc_lib (the library the process's malloc and free are in;
+ * NULL: none) the --live probes. Returns what was
  * placed (PROFILER_MEM_* bits; 0: nothing, e.g. a build without USDT
  * probes) or negative errno.
  */

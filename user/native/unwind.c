@@ -14,24 +14,18 @@
 #define _GNU_SOURCE
 #include <elfutils/libdwfl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "native/unwind.h"
-
-#ifndef SYS_openat2
-#define SYS_openat2 437 /* the same number on every architecture */
-#endif
+#include "sys/procfs.h"
+#include "sys/targetfile.h"
 
 #define MAX_PROCS  256
 #define MAX_FRAMES 512
@@ -79,141 +73,62 @@ static uint64_t now_ns(void)
 /* Finding the files of another process's modules */
 
 /*
- * Opens path (relative to dirfd) only if it is a regular file, and, when
- * ino is nonzero, that inode. The first open is O_PATH so that a FIFO or a
- * device the target mapped (or planted at a library's path) is never
- * opened for real: that can block or have side effects. in_root confines
- * the lookup, symlinks and ".." included, to dirfd: a container's absolute
- * symlinks must not lead to the host's files. Returns an fd or -1.
- */
-static int open_regular(int dirfd, const char *path, bool in_root, ino_t ino)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = in_root ? RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS : 0,
-	};
-	char self[64];
-	struct stat st;
-	int pfd, fd;
-
-	pfd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-	if (pfd < 0 && (errno == ENOSYS || errno == EPERM)) {
-		/* No openat2 (before 5.6, or a seccomp filter): then only a
-		 * lookup whose inode is checked is safe enough. */
-		if (in_root && !ino)
-			return -1;
-		pfd = openat(dirfd, path + (in_root ? strspn(path, "/") : 0),
-			     O_PATH | O_CLOEXEC);
-	}
-	if (pfd < 0)
-		return -1;
-	if (fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (ino && st.st_ino != ino)) {
-		close(pfd);
-		return -1;
-	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	fd = open(self, O_RDONLY | O_CLOEXEC);
-	close(pfd);
-	return fd;
-}
-
-/* The mapping of pid that starts at base: its end and inode. */
-static int find_mapping(int pid, uint64_t base, uint64_t *end, ino_t *ino)
-{
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	int ret = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		unsigned long long s, e, i;
-
-		if (sscanf(line, "%llx-%llx %*s %*x %*x:%*x %llu", &s, &e, &i) == 3 &&
-		    s == base) {
-			*end = e;
-			*ino = i;
-			ret = 0;
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return ret;
-}
-
-/*
- * Dwfl_Callbacks.find_elf. The names in /proc/PID/maps are paths in the
- * target's mount namespace when it has its own (a container), but host
- * paths when it only chroot'ed; a deleted or replaced file is at neither.
- * So, in order:
- *  1. /proc/PID/root/<path>, if it is the mapped inode;
- *  2. /proc/PID/map_files/<start>-<end>, the mapped file itself (needs
- *     CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE);
- *  3. <path> in our root (the chroot case), if it is the mapped inode;
- *  4. /proc/PID/root/<path> unchecked: overlayfs may show another inode
- *     number than the maps, and without map_files this is the best left.
- * The vDSO ("[vdso: PID]") is left to libdwfl, which reads its image from
- * /proc/PID/mem: it is the kernel's, not the snapshot's, memory.
+ * Dwfl_Callbacks.find_elf: the module's file as the process maps it
+ * (targetfile.c: map_files, or the name checked against the mapped inode).
+ * Else the name inside the process's root, unchecked: overlayfs may show
+ * another inode number than the maps, and without map_files this is the
+ * best left; the lookup stays inside that root, so at worst the target
+ * spoils its own native frames. The vDSO ("[vdso: PID]") is left to
+ * libdwfl, which reads its image from /proc/PID/mem: it is the kernel's,
+ * not the snapshot's, memory.
  */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name,
 		    Dwarf_Addr base, char **file_name, Elf **elfp)
 {
 	struct proc *p = *userdata;
-	char root[64], path[PATH_MAX + 96];
-	uint64_t end = 0;
-	ino_t ino = 0;
-	int rootfd, fd = -1;
-	bool mapped;
+	struct target_file tf;
+	struct proc_mapping m;
+	char path[PATH_MAX + 64];
+	int ret;
 
 	if (!p || name[0] != '/')
 		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
 						file_name, elfp);
-
-	mapped = find_mapping(p->pid, base, &end, &ino) == 0;
-	snprintf(root, sizeof(root), "/proc/%d/root", p->pid);
-	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd >= 0 && mapped && ino)
-		fd = open_regular(rootfd, name, true, ino);
-	if (fd < 0 && mapped) {
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-			 p->pid, (uint64_t)base, end);
-		fd = open_regular(AT_FDCWD, path, false, 0);
-	}
-	if (fd < 0 && mapped && ino) {
-		fd = open_regular(AT_FDCWD, name, false, ino);
-		if (fd >= 0) {
-			*file_name = strdup(name);
-			goto out;
-		}
-	}
-	if (fd < 0 && rootfd >= 0)
-		fd = open_regular(rootfd, name, true, 0);
-	/* The name under the target's root either way: libdwfl looks for
-	 * .gnu_debuglink files next to it. */
-	if (fd >= 0) {
-		snprintf(path, sizeof(path), "%s%s", root, name);
-		*file_name = strdup(path);
-	}
-out:
-	if (rootfd >= 0)
-		close(rootfd);
-	if (fd >= 0 && !*file_name) {
-		close(fd);
+	ret = procfs_mapping_at(p->pid, base, &m);
+	if (!ret)
+		ret = targetfile_open_mapped(p->pid, &m, &tf);
+	if (ret)
+		ret = targetfile_open_in_root(p->pid, name, 0, &tf);
+	if (ret)
+		return -1;
+	/* The module's file name for libdwfl: where it was found (no
+	 * lookups are made next to it: see debuginfo_path). */
+	if (tf.via == TF_OUR_ROOT)
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, name);
+	*file_name = strdup(path);
+	if (!*file_name) {
+		targetfile_close(&tf);
 		return -1;
 	}
-	return fd;
+	return tf.fd; /* libdwfl's from here on */
 }
+
+/*
+ * Separate debug files in our /usr/lib/debug only (by build-id, or by
+ * .gnu_debuglink under the file's directory there). libdwfl's default also
+ * opens the debuglink name next to the file and in its .debug/: inside a
+ * target's tree, by path, where a tenant can plant a FIFO (the open would
+ * block) or an absolute symlink to a host file.
+ */
+static char *debuginfo_path = "/usr/lib/debug";
 
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = find_elf,
-	/* Build-id files under /usr/lib/debug, .gnu_debuglink, and
-	 * debuginfod when DEBUGINFOD_URLS is set. */
+	/* debuginfod too when DEBUGINFOD_URLS is set (record clears it) */
 	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
 };
 
 /* ------------------------------------------------------------------ */

@@ -5,8 +5,10 @@
  * read its symbols with libelf and pick the layout description: a table row
  * for 3.8-3.12, the target's own _Py_DebugOffsets for 3.13+.
  *
- * The ELF is opened through /proc/PID/map_files, which works for files in
- * other mount namespaces (containers) and for deleted or replaced files.
+ * The ELF is opened as the process maps it (targetfile.c: through
+ * /proc/PID/map_files, which works for files in other mount namespaces and
+ * for deleted or replaced files), and the mapping is kept in the result
+ * so that the probes placed later go on that same inode.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include "sys/procfs.h"
 #include "python/pyproc.h"
 #include "python/pyversions.h"
+#include "sys/targetfile.h"
 
 #define ELF_CACHE_MAX 256
 static struct elf_facts elf_cache[ELF_CACHE_MAX];
@@ -37,26 +40,30 @@ void pyproc_cache_free(void)
 	elf_cache_n = elf_cache_next = 0;
 }
 
-static int elf_facts_read(const char *path, struct elf_facts *f)
+static int elf_facts_read(pid_t pid, const struct proc_mapping *m,
+			  struct elf_facts *f)
 {
+	struct target_file tf;
 	Elf *elf;
-	int fd, ret;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	ret = targetfile_open_mapped(pid, m, &tf);
+	if (ret) {
+		pr_debug("process %d: cannot open %s: %s", pid, m->path,
+			 targetfile_strerror(ret));
+		return ret;
+	}
+	elf = elf_begin(tf.fd, ELF_C_READ_MMAP, NULL);
 	ret = elf ? elf_facts_parse(elf, f) : -ENOEXEC;
 	if (elf)
 		elf_end(elf);
-	close(fd);
+	targetfile_close(&tf);
 	return ret;
 }
 
 static const struct elf_facts *elf_facts_get(pid_t pid, const struct proc_mapping *m)
 {
 	struct elf_facts *f;
-	char path[PATH_MAX + 64];
 	int i;
 
 	for (i = 0; i < elf_cache_n; i++) {
@@ -72,13 +79,8 @@ static const struct elf_facts *elf_facts_get(pid_t pid, const struct proc_mappin
 		elf_cache_next = (elf_cache_next + 1) % ELF_CACHE_MAX;
 	}
 	memset(f, 0, sizeof(*f));
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
-		 m->start, m->end);
-	if (elf_facts_read(path, f) < 0) {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->path);
+	if (elf_facts_read(pid, m, f) < 0)
 		memset(f, 0, sizeof(*f));
-		elf_facts_read(path, f);
-	}
 	/* Cache failures too, but only for files that had an inode. */
 	f->dev_major = m->dev_major;
 	f->dev_minor = m->dev_minor;
@@ -266,12 +268,12 @@ unreadable:
 
 int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen)
 {
-	char path[64], exe[PATH_MAX], *line = NULL;
-	struct proc_mapping *cands = NULL, m;
+	char path[64], exe[PATH_MAX];
+	struct proc_mapping *cands = NULL;
+	const struct proc_mapping *m;
 	int ncands = 0, i, ret = -ENOEXEC;
-	size_t cap = 0;
+	struct procfs_maps it;
 	ssize_t n;
-	FILE *fp;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
@@ -282,44 +284,41 @@ int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen)
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		exe[n - 10] = '\0';
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	fp = fopen(path, "re");
-	if (!fp) {
+	if (procfs_maps_open(&it, pid)) {
 		snprintf(err, errlen, "no such process: %d", pid);
 		return -ESRCH;
 	}
 	/* First mapping (offset 0) of libpython and of the executable. */
 	cands = calloc(2, sizeof(*cands));
 	if (!cands) {
-		fclose(fp);
+		procfs_maps_close(&it);
 		return -ENOMEM;
 	}
-	while (getline(&line, &cap, fp) > 0 && ncands < 2) {
+	while (ncands < 2 && (m = procfs_maps_next(&it))) {
 		bool lib, is_exe;
 
-		if (procfs_parse_maps_line(line, &m) || m.offset || !m.inode ||
-		    m.path[0] != '/')
+		if (m->offset || !m->inode || m->path[0] != '/')
 			continue;
-		lib = strstr(base_name(m.path), "libpython3") != NULL;
-		is_exe = exe[0] && !strncmp(m.path, exe, strlen(exe));
+		lib = strstr(base_name(m->path), "libpython3") != NULL;
+		is_exe = exe[0] && !strncmp(m->path, exe, strlen(exe));
 		if (!lib && !is_exe)
 			continue;
 		for (i = 0; i < ncands; i++)
-			if (cands[i].inode == m.inode)
+			if (cands[i].inode == m->inode)
 				break;
 		if (i < ncands)
 			continue;
 		/* libpython first: a shared build's executable has no runtime. */
 		if (lib && ncands == 1) {
 			cands[1] = cands[0];
-			cands[0] = m;
+			cands[0] = *m;
 		} else {
-			cands[ncands] = m;
+			cands[ncands] = *m;
 		}
 		ncands++;
 	}
-	free(line);
-	fclose(fp);
+	procfs_maps_close(&it);
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	if (!ncands && access(path, R_OK)) {
 		snprintf(err, errlen, "no such process: %d", pid);
 		free(cands);
@@ -334,6 +333,7 @@ int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen)
 		bias = f->is_exec ? 0 : cands[i].start - f->load_vaddr;
 		ret = setup_layout(pid, f, bias, cands[i].path, out, err,
 				   errlen);
+		out->elf_map = cands[i];
 		break;
 	}
 	free(cands);

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 #include "profile.h"
+#include "sys/procfs.h"
 
 /* What detection learned about one process. */
 struct pyproc_info {
@@ -11,6 +12,8 @@ struct pyproc_info {
 	struct py_proc bpf; /* _PyRuntime address and layout, for the BPF map */
 	char version[16];   /* "3.11.2" */
 	char binary[256];   /* ELF holding _PyRuntime, as the process sees it */
+	/* ... its first mapping: the file to place probes in (targetfile.h) */
+	struct proc_mapping elf_map;
 	char cmd[128];	    /* command line, spaces between arguments */
 };
 

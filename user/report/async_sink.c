@@ -12,21 +12,21 @@
 #include "model/stacks.h"
 #include "report/async_sink.h"
 #include "sys/clock.h"
+#include "sys/procfs.h"
+#include "sys/targetfile.h"
 
 /* Does the process have uvloop's compiled loop module mapped? */
 static bool has_uvloop(pid_t pid)
 {
-	char path[64], line[4096];
+	const struct proc_mapping *m;
+	struct procfs_maps it;
 	bool found = false;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (procfs_maps_open(&it, pid))
 		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/uvloop/loop.") != NULL;
-	fclose(f);
+	while (!found && (m = procfs_maps_next(&it)))
+		found = strstr(m->path, "/uvloop/loop.") != NULL;
+	procfs_maps_close(&it);
 	return found;
 }
 
@@ -98,31 +98,23 @@ static void resume(void *ctx, const struct session_resume *r)
 static int source_line(void *ctx, pid_t pid, const char *file, long line,
 		       char *buf, size_t len)
 {
-	char path[PATH_MAX], text[4096];
+	struct target_file tf;
+	char text[4096];
 	unsigned long long total = 0;
 	const char *p;
-	struct stat st;
 	long n = 0;
 	FILE *f;
-	int fd;
+	int ret;
 
 	(void)ctx;
 	if (line <= 0 || line > 1000000 || file[0] != '/' || !len)
 		return -EINVAL;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, file);
-	/* The name comes from the target's code object: it may be a FIFO
-	 * (open would block) or a device that never ends. Regular files only,
-	 * and a bounded read. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
-		close(fd);
-		return -EINVAL;
-	}
-	f = fdopen(fd, "r");
+	ret = targetfile_open_in_root(pid, file, 64 << 20, &tf);
+	if (ret)
+		return ret;
+	f = fdopen(tf.fd, "r");
 	if (!f) {
-		close(fd);
+		targetfile_close(&tf);
 		return -ENOMEM;
 	}
 	while (total < (64ULL << 20) && fgets(text, sizeof(text), f)) {
@@ -135,7 +127,7 @@ static int source_line(void *ctx, pid_t pid, const char *file, long line,
 		if (++n == line)
 			break;
 	}
-	fclose(f);
+	fclose(f); /* and tf.fd with it */
 	if (n != line)
 		return -ENOENT;
 	text[strcspn(text, "\r\n")] = '\0';

@@ -1140,7 +1140,12 @@ int memrep__write_text(struct memrep *m, FILE *f)
 
 		for (int g = 0; g < GC_GENS; g++)
 			total += p->gen[g].count;
-		if (p->probes < 0 || !(p->probes & PROFILER_MEM_GC)) {
+		if (p->probes < 0) {
+			fprintf(f, "  %s: no GC probes: they could not be placed (the warning above, or -v, says why)\n",
+				p->label);
+			continue;
+		}
+		if (!(p->probes & PROFILER_MEM_GC)) {
 			fprintf(f, "  %s: no GC probes in this build (CPython's gc__start/gc__done USDT probes need a --with-dtrace build, such as Debian's)\n",
 				p->label);
 			continue;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -102,4 +103,55 @@ int procfs_parse_maps_line(const char *line, struct proc_mapping *m)
 			m->path[--l] = '\0';
 	}
 	return 0;
+}
+
+int procfs_maps_open(struct procfs_maps *it, pid_t pid)
+{
+	char path[64];
+
+	memset(it, 0, sizeof(*it));
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	it->f = fopen(path, "re");
+	return it->f ? 0 : -errno;
+}
+
+const struct proc_mapping *procfs_maps_next(struct procfs_maps *it)
+{
+	if (!it->f)
+		return NULL;
+	/* The kernel writes the lines (paths with a newline escaped); their
+	 * number is bounded by vm.max_map_count. */
+	while (getline(&it->line, &it->cap, it->f) > 0)
+		if (!procfs_parse_maps_line(it->line, &it->m))
+			return &it->m;
+	return NULL;
+}
+
+void procfs_maps_close(struct procfs_maps *it)
+{
+	if (it->f)
+		fclose(it->f);
+	free(it->line);
+	memset(it, 0, sizeof(*it));
+}
+
+int procfs_mapping_at(pid_t pid, unsigned long long start,
+		      struct proc_mapping *m)
+{
+	const struct proc_mapping *cur;
+	struct procfs_maps it;
+	int ret = procfs_maps_open(&it, pid);
+
+	if (ret)
+		return ret;
+	ret = -ENOENT;
+	while ((cur = procfs_maps_next(&it))) {
+		if (cur->start == start) {
+			*m = *cur;
+			ret = 0;
+			break;
+		}
+	}
+	procfs_maps_close(&it);
+	return ret;
 }

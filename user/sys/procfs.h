@@ -3,6 +3,7 @@
 #define PYROGRAPH_PROCFS_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* The fields of /proc/PID/stat pyrograph uses. */
@@ -31,6 +32,33 @@ struct proc_mapping {
 };
 /* Parses one maps line into *m; returns 0 or -EINVAL. */
 int procfs_parse_maps_line(const char *line, struct proc_mapping *m);
+
+/*
+ * The one reader of /proc/PID/maps, a mapping at a time:
+ *
+ *	struct procfs_maps it;
+ *	const struct proc_mapping *m;
+ *
+ *	if (procfs_maps_open(&it, pid))
+ *		return ...;	(-ENOENT: no such process)
+ *	while ((m = procfs_maps_next(&it)))
+ *		...;
+ *	procfs_maps_close(&it);
+ *
+ * Lines that do not parse are skipped; *m is valid until the next call.
+ */
+struct procfs_maps {
+	FILE *f;
+	char *line;
+	size_t cap;
+	struct proc_mapping m;
+};
+int procfs_maps_open(struct procfs_maps *it, pid_t pid);
+const struct proc_mapping *procfs_maps_next(struct procfs_maps *it);
+void procfs_maps_close(struct procfs_maps *it);
+/* The mapping of pid that starts at start: 0, or -ENOENT. */
+int procfs_mapping_at(pid_t pid, unsigned long long start,
+		      struct proc_mapping *m);
 /* Resident bytes of pid (/proc/PID/statm), or -1 once it is gone. */
 long long procfs_rss_bytes(pid_t pid);
 /* Milliseconds since pid started, or -1. */
