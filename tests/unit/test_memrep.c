@@ -328,6 +328,55 @@ static void test_live_table(void)
 	memrep__free(m);
 }
 
+/*
+ * Typed stacks: a process in a container has two root frames, and the
+ * stacks shown below them start at its code; a stack too long to write
+ * whole is cut at a frame.
+ */
+static void test_roots_and_long_stacks(void)
+{
+	struct memrep *m = memrep__new(&ft, S, 0);
+	const char *c = "container 3f2a9c1b2d4e;app (9);main (/c.py:2);grow (/c.py:5)";
+	static char name[300 * 1024];
+	frame_id f[5];
+	struct memrep_stack big = { f, 5, 1 };
+	char *text, *json, line[512];
+
+	memrep__proc(m, 9, "container 3f2a9c1b2d4e;app (9)", "3.13.1", PROFILER_MEM_GC);
+	memrep__set_duration(m, 4.0);
+	for (int k = 0; k < 4; k++) {
+		memrep__growth(m, 9, stk(c), MiB, k * S + 1);
+		memrep__gc(m, 9, stk(c), 0, 1000, 1);
+	}
+	CHECK(stk(c)->nroot == 2, "roots %u", stk(c)->nroot);
+	/* 3 frames of 300 KiB and more: the fourth would pass 1 MiB */
+	memset(name, 'x', sizeof(name) - 1);
+	f[0] = frames_process(&ft, "app", 9, -1);
+	for (int i = 1; i < 5; i++) {
+		name[0] = (char)('a' + i);
+		f[i] = frames_python(&ft, name, "/c.py", i);
+	}
+	memrep__growth(m, 9, &big, 3 * MiB, S);
+	text = render(m, false);
+	CHECK(strstr(text, "    stack: main (/c.py:2);grow (/c.py:5)\n"), "leak stack:\n%s", text);
+	CHECK(strstr(text, "           4  main (/c.py:2);grow (/c.py:5)\n"), "set off by:\n%s", text);
+	CHECK(strstr(line_with(text, "grow (/c.py:5)", line, sizeof(line)), "[container 3f2a9c1b2d4e;app (9)]  LEAK CANDIDATE"),
+	      "growth line: %s", line);
+	json = render(m, true);
+	{
+		/* the long stack: its process and first three frames, whole */
+		const char *p = strstr(json, "\"stack\":\"app (9);b");
+		const char *q = p ? strchr(p + 9, '"') : NULL;
+		long frame = (long)sizeof(name) - 1 + 10;
+
+		CHECK(q && q - (p + 9) == 7 + 3 * (1 + frame) && !memcmp(q - 3, ":3)", 3),
+		      "long stack cut at %ld", q ? (long)(q - (p + 9)) : -1L);
+	}
+	free(text);
+	free(json);
+	memrep__free(m);
+}
+
 int main(void)
 {
 	frames_init(&ft);
@@ -336,6 +385,7 @@ int main(void)
 	test_live_table();
 	test_gc_and_probes();
 	test_bounds();
+	test_roots_and_long_stacks();
 	folded_buf_free(&fb);
 	frames_free(&ft);
 	printf("%d passed, %d failed\n", passed, failed);
