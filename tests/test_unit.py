@@ -19,6 +19,7 @@ UNITS = {
     "test_debug_offsets": [],
     "test_asyncrep": [DATA],
     "test_memrep": [],
+    "test_memrep_golden": [DATA],
     "test_diffrep": [],
     "test_metrics": [],
     "test_http": [],

@@ -9,10 +9,31 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "model/folded.h"
 #include "report/memrep.h"
 #include "core/profiler.h"
 
 CHECK_COUNTERS;
+
+/* The frames every test's stacks refer to. */
+static struct frame_table ft;
+static struct folded_buf fb;
+
+/* A stack written as folded text, read as the session would hand it over
+ * (its leading root frames counted). */
+static const struct memrep_stack *stk(const char *text)
+{
+	static struct memrep_stack s;
+	long n = folded_frames(&ft, text, strlen(text), &fb);
+
+	if (n < 0)
+		exit(2);
+	s.f = fb.f;
+	s.n = (uint32_t)n;
+	for (s.nroot = 0; s.nroot < s.n && frame_is_root(&ft, s.f[s.nroot]); s.nroot++)
+		;
+	return &s;
+}
 
 #define S 1000000000ULL
 #define MiB (1024LL * 1024)
@@ -51,7 +72,7 @@ static const char *line_with(const char *text, const char *needle, char *out, si
 
 static void test_leaks(void)
 {
-	struct memrep *m = memrep__new(S, 0);
+	struct memrep *m = memrep__new(&ft, S, 0);
 	char *text, *json, line[512];
 
 	memrep__proc(m, 7, "app (7)", "3.11.2", PROFILER_MEM_GC);
@@ -60,21 +81,21 @@ static void test_leaks(void)
 		unsigned long long t = k * S + S / 2;
 
 		/* keeps growing */
-		memrep__growth(m, 7, "app (7);main (/a.py:9);leaky (/a.py:3)", 5 * MiB, t);
+		memrep__growth(m, 7, stk("app (7);main (/a.py:9);leaky (/a.py:3)"), 5 * MiB, t);
 		/* a cache: fills and is trimmed as much */
-		memrep__growth(m, 7, "app (7);main (/a.py:9);cache (/a.py:5)", 3 * MiB, t);
-		memrep__growth(m, 7, "app (7);main (/a.py:9);cache (/a.py:5)", -3 * MiB, t + 1);
+		memrep__growth(m, 7, stk("app (7);main (/a.py:9);cache (/a.py:5)"), 3 * MiB, t);
+		memrep__growth(m, 7, stk("app (7);main (/a.py:9);cache (/a.py:5)"), -3 * MiB, t + 1);
 		/* grows in two intervals only */
 		if (k == 2 || k == 5)
-			memrep__growth(m, 7, "app (7);main (/a.py:9);twice (/a.py:7)", 4 * MiB, t);
+			memrep__growth(m, 7, stk("app (7);main (/a.py:9);twice (/a.py:7)"), 4 * MiB, t);
 		memrep__rss(m, 7, t, (100 + 5 * k) * MiB);
 	}
 	/* grew once, at the start (a reused buffer) */
-	memrep__growth(m, 7, "app (7);main (/a.py:9);churn (/a.py:4)", 2 * MiB, 10);
+	memrep__growth(m, 7, stk("app (7);main (/a.py:9);churn (/a.py:4)"), 2 * MiB, 10);
 	/* a second stack with the same leaf adds up by function */
-	memrep__growth(m, 7, "app (7);other (/a.py:20);leaky (/a.py:3)", 1 * MiB, 3 * S);
+	memrep__growth(m, 7, stk("app (7);other (/a.py:20);leaky (/a.py:3)"), 1 * MiB, 3 * S);
 	/* a process not announced is ignored */
-	memrep__growth(m, 8, "x (8);f (/b.py:1)", 9 * MiB, S);
+	memrep__growth(m, 8, stk("x (8);f (/b.py:1)"), 9 * MiB, S);
 
 	text = render(m, false);
 	CHECK(strstr(line_with(text, "leaky (/a.py:3)", line, sizeof(line)), "LEAK CANDIDATE"),
@@ -113,7 +134,7 @@ static void test_leaks(void)
 
 static void test_gc_and_probes(void)
 {
-	struct memrep *m = memrep__new(S, 0);
+	struct memrep *m = memrep__new(&ft, S, 0);
 	char *text, *json;
 
 	memrep__proc(m, 1, "with (1)", "3.11.2", PROFILER_MEM_GC);
@@ -121,9 +142,9 @@ static void test_gc_and_probes(void)
 	memrep__proc(m, 3, "failed (3)", "3.12.1", -2);
 	memrep__set_duration(m, 1.0);
 	for (int i = 1; i <= 100; i++)
-		memrep__gc(m, 1, "with (1);f (/a.py:1)", 0, i * 1000ULL, 1);
-	memrep__gc(m, 1, "with (1);full (/a.py:2)", 2, 5000000ULL, 10);
-	memrep__gc(m, 1, "with (1);odd (/a.py:3)", 7, 1, 1); /* no such generation */
+		memrep__gc(m, 1, stk("with (1);f (/a.py:1)"), 0, i * 1000ULL, 1);
+	memrep__gc(m, 1, stk("with (1);full (/a.py:2)"), 2, 5000000ULL, 10);
+	memrep__gc(m, 1, stk("with (1);odd (/a.py:3)"), 7, 1, 1); /* no such generation */
 	text = render(m, false);
 	CHECK(strstr(text, "without (2): no GC probes in this build"), "%s", text);
 	CHECK(strstr(text, "failed (3): no GC probes: they could not be placed"), "%s", text);
@@ -141,7 +162,7 @@ static void test_gc_and_probes(void)
 
 static void test_bounds(void)
 {
-	struct memrep *m = memrep__new(S, 0);
+	struct memrep *m = memrep__new(&ft, S, 0);
 	char *json;
 	size_t commas = 0;
 
@@ -160,8 +181,8 @@ static void test_bounds(void)
 	CHECK(commas > 1000 && commas <= 8193, "readings kept %zu", commas);
 	CHECK(strstr(json, "\"rss_first\":4096,\"rss_last\":81920000"), "%s", json);
 	/* growth long after the last interval folds into it, no crash */
-	memrep__growth(m, 1, "p (1);f (/a.py:1)", 4096, 1ULL << 62);
-	memrep__growth(m, 1, "p (1);f (/a.py:1)", -4096, 0);
+	memrep__growth(m, 1, stk("p (1);f (/a.py:1)"), 4096, 1ULL << 62);
+	memrep__growth(m, 1, stk("p (1);f (/a.py:1)"), -4096, 0);
 	free(json);
 	json = render(m, false);
 	CHECK(strstr(json, "f (/a.py:1)"), "%s", json);
@@ -176,7 +197,7 @@ static void test_bounds(void)
  */
 static void test_live(void)
 {
-	struct memrep *m = memrep__new(S, 0);
+	struct memrep *m = memrep__new(&ft, S, 0);
 	const char *leaky = "app (7);main (/a.py:9);leaky (/a.py:3)";
 	const char *churn = "app (7);main (/a.py:9);churn (/a.py:4)";
 	const char *small = "app (7);main (/a.py:9);small (/a.py:6)";
@@ -191,19 +212,19 @@ static void test_live(void)
 
 		for (int c = 0; c < 4; c++) {
 			/* leaky keeps 512 KiB per call, four calls an interval */
-			memrep__live(m, 7, leaky, 0x100000 + (k * 4 + c) * 0x80000ULL,
+			memrep__live(m, 7, stk(leaky), 0x100000 + (k * 4 + c) * 0x80000ULL,
 				     512 * 1024, t + c * 1000);
 			/* churn allocates 2 MiB and frees it; the heap grows in
 			 * its name */
-			memrep__live(m, 7, churn, 0x7f0000, 2 * MiB, t + c * 1000 + 1);
-			memrep__growth(m, 7, churn, MiB / 2, t + c * 1000 + 2);
+			memrep__live(m, 7, stk(churn), 0x7f0000, 2 * MiB, t + c * 1000 + 1);
+			memrep__growth(m, 7, stk(churn), MiB / 2, t + c * 1000 + 2);
 			memrep__live_free(m, 7, 0x7f0000, t + c * 1000 + 3);
 		}
 		/* a leak of small objects: only its resident growth is seen */
-		memrep__growth(m, 7, small, MiB, t);
+		memrep__growth(m, 7, stk(small), MiB, t);
 	}
 	/* allocated once and kept: grew in one interval only */
-	memrep__live(m, 7, once, 0x900000000ULL, 8 * MiB, 10);
+	memrep__live(m, 7, stk(once), 0x900000000ULL, 8 * MiB, 10);
 	/* frees of addresses never seen, of another process, twice */
 	memrep__live_free(m, 7, 0x12345, S);
 	memrep__live_free(m, 8, 0x100000, S);
@@ -240,7 +261,7 @@ static void test_live(void)
 	      "churn json: %s", json);
 	CHECK(strstr(json, "\"held_top\":[{\"pid\":7,\"stack\":\"app (7);main (/a.py:9);leaky (/a.py:3)\",\"bytes\":2097152}"),
 	      "held_top: %s", json);
-	CHECK(stackagg__total(memrep__live_stacks(m)) == 24 * MiB, "live stacks");
+	CHECK(memrep__live_stacks(m)->total == 24 * MiB, "live stacks");
 	free(text);
 	free(json);
 	memrep__free(m);
@@ -252,7 +273,7 @@ static void test_live_table(void)
 {
 	enum { N = 3000 };
 	static long long model[N];
-	struct memrep *m = memrep__new(S, 0);
+	struct memrep *m = memrep__new(&ft, S, 0);
 	unsigned long long x = 88172645463325252ULL;
 	long long held = 0;
 	size_t n = 0; /* held in the model */
@@ -278,7 +299,7 @@ static void test_live_table(void)
 			if (!model[a] && n >= 2000)
 				continue; /* would be beyond the bound */
 			n += !model[a];
-			memrep__live(m, 1, (x >> 33) & 1 ? "p (1);a (/a.py:1)" : "p (1);b (/a.py:2)",
+			memrep__live(m, 1, stk((x >> 33) & 1 ? "p (1);a (/a.py:1)" : "p (1);b (/a.py:2)"),
 				     a << 12, b, 0);
 			held += b - model[a];
 			model[a] = b;
@@ -300,20 +321,73 @@ static void test_live_table(void)
 	free(json);
 	/* beyond the bound: counted, not kept */
 	for (int k = 0; k < N; k++)
-		memrep__live(m, 1, "p (1);c (/a.py:3)", (N + k) << 12, 1, 0);
+		memrep__live(m, 1, stk("p (1);c (/a.py:3)"), (N + k) << 12, 1, 0);
 	json = render(m, true);
 	CHECK(!strstr(json, "\"live_overflow\":0,"), "overflow: %s", strstr(json, "\"lost\""));
 	free(json);
 	memrep__free(m);
 }
 
+/*
+ * Typed stacks: a process in a container has two root frames, and the
+ * stacks shown below them start at its code; a stack too long to write
+ * whole is cut at a frame.
+ */
+static void test_roots_and_long_stacks(void)
+{
+	struct memrep *m = memrep__new(&ft, S, 0);
+	const char *c = "container 3f2a9c1b2d4e;app (9);main (/c.py:2);grow (/c.py:5)";
+	static char name[300 * 1024];
+	frame_id f[5];
+	struct memrep_stack big = { f, 5, 1 };
+	char *text, *json, line[512];
+
+	memrep__proc(m, 9, "container 3f2a9c1b2d4e;app (9)", "3.13.1", PROFILER_MEM_GC);
+	memrep__set_duration(m, 4.0);
+	for (int k = 0; k < 4; k++) {
+		memrep__growth(m, 9, stk(c), MiB, k * S + 1);
+		memrep__gc(m, 9, stk(c), 0, 1000, 1);
+	}
+	CHECK(stk(c)->nroot == 2, "roots %u", stk(c)->nroot);
+	/* 3 frames of 300 KiB and more: the fourth would pass 1 MiB */
+	memset(name, 'x', sizeof(name) - 1);
+	f[0] = frames_process(&ft, "app", 9, -1);
+	for (int i = 1; i < 5; i++) {
+		name[0] = (char)('a' + i);
+		f[i] = frames_python(&ft, name, "/c.py", i);
+	}
+	memrep__growth(m, 9, &big, 3 * MiB, S);
+	text = render(m, false);
+	CHECK(strstr(text, "    stack: main (/c.py:2);grow (/c.py:5)\n"), "leak stack:\n%s", text);
+	CHECK(strstr(text, "           4  main (/c.py:2);grow (/c.py:5)\n"), "set off by:\n%s", text);
+	CHECK(strstr(line_with(text, "grow (/c.py:5)", line, sizeof(line)), "[container 3f2a9c1b2d4e;app (9)]  LEAK CANDIDATE"),
+	      "growth line: %s", line);
+	json = render(m, true);
+	{
+		/* the long stack: its process and first three frames, whole */
+		const char *p = strstr(json, "\"stack\":\"app (9);b");
+		const char *q = p ? strchr(p + 9, '"') : NULL;
+		long frame = (long)sizeof(name) - 1 + 10;
+
+		CHECK(q && q - (p + 9) == 7 + 3 * (1 + frame) && !memcmp(q - 3, ":3)", 3),
+		      "long stack cut at %ld", q ? (long)(q - (p + 9)) : -1L);
+	}
+	free(text);
+	free(json);
+	memrep__free(m);
+}
+
 int main(void)
 {
+	frames_init(&ft);
 	test_leaks();
 	test_live();
 	test_live_table();
 	test_gc_and_probes();
 	test_bounds();
+	test_roots_and_long_stacks();
+	folded_buf_free(&fb);
+	frames_free(&ft);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -459,14 +459,14 @@ static int check_run(struct check_cmd *c, const char *out)
 	profile_init(&c->leaves, c->ft);
 	/* a stall is any iteration over the stall rule's limit, or 100 ms */
 	c->arep = asyncrep__new(stall_ns, c->ft);
-	c->mrep = memrep__new(1000000000ULL, clock_mono_ns());
+	c->mrep = memrep__new(c->ft, 1000000000ULL, clock_mono_ns());
 	ret = !c->arep || !c->mrep ? -ENOMEM : 0;
 	if (!ret) {
 		/* as mem --live does, with its defaults */
 		memrep__set_live(c->mrep, c->live ? 64 * 1024 : 0, 2 * 65536);
 		async_sink_init(&sa, &c->as, c->arep);
-		ret = mem_sink_init(&sm, &c->ms, c->mrep, c->ft, 1000000000ULL) ?:
-		      session_add_sink(s, &sa) ?: session_add_sink(s, &sm) ?:
+		mem_sink_init(&sm, &c->ms, c->mrep, 1000000000ULL);
+		ret = session_add_sink(s, &sa) ?: session_add_sink(s, &sm) ?:
 		      session_add_sink(s, &sc);
 	}
 	if (!ret)
@@ -476,7 +476,6 @@ static int check_run(struct check_cmd *c, const char *out)
 		memrep__set_duration(c->mrep, mem_sink_seconds(&c->ms));
 		ret = output_write_fn(out, write_verdicts, c);
 	}
-	mem_sink_free(&c->ms);
 	profile_free(&c->leaves);
 	session_close(s);
 	return ret;

@@ -23,7 +23,6 @@
 
 #include "cmd/cmd.h"
 #include "cmd/options.h"
-#include "model/stackagg.h"
 #include "output/output.h"
 #include "report/mem_sink.h"
 #include "sys/caps.h"
@@ -153,40 +152,35 @@ static int write_plot(FILE *f, void *ctx)
 	return memrep__write_plot(((struct mem_cmd *)ctx)->rep, f);
 }
 
-static int write_outputs(struct mem_cmd *c, struct frame_table *ft)
+static int write_outputs(struct mem_cmd *c)
 {
-	struct profile prof;
-	struct profile_data pd = { .prof = &prof, .timed = false };
-	struct stackagg *agg;
-	bool allocations = c->allocations, live = c->live;
+	struct profile_data pd = { .timed = false };
 	int ret = 0;
 
 	if (c->fmt == MEM_TEXT || c->fmt == MEM_JSON) {
 		ret = output_write_fn(c->out, write_report, c) ? 1 : 0;
 	} else {
-		if (allocations) {
-			agg = memrep__alloc_stacks(c->rep);
+		if (c->allocations) {
+			pd.prof = memrep__alloc_stacks(c->rep);
 			pd.title = "pyrograph mem: sampled allocations";
 			pd.subtitle = "weights in bytes allocated (sampled)";
-		} else if (live) {
-			agg = memrep__live_stacks(c->rep);
+		} else if (c->live) {
+			pd.prof = memrep__live_stacks(c->rep);
 			pd.title = "pyrograph mem: memory held";
 			pd.subtitle = "weights in bytes: large C allocations not freed at the end, by the stack that made them";
 		} else {
-			agg = memrep__growth_stacks(c->rep);
+			pd.prof = memrep__growth_stacks(c->rep);
 			pd.title = "pyrograph mem: resident memory growth";
 			pd.subtitle = "weights in bytes: net resident memory gained, by the stack that touched it first";
 		}
-		profile_init(&prof, ft);
-		ret = agg && stackagg__to_profile(agg, &prof) ? 1 : 0;
+		ret = !pd.prof;
 		if (!ret)
 			ret = output_write(c->out, c->fmt == MEM_COLLAPSED ? OUT_COLLAPSED :
 						 OUT_FLAMEGRAPH, &pd) ? 1 : 0;
 		if (!ret)
 			fprintf(stderr, "pyrograph: wrote %s (%zu distinct stacks)\n",
 				strcmp(c->out, "-") ? c->out : "stdout",
-				profile_count(&prof));
-		profile_free(&prof);
+				profile_count(pd.prof));
 		if (!ret && strcmp(c->out, "-"))
 			ret = output_write_fn("-", write_report, c) ? 1 : 0;
 	}
@@ -287,6 +281,8 @@ static const struct cmd_def mem_def = {
 	.usage = usage,
 };
 
+/* The report is made once the session is open: its stacks are frame ids
+ * of the session's frame table. */
 static int mem_run(struct mem_cmd *c)
 {
 	struct session_sink sink;
@@ -296,17 +292,23 @@ static int mem_run(struct mem_cmd *c)
 	ret = session_open(&s, &c->so);
 	if (ret)
 		return ret;
-	ret = mem_sink_init(&sink, &c->sink, c->rep, session_frames(s), c->interval_ns);
-	if (!ret)
-		ret = session_add_sink(s, &sink);
+	c->rep = memrep__new(session_frames(s), c->interval_ns, clock_mono_ns());
+	if (!c->rep) {
+		session_close(s);
+		return -ENOMEM;
+	}
+	memrep__set_alloc_period(c->rep, c->allocations ? c->period : 0);
+	/* twice the BPF map's entries: slack for frees lost on the way */
+	memrep__set_live(c->rep, c->live ? c->live_min : 0, 2 * c->live_max);
+	mem_sink_init(&sink, &c->sink, c->rep, c->interval_ns);
+	ret = session_add_sink(s, &sink);
 	if (!ret)
 		ret = session_run(s);
 	if (!ret)
 		session_print_status(s);
 	memrep__set_duration(c->rep, mem_sink_seconds(&c->sink));
 	if (!ret)
-		ret = write_outputs(c, session_frames(s));
-	mem_sink_free(&c->sink);
+		ret = write_outputs(c);
 	session_close(s);
 	return ret;
 }
@@ -359,12 +361,6 @@ int cmd_mem(int argc, char **argv)
 		.live_min = c->live ? c->live_min : 0,
 		.live_max = (unsigned int)c->live_max,
 	};
-	c->rep = memrep__new(c->interval_ns, clock_mono_ns());
-	if (!c->rep)
-		goto out;
-	memrep__set_alloc_period(c->rep, c->allocations ? c->period : 0);
-	/* twice the BPF map's entries: slack for frees lost on the way */
-	memrep__set_live(c->rep, c->live ? c->live_min : 0, 2 * c->live_max);
 	ret = mem_run(c) ? 1 : 0;
 out:
 	memrep__free(c->rep);

@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "model/stacks.h"
@@ -8,8 +6,6 @@
 #include "sys/clock.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
-
-#define TEXT_MAX (1 << 20)
 
 static void read_rss(struct mem_sink *ms, pid_t pid, unsigned long long now)
 {
@@ -35,26 +31,22 @@ static void found(void *ctx, const struct session_target *t)
 static void event(void *ctx, const struct session_mem_event *m)
 {
 	struct mem_sink *ms = ctx;
-	const char *stack = NULL;
+	const struct memrep_stack st = { m->frames, m->n, m->nroot };
 
-	if (m->n) {
-		stacks_text(ms->ft, m->frames, m->n, ms->buf, TEXT_MAX);
-		stack = ms->buf;
-	}
 	switch (m->type) {
 	case EV_MEM:
-		memrep__growth(ms->rep, m->pid, stack, m->value, m->ktime);
+		memrep__growth(ms->rep, m->pid, &st, m->value, m->ktime);
 		break;
 	case EV_GC:
-		memrep__gc(ms->rep, m->pid, stack, (int)m->aux0,
+		memrep__gc(ms->rep, m->pid, &st, (int)m->aux0,
 			   m->value > 0 ? (unsigned long long)m->value : 0, m->aux1);
 		break;
 	case EV_ALLOC:
 		if (m->value > 0)
-			memrep__alloc(ms->rep, m->pid, stack, m->value);
+			memrep__alloc(ms->rep, m->pid, &st, m->value);
 		break;
 	case EV_LIVE:
-		memrep__live(ms->rep, m->pid, stack, (unsigned long long)m->aux0,
+		memrep__live(ms->rep, m->pid, &st, (unsigned long long)m->aux0,
 			     m->value, m->ktime);
 		break;
 	case EV_LIVE_FREE:
@@ -125,19 +117,14 @@ double mem_sink_seconds(const struct mem_sink *ms)
 	return ((ms->end_ns ? ms->end_ns : clock_mono_ns()) - ms->start_ns) / 1e9;
 }
 
-int mem_sink_init(struct session_sink *sink, struct mem_sink *ms,
-		  struct memrep *rep, struct frame_table *ft,
-		  unsigned long long interval_ns)
+void mem_sink_init(struct session_sink *sink, struct mem_sink *ms,
+		   struct memrep *rep, unsigned long long interval_ns)
 {
 	memset(ms, 0, sizeof(*ms));
 	ms->rep = rep;
-	ms->ft = ft;
 	ms->interval_ns = interval_ns;
 	ms->start_ns = clock_mono_ns();
 	ms->next_ns = ms->start_ns + interval_ns;
-	ms->buf = malloc(TEXT_MAX);
-	if (!ms->buf)
-		return -ENOMEM;
 	*sink = (struct session_sink){
 		.ctx = ms,
 		.found = found,
@@ -145,11 +132,4 @@ int mem_sink_init(struct session_sink *sink, struct mem_sink *ms,
 		.poll = poll_rss,
 		.done = done,
 	};
-	return 0;
-}
-
-void mem_sink_free(struct mem_sink *ms)
-{
-	free(ms->buf);
-	ms->buf = NULL;
 }

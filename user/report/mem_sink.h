@@ -10,13 +10,11 @@
 /*
  * The memory report fed by a session (mem, check): resident-memory
  * changes, collections and allocations with their stacks, and each
- * process's RSS read every interval. The report still keeps folded text;
- * the sink renders it.
+ * process's RSS read every interval. Stacks go to the report as the
+ * session made them (frame ids).
  */
 struct mem_sink {
 	struct memrep *rep;
-	struct frame_table *ft;
-	char *buf; /* one stack's text */
 	unsigned long long interval_ns, start_ns, next_ns, end_ns;
 	bool started;
 	pid_t watch[MEM_WATCH_MAX]; /* processes whose RSS is read */
@@ -24,10 +22,8 @@ struct mem_sink {
 };
 
 /* Fills sink (its ctx is ms) for rep, RSS read every interval_ns. */
-int mem_sink_init(struct session_sink *sink, struct mem_sink *ms,
-		  struct memrep *rep, struct frame_table *ft,
-		  unsigned long long interval_ns);
-void mem_sink_free(struct mem_sink *ms);
+void mem_sink_init(struct session_sink *sink, struct mem_sink *ms,
+		   struct memrep *rep, unsigned long long interval_ns);
 /* Seconds watched: from the first pass of the loop to its last. */
 double mem_sink_seconds(const struct mem_sink *ms);
 

@@ -3,21 +3,35 @@
 #define PYROGRAPH_MEMREP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
-#include "model/stackagg.h"
+
+#include "model/stacks.h"
 
 /*
  * The report of pyrograph mem: resident-memory growth by Python stack and
  * by interval, leak candidates, RSS over time, collection pauses and
- * sampled allocations. Stacks are folded text with the process's root frame
- * first ("cmd (pid);<module> (f:1);leaky (f:12)"); the last frame is where
- * the memory was touched, collected or allocated.
+ * sampled allocations. Stacks are typed (model/stacks.h): frame ids of the
+ * session's frame table, the process's root frames first; the last frame
+ * is where the memory was touched, collected or allocated.
  */
 struct memrep;
 
-/* interval_ns: the length of one interval; start_ns: CLOCK_MONOTONIC at 0. */
-struct memrep *memrep__new(unsigned long long interval_ns,
+/* A stack as the session hands it over: f[0..n), outermost first, of
+ * which f[0..nroot) are root frames (container, process, thread). */
+struct memrep_stack {
+	const frame_id *f;
+	uint32_t n, nroot;
+};
+
+/*
+ * ft: the frame table the stacks refer to (not owned: valid while the
+ * report is fed and written; memrep__free does not use it).
+ * interval_ns: the length of one interval; start_ns: CLOCK_MONOTONIC at 0.
+ */
+struct memrep *memrep__new(struct frame_table *ft,
+			   unsigned long long interval_ns,
 			   unsigned long long start_ns);
 void memrep__free(struct memrep *m);
 /* probes: PROFILER_MEM_* bits, or a negative errno. */
@@ -27,11 +41,14 @@ void memrep__proc(struct memrep *m, pid_t pid, const char *label,
 void memrep__rss(struct memrep *m, pid_t pid, unsigned long long mono_ns,
 		 long long bytes);
 /* bytes gained (> 0) or returned (< 0) at mono_ns by stack. */
-void memrep__growth(struct memrep *m, pid_t pid, const char *stack,
+void memrep__growth(struct memrep *m, pid_t pid, const struct memrep_stack *s,
 		    long long bytes, unsigned long long mono_ns);
-void memrep__gc(struct memrep *m, pid_t pid, const char *stack, int gen,
-		unsigned long long ns, long long collected);
-void memrep__alloc(struct memrep *m, pid_t pid, const char *stack,
+/* A collection of generation gen that paused ns and collected objects,
+ * set off by stack s. */
+void memrep__gc(struct memrep *m, pid_t pid, const struct memrep_stack *s,
+		int gen, unsigned long long ns, long long collected);
+/* A sampled allocation: bytes (the sampling period's share) by s. */
+void memrep__alloc(struct memrep *m, pid_t pid, const struct memrep_stack *s,
 		   unsigned long long bytes);
 /*
  * Live tracking (mem --live): a C allocation of bytes at addr made by
@@ -39,7 +56,7 @@ void memrep__alloc(struct memrep *m, pid_t pid, const char *stack,
  * ignored; an allocation at an address still held replaces it (its free
  * was lost).
  */
-void memrep__live(struct memrep *m, pid_t pid, const char *stack,
+void memrep__live(struct memrep *m, pid_t pid, const struct memrep_stack *s,
 		  unsigned long long addr, long long bytes,
 		  unsigned long long mono_ns);
 void memrep__live_free(struct memrep *m, pid_t pid, unsigned long long addr,
@@ -84,16 +101,21 @@ int memrep__write_text(struct memrep *m, FILE *f);
 int memrep__write_json(struct memrep *m, FILE *f);
 /* RSS over time, one line per process, as an SVG plot. */
 int memrep__write_plot(struct memrep *m, FILE *f);
-/* Stacks weighted by their net growth in bytes (only those that grew). */
-struct stackagg *memrep__growth_stacks(struct memrep *m);
+/*
+ * The profiles for the flame graph and collapsed outputs (value: bytes),
+ * owned by the report and valid until the same call again or
+ * memrep__free; NULL when out of memory.
+ * Stacks weighted by their net growth in bytes (only those that grew).
+ */
+struct profile *memrep__growth_stacks(struct memrep *m);
 /* Stacks weighted by the bytes of their tracked allocations still held. */
-struct stackagg *memrep__live_stacks(struct memrep *m);
-/* Stacks weighted by sampled allocated bytes. */
-struct stackagg *memrep__alloc_stacks(struct memrep *m);
+struct profile *memrep__live_stacks(struct memrep *m);
+/* Stacks weighted by sampled allocated bytes (count: the samples). */
+struct profile *memrep__alloc_stacks(struct memrep *m);
 
 /* A stack grew in at least this many intervals, in most of those since it
- * first grew, and kept most of it: a leak candidate (memrep.c). With live
- * tracking, "grew" and "kept" are of the bytes its allocations hold. */
+ * first grew, and kept most of it: a leak candidate (mem_analysis.c). With
+ * live tracking, "grew" and "kept" are of the bytes its allocations hold. */
 #define MEMREP_LEAK_MIN_INTERVALS 3
 
 #endif
