@@ -13,10 +13,15 @@
 #include <unistd.h>
 
 #include "model/folded.h"
-#include "model/stackagg.h"
 #include "output/flamegraph.h"
 
 #include "check.h"
+
+/* A folded stack and its weight, as these tests write their input. */
+struct stack_count {
+	const char *stack;
+	unsigned long long count;
+};
 
 CHECK_COUNTERS;
 
