@@ -170,16 +170,17 @@ int profile_add(struct profile *p, const frame_id *f, uint32_t n,
 		uint64_t value, uint64_t count)
 {
 	size_t before = p->st.n;
-	long id = stacks_add(&p->st, f, n);
+	long id;
 
+	/* room for a new stack's weight first: a stack in the table always
+	 * has one */
+	if (reserve((void **)&p->w, &p->wcap, before + 1, sizeof(*p->w), 256))
+		return -ENOMEM;
+	id = stacks_add(&p->st, f, n);
 	if (id < 0)
 		return (int)id;
-	if (p->st.n > before) {
-		if (reserve((void **)&p->w, &p->wcap, p->st.n, sizeof(*p->w), 256))
-			return -ENOMEM;
-		p->w[id].value = 0;
-		p->w[id].count = 0;
-	}
+	if (p->st.n > before)
+		p->w[id] = (struct profile_weight){ 0 };
 	p->w[id].value += value;
 	p->w[id].count += count;
 	p->total += value;
