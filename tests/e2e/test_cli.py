@@ -52,3 +52,28 @@ def test_bash_completion():
     first, formats = r.stdout.splitlines()
     assert set(COMMANDS) <= set(first.split()), first
     assert set(formats.split()) == {"flamegraph", "collapsed", "speedscope", "pprof"}, formats
+
+
+# An option a command does not use is refused: exit 2, one line naming it
+# (top used to take record's whole command line and ignore -o).
+REFUSED = [
+    ("top", ["-o", "x.svg"], "-o"),
+    ("top", ["--threads"], "--threads"),
+    ("dump", ["-d", "3"], "-d"),
+    ("diff", ["-p", "1", "a.txt", "b.txt"], "-p"),
+    ("mem", ["--idle"], "--idle"),
+    ("async", ["--native"], "--native"),
+    ("check", ["-g", "process"], "-g"),
+    ("agent", ["--group-by", "none", "--server", "http://127.0.0.1:9"], "--group-by"),
+    ("record", ["--max-stall", "1s"], "--max-stall"),
+    ("record", ["--bogus"], "--bogus"),
+]
+
+
+@pytest.mark.parametrize("cmd,args,name", REFUSED, ids=["%s %s" % (c, n) for c, _, n in REFUSED])
+def test_unused_option_refused(cmd, args, name):
+    r = subprocess.run([binary(), cmd] + args, capture_output=True, text=True, timeout=30)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert len(lines) == 1 and name in lines[0] and cmd in lines[0], r.stderr
+    assert r.stdout == "", r.stdout
