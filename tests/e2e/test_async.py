@@ -366,6 +366,10 @@ def test_command(tmp):
     # (detection of the new process); every stall with a stack is planted
     named = [fn(s["culprit"]) for s in d["stalls"] if s["culprit"]]
     assert set(named) == {"sleepy", "crunch"} and len(named) >= len(d["stalls"]) - 1, d["stalls"]
+    # the command is found after setup dropped the capabilities it does not
+    # need: its task-step probes must still be placed (they were refused)
+    steps = {t["coroutine"]["function"]: t["count"] for t in d["task_steps"]}
+    assert steps.get("ticker", 0) >= 20, (steps, r.stderr)
 
 
 def test_hostile_source_files(tmp):

@@ -219,3 +219,22 @@ def test_mem_errors(tmp):
         "pyrograph: --live watches one process: give one -p PID or a COMMAND"
     assert "invalid --live-bytes" in err("--live-bytes", "0")
     assert "invalid --live-max" in err("--live-max", "x")
+
+
+def test_live_command_form(tmp):
+    """mem --live -- COMMAND: the command is found right after its exec,
+    before its loader maps libc, and after setup dropped the capabilities
+    it does not need; its allocator probes must still be placed (they were
+    refused: 'no libc mapped', then EACCES)."""
+    it = by_name("debian-3.11")
+    out = tmp / "mem.json"
+    r = run_mem("--live", "-i", "1s", "-f", "json", "-o", out, "--", *it.argv("mem_leak.py", 4))
+    assert "not tracked" not in r.stderr, r.stderr
+    d = json.loads(out.read_text())
+    calls = json.loads(r.stdout.strip().splitlines()[-1])["leaky"]
+    live = {h["frame"].split(" ")[0]: h for h in d["live_by_function"]}
+    # leaky allocates 512 KiB per call, tracked from the start (the run
+    # ends with the command, whose exit frees what it held)
+    leaky = live.get("leaky", {"allocated": 0, "intervals_grown": 0})
+    assert leaky["allocated"] >= 0.6 * calls * 512 * 1024, (live, calls, r.stderr)
+    assert leaky["intervals_grown"] >= 2, leaky

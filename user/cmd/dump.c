@@ -385,7 +385,7 @@ int cmd_dump(int argc, char **argv)
 		goto out;
 	}
 	/* The task iterator was the privileged part. */
-	c = drop_capabilities();
+	c = drop_capabilities(false);
 	if (c)
 		pr_warn("could not drop capabilities: %s", strerror(-c));
 	threads = calloc(MAX_THREADS, sizeof(*threads));

@@ -69,6 +69,15 @@ out:
 	return ret;
 }
 
+/* --live probes the C allocator: a process that just exec'd may not have
+ * mapped its libc yet (the interpreter is found before the loader runs). */
+static bool ready(struct session *s, pid_t pid)
+{
+	struct proc_mapping m;
+
+	return !s->o.mem.live_min || !malloc_lib(pid, &m);
+}
+
 /*
  * mem: collection probes (and allocator probes) in the interpreter's ELF,
  * --live probes in its C allocator. Each file is opened as the process
@@ -169,6 +178,7 @@ const struct feature feature_mem = {
 	.name = "memory",
 	.wanted = wanted,
 	.configure = configure,
+	.ready = ready,
 	.attach = attach,
 	.event = event,
 };

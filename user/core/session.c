@@ -380,8 +380,9 @@ static int start(struct session *s)
 		targets_scan(s);
 	for (int i = 0; i < s->o.npids; i++)
 		targets_detect(s, s->o.pids[i], TARGETS_RETRY_MAX, false);
-	/* Everything privileged is set up: keep only what reading needs. */
-	ret = drop_capabilities();
+	/* Everything privileged is set up: keep only what reading needs, and
+	 * what probing the processes found from now on needs. */
+	ret = drop_capabilities((s->o.async.on && s->o.async.steps) || s->o.mem.on);
 	if (ret)
 		pr_warn("could not drop capabilities: %s", strerror(-ret));
 	ret = profiler__start(s->prof);

@@ -59,6 +59,9 @@ struct feature {
 	/* set in session_open when the options ask for the feature */
 	bool (*wanted)(const struct session_opts *o);
 	void (*configure)(struct session *s, struct profiler_opts *po);
+	/* may a Python process found now be attached to, or should the
+	 * session look again (a young process still mapping its libraries)? */
+	bool (*ready)(struct session *s, pid_t pid);
 	void (*attach)(struct session *s, struct tracked *t);
 	void (*tick)(struct session *s); /* about once a second */
 	/* a record of type (enum event_type); returns true if handled */

@@ -199,6 +199,16 @@ static void announce(struct session *s, struct tracked *t)
 	SINKS_CALL(s, found, &st);
 }
 
+/* Every feature can attach now (a young process may still be mapping the
+ * libraries a feature probes). */
+static bool features_ready(struct session *s, pid_t pid)
+{
+	for (int i = 0; i < s->nfeatures; i++)
+		if (s->features[i]->ready && !s->features[i]->ready(s, pid))
+			return false;
+	return true;
+}
+
 /* An unsupported build is counted in BPF (runtime 0): its samples show as
  * drops. */
 static void unsupported(struct session *s, pid_t pid, const char *why)
@@ -248,6 +258,15 @@ bool targets_detect(struct session *s, pid_t pid, int tries, bool execed)
 	if (ret) {
 		pr_debug("process %d: %s", pid, err);
 		return true;
+	}
+	if (!features_ready(s, pid)) {
+		long long age = procfs_age_ms(pid);
+
+		if (tries < TARGETS_RETRY_MAX &&
+		    (execed || (age >= 0 && age < YOUNG_MS))) {
+			pending_add(s, pid, tries + 1, execed);
+			return false;
+		}
 	}
 	if (!t && !(t = tracked_new(s, pid)))
 		return true;

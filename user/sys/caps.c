@@ -30,7 +30,7 @@ static int last_cap(void)
 	return n < 63 ? n : 63;
 }
 
-int drop_capabilities(void)
+int drop_capabilities(bool keep_admin)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = {};
@@ -39,8 +39,9 @@ int drop_capabilities(void)
 	unsigned long long want = 0;
 	int last = last_cap();
 
-	if (last < CAP_CHECKPOINT_RESTORE)
-		keep[6] = CAP_SYS_ADMIN; /* map_files before Linux 5.9 */
+	/* map_files before Linux 5.9; uprobes placed after setup */
+	if (last < CAP_CHECKPOINT_RESTORE || keep_admin)
+		keep[6] = CAP_SYS_ADMIN;
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		if (keep[i] >= 0 && keep[i] <= last)
 			want |= 1ULL << keep[i];

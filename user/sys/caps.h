@@ -3,6 +3,8 @@
 #define PYROGRAPH_CAPS_H
 
 #include <linux/capability.h>
+#include <stdbool.h>
+#include <stdbool.h>
 
 /* Older kernel headers lack the capabilities split out of CAP_SYS_ADMIN. */
 #ifndef CAP_PERFMON
@@ -41,10 +43,14 @@ int check_privileges(void);
  * CAP_DAC_READ_SEARCH and CAP_DAC_OVERRIDE (targets' files, the output
  * directory). Everything else leaves the effective, permitted, inheritable,
  * ambient and bounding sets, and no_new_privs is set. A kernel without
- * CAP_CHECKPOINT_RESTORE (< 5.9) keeps CAP_SYS_ADMIN for map_files.
- * Returns 0 or a negative errno (the caller warns and goes on).
+ * CAP_CHECKPOINT_RESTORE (< 5.9) keeps CAP_SYS_ADMIN for map_files, and so
+ * does keep_admin: a session that places uprobes in processes it finds
+ * later (task steps, collections, allocators) needs it, since the kernel
+ * refuses uprobe perf events without it (EACCES with CAP_PERFMON and
+ * CAP_BPF alone, measured on 6.18). Returns 0 or a negative errno (the
+ * caller warns and goes on).
  */
-int drop_capabilities(void);
+int drop_capabilities(bool keep_admin);
 
 /*
  * Checks what BPF profiling needs (privileges, kernel BTF) and prints one
