@@ -27,6 +27,53 @@ struct {
 	__type(value, struct cpu_time);
 } cpu_time SEC(".maps");
 
+/* Stacks counted in the kernel (see struct stack_key); resized by
+ * userspace (--stack-map), which drains and trims it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct stack_key);
+	__type(value, __u64);
+} stack_counts SEC(".maps");
+
+/*
+ * A sample whose stack was seen before is only counted; a new one is sent
+ * with its key's hash, then counted from the next sample on. Returns the
+ * STAT_T_* bucket of the sample (0: sent).
+ */
+static __always_inline __u32 count_or_emit(void *ctx, struct walk_scratch *s,
+					   const struct py_proc *proc, __u64 id,
+					   __u64 tstate, __u32 flags)
+{
+	struct stack_key k = {};
+	__u64 zero = 0, *count;
+	__u32 n = py_walk_stack(s, proc, tstate, &flags), why;
+
+	if (!n)
+		return (flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
+						     STAT_T_NO_FRAMES;
+	k.hash = s->hash;
+	k.pid = id >> 32;
+	k.tid = count_tid ? (__u32)id : 0;
+	k.flags = flags & (SAMPLE_TRUNCATED | SAMPLE_READ_ERROR);
+	count = bpf_map_lookup_elem(&stack_counts, &k);
+	if (count) {
+		*count += 1; /* this CPU's slot: no atomics */
+		if (flags & SAMPLE_READ_ERROR)
+			stat_inc(STAT_PARTIAL);
+		if (flags & SAMPLE_TRUNCATED)
+			stat_inc(STAT_TRUNCATED);
+		return STAT_T_COUNTED;
+	}
+	s->ev.stack_hash = k.hash;
+	why = emit_walked(ctx, s, n, EV_SAMPLE, id, flags | SAMPLE_NEW_STACK, false);
+	/* counted from the next sample on, once userspace has this one */
+	if (!why && bpf_map_update_elem(&stack_counts, &k, &zero, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&stack_counts, &k))
+		stat_inc(STAT_COUNT_FULL);
+	return why;
+}
+
 /* Does tstate hold the GIL right now? */
 static __always_inline bool holds_gil(const struct py_proc *proc, __u64 tstate)
 {
@@ -110,9 +157,12 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	s->ev.weight_ns = weight;
-	why = emit_stack(ctx, s, proc, EV_SAMPLE, id, tstate,
-			 flags | (arch_perf_user_mode(ctx) ? 0 : SAMPLE_KERNEL),
-			 want_kstack);
+	flags |= arch_perf_user_mode(ctx) ? 0 : SAMPLE_KERNEL;
+	if (count_stacks)
+		why = count_or_emit(ctx, s, proc, id, tstate, flags);
+	else
+		why = emit_stack(ctx, s, proc, EV_SAMPLE, id, tstate, flags,
+				 want_kstack);
 	stat_inc(why ?: STAT_T_EMITTED);
 	return 0;
 }

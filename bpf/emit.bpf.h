@@ -40,25 +40,19 @@ static long ucopy_step(__u32 i, void *data)
 }
 
 /*
- * Walks the current thread's Python stack and sends it as one event of the
- * given type, with what the thread was doing in the kernel and, for
- * --native, its user registers and stack. Returns 0, or the STAT_T_*
- * bucket that explains why nothing was sent.
+ * Sends the n frames just walked into s as one event of the given type,
+ * with what the thread was doing in the kernel and, for --native, its user
+ * registers and stack. Returns 0, or STAT_T_RINGBUF_FULL.
  */
-static __always_inline __u32 emit_stack(void *ctx, struct walk_scratch *s,
-					const struct py_proc *proc, __u32 type,
-					__u64 id, __u64 tstate, __u32 flags,
-					bool kstack)
+static __always_inline __u32 emit_walked(void *ctx, struct walk_scratch *s,
+					 __u32 n, __u32 type, __u64 id,
+					 __u32 flags, bool kstack)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	__u32 n, ulen = 0;
+	__u32 ulen = 0;
 	long sz, ks;
 
-	n = py_walk_stack(s, proc, tstate, &flags);
-	if (!n)
-		return (flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
-						     STAT_T_NO_FRAMES;
 	s->ev.type = type;
 	s->ev.pid = id >> 32;
 	s->ev.tid = (__u32)id;
@@ -106,6 +100,24 @@ static __always_inline __u32 emit_stack(void *ctx, struct walk_scratch *s,
 	if (flags & SAMPLE_TRUNCATED)
 		stat_inc(STAT_TRUNCATED);
 	return 0;
+}
+
+/*
+ * Walks the current thread's Python stack and sends it (emit_walked).
+ * Returns 0, or the STAT_T_* bucket that explains why nothing was sent.
+ */
+static __always_inline __u32 emit_stack(void *ctx, struct walk_scratch *s,
+					const struct py_proc *proc, __u32 type,
+					__u64 id, __u64 tstate, __u32 flags,
+					bool kstack)
+{
+	__u32 n = py_walk_stack(s, proc, tstate, &flags);
+
+	if (!n)
+		return (flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
+						     STAT_T_NO_FRAMES;
+	s->ev.stack_hash = 0;
+	return emit_walked(ctx, s, n, type, id, flags, kstack);
 }
 
 /*

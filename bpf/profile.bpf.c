@@ -53,6 +53,12 @@ const volatile bool loops_reap = false;
 /* EV_STEP for every task step: the agent's metrics use only the resumes
  * (await latency), so it does not have them sent. */
 const volatile bool step_events = true;
+/* CPU samples of stacks seen before are counted in the kernel, not sent
+ * (only when no consumer needs each sample: no time order, no weights,
+ * no kernel or native frames). */
+const volatile bool count_stacks = false;
+/* ... per thread (--threads): the key holds the tid. */
+const volatile bool count_tid = false;
 /* pyrograph mem --allocations: one sample per this many bytes, on average. */
 const volatile __u64 alloc_period = 512 * 1024;
 /* pyrograph mem --live: C allocations of at least this many bytes are

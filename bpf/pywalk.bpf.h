@@ -23,6 +23,7 @@ struct walk_scratch {
 	__u8 ustack_tail[MAX_USTACK];
 	__u8 chunk[FRAME_CHUNK];
 	__u8 codebuf[TAG_CHUNK];
+	__u64 hash; /* of the frames walked (stacks counted in the kernel) */
 };
 
 /*
@@ -125,6 +126,7 @@ struct walk_ctx {
 	struct walk_scratch *s;
 	const struct py_proc *proc;
 	__u64 frame;
+	__u64 hash;
 	__u32 n;
 	__u32 flags;
 };
@@ -250,6 +252,11 @@ static long walk_step(__u32 i, void *data)
 			f->instr |= PY_INSTR_ENTRY;
 		f->tag = tag;
 		c->n = n + 1;
+		/* the frame as userspace resolves it: the eval-loop entry bit
+		 * (set on it later, by a shim frame) does not change its line */
+		c->hash = (c->hash ^ code) * 0x100000001b3ULL;
+		c->hash = (c->hash ^ ((__u64)tag << 32 | (f->instr & ~PY_INSTR_ENTRY))) *
+			  0x100000001b3ULL;
 	}
 	c->frame = prev;
 	return 0;
@@ -264,7 +271,7 @@ static __noinline __u32 py_walk_stack(struct walk_scratch *s,
 				      __u32 *flags)
 {
 	const struct py_offsets *o = &proc->off;
-	struct walk_ctx c = { .s = s, .proc = proc };
+	struct walk_ctx c = { .s = s, .proc = proc, .hash = 0xcbf29ce484222325ULL };
 
 	c.frame = read_ptr(tstate + o->tstate_frame);
 	if (o->frame_link == PY_LINK_CFRAME && c.frame)
@@ -276,6 +283,7 @@ static __noinline __u32 py_walk_stack(struct walk_scratch *s,
 	if (c.frame && !(c.flags & SAMPLE_READ_ERROR))
 		c.flags |= SAMPLE_TRUNCATED;
 	*flags |= c.flags;
+	s->hash = c.hash ^ c.n;
 	return c.n;
 }
 

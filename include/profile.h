@@ -50,6 +50,23 @@ enum sample_flags {
 	SAMPLE_PREEMPTED = 1 << 4, /* EV_OFFCPU: still runnable (preempted) */
 	SAMPLE_GIL_WAIT = 1 << 5, /* EV_OFFCPU: blocked on a futex in the GIL */
 	SAMPLE_IN_LOOP = 1 << 6,  /* async: a loop thread inside an iteration */
+	SAMPLE_NEW_STACK = 1 << 7, /* counted stacks: seen for the first time;
+				    * the next ones are counted under
+				    * stack_hash in stack_counts */
+};
+
+/*
+ * Stacks counted in the kernel: a sample whose stack (code, instruction,
+ * tag of every frame; the process, the thread with --threads, the flags)
+ * was seen before only increments its count here; userspace drains the
+ * counts into the stacks it learnt from the first one.
+ */
+struct stack_key {
+	__u64 hash;  /* of the frames */
+	__u32 pid;   /* host tgid */
+	__u32 tid;   /* host tid with --threads, else 0 */
+	__u32 flags; /* SAMPLE_TRUNCATED | SAMPLE_READ_ERROR */
+	__u32 _pad;
 };
 
 /* Kernel frames kept per event (--kernel, and the reason of an off-CPU wait). */
@@ -88,6 +105,7 @@ struct sample_event {
 	struct user_regs regs;
 	__u32 ustack_len; /* bytes of user stack after frames[nframes] */
 	__u32 _pad;
+	__u64 stack_hash; /* SAMPLE_NEW_STACK: its key's hash */
 	/* innermost first; only nframes sent, then ustack_len bytes of stack
 	 * copied from regs.sp upwards */
 	struct py_frame frames[MAX_PY_FRAMES];
@@ -268,6 +286,9 @@ enum stat_idx {
 	STAT_LIVE_LOST,		/* ... not tracked: ring buffer full */
 	STAT_LIVE_FREE_LOST,	/* frees of tracked ones lost (ring buffer full):
 				 * userspace keeps counting them live */
+	STAT_T_COUNTED,		/* counted in stack_counts (a stack seen before) */
+	STAT_COUNT_FULL,	/* a new stack found stack_counts full: sent
+				 * as every sample of it will be (not lost) */
 	STAT_NR,
 };
 

@@ -423,3 +423,56 @@ def test_status_line_on_a_terminal(tmp):
     lines = re.findall(r"\[\s*([0-9.]+)s\] samples (\d+)  python (\d+)  processes (\d+)  drops (\d+)", text)
     assert len(lines) >= 2, text
     assert float(lines[-1][0]) >= 2.5 and int(lines[-1][2]) > 0 and lines[-1][3] == "1", lines
+
+
+def _summary(stderr):
+    """The accounting line's parts and the counting line's figures."""
+    acc = re.search(r"accounting: (\d+) samples = (\d+) Python \+ (\d+) other processes \+ "
+                    r"(\d+) threads without a Python thread state \+ (\d+) idle in native code \+ "
+                    r"(\d+) not holding the GIL \+ (\d+) outside event-loop iterations \+ "
+                    r"(\d+) dropped \+ (\d+) lost in userspace", stderr)
+    cnt = re.search(r"stacks counted in the kernel: (\d+) samples of (\d+) distinct stacks; "
+                    r"(\d+) new stacks sent while the map \((\d+)\) was full; "
+                    r"(\d+) samples of stacks not learnt", stderr)
+    assert acc and cnt, stderr
+    return [int(x) for x in acc.groups()], [int(x) for x in cnt.groups()]
+
+
+@pytest.mark.parametrize("stack_map", [None, 1])
+def test_stacks_counted_in_kernel(stack_map, tmp):
+    """Samples of a stack seen before are counted in the kernel and drained
+    into the stacks userspace learnt from the first one: the accounting
+    stays exact, the profile's total is the Python samples, and the split is
+    still the workload's. With a one-entry map every new stack after the
+    first finds it full: counted, and sent one by one instead."""
+    it = by_name("debian-3.11")
+    res = tmp / "real.json"
+    p = it.start("split.py", 12, 7.3, 0.7, res, "cpu")
+    out = tmp / "counted.txt"
+    try:
+        args = ["-p", p.pid, "-r", 1000, "-d", 6, "-o", out]
+        if stack_map:
+            args += ["--stack-map", stack_map]
+        r = record(args)
+        assert r.returncode == 0, r.stderr
+        p.wait(timeout=30)
+    finally:
+        stop(p)
+    acc, (counted, distinct, full, cap, unknown) = _summary(r.stderr)
+    ticks, py = acc[0], acc[1]
+    assert ticks == sum(acc[1:]), acc  # every tick in exactly one bucket
+    stacks = parse_collapsed(out.read_text())
+    assert sum(stacks.values()) == py, (sum(stacks.values()), py)
+    assert unknown == 0 and acc[-1] == 0, r.stderr
+    if stack_map:
+        assert cap == 1 and full >= 1, r.stderr
+        assert counted <= py, r.stderr
+    else:
+        # the stacks of a steady loop repeat: nearly all are counted
+        assert counted >= 0.9 * py and full == 0, r.stderr
+    real = json.loads(res.read_text())
+    real_hot = 100.0 * real["hot"] / (real["hot"] + real["cold"])
+    hot, cold = _share(stacks, p.pid)
+    # ~5000 samples: 3 points is over 4 binomial standard errors
+    assert hot + cold >= 2000 and abs(100.0 * hot / (hot + cold) - real_hot) <= 3.0, \
+        (hot, cold, real_hot)

@@ -209,7 +209,7 @@ static int a_sample(void *ctx, const struct session_sample *s)
 
 	if (!s->oncpu)
 		return wall && us ? profile_add(&a->prof, s->frames, s->n, us, 1) : 0;
-	return profile_add(&a->prof, s->frames, s->n, wall ? us : 1, 1);
+	return profile_add(&a->prof, s->frames, s->n, wall ? us : s->count, s->count);
 }
 
 /* Every second: the period's profiles, when due. */

@@ -95,7 +95,7 @@ static int hook_sample(void *ctx, const struct session_sample *s)
 		return 0;
 	key[0] = s->frames[s->nroot - 1];
 	key[1] = s->frames[s->n - 1];
-	return profile_add(&c->leaves, key, 2, 1, 1);
+	return profile_add(&c->leaves, key, 2, s->count, s->count);
 }
 
 /* Each process's hottest function by own samples, for the CPU rule. */

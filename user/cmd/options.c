@@ -12,7 +12,7 @@
 enum shared_id {
 	S_PID = 1000, S_ALL, S_CONTAINER, S_CGROUP, S_SUBPROC, S_DURATION,
 	S_RATE, S_QUIET, S_BUFFER, S_MAXPROCS, S_READY, S_THREADS, S_GROUP,
-	S_IDLE, S_GIL, S_NATIVE, S_KERNEL, S_VERBOSE, S_HELP,
+	S_IDLE, S_GIL, S_NATIVE, S_KERNEL, S_STACK_MAP, S_VERBOSE, S_HELP,
 };
 
 #define ALWAYS (~0U)
@@ -38,6 +38,7 @@ static const struct shared {
 	{ { "gil", 0, false, S_GIL }, OPT_WALL },
 	{ { "native", 'n', false, S_NATIVE }, OPT_NATIVE },
 	{ { "kernel", 0, false, S_KERNEL }, OPT_NATIVE },
+	{ { "stack-map", 0, true, S_STACK_MAP }, OPT_RATE },
 	{ { "verbose", 'v', false, S_VERBOSE }, ALWAYS },
 	{ { "help", 'h', false, S_HELP }, ALWAYS },
 };
@@ -183,6 +184,11 @@ static int shared_opt(struct session_opts *so, int id, const char *arg,
 		return 0;
 	case S_KERNEL:
 		so->kernel = true;
+		return 0;
+	case S_STACK_MAP:
+		if (parse_uint(arg, "--stack-map", 1, 1 << 22, &v))
+			return -EINVAL;
+		so->stack_map = (unsigned int)v;
 		return 0;
 	case S_VERBOSE:
 		log_verbosity = 2;

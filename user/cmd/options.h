@@ -19,7 +19,7 @@ enum opt_group {
 	OPT_TARGETS = 1 << 0,  /* -p PID, -a, --container, --cgroup, -- CMD */
 	OPT_SUBPROC = 1 << 1,  /* -s, --subprocesses */
 	OPT_DURATION = 1 << 2, /* -d, --duration */
-	OPT_RATE = 1 << 3,     /* -r, --rate */
+	OPT_RATE = 1 << 3,     /* -r, --rate; --stack-map */
 	OPT_QUIET = 1 << 4,    /* -q, --quiet */
 	OPT_BUFFER = 1 << 5,   /* --buffer-size MB */
 	OPT_MAXPROCS = 1 << 6, /* --max-procs N */

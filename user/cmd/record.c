@@ -47,7 +47,8 @@ static int rec_sample(void *ctx, const struct session_sample *s)
 		r->log_lost++;
 	if (!s->oncpu)
 		return us ? profile_add(&r->prof, s->frames, s->n, us, 1) : 0;
-	return profile_add(&r->prof, s->frames, s->n, r->timed ? us : 1, 1);
+	return profile_add(&r->prof, s->frames, s->n, r->timed ? us : s->count,
+			   s->count);
 }
 
 static void rec_done(void *ctx, const struct session_health *h)
@@ -112,7 +113,12 @@ static void usage(FILE *f)
 		"  -q, --quiet           no live status line\n"
 		"      --buffer-size MB  BPF ring buffer size (default 8)\n"
 		"      --max-procs N     Python processes tracked at once (default 4096)\n"
-		HELP_READY
+		"      --stack-map N     stacks counted in the kernel at once (default\n"
+		"                        16384): a sample of a stack seen before is only\n"
+		"                        counted there; beyond N new stacks are sent one\n"
+		"                        by one (and counted in the summary)\n"
+		"      --ready-fd FD     write \"ready\" to file descriptor FD and close it\n"
+		"                        once the probes are attached and sampling runs\n"
 		"  -v, --verbose         debug messages (libbpf, detection)\n"
 		"  -h, --help            this help\n"
 		"\n"
@@ -179,6 +185,7 @@ static int resolve_outputs(struct recorder *r)
 	}
 	if (!r->nouts)
 		r->outs[r->nouts++].path = NULL;
+	/* speedscope shows every sample in time order: none is counted away */
 	for (int i = 0; i < r->nouts; i++) {
 		enum out_format *f = &r->outs[i].fmt;
 
@@ -191,6 +198,8 @@ static int resolve_outputs(struct recorder *r)
 			*f = output_format_guess(r->outs[i].path);
 		if (!r->outs[i].path)
 			r->outs[i].path = default_path(*f);
+		if (*f == OUT_SPEEDSCOPE)
+			r->so.timeline = true;
 		if ((*f == OUT_PPROF || *f == OUT_SPEEDSCOPE) &&
 		    !strcmp(r->outs[i].path, "-") && isatty(STDOUT_FILENO)) {
 			pr_err("%s is not for a terminal: give a file with -o",

@@ -142,7 +142,7 @@ static int top_sample(void *ctx, const struct session_sample *s)
 	struct top *t = ctx;
 	struct func *leaf = NULL;
 	/* --idle/--gil: time on or off the CPU, as samples of the rate */
-	double w = t->so.offcpu || t->so.gil ? s->ns / 1e9 * t->hz : 1;
+	double w = t->so.offcpu || t->so.gil ? s->ns / 1e9 * t->hz : (double)s->count;
 
 	if (!s->oncpu && !(t->so.offcpu || t->so.gil))
 		return 0;

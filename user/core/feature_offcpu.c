@@ -39,6 +39,7 @@ static void deliver(void *ctx, uint32_t pid, uint32_t tid, const frame_id *stack
 		.start = start,
 		.ns = ns,
 		.oncpu = false,
+		.count = 1,
 		.in_loop = s->o.async.on, /* BPF sends only loop threads' */
 	};
 

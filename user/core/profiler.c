@@ -254,6 +254,11 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	if (o->stall_ns)
 		p->skel->rodata->stall_ns = o->stall_ns;
 	p->skel->rodata->gil_only = o->gil_only;
+	p->skel->rodata->count_stacks = o->count_stacks;
+	p->skel->rodata->count_tid = o->count_tid;
+	/* unused: no memory for it */
+	bpf_map__set_max_entries(p->skel->maps.stack_counts,
+				 !o->count_stacks ? 1 : o->stack_map ? o->stack_map : 16384);
 	p->skel->rodata->want_kstack = o->kstack;
 	p->skel->rodata->ustack_bytes =
 		o->ustack_bytes > MAX_USTACK ? MAX_USTACK : o->ustack_bytes;
@@ -704,3 +709,95 @@ void profiler__timing(const struct profiler *p, unsigned long long *period_ns,
 	*mean_hz = p->mean_hz;
 }
 
+
+/* One batch of the count map: keys and per-CPU values. */
+#define COUNT_BATCH 256
+
+static int counts_one_by_one(struct profiler *p, int fd, __u64 *vals,
+			     profiler_count_fn fn, void *ctx)
+{
+	struct stack_key key, next;
+	unsigned int max = bpf_map__max_entries(p->skel->maps.stack_counts);
+	int n = 0;
+
+	/* bounded: the map holds at most max keys */
+	for (unsigned int i = 0; i < max; i++) {
+		unsigned long long total = 0;
+
+		if (bpf_map_get_next_key(fd, i ? &key : NULL, &next))
+			break;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (int c = 0; c < p->ncpu; c++)
+			total += vals[c];
+		fn(ctx, &key, total);
+		n++;
+	}
+	return n;
+}
+
+int profiler__counts(struct profiler *p, profiler_count_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(p->skel->maps.stack_counts), n = 0, err = 0;
+	struct stack_key *keys = calloc(COUNT_BATCH, sizeof(*keys));
+	__u64 *vals = calloc((size_t)COUNT_BATCH * p->ncpu, sizeof(*vals));
+	struct stack_key in, out;
+	bool first = true;
+
+	if (!keys || !vals) {
+		n = -ENOMEM;
+		goto out;
+	}
+	/* in batches: a syscall per 256 stacks, not two per stack */
+	while (!err) {
+		__u32 count = COUNT_BATCH;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals,
+					   &count, NULL);
+		if (err && errno != ENOENT) {
+			if (first && (errno == EINVAL || errno == ENOTSUP)) {
+				n = counts_one_by_one(p, fd, vals, fn, ctx);
+				goto out;
+			}
+			n = -errno;
+			goto out;
+		}
+		for (__u32 i = 0; i < count; i++) {
+			unsigned long long total = 0;
+
+			for (int c = 0; c < p->ncpu; c++)
+				total += vals[(size_t)i * p->ncpu + c];
+			fn(ctx, &keys[i], total);
+			n++;
+		}
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return n;
+}
+
+long long profiler__forget_count(struct profiler *p, const struct stack_key *k)
+{
+	int fd = bpf_map__fd(p->skel->maps.stack_counts);
+	__u64 *vals = calloc(p->ncpu, sizeof(*vals));
+	long long total = -1;
+
+	if (vals && !bpf_map_lookup_and_delete_elem(fd, k, vals)) {
+		total = 0;
+		for (int c = 0; c < p->ncpu; c++)
+			total += vals[c];
+	} else {
+		bpf_map_delete_elem(fd, k);
+	}
+	free(vals);
+	return total;
+}
+
+unsigned int profiler__count_capacity(const struct profiler *p)
+{
+	return bpf_map__max_entries(p->skel->maps.stack_counts);
+}

@@ -34,6 +34,10 @@ struct profiler_opts {
 				      * tracked until freed (0: off) */
 	unsigned int live_max;	     /* ... at most this many at once */
 	bool no_sampler;       /* no CPU sampler (memory only) */
+	bool count_stacks;     /* CPU samples of stacks seen before counted in
+				* BPF (profiler__counts), not sent */
+	bool count_tid;	       /* ... per thread */
+	unsigned int stack_map; /* stacks counted at once (0: default) */
 };
 
 /*
@@ -93,6 +97,20 @@ int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
 			 bool allocations, const char *malloc_lib);
 int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
 			       unsigned long long lo, unsigned long long hi);
+/*
+ * Stacks counted in BPF: fn(ctx, key, total) for each, total the samples
+ * counted under key so far (all CPUs). Returns the keys walked or a
+ * negative errno.
+ */
+typedef void (*profiler_count_fn)(void *ctx, const struct stack_key *k,
+				  unsigned long long total);
+int profiler__counts(struct profiler *p, profiler_count_fn fn, void *ctx);
+/* Takes key k out of the counts (a process gone, a stack not seen lately);
+ * its next sample is sent again as new. Returns its total at that moment
+ * (read as it was deleted: no sample is lost in between), or -1. */
+long long profiler__forget_count(struct profiler *p, const struct stack_key *k);
+/* Entries the count map holds at most. */
+unsigned int profiler__count_capacity(const struct profiler *p);
 /* Sums the per-CPU counters. */
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
 /* How often the caller re-draws the periods (profiler__jitter). */

@@ -78,6 +78,7 @@ static unsigned long long sample_ns(const struct session *s,
 
 void session_deliver(struct session *s, const struct session_sample *ss)
 {
+	unsigned long long count = ss->oncpu ? ss->count : 1;
 	int lost = 0;
 
 	for (int i = 0; i < s->nsinks; i++)
@@ -85,15 +86,17 @@ void session_deliver(struct session *s, const struct session_sample *ss)
 		    s->sinks[i].sample(s->sinks[i].ctx, ss))
 			lost = 1;
 	if (lost)
-		s->lost_samples++;
+		s->lost_samples += count;
 	else if (ss->oncpu)
-		s->py_samples++;
+		s->py_samples += count;
 }
 
 static void on_sample(struct session *s, const struct sample_event *e,
 		      size_t size)
 {
-	struct session_sample ss = { .pid = e->pid, .tid = e->tid, .oncpu = true };
+	struct session_sample ss = {
+		.pid = e->pid, .tid = e->tid, .oncpu = true, .count = 1,
+	};
 	struct tracked *t;
 
 	if (e->nframes > MAX_PY_FRAMES ||
@@ -114,6 +117,9 @@ static void on_sample(struct session *s, const struct sample_event *e,
 	ss.in_loop = e->flags & SAMPLE_IN_LOOP;
 	t->samples++;
 	session_deliver(s, &ss);
+	/* its next samples are counted in the kernel under this stack */
+	if (e->flags & SAMPLE_NEW_STACK)
+		stackcount_learn(s, e, ss.frames, ss.n, ss.nroot);
 }
 
 static void on_proc_event(struct session *s, const struct pyproc_event *pe)
@@ -181,6 +187,15 @@ static int configure(struct session *s, struct profiler_opts *po)
 	po->kstack = o->kernel;
 	po->ustack_bytes = o->native ? MAX_USTACK : 0;
 	po->no_sampler = !o->cpu;
+	/* Samples of stacks seen before are counted in the kernel unless a
+	 * sink needs each of them: in time order, weighed, with kernel or
+	 * native frames, or inside event-loop iterations. */
+	po->count_stacks = o->cpu && !o->timeline && !o->offcpu && !o->gil &&
+			   !o->kernel && !o->native && !o->async.on && !o->mem.on;
+	po->count_tid = o->threads;
+	po->stack_map = o->stack_map;
+	if (po->count_stacks && stackcount_init(s))
+		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(all_features) / sizeof(all_features[0]); i++) {
 		if (!all_features[i]->wanted(o))
 			continue;
@@ -345,6 +360,7 @@ static int tick(struct session *s)
 			if (s->sinks[i].loop)
 				profiler__loops(s->prof, s->sinks[i].loop,
 						s->sinks[i].ctx);
+	stackcount_drain(s);
 	session_health(s, &h);
 	for (int i = 0; i < s->nsinks; i++)
 		if (s->sinks[i].tick && s->sinks[i].tick(s->sinks[i].ctx, &h))
@@ -507,6 +523,9 @@ static void finish(struct session *s)
 	s->drain_deadline = clock_mono_ns() + 5000000000ULL;
 	while (profiler__poll(s->prof, 0) > 0 && clock_mono_ns() < s->drain_deadline)
 		;
+	/* and what was counted in the kernel, now that every first sample of
+	 * a stack has been read */
+	stackcount_drain(s);
 	/* Threads still blocked now were off the CPU until now. */
 	for (int i = 0; i < s->nfeatures; i++)
 		if (s->features[i]->exit)
@@ -551,6 +570,7 @@ void session_close(struct session *s)
 	for (int i = 0; i < s->nfeatures; i++)
 		if (s->features[i]->close)
 			s->features[i]->close(s);
+	stackcount_free(s);
 	ksyms__free(s->ksyms);
 	unwinder_free(s->unwinder);
 	mixed_free();

@@ -54,6 +54,8 @@ struct session_opts {
 	/* stacks */
 	enum group_by group;
 	bool threads; /* a thread frame under each process */
+	bool timeline; /* a sink needs every sample in time order */
+	unsigned int stack_map; /* stacks counted in BPF at once (0: default) */
 	bool kernel;  /* kernel frames under the Python (and native) ones */
 	bool native;  /* native frames between the Python ones */
 	/* features */
@@ -100,6 +102,9 @@ struct session_sample {
 	pid_t pid, tid;
 	const frame_id *frames; /* root frames first */
 	uint32_t n, nroot;
+	/* on the CPU: how many samples of this stack this stands for (more
+	 * than one when they were counted in the kernel) */
+	unsigned long long count;
 	unsigned long long start, ns; /* ktime */
 	bool oncpu;
 	bool in_loop; /* async: a loop thread inside an iteration */

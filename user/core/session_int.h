@@ -10,6 +10,7 @@
 #include "sys/container.h"
 
 struct symcache;
+struct stackcount;
 struct offcpu;
 struct ksyms;
 struct unwinder;
@@ -91,6 +92,7 @@ struct session {
 	bool child_done;
 	frame_id *stack; /* the stack being built */
 	struct offcpu *offcpu;	/* feature_offcpu's open intervals */
+	struct stackcount *counts; /* stacks counted in BPF (stackcount.c) */
 	struct ksyms *ksyms;
 	struct unwinder *unwinder;
 	/* frames every stack may need, interned once */
@@ -142,6 +144,16 @@ frame_id stackbuild_python_frame(struct session *s, struct tracked *t,
 				 const struct py_frame *f);
 /* Hands a sample to the sinks (and counts it). */
 void session_deliver(struct session *s, const struct session_sample *ss);
+
+/* core/stackcount.c: stacks counted in the kernel. */
+int stackcount_init(struct session *s);
+void stackcount_free(struct session *s);
+/* A sample sent as new: its key now stands for these frames. */
+void stackcount_learn(struct session *s, const struct sample_event *e,
+		      const frame_id *f, uint32_t n, uint32_t nroot);
+/* The counts since the last drain, to the sinks. */
+int stackcount_drain(struct session *s);
+void stackcount_summary(struct session *s, unsigned long long full);
 
 /* core/summary.c */
 void summary_status_line(struct session *s, bool final);

@@ -80,6 +80,7 @@ void session_print_summary(struct session *s)
 			s->stalls, st[STAT_STALL_LOST], st[STAT_LOOP_FULL]);
 	if (s->o.offcpu || s->o.gil || s->o.async.on)
 		print_offcpu(s, st);
+	stackcount_summary(s, st[STAT_COUNT_FULL]);
 	if (st[STAT_PARTIAL] || s->unresolved_frames)
 		fprintf(stderr,
 			"pyrograph: %llu stacks broke off at an unreadable frame ([unreadable frames]); %llu frames could not be resolved\n",
