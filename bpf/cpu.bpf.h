@@ -37,41 +37,41 @@ struct {
 } stack_counts SEC(".maps");
 
 /*
- * A sample whose stack was seen before is only counted; a new one is sent
- * with its key's hash, then counted from the next sample on. Returns the
- * STAT_T_* bucket of the sample (0: sent).
+ * A sample whose stack was seen before is only counted (true); a new one
+ * is to be sent with its key's hash and SAMPLE_NEW_STACK (false), and
+ * counted from the next sample on (count_new).
  */
-static __always_inline __u32 count_or_emit(void *ctx, struct walk_scratch *s,
-					   const struct py_proc *proc, __u64 id,
-					   __u64 tstate, __u32 flags)
+static __always_inline bool counted(struct walk_scratch *s, struct stack_key *k,
+				    __u64 id, __u32 *flags)
 {
-	struct stack_key k = {};
-	__u64 zero = 0, *count;
-	__u32 n = py_walk_stack(s, proc, tstate, &flags), why;
+	__u64 *count;
 
-	if (!n)
-		return (flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
-						     STAT_T_NO_FRAMES;
-	k.hash = s->hash;
-	k.pid = id >> 32;
-	k.tid = count_tid ? (__u32)id : 0;
-	k.flags = flags & (SAMPLE_TRUNCATED | SAMPLE_READ_ERROR);
-	count = bpf_map_lookup_elem(&stack_counts, &k);
+	k->hash = s->hash;
+	k->pid = id >> 32;
+	k->tid = count_tid ? (__u32)id : 0;
+	k->flags = *flags & (SAMPLE_TRUNCATED | SAMPLE_READ_ERROR);
+	count = bpf_map_lookup_elem(&stack_counts, k);
 	if (count) {
 		*count += 1; /* this CPU's slot: no atomics */
-		if (flags & SAMPLE_READ_ERROR)
+		if (*flags & SAMPLE_READ_ERROR)
 			stat_inc(STAT_PARTIAL);
-		if (flags & SAMPLE_TRUNCATED)
+		if (*flags & SAMPLE_TRUNCATED)
 			stat_inc(STAT_TRUNCATED);
-		return STAT_T_COUNTED;
+		return true;
 	}
-	s->ev.stack_hash = k.hash;
-	why = emit_walked(ctx, s, n, EV_SAMPLE, id, flags | SAMPLE_NEW_STACK, false);
-	/* counted from the next sample on, once userspace has this one */
-	if (!why && bpf_map_update_elem(&stack_counts, &k, &zero, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&stack_counts, &k))
+	s->ev.stack_hash = k->hash;
+	*flags |= SAMPLE_NEW_STACK;
+	return false;
+}
+
+/* A new stack was sent: count it from the next sample on. */
+static __always_inline void count_new(const struct stack_key *k)
+{
+	__u64 zero = 0;
+
+	if (bpf_map_update_elem(&stack_counts, k, &zero, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&stack_counts, k))
 		stat_inc(STAT_COUNT_FULL);
-	return why;
 }
 
 /* Does tstate hold the GIL right now? */
@@ -94,8 +94,9 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	struct walk_scratch *s;
 	struct py_proc *proc;
 	__u64 tstate, now = bpf_ktime_get_ns(), weight = 0;
+	struct stack_key k = {};
 	struct cpu_time *ct;
-	__u32 zero = 0, flags = 0;
+	__u32 zero = 0, flags = 0, n;
 
 	if (!tgid)
 		return 0; /* idle */
@@ -157,12 +158,23 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	s->ev.weight_ns = weight;
+	s->ev.stack_hash = 0;
 	flags |= arch_perf_user_mode(ctx) ? 0 : SAMPLE_KERNEL;
-	if (count_stacks)
-		why = count_or_emit(ctx, s, proc, id, tstate, flags);
-	else
-		why = emit_stack(ctx, s, proc, EV_SAMPLE, id, tstate, flags,
-				 want_kstack);
+	/* one walk and one send in this program: the verifier walks each
+	 * path through them once */
+	n = py_walk_stack(s, proc, tstate, &flags);
+	if (!n) {
+		stat_inc((flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
+						       STAT_T_NO_FRAMES);
+		return 0;
+	}
+	if (count_stacks && counted(s, &k, id, &flags)) {
+		stat_inc(STAT_T_COUNTED);
+		return 0;
+	}
+	why = emit_walked(ctx, s, n, EV_SAMPLE, id, flags, want_kstack);
+	if (count_stacks && !why)
+		count_new(&k);
 	stat_inc(why ?: STAT_T_EMITTED);
 	return 0;
 }

@@ -223,6 +223,8 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		free(p);
 		return -EINVAL;
 	}
+	unsigned long long t0 = clock_mono_ns(), t1, t2, t3;
+
 	p->skel = profile_bpf__open();
 	if (!p->skel) {
 		err = -errno;
@@ -297,12 +299,14 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
 
+	t1 = clock_mono_ns();
 	err = profile_bpf__load(p->skel);
 	if (err) {
 		pr_err("failed to load the BPF program (%s); run with -v for the verifier log",
 		       strerror(-err));
 		goto fail;
 	}
+	t2 = clock_mono_ns();
 	err = profile_bpf__attach(p->skel);
 	if (err) {
 		pr_err("failed to attach the process tracepoints: %s",
@@ -318,9 +322,13 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	}
 	/* mem alone watches memory, not the CPU: no sampler (check, which
 	 * times event loops too, needs it for the stacks of stalls). */
+	t3 = clock_mono_ns();
 	err = o->no_sampler ? 0 : open_perf_events(p);
 	if (err)
 		goto fail;
+	pr_debug("BPF: open %.1f ms, load (verifier) %.1f ms, attach %.1f ms, perf events %.1f ms",
+		 (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6,
+		 (clock_mono_ns() - t3) / 1e6);
 	*out = p;
 	return 0;
 fail:

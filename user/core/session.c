@@ -392,8 +392,13 @@ static int start(struct session *s)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	s->running = true;
-	if (s->o.all)
+	if (s->o.all) {
+		unsigned long long t0 = clock_mono_ns();
+
 		targets_scan(s);
+		pr_debug("/proc scan: %.1f ms, %u Python processes",
+			 (clock_mono_ns() - t0) / 1e6, s->nprocs_seen);
+	}
 	for (int i = 0; i < s->o.npids; i++)
 		targets_detect(s, s->o.pids[i], TARGETS_RETRY_MAX, false);
 	/* Everything privileged is set up: keep only what reading needs, and
