@@ -294,7 +294,20 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		bpf_map__set_max_entries(p->skel->maps.live, 1);
 		bpf_map__set_max_entries(p->skel->maps.live_calls, 1);
 	}
-	bpf_map__set_max_entries(p->skel->maps.mem_last, o->max_procs);
+	bpf_map__set_max_entries(p->skel->maps.mem_last, o->mem ? o->max_procs : 1);
+	/* maps of features not in use hold nothing: no memory for them */
+	if (!o->loops) {
+		bpf_map__set_max_entries(p->skel->maps.loops, 1);
+		bpf_map__set_max_entries(p->skel->maps.steps, 1);
+		bpf_map__set_max_entries(p->skel->maps.suspended_map, 1);
+		bpf_map__set_max_entries(p->skel->maps.asyncio_text, 1);
+	}
+	if (!(o->offcpu || o->gil_only || o->loops))
+		bpf_map__set_max_entries(p->skel->maps.offcpu_start, 1);
+	if (!o->mem) {
+		bpf_map__set_max_entries(p->skel->maps.gc_runs, 1);
+		bpf_map__set_max_entries(p->skel->maps.alloc_left, 1);
+	}
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
