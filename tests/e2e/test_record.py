@@ -236,6 +236,40 @@ def test_no_such_pid(tmp):
     assert r.stderr.strip() == "pyrograph: no such process: 4000000"
 
 
+def test_existing_pid_never_called_missing(tmp):
+    """PID 1 exists: whatever keeps it from being profiled (not CPython, or
+    its maps unreadable, as for this VM's init), it is not 'no such
+    process', and the line says which process and why."""
+    r = record(["-p", 1, "-d", 1, "-o", tmp / "x.txt"])
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no such process" not in lines[0] and "process 1 " in lines[0], \
+        r.stderr
+    unreadable = not os.access("/proc/1/maps", os.R_OK)
+    try:
+        open("/proc/1/maps").close()
+    except PermissionError:
+        unreadable = True
+    assert ("cannot read what process 1 maps" in lines[0]) == unreadable, (unreadable, lines)
+
+
+def test_pid_caught_before_its_exec(tmp):
+    """`python3 app.py & pyrograph record -p $!` can catch the shell before
+    it execs CPython: record waits up to 2 s of the process's life for it."""
+    it = by_name("debian-3.11")
+    script = it.workload_path("nested.py")
+    sh = subprocess.Popen(["sh", "-c", "sleep 0.5; exec %s %s 8" % (it.python, script)],
+                          stdout=subprocess.DEVNULL)
+    out = tmp / "late.txt"
+    try:
+        r = record(["-p", sh.pid, "-d", 3, "-o", out])
+    finally:
+        stop(sh)
+    assert r.returncode == 0, r.stderr
+    stacks = pid_stacks(parse_collapsed(out.read_text()), sh.pid)
+    assert any("level_three" in s for s in stacks), (stacks, r.stderr)
+
+
 def test_not_root(tmp):
     os.chmod(tmp, 0o777)
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",

@@ -374,7 +374,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (check_privileges())
 		return 1;
-	if (pyproc_detect(pid, &info, err, sizeof(err))) {
+	if (pyproc_detect_young(pid, &info, err, sizeof(err))) {
 		pr_err("%s", err);
 		return 1;
 	}

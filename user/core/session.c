@@ -254,10 +254,11 @@ static int check_pids(const struct session_opts *o)
 	for (int i = 0; i < o->npids; i++) {
 		struct pyproc_info info;
 		char err[512];
+		int ret = pyproc_detect_young(o->pids[i], &info, err, sizeof(err));
 
-		if (pyproc_detect(o->pids[i], &info, err, sizeof(err))) {
+		if (ret) {
 			pr_err("%s", err);
-			return -ESRCH;
+			return ret == -ESRCH ? -ESRCH : -EINVAL;
 		}
 	}
 	return 0;

@@ -284,10 +284,20 @@ int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen)
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		exe[n - 10] = '\0';
 
-	if (procfs_maps_open(&it, pid)) {
+	ret = procfs_maps_open(&it, pid);
+	if (ret == -ENOENT || ret == -ESRCH) {
 		snprintf(err, errlen, "no such process: %d", pid);
 		return -ESRCH;
 	}
+	if (ret) {
+		/* it exists (PID 1 of a VM's init, another pid namespace's
+		 * protected process...), but what it maps cannot be read */
+		snprintf(err, errlen,
+			 "cannot read what process %d maps (/proc/%d/maps: %s): it cannot be profiled from here",
+			 pid, pid, strerror(-ret));
+		return -EACCES;
+	}
+	ret = -ENOEXEC;
 	/* First mapping (offset 0) of libpython and of the executable. */
 	cands = calloc(2, sizeof(*cands));
 	if (!cands) {
@@ -340,4 +350,17 @@ int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen)
 	if (!ret)
 		pyproc_cmdline(pid, out->cmd, sizeof(out->cmd));
 	return ret;
+}
+
+int pyproc_detect_young(pid_t pid, struct pyproc_info *out, char *err,
+			size_t errlen)
+{
+	for (;;) {
+		int ret = pyproc_detect(pid, out, err, errlen);
+		long long age = procfs_age_ms(pid);
+
+		if (ret != -ENOEXEC || age < 0 || age >= 2000)
+			return ret;
+		usleep(20000);
+	}
 }

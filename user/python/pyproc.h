@@ -27,6 +27,15 @@ struct pyproc_info {
  */
 int pyproc_detect(pid_t pid, struct pyproc_info *out, char *err, size_t errlen);
 
+/*
+ * The same, for a process named on the command line: one that is not
+ * CPython yet but young (`python3 app.py &` then `-p $!` can catch the
+ * shell or a launcher before its exec) is given what a young process gets
+ * under -a, up to 2 s of its life to become one.
+ */
+int pyproc_detect_young(pid_t pid, struct pyproc_info *out, char *err,
+			size_t errlen);
+
 /* Fills the tag_* fields of p from its offsets (see include/pytag.h). */
 int pyproc_set_tag_layout(struct py_proc *p);
 
