@@ -25,7 +25,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUSY = "import sys,time\nend=time.monotonic()+float(sys.argv[1])\nwhile time.monotonic()<end: sum(range(500))\n"
-MAPS = ("procs", "targets", "seen", "tstate_cache", "offcpu_start")
+MAPS = ("procs", "targets", "seen", "tstate_cache", "offcpu_start", "stack_counts")
+# where the pid or tid sits in each map's key: stack_counts' key is
+# struct stack_key (a 64-bit hash, then the pid)
+KEY_AT = {"stack_counts": 8}
 COLS = MAPS + tuple("stale_" + m for m in MAPS)
 
 
@@ -45,12 +48,14 @@ def caught_usr1(pid):
     return False
 
 
-def entry_key(e):
-    """The u32 key (a pid or tid) of one `bpftool -j map dump` entry."""
+def entry_key(e, at=0):
+    """The u32 pid or tid at byte at of one `bpftool -j map dump` entry's key."""
     k = e.get("key")
     if isinstance(k, list):  # bytes as hex strings, little-endian
-        return int.from_bytes(bytes(int(b, 16) for b in k[:4]), "little")
+        return int.from_bytes(bytes(int(b, 16) for b in k[at:at + 4]), "little")
     f = e.get("formatted", {}).get("key")
+    if isinstance(f, dict):
+        f = f.get("pid")
     return f if isinstance(f, int) else None
 
 
@@ -78,7 +83,7 @@ def map_entries(pid):
         except json.JSONDecodeError:
             out[m["name"]] = out["stale_" + m["name"]] = -1
             continue
-        keys = [entry_key(e) for e in entries]
+        keys = [entry_key(e, KEY_AT.get(m["name"], 0)) for e in entries]
         # re-checked once: an entry may be deleted just after its process
         stale = [k for k in keys if k is not None and not os.path.exists("/proc/%d" % k)]
         if stale:
@@ -86,7 +91,7 @@ def map_entries(pid):
             dump = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
                                   capture_output=True, text=True, timeout=60).stdout
             try:
-                again = {entry_key(e) for e in json.loads(dump or "[]")}
+                again = {entry_key(e, KEY_AT.get(m["name"], 0)) for e in json.loads(dump or "[]")}
             except json.JSONDecodeError:
                 again = set(stale)
             stale = [k for k in stale if k in again and not os.path.exists("/proc/%d" % k)]

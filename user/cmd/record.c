@@ -51,6 +51,14 @@ static int rec_sample(void *ctx, const struct session_sample *s)
 			   s->count);
 }
 
+static size_t rec_bytes(void *ctx, size_t *stacks)
+{
+	struct recorder *r = ctx;
+
+	*stacks = profile_count(&r->prof);
+	return profile_bytes(&r->prof) + (r->log ? samplelog__bytes(r->log) : 0);
+}
+
 static void rec_done(void *ctx, const struct session_health *h)
 {
 	struct recorder *r = ctx;
@@ -255,7 +263,7 @@ static int write_outputs(struct recorder *r, struct session *s)
 static int record_run(struct recorder *r)
 {
 	struct session_sink sink = {
-		.ctx = r, .sample = rec_sample, .done = rec_done,
+		.ctx = r, .sample = rec_sample, .done = rec_done, .bytes = rec_bytes,
 	};
 	struct session *s;
 	int ret;

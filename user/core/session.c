@@ -319,15 +319,27 @@ int session_add_sink(struct session *s, const struct session_sink *sink)
 	return 0;
 }
 
-/* kill -USR1: memory figures on stderr (scripts/soak.py reads them). */
+/*
+ * kill -USR1: one line of memory figures on stderr. The profile (the
+ * sinks' data, the frames and the counted stacks) grows with every
+ * distinct stack it records; the heap besides it must not (scripts/soak.py
+ * reads this line to tell the two apart).
+ */
 static void print_stats(struct session *s)
 {
 	struct mallinfo2 mi = mallinfo2();
+	size_t stacks = 0, bytes = frames_bytes(&s->ft) + stackcount_bytes(s);
 
+	for (int i = 0; i < s->nsinks; i++) {
+		size_t n = 0;
+
+		if (s->sinks[i].bytes)
+			bytes += s->sinks[i].bytes(s->sinks[i].ctx, &n);
+		stacks += n;
+	}
 	fprintf(stderr,
-		"pyrograph: stats: frames %zu, frame bytes %zu, heap in use %zu, processes %u live %u seen\n",
-		s->ft.n, frames_bytes(&s->ft), mi.uordblks + mi.hblkhd,
-		s->nprocs_live, s->nprocs_seen);
+		"pyrograph: stats: stacks %zu, profile bytes %zu, heap in use %zu, processes %u live %u seen\n",
+		stacks, bytes, mi.uordblks + mi.hblkhd, s->nprocs_live, s->nprocs_seen);
 }
 
 void session_health(struct session *s, struct session_health *h)

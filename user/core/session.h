@@ -180,6 +180,9 @@ struct session_sink {
 	int (*poll)(void *ctx);
 	/* the end: everything was handed over */
 	void (*done)(void *ctx, const struct session_health *h);
+	/* the heap the sink's data holds (what was asked for grows with
+	 * what runs) and its number of stacks, for kill -USR1 */
+	size_t (*bytes)(void *ctx, size_t *stacks);
 };
 
 struct session;

@@ -154,6 +154,7 @@ void stackcount_learn(struct session *s, const struct sample_event *e,
 /* The counts since the last drain, to the sinks. */
 int stackcount_drain(struct session *s);
 void stackcount_summary(struct session *s, unsigned long long full);
+size_t stackcount_bytes(struct session *s);
 
 /* core/summary.c */
 void summary_status_line(struct session *s, bool final);

@@ -229,3 +229,12 @@ void stackcount_summary(struct session *s, unsigned long long full)
 		sc->counted, sc->stacks.n, full, profiler__count_capacity(s->prof),
 		sc->unknown);
 }
+
+size_t stackcount_bytes(struct session *s)
+{
+	struct stackcount *sc = s->counts;
+
+	return sc ? stacks_bytes(&sc->stacks) + sc->cap * sizeof(*sc->e) +
+			    hashidx_bytes(&sc->ix) :
+		    0;
+}
