@@ -168,12 +168,14 @@ int py_sample(struct bpf_perf_event_data *ctx)
 						       STAT_T_NO_FRAMES);
 		return 0;
 	}
-	if (count_stacks && counted(s, &k, id, &flags)) {
+	/* a loop thread's sample inside an iteration goes to the stall it
+	 * belongs to: sent on its own */
+	if (count_stacks && !(flags & SAMPLE_IN_LOOP) && counted(s, &k, id, &flags)) {
 		stat_inc(STAT_T_COUNTED);
 		return 0;
 	}
 	why = emit_walked(ctx, s, n, EV_SAMPLE, id, flags, want_kstack);
-	if (count_stacks && !why)
+	if (count_stacks && !why && !(flags & SAMPLE_IN_LOOP))
 		count_new(&k);
 	stat_inc(why ?: STAT_T_EMITTED);
 	return 0;

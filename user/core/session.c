@@ -188,10 +188,11 @@ static int configure(struct session *s, struct profiler_opts *po)
 	po->ustack_bytes = o->native ? MAX_USTACK : 0;
 	po->no_sampler = !o->cpu;
 	/* Samples of stacks seen before are counted in the kernel unless a
-	 * sink needs each of them: in time order, weighed, with kernel or
-	 * native frames, or inside event-loop iterations. */
+	 * sink needs each of them: in time order, weighed, or with kernel or
+	 * native frames (samples inside event-loop iterations are always
+	 * sent: they belong to a stall). */
 	po->count_stacks = o->cpu && !o->timeline && !o->offcpu && !o->gil &&
-			   !o->kernel && !o->native && !o->async.on && !o->mem.on;
+			   !o->kernel && !o->native;
 	po->count_tid = o->threads;
 	po->stack_map = o->stack_map;
 	if (po->count_stacks && stackcount_init(s))
