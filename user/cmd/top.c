@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "model/array.h"
 #include "cmd/options.h"
 #include "sys/clock.h"
 #include "sys/log.h"
@@ -76,19 +77,12 @@ static frame_id function_key(struct top *t, frame_id id)
 /* Room in func_of for frame id. */
 static int grow_map(struct top *t, frame_id id)
 {
-	size_t cap = t->func_of_cap ? t->func_of_cap : 1024;
-	uint32_t *nf;
+	size_t old = t->func_of_cap;
 
-	if (id < t->func_of_cap)
-		return 0;
-	while (cap <= id)
-		cap *= 2;
-	nf = realloc(t->func_of, cap * sizeof(*nf));
-	if (!nf)
+	if (array_reserve(&t->func_of, &t->func_of_cap, (size_t)id + 1,
+			  sizeof(*t->func_of), 1024))
 		return -ENOMEM;
-	memset(nf + t->func_of_cap, 0, (cap - t->func_of_cap) * sizeof(*nf));
-	t->func_of = nf;
-	t->func_of_cap = cap;
+	memset(t->func_of + old, 0, (t->func_of_cap - old) * sizeof(*t->func_of));
 	return 0;
 }
 
@@ -107,15 +101,8 @@ static struct func *lookup(struct top *t, frame_id id)
 		if (!t->func_of[key]) {
 			if (t->n >= MAX_FUNCS)
 				return NULL;
-			if (t->n == t->cap) {
-				size_t cap = t->cap ? 2 * t->cap : 1024;
-				struct func *nf = realloc(t->f, cap * sizeof(*nf));
-
-				if (!nf)
-					return NULL;
-				t->f = nf;
-				t->cap = cap;
-			}
+			if (array_reserve(&t->f, &t->cap, t->n + 1, sizeof(*t->f), 1024))
+				return NULL;
 			t->f[t->n] = (struct func){ .key = key };
 			t->func_of[key] = (uint32_t)++t->n;
 		}

@@ -15,6 +15,7 @@
 
 #include "sys/log.h"
 #include "profile.skel.h"
+#include "model/array.h"
 #include "core/profiler.h"
 #include "sys/clock.h"
 
@@ -455,17 +456,10 @@ static bool has_links(const struct profiler *p, pid_t pid, int kind)
 /* Keeps l's links until the process goes (or destroys them on ENOMEM). */
 static int keep_links(struct profiler *p, struct pid_links *l)
 {
-	if (p->nsteps == p->cap_steps) {
-		size_t cap = p->cap_steps ? 2 * p->cap_steps : 16;
-		struct pid_links *n = realloc(p->steps, cap * sizeof(*n));
-
-		if (!n) {
-			while (l->n--)
-				bpf_link__destroy(l->l[l->n]);
-			return -ENOMEM;
-		}
-		p->steps = n;
-		p->cap_steps = cap;
+	if (array_reserve(&p->steps, &p->cap_steps, p->nsteps + 1, sizeof(*p->steps), 16)) {
+		while (l->n--)
+			bpf_link__destroy(l->l[l->n]);
+		return -ENOMEM;
 	}
 	p->steps[p->nsteps++] = *l;
 	return 0;

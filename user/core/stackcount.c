@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/session_int.h"
+#include "model/array.h"
 #include "model/stacks.h"
 #include "sys/clock.h"
 
@@ -72,15 +73,8 @@ static struct counted *find(struct stackcount *sc, const struct stack_key *k)
 
 static struct counted *add(struct stackcount *sc, const struct stack_key *k)
 {
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 1024;
-		struct counted *ne = realloc(sc->e, cap * sizeof(*ne));
-
-		if (!ne)
-			return NULL;
-		sc->e = ne;
-		sc->cap = cap;
-	}
+	if (array_reserve(&sc->e, &sc->cap, sc->n + 1, sizeof(*sc->e), 1024))
+		return NULL;
 	if (hashidx_insert(&sc->ix, key_hash(k), (uint32_t)sc->n))
 		return NULL;
 	sc->e[sc->n] = (struct counted){ .key = *k, .stack = -1 };

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/array.h"
 #include "model/folded.h"
 
 long folded_frames(struct frame_table *ft, const char *s, size_t len,
@@ -17,15 +18,8 @@ long folded_frames(struct frame_table *ft, const char *s, size_t len,
 		size_t flen = semi ? (size_t)(semi - s) : (size_t)(end - s);
 
 		if (flen) {
-			if (n == b->cap) {
-				size_t cap = b->cap ? 2 * b->cap : 256;
-				frame_id *nf = realloc(b->f, cap * sizeof(*nf));
-
-				if (!nf)
-					return -ENOMEM;
-				b->f = nf;
-				b->cap = cap;
-			}
+			if (array_reserve(&b->f, &b->cap, n + 1, sizeof(*b->f), 256))
+				return -ENOMEM;
 			b->f[n] = frames_parse(ft, s, flen, root);
 			if (b->f[n] == FRAME_NONE)
 				return -ENOMEM;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/array.h"
 #include "model/frames.h"
 
 static bool starts(const char *s, size_t len, const char *p)
@@ -235,15 +236,8 @@ frame_id frames_add(struct frame_table *t, const struct frame *f)
 		return (frame_id)id;
 	if (f->name == FRAME_NO_STR || t->n >= FRAME_NONE - 1)
 		return FRAME_NONE;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 1024;
-		struct frame *nf = realloc(t->f, cap * sizeof(*nf));
-
-		if (!nf)
-			return FRAME_NONE;
-		t->f = nf;
-		t->cap = cap;
-	}
+	if (array_reserve(&t->f, &t->cap, t->n + 1, sizeof(*t->f), 1024))
+		return FRAME_NONE;
 	t->f[t->n] = *f;
 	memset(t->f[t->n]._pad, 0, sizeof(t->f[t->n]._pad));
 	if (hashidx_insert(&t->ix, h, (uint32_t)t->n))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/array.h"
 #include "model/intern.h"
 
 struct key {
@@ -39,15 +40,8 @@ long intern_id(struct intern *t, const char *s, size_t len)
 		return id;
 	if (t->n >= UINT32_MAX - 1)
 		return -ENOMEM;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		char **ns = realloc(t->s, cap * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		t->s = ns;
-		t->cap = cap;
-	}
+	if (array_reserve(&t->s, &t->cap, t->n + 1, sizeof(*t->s), 256))
+		return -ENOMEM;
 	t->s[t->n] = strndup(s, len);
 	if (!t->s[t->n])
 		return -ENOMEM;

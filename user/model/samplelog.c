@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/array.h"
 #include "model/samplelog.h"
 
 /* Bounded: at 1000 Hz on 64 CPUs this is ~4 minutes; beyond it, later
@@ -106,15 +107,8 @@ static long thread_of(struct samplelog *l, const frame_id *f, uint32_t n, int ti
 	id = hashidx_find(&l->thix, h, thread_eq, &k);
 	if (id >= 0)
 		return id;
-	if (l->nth == l->thcap) {
-		size_t cap = l->thcap ? 2 * l->thcap : 64;
-		struct log_thread *nt = realloc(l->th, cap * sizeof(*nt));
-
-		if (!nt)
-			return -ENOMEM;
-		l->th = nt;
-		l->thcap = cap;
-	}
+	if (array_reserve(&l->th, &l->thcap, l->nth + 1, sizeof(*l->th), 64))
+		return -ENOMEM;
 	l->th[l->nth] = (struct log_thread){ k.roots, tid, thread_name(l, f, n, tid) };
 	if (!l->th[l->nth].name || hashidx_insert(&l->thix, h, (uint32_t)l->nth)) {
 		free(l->th[l->nth].name);
@@ -139,15 +133,8 @@ int samplelog__add(struct samplelog *l, const frame_id *f, uint32_t n, int tid,
 	st = stacks_add(&l->stacks, f + nroots, n - nroots);
 	if (st < 0)
 		return (int)st;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 4096;
-		struct log_entry *ne = realloc(l->e, cap * sizeof(*ne));
-
-		if (!ne)
-			return -ENOMEM;
-		l->e = ne;
-		l->cap = cap;
-	}
+	if (array_reserve(&l->e, &l->cap, l->n + 1, sizeof(*l->e), 4096))
+		return -ENOMEM;
 	l->e[l->n++] = (struct log_entry){
 		.start_ns = start_ns,
 		.dur_us = dur_ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(dur_ns / 1000),

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/array.h"
 #include "model/stacks.h"
 
 void stacks_init(struct stack_table *t)
@@ -41,23 +42,6 @@ long stacks_find(const struct stack_table *t, const frame_id *f, uint32_t n)
 	return hashidx_find(&t->ix, hash_u32s(f, n), stack_eq, &k);
 }
 
-static int reserve(void **p, size_t *cap, size_t need, size_t elem,
-		   size_t first)
-{
-	size_t ncap = *cap ? *cap : first;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	np = realloc(*p, ncap * elem);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
 
 long stacks_add(struct stack_table *t, const frame_id *f, uint32_t n)
 {
@@ -70,9 +54,9 @@ long stacks_add(struct stack_table *t, const frame_id *f, uint32_t n)
 	if (t->n >= UINT32_MAX - 1 ||
 	    /* room for one frame even for an empty stack: stacks_get()
 	     * never offsets a NULL pool */
-	    reserve((void **)&t->pool, &t->pool_cap, t->npool + (n ? n : 1),
+	    array_reserve(&t->pool, &t->pool_cap, t->npool + (n ? n : 1),
 		    sizeof(*t->pool), 4096) ||
-	    reserve((void **)&t->e, &t->cap, t->n + 1, sizeof(*t->e), 256))
+	    array_reserve(&t->e, &t->cap, t->n + 1, sizeof(*t->e), 256))
 		return -ENOMEM;
 	if (n)
 		memcpy(t->pool + t->npool, f, n * sizeof(*f));
@@ -174,7 +158,7 @@ int profile_add(struct profile *p, const frame_id *f, uint32_t n,
 
 	/* room for a new stack's weight first: a stack in the table always
 	 * has one */
-	if (reserve((void **)&p->w, &p->wcap, before + 1, sizeof(*p->w), 256))
+	if (array_reserve(&p->w, &p->wcap, before + 1, sizeof(*p->w), 256))
 		return -ENOMEM;
 	id = stacks_add(&p->st, f, n);
 	if (id < 0)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/array.h"
 #include "native/ksyms.h"
 
 struct ksym {
@@ -33,15 +34,8 @@ static int push(struct ksyms *ks, uint64_t addr, const char *name)
 {
 	size_t l = strlen(name) + 1;
 
-	if (ks->n == ks->cap) {
-		size_t cap = ks->cap ? ks->cap * 2 : 65536;
-		struct ksym *s = realloc(ks->syms, cap * sizeof(*s));
-
-		if (!s)
-			return -ENOMEM;
-		ks->syms = s;
-		ks->cap = cap;
-	}
+	if (array_reserve(&ks->syms, &ks->cap, ks->n + 1, sizeof(*ks->syms), 65536))
+		return -ENOMEM;
 	if (ks->nlen + l > ks->ncap) {
 		size_t cap = ks->ncap ? ks->ncap * 2 : 1 << 20;
 		char *s;

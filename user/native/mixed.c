@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/array.h"
 #include "model/hashidx.h"
 #include "native/mixed.h"
 
@@ -93,15 +94,8 @@ static void sym_keep(const struct sym_key *k, const struct native_frame *out)
 {
 	if (symtab_n >= SYMTAB_MAX)
 		symtab_clear();
-	if (symtab_n == symtab_cap) {
-		size_t cap = symtab_cap ? 2 * symtab_cap : 1024;
-		struct sym_entry *n = realloc(symtab, cap * sizeof(*n));
-
-		if (!n)
-			return;
-		symtab = n;
-		symtab_cap = cap;
-	}
+	if (array_reserve(&symtab, &symtab_cap, symtab_n + 1, sizeof(*symtab), 1024))
+		return;
 	if (hashidx_insert(&symtab_ix, sym_hash(k->pid, k->pc, k->caller),
 			   (uint32_t)symtab_n))
 		return;

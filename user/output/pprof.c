@@ -11,6 +11,7 @@
 
 #include "model/frames.h"
 #include "model/intern.h"
+#include "model/array.h"
 #include "output/pprof.h"
 
 #define MAX_FRAMES_PER_STACK 4096
@@ -112,15 +113,8 @@ static uint64_t pair_id(struct pairs *m, int64_t a, int64_t b, bool *fresh)
 	*fresh = false;
 	if (pos >= 0)
 		return (uint64_t)pos + 1;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 1024;
-		struct pair *ne = realloc(m->e, cap * sizeof(*ne));
-
-		if (!ne)
-			return 0;
-		m->e = ne;
-		m->cap = cap;
-	}
+	if (array_reserve(&m->e, &m->cap, m->n + 1, sizeof(*m->e), 1024))
+		return 0;
 	if (m->n >= UINT32_MAX - 1 || hashidx_insert(&m->ix, h, (uint32_t)m->n))
 		return 0;
 	m->e[m->n] = (struct pair){ a, b };

@@ -9,6 +9,7 @@
 #include "python/memread.h"
 #include "python/pystr.h"
 #include "python/symcache.h"
+#include "model/array.h"
 #include "model/frames.h"
 #include "model/hashidx.h"
 
@@ -120,15 +121,8 @@ static struct sym *sym_keep(struct symcache *sc, struct sym *s)
 {
 	if (sc->n >= SYMCACHE_MAX_ENTRIES)
 		symcache_clear(sc);
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 256;
-		struct sym *nt = realloc(sc->tab, cap * sizeof(*nt));
-
-		if (!nt)
-			return NULL;
-		sc->tab = nt;
-		sc->cap = cap;
-	}
+	if (array_reserve(&sc->tab, &sc->cap, sc->n + 1, sizeof(*sc->tab), 256))
+		return NULL;
 	if (hashidx_insert(&sc->ix, sym_hash(s->code, s->tag), (uint32_t)sc->n))
 		return NULL;
 	sc->tab[sc->n] = *s;

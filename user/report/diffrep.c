@@ -18,6 +18,7 @@
 #include "output/flamegraph.h"
 #include "output/output.h"
 #include "output/pprof_read.h"
+#include "model/array.h"
 #include "report/diffrep.h"
 
 #define LINE_MAX_BYTES (1 << 20) /* a longer line is skipped as malformed */
@@ -277,14 +278,11 @@ static long row_of(struct func_rows *r, struct frame_table *ft, frame_id id)
 	if (row < 0)
 		return row;
 	if ((size_t)row >= r->cap) {
-		size_t c = r->cap ? 2 * r->cap : 256;
-		struct func_row *nr = realloc(r->rows, c * sizeof(*nr));
+		size_t old = r->cap;
 
-		if (!nr)
+		if (array_reserve(&r->rows, &r->cap, (size_t)row + 1, sizeof(*r->rows), 256))
 			return -ENOMEM;
-		memset(nr + r->cap, 0, (c - r->cap) * sizeof(*nr));
-		r->rows = nr;
-		r->cap = c;
+		memset(r->rows + old, 0, (r->cap - old) * sizeof(*r->rows));
 	}
 	r->of_frame[id] = row + 1;
 	return row;
