@@ -408,14 +408,13 @@ static int check_opt(void *ctx, int id, const char *arg)
 	struct check_cmd *c = a->c;
 
 	switch (id) {
-	case C_FORMAT:
-		if (!strcmp(arg, "json")) {
-			c->json = true;
-		} else if (strcmp(arg, "text")) {
-			pr_err("unknown format '%s' (text, json)", arg);
-			return -EINVAL;
-		}
-		return 0;
+	case C_FORMAT: {
+		static const char *const fmts[] = { "text", "json" };
+		int i = parse_choice(arg, "format", fmts, 2);
+
+		c->json = i == 1;
+		return i < 0 ? i : 0;
+	}
 	case C_OUTPUT:
 		a->out = arg;
 		return 0;

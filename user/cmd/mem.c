@@ -215,14 +215,12 @@ static int mem_format(struct mem_cmd *c, const char *arg)
 		[MEM_FLAMEGRAPH] = "flamegraph", [MEM_COLLAPSED] = "collapsed",
 	};
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!strcmp(arg, names[i])) {
-			c->fmt = (enum mem_format)i;
-			return 0;
-		}
-	}
-	pr_err("unknown format '%s' (text, json, flamegraph, collapsed)", arg);
-	return -EINVAL;
+	int i = parse_choice(arg, "format", names, sizeof(names) / sizeof(names[0]));
+
+	if (i < 0)
+		return i;
+	c->fmt = (enum mem_format)i;
+	return 0;
 }
 
 static int mem_opt(void *ctx, int id, const char *arg)

@@ -86,18 +86,32 @@ int parse_uint(const char *s, const char *what, unsigned long lo,
 	return 0;
 }
 
+int parse_choice(const char *arg, const char *what, const char *const *names,
+		 size_t n)
+{
+	char list[256];
+	size_t pos = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(arg, names[i]))
+			return (int)i;
+	list[0] = '\0';
+	for (size_t i = 0; i < n && pos < sizeof(list); i++)
+		pos += snprintf(list + pos, sizeof(list) - pos, "%s%s", i ? ", " : "",
+				names[i]);
+	pr_err("unknown %s '%s' (%s)", what, arg, list);
+	return -EINVAL;
+}
+
 static int set_group(struct session_opts *so, const char *arg)
 {
-	if (!strcmp(arg, "container"))
-		so->group = GROUP_CONTAINER;
-	else if (!strcmp(arg, "process"))
-		so->group = GROUP_PROCESS;
-	else if (!strcmp(arg, "none"))
-		so->group = GROUP_NONE;
-	else {
-		pr_err("unknown --group-by '%s' (container, process, none)", arg);
-		return -EINVAL;
-	}
+	/* in enum group_by's order */
+	static const char *const names[] = { "container", "process", "none" };
+	int i = parse_choice(arg, "--group-by", names, 3);
+
+	if (i < 0)
+		return i;
+	so->group = (enum group_by)i;
 	return 0;
 }
 

@@ -78,6 +78,13 @@ int parse_time(const char *s, double unit_ns, double min_ns, double max_ns,
 int parse_uint(const char *s, const char *what, unsigned long lo,
 	       unsigned long hi, unsigned long *out);
 
+/*
+ * One of names[0..n) (-f FMT and the like): its index, or -EINVAL after
+ * saying "unknown WHAT 'ARG' (a, b, c)".
+ */
+int parse_choice(const char *arg, const char *what, const char *const *names,
+		 size_t n);
+
 /* The help lines of the shared options, for each command's usage. */
 #define HELP_TARGETS                                                              \
 	"Targets (default: -a):\n"                                                \
