@@ -156,7 +156,7 @@ static int make_root(struct session *s, struct tracked *t)
 
 static bool selected(const struct session *s, const struct container_info *ci)
 {
-	if (s->o.container && !container_matches_id(ci, s->o.container))
+	if (s->o.container && !container_matches(ci, s->o.container))
 		return false;
 	if (s->o.cgroup && !container_matches_cgroup(ci, s->o.cgroup))
 		return false;
