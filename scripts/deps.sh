@@ -6,7 +6,7 @@ pkgs=(clang llvm libbpf-dev libelf-dev libdw-dev zlib1g-dev bpftool meson ninja-
       pkg-config libcurl4-openssl-dev openssl gcc python3 python3-pytest chromium debootstrap
       libxml2-utils util-linux python3.11-dbg python3.11-dev tmux golang-go nodejs
       python3-fastapi python3-uvicorn python3-uvloop python3-asyncpg postgresql wrk
-      prometheus)
+      prometheus libjson-c-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
