@@ -197,6 +197,18 @@ static void test_labels(void)
 		      !strncmp(small, buf, sizeof(small) - 1),
 	      "%zu %s", need, small);
 	CHECK(container_label_format(&p, small, 0) == need, "len 0");
+	/* the longest names fit the frame's buffer */
+	memset(&ci.names, 'a', sizeof(ci.names));
+	ci.names.name[sizeof(ci.names.name) - 1] = ci.names.image[sizeof(ci.names.image) - 1] = '\0';
+	ci.names.pod[sizeof(ci.names.pod) - 1] = ci.names.ns[sizeof(ci.names.ns) - 1] = '\0';
+	snprintf(ci.id, sizeof(ci.id), "%s", ID_DOCKER_WEB);
+	{
+		char big[CONTAINER_LABEL_MAX];
+
+		container_label(&ci, big, sizeof(big));
+		CHECK(strlen(big) < sizeof(big) - 1 && big[strlen(big) - 1] == ')', "%zu", strlen(big));
+	}
+	memset(&ci, 0, sizeof(ci));
 	/* a cgroup and the root cgroup */
 	snprintf(ci.cgroup, sizeof(ci.cgroup), "/system.slice/app;1.service");
 	CHECK(!strcmp(container_label(&ci, buf, sizeof(buf)), "cgroup /system.slice/app_1.service"),

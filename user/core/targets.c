@@ -134,7 +134,7 @@ static int make_root(struct session *s, struct tracked *t)
 {
 	frame_id proc = process_frame(s, t);
 	struct tracked *up = s->o.subprocesses ? python_ancestor(s, t->pid) : NULL;
-	char cbuf[300];
+	char cbuf[CONTAINER_LABEL_MAX];
 	const char *c;
 
 	t->nroot = 0;
@@ -196,7 +196,7 @@ static struct tracked *tracked_new(struct session *s, pid_t pid)
 /* A Python process is tracked now: features attach, sinks are told. */
 static void announce(struct session *s, struct tracked *t)
 {
-	char cbuf[300];
+	char cbuf[CONTAINER_LABEL_MAX];
 	struct session_target st = {
 		.pid = t->pid,
 		.version = t->info.version,

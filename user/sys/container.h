@@ -47,7 +47,9 @@ int container_read(pid_t pid, struct container_info *ci);
  *   container ID12                               the runtime's state has no name
  *   cgroup PATH                                  not a container, not the root
  * (", IMAGE" only when known). NULL when the process is in the root cgroup.
+ * CONTAINER_LABEL_MAX holds any of them (a cgroup path is cut to fit).
  */
+#define CONTAINER_LABEL_MAX 1024
 const char *container_label(const struct container_info *ci, char *buf,
 			    size_t len);
 
