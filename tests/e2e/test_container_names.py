@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 
@@ -208,7 +209,7 @@ def test_started_and_removed_during_recording(image, tmp):
     is named: its state is read when its first process is seen."""
     out = tmp / "late.txt"
     rfd, wfd = os.pipe()
-    rec = subprocess.Popen([binary(), "record", "-q", "-a", "-d", "9", "--ready-fd", str(wfd),
+    rec = subprocess.Popen([binary(), "record", "-q", "-a", "-d", "120", "--ready-fd", str(wfd),
                             "-o", str(out)], pass_fds=(wfd,), stderr=subprocess.PIPE, text=True)
     os.close(wfd)
     c = None
@@ -220,6 +221,8 @@ def test_started_and_removed_during_recording(image, tmp):
         c.remove()
         assert podman("container", "exists", c.name, check=False).returncode != 0
         assert not os.path.exists("/var/lib/containers/storage/overlay-containers/" + c.id)
+        time.sleep(0.5)
+        rec.send_signal(signal.SIGINT)  # stops early, writes a complete file
         _, err = rec.communicate(timeout=60)
         assert rec.returncode == 0, err
     finally:
