@@ -67,6 +67,12 @@ def image():
         tar.stdout.close()
         assert tar.wait() == 0 and imp.returncode == 0, imp.stderr
         print("imported %s in %.1f s" % (name, time.monotonic() - t0))
+        # the images of earlier builds of the tree (~460 MB each) go
+        old = podman("images", "--format", "{{.Repository}}:{{.Tag}}",
+                     "localhost/pyrograph-trixie").stdout.split()
+        for o in old:
+            if o != name:
+                podman("rmi", o, check=False)
     return name
 
 
