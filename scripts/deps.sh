@@ -6,7 +6,7 @@ pkgs=(clang llvm libbpf-dev libelf-dev libdw-dev zlib1g-dev bpftool meson ninja-
       pkg-config libcurl4-openssl-dev openssl gcc python3 python3-pytest chromium debootstrap
       libxml2-utils util-linux python3.11-dbg python3.11-dev tmux golang-go nodejs
       python3-fastapi python3-uvicorn python3-uvloop python3-asyncpg postgresql wrk
-      prometheus)
+      prometheus podman runc libjson-c-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -24,4 +24,15 @@ if ! command -v npm >/dev/null; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends npm
+fi
+# Root podman on the test VMs (tests/e2e/test_container_names.py) refuses
+# the default nofile/nproc ulimits: a drop-in of our own clears them (the
+# admin's containers.conf is never touched; an existing drop-in is kept).
+dropin=/etc/containers/containers.conf.d/50-pyrograph-tests.conf
+if [ ! -e "$dropin" ]; then
+	echo "scripts/deps.sh: writing $dropin"
+	mkdir -p "$(dirname "$dropin")"
+	printf '%s\n' '# Written by pyrograph scripts/deps.sh for its tests: the default' \
+		'# nofile/nproc ulimits are refused on the test VMs.' \
+		'[containers]' 'default_ulimits = []' > "$dropin"
 fi

@@ -3,7 +3,8 @@
 # libFuzzer targets of everything that parses data a target controls
 # (tests/fuzz): ELF files, _Py_DebugOffsets, line tables, str/bytes objects,
 # thread states, frames and code objects in a fake address space, folded
-# frame texts, the agent's metrics and its HTTP requests.
+# frame texts, the agent's metrics and its HTTP requests, container
+# runtimes' state files and cgroup files.
 #
 #   scripts/fuzz.sh build            configure and build (CC=clang, ASan+UBSan)
 #   scripts/fuzz.sh run SECONDS      each fuzzer for SECONDS on its corpus
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$(realpath -m "$build")/artifacts}
-fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep fuzz_metrics)
+fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep fuzz_metrics fuzz_containers)
 
 do_build() {
 	if [ ! -f "$build/build.ninja" ]; then
@@ -131,6 +132,17 @@ PY
 			'6\x01\x02\x03\x04\x05\x06\x07\x08' \
 			'8\x01\x02\x03\x04\x05\x06\x07\x08a"b\\c' > "$d/seed"
 		printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' > "$d/request"
+	fi
+	d=$corpus/fuzz_containers
+	if [ -z "$(ls -A "$d")" ]; then
+		# the unit tests' runtime state files (docker, containerd, cri-o,
+		# podman), a cgroup file, a root frame
+		find tests/unit/data/containers -type f | while read -r f; do
+			cp "$f" "$d/$(printf '%s' "$f" | md5sum | cut -c1-12)"
+		done
+		printf '9:name=systemd:/libpod_parent/libpod-%064d\n0::/docker/%064d\n' 1 2 > "$d/cgroup"
+		printf 'pod batch/jobs-7f9c4d8b5-q8w2e container worker (d8328e7459d8, python:3.12)' \
+			> "$d/label"
 	fi
 	d=$corpus/fuzz_elf
 	if [ -z "$(ls -A "$d")" ]; then

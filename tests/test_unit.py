@@ -25,6 +25,7 @@ UNITS = {
     "test_http": [],
     "test_outputs": [DATA],
     "test_targetfile": [],
+    "test_containers": [DATA],
     "test_unwind": [],
 }
 

@@ -16,6 +16,7 @@
 #include "output/output.h"
 #include "output/pprof.h"
 #include "model/folded.h"
+#include "output/pprof_read.h"
 
 CHECK_COUNTERS;
 
@@ -173,10 +174,76 @@ static void test_pprof_round_trip(void)
 	frames_free(&ft);
 }
 
+/*
+ * Named containers through pprof and back: the container frame becomes the
+ * labels container, container_id, image, pod, namespace (a cgroup frame,
+ * cgroup) and the reader rebuilds the same frame from them; the folded
+ * reader knows the Kubernetes form as a container frame.
+ */
+static void test_pprof_container_labels(void)
+{
+	static const char *stacks[] = {
+		"container web (3f2a9c1b2d4e, python:3.13-slim);gunicorn app:app (48211/1);handle (/app.py:77)",
+		"pod shop/web-5d8f7c9b6-x2x7q container app (89016fc1ebe7, registry.example.com/shop/web:1.4);"
+		"python3 -m shop.web (51007/7);main (/app.py:7)",
+		"container 3f2a9c1b2d4e;python3 app.py (9);f (/a.py:1)",
+		"cgroup /system.slice/x.service;python3 x.py (5);g (/x.py:2)",
+	};
+	static const char *expect[] = {
+		"container web (3f2a9c1b2d4e, python:3.13-slim);gunicorn app:app (48211);handle (/app.py:77)",
+		"pod shop/web-5d8f7c9b6-x2x7q container app (89016fc1ebe7, registry.example.com/shop/web:1.4);"
+		"python3 -m shop.web (51007);main (/app.py:7)",
+		"container 3f2a9c1b2d4e;python3 app.py (9);f (/a.py:1)",
+		"cgroup /system.slice/x.service;python3 x.py (5);g (/x.py:2)",
+	};
+
+	for (int i = 0; i < 4; i++) {
+		struct frame_table ft, ft2;
+		struct profile one, back;
+		struct profile_data pd = { .prof = &one, .hz = 100 };
+		struct folded_buf fb = { 0 };
+		struct pprof_read_stats rs;
+		unsigned char *gz = NULL, *raw = NULL;
+		size_t len, rlen;
+		uint32_t n = 0;
+		const frame_id *f;
+		char text[1024] = "";
+		FILE *in;
+
+		frames_init(&ft);
+		frames_init(&ft2);
+		profile_init(&one, &ft);
+		profile_init(&back, &ft2);
+		CHECK(!folded_add(&one, stacks[i], strlen(stacks[i]), 3, 1, &fb), "read %s", stacks[i]);
+		f = stacks_get(&one.st, 0, &n);
+		CHECK(n == 3 && frames_get(&ft, f[0])->kind == FRAME_CONTAINER, "%s: kind", stacks[i]);
+		CHECK(!pprof_encode(&pd, &gz, &len), "encode");
+		in = fmemopen(gz, len, "r");
+		CHECK(in && !pprof_inflate(in, &raw, &rlen), "inflate");
+		if (in)
+			fclose(in);
+		CHECK(raw && !pprof_read_raw(raw, rlen, &back, &rs) && profile_count(&back) == 1,
+		      "read back %s", stacks[i]);
+		if (profile_count(&back) == 1) {
+			f = stacks_get(&back.st, 0, &n);
+			stacks_text(&ft2, f, n, text, sizeof(text));
+		}
+		CHECK(!strcmp(text, expect[i]), "%s came back as %s", stacks[i], text);
+		free(raw);
+		free(gz);
+		folded_buf_free(&fb);
+		profile_free(&one);
+		profile_free(&back);
+		frames_free(&ft);
+		frames_free(&ft2);
+	}
+}
+
 int main(void)
 {
 	test_folded();
 	test_pprof_round_trip();
+	test_pprof_container_labels();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

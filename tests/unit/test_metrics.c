@@ -225,6 +225,18 @@ static void test_process_and_labels(void)
 	t = render(m);
 	CHECK(!strstr(t, "generation=") && strstr(t, "service=\"other\""), "%s", t);
 	free(t);
+	/* a Kubernetes pod's container: its name, its pod and namespace; a
+	 * series of every family carries them */
+	metrics__proc(m, 11, "api", "app");
+	metrics__proc_pod(m, 11, "shop", "web-5d8f7c9b6-x2x7q");
+	metrics__usage(m, 11, 4096, 0.5, 12000000000ULL);
+	t = render(m);
+	CHECK(strstr(t, "pyrograph_process_resident_memory_bytes{host=\"h\\\"ost\\n\",container=\"app\","
+			"pod=\"web-5d8f7c9b6-x2x7q\",namespace=\"shop\",service=\"api\",pid=\"11\"} 4096\n"),
+	      "%s", t);
+	/* the other process's series have no pod */
+	CHECK(strstr(t, "container=\"\",service=\"other\",pid=\"9\"}"), "%s", t);
+	free(t);
 	metrics__free(m);
 
 	CHECK(!strcmp(metrics_label_value("\xe2\x82", buf, sizeof(buf)), "??"), "%s", buf);

@@ -3,7 +3,9 @@
  * The output writers on typed stacks against the writers that took folded
  * text, byte for byte: tests/unit/data/golden/g-NAME.{svg,txt,
  * speedscope.json,pb.gz} were written by the pre-renovation writers (commit
- * 7cd5ea6) from NAME.txt. Their generator read each line "STACK VALUE"
+ * 7cd5ea6) from NAME.txt, except g-synthetic.pb.gz, written again when a
+ * container frame's pprof labels became container/container_id/image/pod/
+ * namespace (and a cgroup frame's, cgroup) instead of its whole text. Their generator read each line "STACK VALUE"
  * into the profile (value VALUE, events 1 + VALUE % 3) and into the sample
  * log (thread: the leading root frames and the id of the last process or
  * thread frame among them; the k-th line starting at 1 s + k * 1.5 ms and
@@ -25,6 +27,7 @@
 #include "model/samplelog.h"
 #include "model/stacks.h"
 #include "output/output.h"
+#include "output/pprof_read.h"
 
 CHECK_COUNTERS;
 
@@ -216,6 +219,46 @@ static void check_input(const char *dir, const char *tmp, const char *name, bool
 	frames_free(&ft);
 }
 
+/*
+ * A pprof file written before a container frame's labels were split
+ * (labels-whole-text.pb.gz: the old g-synthetic.pb.gz, whose "container"
+ * label holds the frame's whole text) reads back with the same frames.
+ */
+static void check_old_labels(const char *dir)
+{
+	char path[4096], text[2048];
+	struct pprof_read_stats rs;
+	unsigned char *raw = NULL;
+	struct frame_table ft;
+	struct profile p;
+	bool container = false, cgroup = false;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/labels-whole-text.pb.gz", dir);
+	f = fopen(path, "rb");
+	CHECK(f && !pprof_inflate(f, &raw, &len), "%s", path);
+	if (f)
+		fclose(f);
+	frames_init(&ft);
+	profile_init(&p, &ft);
+	CHECK(raw && !pprof_read_raw(raw, len, &p, &rs) && profile_count(&p) > 0, "read");
+	for (size_t i = 0; i < profile_count(&p); i++) {
+		uint32_t n;
+		const frame_id *fr = stacks_get(&p.st, (stack_id)i, &n);
+
+		stacks_text(&ft, fr, n, text, sizeof(text));
+		container |= !strncmp(text, "container 3f2a9c01b7e4;python3 app.py --port 8000 (48211);", 58);
+		cgroup |= !strncmp(text, "cgroup /system.slice/web.service;gunicorn: worker [app] (900);", 62);
+		CHECK(strncmp(text, "container container", 19) && strncmp(text, "container cgroup", 16),
+		      "%s", text);
+	}
+	CHECK(container && cgroup, "container %d cgroup %d", container, cgroup);
+	free(raw);
+	profile_free(&p);
+	frames_free(&ft);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[4096], tmp[] = "/tmp/test_outputs_XXXXXX";
@@ -233,6 +276,7 @@ int main(int argc, char **argv)
 	check_input(dir, tmp, "a", false);
 	check_input(dir, tmp, "b", true);
 	check_input(dir, tmp, "c", false);
+	check_old_labels(dir);
 	rmdir(tmp);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

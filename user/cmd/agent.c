@@ -33,6 +33,7 @@
 #include "report/metrics.h"
 #include "report/metrics_sink.h"
 #include "sys/clock.h"
+#include "sys/container.h"
 #include "sys/log.h"
 
 #define MAX_PROCS 1024
@@ -76,24 +77,37 @@ static int a_poll(void *ctx)
 }
 
 /* A process's labels from its root frames: [container;] cmd (pid). */
+struct proc_labels {
+	char service[64], container[128], pod[128], ns[64], pid[16];
+};
+
 static void proc_labels(struct agent *a, const frame_id *f, uint32_t nroot,
-			char *service, size_t slen, char *container, size_t clen,
-			char *pid, size_t plen)
+			struct proc_labels *l)
 {
-	snprintf(service, slen, "python");
-	container[0] = '\0';
-	snprintf(pid, plen, "0");
+	snprintf(l->service, sizeof(l->service), "python");
+	l->container[0] = l->pod[0] = l->ns[0] = '\0';
+	snprintf(l->pid, sizeof(l->pid), "0");
 	for (uint32_t i = 0; i < nroot; i++) {
 		const struct frame *fr = frames_get(a->ft, f[i]);
 		const char *name = frame_name(a->ft, f[i]);
 
 		if (fr->kind == FRAME_CONTAINER) {
-			size_t skip = !strncmp(name, "container ", 10) ? 10 : 7;
+			/* the container's name (else its short id), its pod */
+			struct container_label_parts p;
 
-			labels_value(container, clen, name + skip, strlen(name) - skip);
+			container_label_parse(name, strlen(name), &p);
+			if (p.cgroup)
+				labels_value(l->container, sizeof(l->container),
+					     p.cgroup, p.cgroup_len);
+			else
+				labels_value(l->container, sizeof(l->container),
+					     p.name, p.name_len);
+			labels_value(l->pod, sizeof(l->pod), p.pod, p.pod_len);
+			labels_value(l->ns, sizeof(l->ns), p.ns, p.ns_len);
 		} else if (fr->kind == FRAME_PROCESS) {
-			labels_service(name, strlen(name), service, slen);
-			snprintf(pid, plen, "%d", fr->pid);
+			labels_service(name, strlen(name), l->service,
+				       sizeof(l->service));
+			snprintf(l->pid, sizeof(l->pid), "%d", fr->pid);
 		}
 	}
 }
@@ -102,7 +116,8 @@ static void proc_labels(struct agent *a, const frame_id *f, uint32_t nroot,
 static void queue_profile(struct agent *a, struct profile *p, const frame_id *root,
 			  uint32_t nroot, long long until, double seconds)
 {
-	char service[64], container[64], pid[16], q[1024];
+	struct proc_labels l;
+	char q[2048], pod[256] = "";
 	struct profile_data d = {
 		.prof = p,
 		.hz = a->hz,
@@ -119,15 +134,18 @@ static void queue_profile(struct agent *a, struct profile *p, const frame_id *ro
 		a->unencoded++;
 		return;
 	}
-	proc_labels(a, root, nroot, service, sizeof(service), container,
-		    sizeof(container), pid, sizeof(pid));
-	/* name=SERVICE.cpu{host=,container=,pid=}: braces, commas and '='
-	 * percent-encoded */
+	proc_labels(a, root, nroot, &l);
+	if (l.pod[0])
+		snprintf(pod, sizeof(pod), "%%2Cpod%%3D%s%%2Cnamespace%%3D%s",
+			 l.pod, l.ns);
+	/* name=SERVICE.cpu{host=,service=,pid=,container=,pod=,namespace=}:
+	 * braces, commas and '=' percent-encoded */
 	snprintf(q, sizeof(q),
-		 "/ingest?name=%s.cpu%%7Bhost%%3D%s%%2Cservice%%3D%s%%2Cpid%%3D%s%s%s%%7D"
+		 "/ingest?name=%s.cpu%%7Bhost%%3D%s%%2Cservice%%3D%s%%2Cpid%%3D%s%s%s%s%%7D"
 		 "&from=%lld&until=%lld&format=pprof&sampleRate=%.0f&spyName=pyrograph",
-		 service, a->host, service, pid, container[0] ? "%2Ccontainer%3D" : "",
-		 container, until - (long long)(seconds + 0.5), until, a->hz);
+		 l.service, a->host, l.service, l.pid,
+		 l.container[0] ? "%2Ccontainer%3D" : "", l.container, pod,
+		 until - (long long)(seconds + 0.5), until, a->hz);
 	query = strdup(q);
 	if (!query) {
 		free(body);
@@ -259,7 +277,9 @@ static void usage(FILE *f)
 		"Profiles every Python process on the host (or the selected ones) without\n"
 		"end and, every period, sends one pprof profile per process to a\n"
 		"Pyroscope-compatible server: POST URL/ingest?name=SERVICE.cpu{host=H,\n"
-		"service=SERVICE,pid=P,container=C}&from=&until=&format=pprof. SERVICE is\n"
+		"service=SERVICE,pid=P,container=C}&from=&until=&format=pprof (C: the\n"
+		"container's name, else its short id; a Kubernetes pod's container adds\n"
+		"pod= and namespace=). SERVICE is\n"
 		"derived from the command line (python app.py -> app, python -m celery ->\n"
 		"celery, else the program). Failed uploads are retried with exponential\n"
 		"backoff (1 s to 60 s); the queue is bounded, oldest profiles dropped first.\n"
@@ -271,7 +291,8 @@ static void usage(FILE *f)
 		"HTTPS_PROXY, http_proxy, ALL_PROXY and NO_PROXY.\n"
 		"\n"
 		"With --metrics-listen (with or without --server) it serves Prometheus\n"
-		"metrics at http://ADDR/metrics, labelled host, container, service, pid:\n"
+		"metrics at http://ADDR/metrics, labelled host, container (its name), pod\n"
+		"and namespace (Kubernetes), service, pid:\n"
 		"  pyrograph_asyncio_loop_lag_seconds           histogram per event loop (tid)\n"
 		"  pyrograph_asyncio_stalls_total, _stalled_seconds_total   per event loop\n"
 		"  pyrograph_asyncio_blocking_seconds_total     off-CPU in iterations, by kind\n"

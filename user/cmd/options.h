@@ -91,7 +91,8 @@ int parse_choice(const char *arg, const char *what, const char *const *names,
 	"  -p, --pid PID          this process (repeatable)\n"                    \
 	"  -a, --all              every Python process on the host\n"             \
 	"  -- COMMAND [ARGS]      run COMMAND and watch it until it exits\n"      \
-	"      --container ID     only processes in containers whose id starts with ID\n" \
+	"      --container NAME   only processes in that container: its name, an id\n" \
+	"                         prefix, or its pod (POD, NS/POD, NS/POD/NAME)\n" \
 	"      --cgroup PATH      only processes in cgroup PATH (v2 path) or below\n"
 #define HELP_READY                                                                \
 	"      --ready-fd FD      write \"ready\" to file descriptor FD and close it\n" \

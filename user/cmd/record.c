@@ -82,7 +82,8 @@ static void usage(FILE *f)
 		"  -- COMMAND [ARGS]     run COMMAND and profile it until it exits\n"
 		"  -s, --subprocesses    with a command or -p: follow child processes too,\n"
 		"                        each shown under its parent\n"
-		"      --container ID    only processes in containers whose id starts with ID\n"
+		"      --container NAME  only processes in that container: its name, an id\n"
+		"                        prefix, or its pod (POD, NS/POD, NS/POD/NAME)\n"
 		"      --cgroup PATH     only processes in cgroup PATH (v2 path) or below\n"
 		"\n"
 		"Options:\n"
@@ -91,7 +92,8 @@ static void usage(FILE *f)
 		"  -f, --format FMT      flamegraph (interactive SVG), collapsed (folded\n"
 		"                        'frame;frame;frame COUNT' lines), speedscope (JSON,\n"
 		"                        one timeline per thread) or pprof (gzipped\n"
-		"                        profile.proto, labels pid/process/container/thread)\n"
+		"                        profile.proto, labels pid/process/thread/tid and\n"
+		"                        container/container_id/image/pod/namespace)\n"
 		"                        (default: from the name: .txt/.folded/.collapsed,\n"
 		"                        .json, .pb.gz/.pprof, else flamegraph)\n"
 		"  -d, --duration SEC    stop after SEC seconds (default: until Ctrl-C, or\n"
@@ -115,7 +117,7 @@ static void usage(FILE *f)
 		"                        copied in BPF, unwound with elfutils from .eh_frame;\n"
 		"                        build-id debuginfo under /usr/lib/debug is used)\n"
 		"      --kernel          kernel frames (suffix _[k]) under the Python frames\n"
-		"  -g, --group-by KIND   root frames: container (a 'container ID' frame, then\n"
+		"  -g, --group-by KIND   root frames: container (a container frame, then\n"
 		"                        'command (pid)'; the default with -a), process\n"
 		"                        (the default otherwise) or none\n"
 		"  -q, --quiet           no live status line\n"
@@ -133,7 +135,11 @@ static void usage(FILE *f)
 		"Frames read 'qualname (file.py:LINE)', outermost first, under a\n"
 		"'command (pid)' root frame; 'command (pid/nspid)' for a process in a pid\n"
 		"namespace (host pid / pid in the container). File paths are as the process\n"
-		"sees them. Ctrl-C or SIGTERM stops early and still writes a complete file.\n"
+		"sees them. A container frame names the container as its runtime does, read\n"
+		"from the runtime's state on the host (docker, podman, containerd, cri-o):\n"
+		"'container NAME (ID12, IMAGE)', for Kubernetes 'pod NS/POD container NAME\n"
+		"(ID12, IMAGE)', 'container ID12' when no name is found.\n"
+		"Ctrl-C or SIGTERM stops early and still writes a complete file.\n"
 		"\n"
 		"Examples:\n"
 		"  pyrograph record -p 1234 -d 30 -o profile.svg\n"
@@ -141,7 +147,7 @@ static void usage(FILE *f)
 		"  pyrograph record -o out.svg -- python3 app.py --port 8000\n"
 		"  pyrograph record -a -d 5 -f collapsed -o - | sort -k2 -n | tail\n"
 		"  pyrograph record -p 1234 -d 30 -o cpu.pb.gz -o cpu.speedscope.json\n"
-		"  pyrograph record --container 3f2a9c -d 10 -o web.svg\n");
+		"  pyrograph record --container web -d 10 -o web.svg\n");
 }
 
 enum { O_OUTPUT = 'o', O_FORMAT = 'f' };

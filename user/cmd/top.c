@@ -323,7 +323,7 @@ static int top_input(void *ctx)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: pyrograph top [-p PID]... | -a | --container ID | -- COMMAND [ARGS]\n"
+		"Usage: pyrograph top [-p PID]... | -a | --container NAME | -- COMMAND [ARGS]\n"
 		"\n"
 		"A live view of the Python functions using the most CPU across the selected\n"
 		"processes (default: all), redrawn every second, and each process's CPU.\n"

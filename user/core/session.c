@@ -29,6 +29,7 @@
 #include "python/pyproc.h"
 #include "sys/caps.h"
 #include "sys/clock.h"
+#include "sys/ctrnames.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
 
@@ -592,6 +593,7 @@ void session_close(struct session *s)
 	stackcount_free(s);
 	ksyms__free(s->ksyms);
 	unwinder_free(s->unwinder);
+	ctrnames_free(s->names);
 	mixed_free();
 	stackbuild_free(s);
 	frames_free(&s->ft);

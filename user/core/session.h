@@ -42,7 +42,7 @@ struct session_opts {
 	bool all;
 	char **cmd;
 	bool subprocesses;     /* children of -p / the command too */
-	const char *container; /* only containers whose id starts with this */
+	const char *container; /* only this container: name or id prefix */
 	const char *cgroup;    /* only this cgroup (v2 path) or below */
 	/* the recording */
 	double duration;       /* seconds; 0: until stopped */

@@ -14,6 +14,7 @@ struct stackcount;
 struct offcpu;
 struct ksyms;
 struct unwinder;
+struct ctrnames;
 
 /* Root frames kept per process: container, ancestors (-s), process. */
 #define ROOT_MAX 66
@@ -95,6 +96,7 @@ struct session {
 	struct stackcount *counts; /* stacks counted in BPF (stackcount.c) */
 	struct ksyms *ksyms;
 	struct unwinder *unwinder;
+	struct ctrnames *names; /* container names by id (targets.c) */
 	/* frames every stack may need, interned once */
 	frame_id f_truncated, f_unreadable, f_unknown, f_no_python;
 	unsigned long long sample_ns; /* nominal period, for unknown weights */

@@ -19,6 +19,7 @@
 #include "native/mixed.h"
 #include "native/unwind.h"
 #include "python/symcache.h"
+#include "sys/ctrnames.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
 
@@ -133,7 +134,7 @@ static int make_root(struct session *s, struct tracked *t)
 {
 	frame_id proc = process_frame(s, t);
 	struct tracked *up = s->o.subprocesses ? python_ancestor(s, t->pid) : NULL;
-	char cbuf[300];
+	char cbuf[CONTAINER_LABEL_MAX];
 	const char *c;
 
 	t->nroot = 0;
@@ -154,10 +155,27 @@ static int make_root(struct session *s, struct tracked *t)
 	return 0;
 }
 
-static bool selected(const struct session *s, const struct container_info *ci)
+/* The names of ci's container, from its runtime's state: read when the
+ * container is first seen, then cached per id (sys/ctrnames.c). */
+static void resolve_names(struct session *s, struct container_info *ci)
 {
-	if (s->o.container && !container_matches_id(ci, s->o.container))
-		return false;
+	if (!ci->id[0] || ci->names.name[0])
+		return;
+	if (!s->names && !(s->names = ctrnames_new(NULL)))
+		return;
+	if (!ctrnames_get(s->names, ci->id, ci->runtime, session_now_ms(),
+			  &ci->names))
+		pr_debug("container %.12s: no name in its runtime's state (%s)",
+			 ci->id, ci->runtime[0] ? ci->runtime : "runtime unknown");
+}
+
+static bool selected(struct session *s, struct container_info *ci)
+{
+	if (s->o.container) {
+		resolve_names(s, ci);
+		if (!container_matches(ci, s->o.container))
+			return false;
+	}
 	if (s->o.cgroup && !container_matches_cgroup(ci, s->o.cgroup))
 		return false;
 	return true;
@@ -178,7 +196,7 @@ static struct tracked *tracked_new(struct session *s, pid_t pid)
 /* A Python process is tracked now: features attach, sinks are told. */
 static void announce(struct session *s, struct tracked *t)
 {
-	char cbuf[300];
+	char cbuf[CONTAINER_LABEL_MAX];
 	struct session_target st = {
 		.pid = t->pid,
 		.version = t->info.version,
@@ -270,6 +288,7 @@ bool targets_detect(struct session *s, pid_t pid, int tries, bool execed)
 	}
 	if (!t && !(t = tracked_new(s, pid)))
 		return true;
+	resolve_names(s, &ci);
 	t->info = info;
 	t->ci = ci;
 	t->sc = symcache__new(pid, &info.bpf.off);

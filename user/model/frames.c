@@ -79,7 +79,9 @@ void frame_parse(const char *s, size_t len, bool root, struct frame_parts *out)
 		out->name_len = len - 4;
 		return;
 	}
-	if (root && (starts(s, len, "container ") || starts(s, len, "cgroup "))) {
+	/* where the process runs (sys/container.h, container_label) */
+	if (root && (starts(s, len, "container ") || starts(s, len, "cgroup ") ||
+		     (starts(s, len, "pod ") && memmem(s, len, " container ", 11)))) {
 		out->kind = FRAME_CONTAINER;
 		return;
 	}

@@ -14,7 +14,9 @@
  * frame table (kind, name, file, line, ids) and stacks are arrays of frame
  * ids, outermost first. The folded text of a frame is one rendering of it
  * (frame_text), for the collapsed format and for names on screen:
- *   container 3f2a9c1b2d4e | cgroup /x.slice     root: where the process runs
+ *   container web (3f2a9c1b2d4e, python:3.13) | pod NS/POD container NAME
+ *   (ID12, IMAGE) | container 3f2a9c1b2d4e | cgroup /x.slice
+ *                                                root: where the process runs
  *   cmd args (1234) | cmd args (1234/7)          root: the process (host/ns pid)
  *   thread NAME (1235)                           the thread (--threads)
  *   qualname (path/file.py:42) | qualname (file) Python

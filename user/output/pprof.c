@@ -13,6 +13,7 @@
 #include "model/intern.h"
 #include "model/array.h"
 #include "output/pprof.h"
+#include "sys/container.h"
 
 #define MAX_FRAMES_PER_STACK 4096
 
@@ -220,6 +221,36 @@ static void label_str(struct enc *e, struct pb *sample, const char *k, uint32_t 
 	pb_msg(sample, 3, &e->sub2);
 }
 
+static void label_sub(struct enc *e, struct pb *sample, const char *k,
+		      const char *s, size_t len)
+{
+	pb_int(&e->sub2, 1, (uint64_t)SZ(e, k));
+	pb_int(&e->sub2, 2, (uint64_t)S(e, s, len));
+	pb_msg(sample, 3, &e->sub2);
+}
+
+/* A container frame's labels: container (its name, else its short id),
+ * container_id, image, pod, namespace where known; a cgroup's: cgroup. */
+static void container_labels(struct enc *e, struct pb *sample, const char *text)
+{
+	struct container_label_parts p;
+
+	container_label_parse(text, strlen(text), &p);
+	if (p.cgroup) {
+		label_sub(e, sample, "cgroup", p.cgroup, p.cgroup_len);
+		return;
+	}
+	label_sub(e, sample, "container", p.name, p.name_len);
+	if (p.id_len)
+		label_sub(e, sample, "container_id", p.id, p.id_len);
+	if (p.image_len)
+		label_sub(e, sample, "image", p.image, p.image_len);
+	if (p.pod_len)
+		label_sub(e, sample, "pod", p.pod, p.pod_len);
+	if (p.ns_len)
+		label_sub(e, sample, "namespace", p.ns, p.ns_len);
+}
+
 static void label_num(struct enc *e, struct pb *sample, const char *k, long v)
 {
 	pb_int(&e->sub2, 1, (uint64_t)SZ(e, k));
@@ -246,7 +277,7 @@ static size_t sample_frames(struct enc *e, struct pb *labels, const frame_id *f,
 		const struct frame *fr = frames_get(e->ft, f[k]);
 
 		if (fr->kind == FRAME_CONTAINER) {
-			label_str(e, labels, "container", fr->name);
+			container_labels(e, labels, frame_name(e->ft, f[k]));
 		} else if (fr->kind == FRAME_PROCESS) {
 			label_num(e, labels, "pid", fr->pid);
 			label_str(e, labels, "process", fr->name);

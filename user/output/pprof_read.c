@@ -14,6 +14,7 @@
 
 #include "model/frames.h"
 #include "output/pprof_read.h"
+#include "sys/container.h"
 
 struct pbuf {
 	const unsigned char *p, *end;
@@ -274,7 +275,9 @@ static frame_id line_frame(struct pprof *pp, struct pp_line *ln)
 
 /* What a sample says: its labels, its first value; its locations in pp->locs. */
 struct pp_sample {
-	struct pp_str container, process, thread;
+	/* the container frame's labels (pprof.c container_labels) */
+	struct pp_str container, container_id, image, pod, ns, cgroup;
+	struct pp_str process, thread;
 	int pid, tid;
 	uint64_t value;
 	bool have_value;
@@ -305,6 +308,16 @@ static int sample_label(struct pprof *pp, struct pbuf pk, struct pp_sample *s)
 #define KEY_IS(s) (lk.len == strlen(s) && !memcmp(lk.p, s, lk.len))
 	if (KEY_IS("container"))
 		s->container = ls;
+	else if (KEY_IS("container_id"))
+		s->container_id = ls;
+	else if (KEY_IS("image"))
+		s->image = ls;
+	else if (KEY_IS("pod"))
+		s->pod = ls;
+	else if (KEY_IS("namespace"))
+		s->ns = ls;
+	else if (KEY_IS("cgroup"))
+		s->cgroup = ls;
 	else if (KEY_IS("process"))
 		s->process = ls;
 	else if (KEY_IS("thread"))
@@ -354,13 +367,45 @@ static int parse_sample(struct pprof *pp, struct pbuf sub, struct pp_sample *s)
 	return 0;
 }
 
+/* The container frame of a sample's labels; a file written before the
+ * container's labels were split has the frame's text in "container". */
+static frame_id container_frame(struct pprof *pp, const struct pp_sample *s)
+{
+	struct container_label_parts p = { 0 };
+
+	if ((s->container.len >= 10 &&
+	     !memcmp(s->container.p, "container ", 10)) ||
+	    (s->container.len >= 7 && !memcmp(s->container.p, "cgroup ", 7)))
+		return frames_container(pp->ft, clean(s->container, pp->name));
+	if (s->cgroup.len) {
+		/* a path: the whole of it, as the frame had it */
+		p.cgroup = (const char *)s->cgroup.p;
+		p.cgroup_len = s->cgroup.len < PPROF_MAX_NAME / 2 ?
+				       s->cgroup.len :
+				       PPROF_MAX_NAME / 2;
+	} else {
+		p.name = (const char *)s->container.p;
+		p.name_len = s->container.len < 256 ? s->container.len : 256;
+		p.id = (const char *)s->container_id.p;
+		p.id_len = s->container_id.len < 64 ? s->container_id.len : 64;
+		p.image = (const char *)s->image.p;
+		p.image_len = s->image.len < 256 ? s->image.len : 256;
+		p.pod = (const char *)s->pod.p;
+		p.pod_len = s->pod.len < 256 ? s->pod.len : 256;
+		p.ns = (const char *)s->ns.p;
+		p.ns_len = s->ns.len < 64 ? s->ns.len : 64;
+	}
+	container_label_format(&p, pp->name, PPROF_MAX_NAME + 1);
+	return frames_container(pp->ft, pp->name);
+}
+
 /* The sample's stack into pp->frames: its root frames, then its locations'. */
 static long sample_stack(struct pprof *pp, const struct pp_sample *s)
 {
 	uint32_t n = 0;
 
-	if (s->container.len)
-		pp->frames[n++] = frames_container(pp->ft, clean(s->container, pp->name));
+	if (s->container.len || s->cgroup.len)
+		pp->frames[n++] = container_frame(pp, s);
 	if (s->process.len)
 		pp->frames[n++] = frames_process(pp->ft, clean(s->process, pp->name), s->pid, -1);
 	if (s->thread.len)

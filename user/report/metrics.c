@@ -96,6 +96,17 @@ void metrics__proc(struct metrics *m, pid_t pid, const char *service,
 	m->nprocs++;
 }
 
+void metrics__proc_pod(struct metrics *m, pid_t pid, const char *ns,
+		       const char *pod)
+{
+	struct proc *p = find(m, pid);
+
+	if (p) {
+		snprintf(p->ns, sizeof(p->ns), "%s", ns ? ns : "");
+		snprintf(p->pod, sizeof(p->pod), "%s", pod ? pod : "");
+	}
+}
+
 void metrics__proc_gc(struct metrics *m, pid_t pid, bool probes)
 {
 	struct proc *p = find(m, pid);

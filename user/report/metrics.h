@@ -28,6 +28,9 @@ void metrics__free(struct metrics *m);
 /* A Python process (again, after an exec: its figures start over). */
 void metrics__proc(struct metrics *m, pid_t pid, const char *service,
 		   const char *container);
+/* The Kubernetes pod of its container (labels pod, namespace). */
+void metrics__proc_pod(struct metrics *m, pid_t pid, const char *ns,
+		       const char *pod);
 /* The process has (or lacks) CPython's collection probes. */
 void metrics__proc_gc(struct metrics *m, pid_t pid, bool probes);
 void metrics__forget(struct metrics *m, pid_t pid);

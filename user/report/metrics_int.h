@@ -41,7 +41,7 @@ struct site {
 struct proc {
 	pid_t pid;
 	struct proc *next;
-	char service[128], container[80];
+	char service[128], container[128], pod[128], ns[64];
 	bool gc_probes, gc_known;
 	struct hist gc[GC_GENS];
 	struct loop *loops;

@@ -15,7 +15,8 @@
 static void found(void *ctx, const struct session_target *t)
 {
 	struct metrics_sink *ms = ctx;
-	char cmd[512], service[64], cbuf[80] = "";
+	const struct container_names *cn = &t->ci->names;
+	char cmd[512], service[64], cbuf[128] = "";
 	ssize_t n;
 
 	n = procfs_read(t->pid, "cmdline", cmd, sizeof(cmd));
@@ -23,10 +24,14 @@ static void found(void *ctx, const struct session_target *t)
 		if (!cmd[i])
 			cmd[i] = ' ';
 	labels_service(cmd, n > 0 ? (size_t)n : 0, service, sizeof(service));
-	/* the container's short id, as docker ps shows it */
-	if (t->ci->id[0])
+	/* the container's name, else its short id as docker ps shows it */
+	if (cn->name[0])
+		snprintf(cbuf, sizeof(cbuf), "%s", cn->name);
+	else if (t->ci->id[0])
 		snprintf(cbuf, sizeof(cbuf), "%.12s", t->ci->id);
 	metrics__proc(ms->m, t->pid, service, cbuf);
+	if (cn->pod[0])
+		metrics__proc_pod(ms->m, t->pid, cn->ns, cn->pod);
 	metrics__proc_gc(ms->m, t->pid,
 			 t->mem_probes > 0 && (t->mem_probes & PROFILER_MEM_GC));
 }

@@ -41,17 +41,30 @@ char *metrics_label_value(const char *s, char *out, size_t len)
 	return out;
 }
 
-/* The labels every per-process series carries. */
+/* Room for proc_labels' text: each value's escaped buffer below, and
+ * the names and quotes */
+#define PROC_LABELS 2048
+
+/* The labels every per-process series carries; pod and namespace where
+ * the container is a Kubernetes pod's. */
 static void proc_labels(const struct metrics *m, const struct proc *p,
 			char *buf, size_t len)
 {
-	char host[512], ctr[200], svc[300];
+	char host[512], ctr[300], svc[300], pod[300], ns[200];
+	int n;
 
-	snprintf(buf, len,
-		 "host=\"%s\",container=\"%s\",service=\"%s\",pid=\"%d\"",
-		 metrics_label_value(m->host, host, sizeof(host)),
-		 metrics_label_value(p->container, ctr, sizeof(ctr)),
-		 metrics_label_value(p->service, svc, sizeof(svc)), p->pid);
+	n = snprintf(buf, len, "host=\"%s\",container=\"%s\",",
+		     metrics_label_value(m->host, host, sizeof(host)),
+		     metrics_label_value(p->container, ctr, sizeof(ctr)));
+	if (p->pod[0] && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n,
+			      "pod=\"%s\",namespace=\"%s\",",
+			      metrics_label_value(p->pod, pod, sizeof(pod)),
+			      metrics_label_value(p->ns, ns, sizeof(ns)));
+	if (n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "service=\"%s\",pid=\"%d\"",
+			 metrics_label_value(p->service, svc, sizeof(svc)),
+			 p->pid);
 }
 
 static void family(FILE *f, const char *name, const char *type,
@@ -97,7 +110,7 @@ static void write_hist(struct metrics *m, FILE *f, const char *name,
 
 static void write_loops(struct metrics *m, FILE *f)
 {
-	char pl[1024], l[1200], kind[100];
+	char pl[PROC_LABELS], l[PROC_LABELS + 100], kind[100];
 
 	family(f, "pyrograph_asyncio_loop_lag_seconds", "histogram",
 	       "Event-loop iterations by length: the callbacks run between two polls, "
@@ -193,7 +206,7 @@ static void write_loops(struct metrics *m, FILE *f)
 static void proc_value(struct metrics *m, FILE *f, const char *name,
 		       const struct proc *p, int prec, double value)
 {
-	char pl[1024];
+	char pl[PROC_LABELS];
 
 	proc_labels(m, p, pl, sizeof(pl));
 	fprintf(f, "%s{%s} %.*f\n", name, pl, prec, value);
@@ -202,7 +215,7 @@ static void proc_value(struct metrics *m, FILE *f, const char *name,
 
 static void write_procs(struct metrics *m, FILE *f)
 {
-	char pl[1024], l[1100];
+	char pl[PROC_LABELS], l[PROC_LABELS + 100];
 
 	family(f, "pyrograph_python_gc_pause_seconds", "histogram",
 	       "Garbage-collection pauses by generation (CPython's gc__start/gc__done "
