@@ -413,6 +413,13 @@ static int start(struct session *s)
 		targets_scan(s);
 		pr_debug("/proc scan: %.1f ms, %u Python processes",
 			 (clock_mono_ns() - t0) / 1e6, s->nprocs_seen);
+		/* A filter that matches nothing yet is likely a typo, or a
+		 * container still starting: say so rather than record nothing
+		 * in silence. */
+		if (!s->nprocs_seen && (s->o.container || s->o.cgroup))
+			pr_warn("no Python process in %s %s yet; waiting for one",
+				s->o.container ? "container" : "cgroup",
+				s->o.container ? s->o.container : s->o.cgroup);
 	}
 	for (int i = 0; i < s->o.npids; i++)
 		targets_detect(s, s->o.pids[i], TARGETS_RETRY_MAX, false);
