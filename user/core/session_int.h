@@ -90,6 +90,7 @@ struct session {
 	int npending;
 	pid_t child;
 	int go_fd;
+	int exec_fd; /* the command's exec errno, or EOF once it ran */
 	bool child_done;
 	frame_id *stack; /* the stack being built */
 	struct offcpu *offcpu;	/* feature_offcpu's open intervals */
