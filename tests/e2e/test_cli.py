@@ -58,13 +58,12 @@ LONG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 SHORT = re.compile(r"(?<![\w-])-[a-zA-Z](?![\w-])")
 
 
-def takes(cmd, opt):
+def takes(cmd, opt, cwd):
     """Whether the binary takes OPT in CMD: given a value and followed by a
     bogus option, only an option it does not know is refused by name."""
     word = opt + "=1" if opt.startswith("--") else opt + "1"
     r = subprocess.run([binary(), cmd, word, "--zz-bogus"], capture_output=True, text=True,
-                       timeout=30,
-                       stdin=subprocess.DEVNULL)
+                       timeout=30, stdin=subprocess.DEVNULL, cwd=cwd)
     return not ("unknown option %s " % opt in r.stderr or "%s is not an option" % opt in r.stderr)
 
 
@@ -78,7 +77,7 @@ def completion(cmd):
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
-def test_completion_and_man_page_offer_what_the_command_takes(cmd):
+def test_completion_and_man_page_offer_what_the_command_takes(cmd, tmp_path):
     """The completion offers exactly the options the binary takes in CMD, and
     the man page documents each of them."""
     page = open(os.path.join(ROOT, "scripts", "pyrograph.1")).read().replace("\\-", "-")
@@ -87,7 +86,7 @@ def test_completion_and_man_page_offer_what_the_command_takes(cmd):
              for c in COMMANDS}
     known = set(LONG.findall(page + comp + "".join(helps.values())))
     known |= {"-" + c for c in "abcdefghijklmnopqrstuvwxyzPST"}
-    taken = {o for o in known if takes(cmd, o)}
+    taken = {o for o in known if takes(cmd, o, tmp_path)}
     # getopt takes an unambiguous abbreviation (--stall for --stalls-svg):
     # such a word is an option of CMD only if its help says so
     taken = {o for o in taken
