@@ -9,19 +9,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "sys/caps.h"
 #include "cmd/cmd.h"
 #include "cmd/options.h"
+#include "core/tasklist.h"
 #include "model/json.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
@@ -29,7 +26,6 @@
 #include "python/pystack.h"
 #include "python/pythreads.h"
 #include "python/symcache.h"
-#include "tasks.skel.h"
 #include "native/waitreason.h"
 
 #define MAX_THREADS 1024
@@ -72,61 +68,14 @@ static void usage(FILE *f)
 /* The process's threads with their fs base, from the BPF task iterator. */
 static int list_tasks(pid_t pid, struct task_entry **out)
 {
-	struct tasks_bpf *skel;
-	struct bpf_link *link = NULL;
-	struct task_entry *v = NULL;
-	int fd = -1, n = 0, err;
-	ssize_t r;
+	struct tasklist *tl;
+	int n = tasklist_open(&tl);
 
-	skel = tasks_bpf__open();
-	if (!skel)
-		return -errno;
-	skel->rodata->want_tgid = pid;
-	err = tasks_bpf__load(skel);
-	if (err)
-		goto out;
-	link = bpf_program__attach_iter(skel->progs.list_threads, NULL);
-	if (!link) {
-		err = -errno;
-		goto out;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	v = calloc(MAX_TASKS, sizeof(*v));
-	if (!v) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Records are fixed-size; read() may return several at once. */
-	for (;;) {
-		size_t room = (MAX_TASKS - n) * sizeof(*v);
-
-		if (!room)
-			break;
-		r = read(fd, (char *)v + n * sizeof(*v), room);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += r / sizeof(*v);
-	}
-	*out = v;
-	v = NULL;
-	err = n;
-out:
-	if (fd >= 0)
-		close(fd);
-	bpf_link__destroy(link);
-	tasks_bpf__destroy(skel);
-	free(v);
-	return err;
+	if (n)
+		return n;
+	n = tasklist_read(tl, pid, out, MAX_TASKS);
+	tasklist_close(tl);
+	return n;
 }
 
 /* Kernel stack of a waiting thread from /proc/PID/task/TID/stack. */
