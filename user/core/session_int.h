@@ -13,6 +13,7 @@ struct symcache;
 struct stackcount;
 struct thread_names;
 struct offcpu;
+struct tasklist;
 struct ksyms;
 struct unwinder;
 
@@ -95,6 +96,7 @@ struct session {
 	bool child_done;
 	frame_id *stack; /* the stack being built */
 	struct offcpu *offcpu;	/* feature_offcpu's open intervals */
+	struct tasklist *tasks;	/* feature_offcpu: threads found blocked */
 	struct stackcount *counts; /* stacks counted in BPF (stackcount.c) */
 	struct ksyms *ksyms;
 	struct unwinder *unwinder;
