@@ -3,7 +3,7 @@
  * The names threads go by in the thread frames (--threads): the one the
  * program gave them (threading's, read by python/pythreads.c), else the
  * OS name BPF sent. 3.14+ set the OS name from the Python one, so there
- * the OS name is the name.
+ * the OS name is the name (and a rename is noticed in /proc).
  *
  * Names are cached per thread. A process's names are read again once a
  * second while its threads are being sampled (a thread renamed, a tid
@@ -109,10 +109,34 @@ static void set_name(struct session *s, struct tracked *t, struct tname *e,
 {
 	if (!strcmp(e->name, name))
 		return;
+	if (e->name[0])
+		pr_debug("thread %d of process %d: now named '%s' (was '%s')",
+			 e->tid, t->pid, name, e->name);
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->frame = FRAME_NONE;
 	/* stacks counted under the old name are learnt again */
 	stackcount_forget_thread(s, t->pid, e->tid);
+}
+
+/* 3.14+: the OS names, from /proc (a thread renamed since its stacks were
+ * first counted). */
+static void refresh_os_names(struct session *s, struct tracked *t)
+{
+	struct thread_names *tn = t->names;
+	char path[48], comm[TASK_COMM_LEN + 2];
+
+	for (size_t i = 0; i < tn->n; i++) {
+		struct tname *e = &tn->v[i];
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "task/%d/comm", e->tid);
+		l = procfs_read(t->pid, path, comm, sizeof(comm));
+		if (l <= 0)
+			continue;
+		if (comm[l - 1] == '\n')
+			comm[l - 1] = '\0';
+		set_name(s, t, e, comm);
+	}
 }
 
 /*
@@ -130,6 +154,13 @@ static void refresh(struct session *s, struct tracked *t, bool full,
 	int n;
 
 	tn->refreshed_ms = now;
+	if (!tn->rd) {
+		if (full) {
+			forget_old(tn, now);
+			refresh_os_names(s, t);
+		}
+		return;
+	}
 	if (!scratch && !(scratch = calloc(PYTHREADS_MAX, sizeof(*scratch))))
 		return;
 	n = pythreads_read(tn->rd, scratch, PYTHREADS_MAX);
@@ -196,7 +227,7 @@ frame_id threadnames_frame(struct session *s, struct tracked *t, pid_t tid,
 	struct tname *e;
 	char name[PYTHREAD_NAME_MAX];
 
-	if (!tn || !tn->rd)
+	if (!tn)
 		return comm_frame(s, comm, tid);
 	now = session_now_ms();
 	tn->used_ms = now;
@@ -205,7 +236,7 @@ frame_id threadnames_frame(struct session *s, struct tracked *t, pid_t tid,
 		/* a thread not seen before: its name, unless names were read
 		 * a moment ago (then the next reading names it) */
 		e = add(tn, tid);
-		if (e && now - tn->refreshed_ms >= MISS_MS) {
+		if (e && tn->rd && now - tn->refreshed_ms >= MISS_MS) {
 			refresh(s, t, false, now);
 			e = find(tn, tid);
 		}
@@ -213,6 +244,12 @@ frame_id threadnames_frame(struct session *s, struct tracked *t, pid_t tid,
 	if (!e)
 		return comm_frame(s, comm, tid);
 	e->used_ms = now;
+	if (!tn->rd && strncmp(e->name, comm, TASK_COMM_LEN)) {
+		/* OS names: the one this sample came with, kept to notice
+		 * a rename (refresh) */
+		snprintf(e->name, sizeof(e->name), "%.*s", TASK_COMM_LEN, comm);
+		e->frame = FRAME_NONE;
+	}
 	if (!e->name[0])
 		return comm_frame(s, comm, tid);
 	if (e->frame == FRAME_NONE) {
@@ -256,8 +293,11 @@ static void tick(struct session *s)
 		for (struct tracked *t = s->buckets[i]; t; t = t->next) {
 			struct thread_names *tn = t->names;
 
-			if (tn && tn->rd && now - tn->used_ms < IDLE_MS &&
-			    now - tn->refreshed_ms >= REFRESH_MS)
+			/* half: ticks come about a second apart, not
+			 * exactly, and a read for a new thread in between
+			 * must not put the next one off by a second */
+			if (tn && now - tn->used_ms < IDLE_MS &&
+			    now - tn->refreshed_ms >= REFRESH_MS / 2)
 				refresh(s, t, true, now);
 		}
 }
