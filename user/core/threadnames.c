@@ -24,6 +24,11 @@
 
 #define REFRESH_MS 1000 /* names read again this often while in use */
 #define MISS_MS 50	/* ... and this soon for a thread not seen before */
+/* Reading names costs about 15 us per thread (1000 threads: 15 ms). A tick
+ * reads at most this long (processes not read wait for the next tick),
+ * and a process is read for a new thread at most 5% of the time. */
+#define TICK_BUDGET_NS 20000000ULL
+#define MISS_COST_FACTOR 20
 #define IDLE_MS 10000	/* a process not sampled this long is not read */
 #define FORGET_MS 30000 /* a thread not sampled this long is forgotten */
 #define THREADS_MAX 4096 /* threads remembered per process */
@@ -42,11 +47,13 @@ struct thread_names {
 	size_t n, cap;
 	struct hashidx ix;
 	unsigned long long refreshed_ms, used_ms;
+	unsigned long long cost_ns; /* of the last reading */
 };
 
 /* Read once for every process: the scratch list and what it cost. */
 static struct py_thread_name *scratch;
 static unsigned long long refreshes, refresh_ns;
+static unsigned int tick_cursor; /* the bucket the next tick starts at */
 
 struct tid_key {
 	const struct thread_names *tn;
@@ -165,8 +172,10 @@ static void refresh(struct session *s, struct tracked *t, bool full,
 		return;
 	n = pythreads_read(tn->rd, scratch, PYTHREADS_MAX);
 	/* unreadable this time (a dict being resized...): keep the names */
-	if (n < 0 && n != -ENOENT)
+	if (n < 0 && n != -ENOENT) {
+		tn->cost_ns = clock_mono_ns() - t0;
 		return;
+	}
 	if (full)
 		forget_old(tn, now);
 	for (size_t i = 0; i < tn->n; i++) {
@@ -195,8 +204,9 @@ static void refresh(struct session *s, struct tracked *t, bool full,
 		e->used_ms = now;
 		snprintf(e->name, sizeof(e->name), "%s", scratch[k].name);
 	}
+	tn->cost_ns = clock_mono_ns() - t0;
 	refreshes++;
-	refresh_ns += clock_mono_ns() - t0;
+	refresh_ns += tn->cost_ns;
 }
 
 static struct thread_names *names_of(struct tracked *t)
@@ -236,7 +246,8 @@ frame_id threadnames_frame(struct session *s, struct tracked *t, pid_t tid,
 		/* a thread not seen before: its name, unless names were read
 		 * a moment ago (then the next reading names it) */
 		e = add(tn, tid);
-		if (e && tn->rd && now - tn->refreshed_ms >= MISS_MS) {
+		if (e && tn->rd && now - tn->refreshed_ms >= MISS_MS &&
+		    (now - tn->refreshed_ms) * 1000000ULL >= MISS_COST_FACTOR * tn->cost_ns) {
 			refresh(s, t, false, now);
 			e = find(tn, tid);
 		}
@@ -284,13 +295,17 @@ static void configure(struct session *s, struct profiler_opts *po)
 	(void)po;
 }
 
-/* Once a second: the names of the processes being sampled, read again. */
+/* Once a second: the names of the processes being sampled, read again,
+ * within TICK_BUDGET_NS (round robin over the process table). */
 static void tick(struct session *s)
 {
-	unsigned long long now = session_now_ms();
+	unsigned long long now = session_now_ms(), t0 = clock_mono_ns();
 
-	for (int i = 0; i < TRACKED_BUCKETS; i++)
-		for (struct tracked *t = s->buckets[i]; t; t = t->next) {
+	for (int n = 0; n < TRACKED_BUCKETS; n++) {
+		unsigned int b = tick_cursor;
+
+		tick_cursor = (tick_cursor + 1) % TRACKED_BUCKETS;
+		for (struct tracked *t = s->buckets[b]; t; t = t->next) {
 			struct thread_names *tn = t->names;
 
 			/* half: ticks come about a second apart, not
@@ -300,6 +315,9 @@ static void tick(struct session *s)
 			    now - tn->refreshed_ms >= REFRESH_MS / 2)
 				refresh(s, t, true, now);
 		}
+		if (clock_mono_ns() - t0 >= TICK_BUDGET_NS)
+			return;
+	}
 }
 
 static void close_fn(struct session *s)

@@ -57,6 +57,7 @@
 #define MAX_MODULES 8192 /* sys.modules entries looked at */
 #define MAX_ATTRS 256	 /* attributes of one Thread looked at */
 #define CHUNK 64	 /* dict entries per read */
+#define TYPES_MAX 8	 /* Thread classes remembered per reading */
 
 /* Where an instance keeps its attributes. */
 enum inst_layout {
@@ -94,6 +95,18 @@ struct pythreads {
 	long long modules_used;	      /* sys.modules' size when last searched */
 	/* the interned attribute names, once seen */
 	unsigned long long key_name, key_native;
+	/* Per reading (a type or shared keys may be freed and their memory
+	 * reused between two): the types of the Threads seen, and where
+	 * _name and _native_id sit in the shared keys of their instances. */
+	struct type_info {
+		unsigned long long type, flags, cached_keys;
+		long long basic, dictoff;
+	} types[TYPES_MAX];
+	struct split_info {
+		unsigned long long keys;
+		unsigned int ix_name, ix_native;
+	} splits[TYPES_MAX];
+	int ntypes, nsplits;
 };
 
 /* One dict's storage: its keys and, split, its values array. */
@@ -103,9 +116,15 @@ struct dict_src {
 	unsigned int capacity;	   /* split: values there at most */
 };
 
-/* Called for each entry with a key and a value; true stops the walk. */
-typedef bool (*entry_fn)(void *ctx, unsigned long long key,
-			 unsigned long long value);
+/* An entry with a key and a value: its index among the keys' entries, its
+ * cached hash (0 in unicode-keyed dicts, which keep none). */
+struct entry {
+	unsigned int ix;
+	unsigned long long hash, key, value;
+};
+
+/* Called for each entry; true stops the walk. */
+typedef bool (*entry_fn)(void *ctx, const struct entry *e);
 
 static int rd(const struct pythreads *pt, unsigned long long addr, void *buf,
 	      size_t len)
@@ -221,11 +240,15 @@ static int dict_walk(const struct pythreads *pt, const struct dict_src *d,
 		if (d->values && rd(pt, d->values + i * 8, vals, c * 8ULL))
 			return -EFAULT;
 		for (unsigned int k = 0; k < c; k++) {
-			unsigned long long key = u64_at(e, k * kv.esize + kv.kpos);
-			unsigned long long v = d->values ?
-				vals[k] : u64_at(e, k * kv.esize + kv.vpos);
+			struct entry en = {
+				.ix = (unsigned int)(i + k),
+				.hash = kv.esize == 24 ? u64_at(e, k * kv.esize) : 0,
+				.key = u64_at(e, k * kv.esize + kv.kpos),
+				.value = d->values ? vals[k] :
+					 u64_at(e, k * kv.esize + kv.vpos),
+			};
 
-			if (key && v && fn(ctx, key, v))
+			if (en.key && en.value && fn(ctx, &en))
 				return 0;
 		}
 	}
@@ -254,28 +277,46 @@ static int dict_src_of(const struct pythreads *pt, unsigned long long dict,
 	return d->keys ? 0 : -EFAULT;
 }
 
+/* What instance layouts need of type, read once per reading. */
+static const struct type_info *type_info(struct pythreads *pt,
+					 unsigned long long type)
+{
+	unsigned char t[TP_DICTOFFSET + 8];
+	struct type_info *ti;
+
+	for (int i = 0; i < pt->ntypes; i++)
+		if (pt->types[i].type == type)
+			return &pt->types[i];
+	if (!type || rd(pt, type, t, sizeof(t)))
+		return NULL;
+	ti = &pt->types[pt->ntypes < TYPES_MAX ? pt->ntypes++ : TYPES_MAX - 1];
+	ti->type = type;
+	ti->flags = u64_at(t, TP_FLAGS);
+	ti->basic = (long long)u64_at(t, TP_BASICSIZE);
+	ti->dictoff = (long long)u64_at(t, TP_DICTOFFSET);
+	/* the shared keys of a split (values-only) instance */
+	ti->cached_keys = pt->lay->cached_keys ?
+		rd_u64(pt, type + pt->lay->cached_keys) : 0;
+	return ti;
+}
+
 /* Where instance obj keeps its attributes. */
-static int inst_src(const struct pythreads *pt, unsigned long long obj,
+static int inst_src(struct pythreads *pt, unsigned long long obj,
 		    struct dict_src *d)
 {
-	unsigned long long type = rd_u64(pt, obj + OB_TYPE), flags, w;
-	unsigned char t[TP_DICTOFFSET + 8];
-	long long basic, dictoff;
+	const struct type_info *ti = type_info(pt, rd_u64(pt, obj + OB_TYPE));
+	unsigned long long w;
 	unsigned char vh[4];
 
-	if (!type || rd(pt, type, t, sizeof(t)))
+	if (!ti)
 		return -EFAULT;
-	flags = u64_at(t, TP_FLAGS);
-	basic = (long long)u64_at(t, TP_BASICSIZE);
-	dictoff = (long long)u64_at(t, TP_DICTOFFSET);
 	d->capacity = MAX_ATTRS;
-	if (pt->lay->inst == INST_DICTOFFSET || !(flags & TPFLAGS_MANAGED_DICT)) {
-		if (dictoff <= 0 || dictoff > 4096)
+	if (pt->lay->inst == INST_DICTOFFSET || !(ti->flags & TPFLAGS_MANAGED_DICT)) {
+		if (ti->dictoff <= 0 || ti->dictoff > 4096)
 			return -ENOENT;
-		return dict_src_of(pt, rd_u64(pt, obj + dictoff), d);
+		return dict_src_of(pt, rd_u64(pt, obj + ti->dictoff), d);
 	}
-	/* the shared keys of a split (values-only) instance */
-	d->keys = rd_u64(pt, type + pt->lay->cached_keys);
+	d->keys = ti->cached_keys;
 	switch (pt->lay->inst) {
 	case INST_MANAGED_311:
 		d->values = rd_u64(pt, obj - 32);
@@ -293,10 +334,11 @@ static int inst_src(const struct pythreads *pt, unsigned long long obj,
 		w = rd_u64(pt, obj - 24);
 		if (w)
 			return dict_src_of(pt, w, d);
-		if (!(flags & TPFLAGS_INLINE_VALUES) || basic < 16 || basic > 4096 ||
-		    rd(pt, obj + basic, vh, sizeof(vh)) || !vh[3] || !d->keys)
+		if (!(ti->flags & TPFLAGS_INLINE_VALUES) || ti->basic < 16 ||
+		    ti->basic > 4096 || rd(pt, obj + ti->basic, vh, sizeof(vh)) ||
+		    !vh[3] || !d->keys)
 			return -ENOENT;
-		d->values = obj + basic + pt->lay->values_off;
+		d->values = obj + ti->basic + pt->lay->values_off;
 		d->capacity = vh[0];
 		return 0;
 	}
@@ -329,13 +371,13 @@ struct find_ctx {
 	unsigned long long found;
 };
 
-static bool find_cb(void *ctx, unsigned long long key, unsigned long long value)
+static bool find_cb(void *ctx, const struct entry *e)
 {
 	struct find_ctx *c = ctx;
 
-	if (!str_is(c->pt, key, c->key))
+	if (!str_is(c->pt, e->key, c->key))
 		return false;
-	c->found = value;
+	c->found = e->value;
 	return true;
 }
 
@@ -380,7 +422,7 @@ static int find_active(struct pythreads *pt)
 
 /*
  * A small int (an ident, a tid): at most three 30-bit digits. Its type
- * must be that of the keys of _active (int), once one was read.
+ * must be that of the keys of _active (int).
  */
 static int long_read(struct pythreads *pt, unsigned long long addr,
 		     long long *out)
@@ -394,9 +436,7 @@ static int long_read(struct pythreads *pt, unsigned long long addr,
 	if (rd(pt, addr, b, LONG_DIGITS + 8))
 		return -EFAULT;
 	type = u64_at(b, OB_TYPE);
-	if (!pt->long_type)
-		pt->long_type = type;
-	if (type != pt->long_type)
+	if (!pt->long_type || type != pt->long_type)
 		return -EINVAL; /* None, or not an int at all */
 	size = u64_at(b, LONG_SIZE);
 	if (pt->lay->long_tag) {
@@ -424,27 +464,89 @@ static int long_read(struct pythreads *pt, unsigned long long addr,
 struct attr_ctx {
 	struct pythreads *pt;
 	bool by_text; /* compare the keys' text, not the interned pointers */
-	unsigned long long name, native;
+	struct entry name, native;
 };
 
-static bool attr_cb(void *ctx, unsigned long long key, unsigned long long value)
+static bool attr_cb(void *ctx, const struct entry *e)
 {
 	struct attr_ctx *c = ctx;
 	struct pythreads *pt = c->pt;
 
 	if (!c->by_text) {
-		if (key == pt->key_name)
-			c->name = value;
-		else if (key == pt->key_native)
-			c->native = value;
-	} else if (!c->name && str_is(pt, key, "_name")) {
-		c->name = value;
-		pt->key_name = key;
-	} else if (!c->native && str_is(pt, key, "_native_id")) {
-		c->native = value;
-		pt->key_native = key;
+		if (e->key == pt->key_name)
+			c->name = *e;
+		else if (e->key == pt->key_native)
+			c->native = *e;
+	} else if (!c->name.value && str_is(pt, e->key, "_name")) {
+		c->name = *e;
+		pt->key_name = e->key;
+	} else if (!c->native.value && str_is(pt, e->key, "_native_id")) {
+		c->native = *e;
+		pt->key_native = e->key;
 	}
-	return c->name && c->native;
+	return c->name.value && c->native.value;
+}
+
+/*
+ * Instances of one class share their keys (split dicts, 3.11+ values
+ * arrays): once the attributes were found in them, two slots of the
+ * values array say the rest. Returns true when that was enough.
+ */
+static bool split_attrs(struct pythreads *pt, const struct dict_src *d,
+			struct attr_ctx *c)
+{
+	unsigned long long v[MAX_ATTRS];
+	const struct split_info *si = NULL;
+	unsigned int n;
+
+	for (int i = 0; i < pt->nsplits && d->values; i++)
+		if (pt->splits[i].keys == d->keys)
+			si = &pt->splits[i];
+	if (!si)
+		return false;
+	n = (si->ix_name > si->ix_native ? si->ix_name : si->ix_native) + 1;
+	if (n > d->capacity || n > MAX_ATTRS || rd(pt, d->values, v, n * 8ULL))
+		return false;
+	c->name.value = v[si->ix_name];
+	c->native.value = v[si->ix_native];
+	return c->name.value && c->native.value;
+}
+
+static void remember_split(struct pythreads *pt, const struct dict_src *d,
+			   const struct attr_ctx *c)
+{
+	struct split_info *si;
+
+	if (!d->values || pt->nsplits >= TYPES_MAX)
+		return;
+	si = &pt->splits[pt->nsplits++];
+	si->keys = d->keys;
+	si->ix_name = c->name.ix;
+	si->ix_native = c->native.ix;
+}
+
+/* A name: short ASCII ones (most) in one read. */
+static int name_read(struct pythreads *pt, unsigned long long addr, char *out,
+		     size_t len)
+{
+	const struct py_offsets *o = &pt->off;
+	unsigned char b[128 + PYTHREAD_NAME_MAX];
+	uint32_t state;
+	long long slen;
+
+	if (len <= PYTHREAD_NAME_MAX && o->ascii_size <= 128 &&
+	    o->unicode_state + 4u <= o->ascii_size &&
+	    o->unicode_length + 8u <= o->ascii_size &&
+	    !rd(pt, addr, b, o->ascii_size + len)) {
+		memcpy(&state, b + o->unicode_state, sizeof(state));
+		memcpy(&slen, b + o->unicode_length, sizeof(slen));
+		if ((state & 0x7c) == 0x64 && slen > 0 && slen < (long long)len) {
+			memcpy(out, b + o->ascii_size, (size_t)slen);
+			out[slen] = '\0';
+			return (int)slen;
+		}
+	}
+	return pystr_read(o, mem_read, pid_ctx(pt->pid), addr, out, len);
 }
 
 /* _name and _native_id of the Thread at obj. */
@@ -457,21 +559,27 @@ static int thread_attrs(struct pythreads *pt, unsigned long long obj,
 
 	if (ret)
 		return ret;
-	/* The attribute names are interned: after the first Thread, their
-	 * pointers find them without reading a string. */
-	if (pt->key_name && pt->key_native)
-		dict_walk(pt, &d, MAX_ATTRS, attr_cb, &c);
-	if (!c.name || !c.native) {
-		c.by_text = true;
-		dict_walk(pt, &d, MAX_ATTRS, attr_cb, &c);
+	if (!split_attrs(pt, &d, &c)) {
+		/* The attribute names are interned: after the first Thread,
+		 * their pointers find them without reading a string. */
+		memset(&c.name, 0, sizeof(c.name));
+		memset(&c.native, 0, sizeof(c.native));
+		if (pt->key_name && pt->key_native)
+			dict_walk(pt, &d, MAX_ATTRS, attr_cb, &c);
+		if (!c.name.value || !c.native.value) {
+			c.by_text = true;
+			dict_walk(pt, &d, MAX_ATTRS, attr_cb, &c);
+		}
+		if (c.name.value && c.native.value)
+			remember_split(pt, &d, &c);
 	}
-	if (!c.name || pystr_read(&pt->off, mem_read, pid_ctx(pt->pid), c.name,
-				  out->name, sizeof(out->name)) <= 0)
+	if (!c.name.value || name_read(pt, c.name.value, out->name,
+				       sizeof(out->name)) <= 0)
 		return -ENOENT;
 	for (char *p = out->name; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	if (!c.native || long_read(pt, c.native, &out->native_id))
+	if (!c.native.value || long_read(pt, c.native.value, &out->native_id))
 		out->native_id = -1;
 	return 0;
 }
@@ -482,17 +590,25 @@ struct active_ctx {
 	int n, max;
 };
 
-static bool active_cb(void *ctx, unsigned long long key, unsigned long long value)
+/* An int below 2^61 - 1 is its own hash (Python's modular int hash), and
+ * idents are addresses: a general dict entry's hash is the key. */
+#define HASH_MODULUS ((1ULL << 61) - 1)
+
+static bool active_cb(void *ctx, const struct entry *e)
 {
 	struct active_ctx *c = ctx;
 	struct py_thread_name *t = &c->out[c->n];
-	long long ident;
+	long long ident = (long long)e->hash;
 
-	if (long_read(c->pt, key, &ident) || ident <= 0)
+	/* _active's keys are ints: what an int is */
+	if (!c->pt->long_type)
+		c->pt->long_type = rd_u64(c->pt, e->key + OB_TYPE);
+	if ((!e->hash || e->hash >= HASH_MODULUS) &&
+	    (long_read(c->pt, e->key, &ident) || ident <= 0))
 		return false;
 	memset(t, 0, sizeof(*t));
 	t->ident = (unsigned long long)ident;
-	if (!thread_attrs(c->pt, value, t))
+	if (!thread_attrs(c->pt, e->value, t))
 		c->n++;
 	return c->n >= c->max;
 }
@@ -505,6 +621,7 @@ int pythreads_read(struct pythreads *pt, struct py_thread_name *out, int max)
 
 	if (!pt || !out || max <= 0)
 		return -EINVAL;
+	pt->ntypes = pt->nsplits = 0;
 	/* a dict no more (the module went, its memory reused): look again */
 	if (pt->active && rd_u64(pt, pt->active + OB_TYPE) != pt->dict_type) {
 		pt->active = 0;
