@@ -61,7 +61,7 @@ void session_opts_init(struct session_opts *o)
 }
 
 static const struct feature *const all_features[] = {
-	&feature_offcpu, &feature_async, &feature_mem,
+	&feature_offcpu, &feature_async, &feature_mem, &feature_threads,
 };
 
 /* --idle/--gil weights: the time since the CPU's previous tick. */
