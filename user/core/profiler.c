@@ -15,6 +15,7 @@
 
 #include "sys/log.h"
 #include "profile.skel.h"
+#include "core/loop_hooks.h"
 #include "core/profiler.h"
 #include "sys/clock.h"
 
@@ -34,6 +35,7 @@ struct profiler {
 	unsigned long long cal_ticks, cal_busy;
 	unsigned long long start_ticks, start_busy;
 	bool started; /* calibrated once: the above are set */
+	struct loop_hooks loop_hooks; /* event-loop timing (async) */
 	/* Probes placed in one process (task steps, collections,
 	 * allocations), removed with it. */
 	struct pid_links {
@@ -267,9 +269,8 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	/* Without --idle/--gil, do not run on every context switch host-wide. */
 	bpf_program__set_autoload(p->skel->progs.py_switch,
 				  o->offcpu || o->gil_only || o->loops);
-	/* Nor on every syscall unless timing event loops. */
-	bpf_program__set_autoload(p->skel->progs.py_sys_enter, o->loops);
-	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
+	/* The epoll syscalls' hooks only when timing event loops. */
+	loop_hooks_choose(p->skel, o->loops, &p->loop_hooks);
 	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
 	/* mem: resident-memory changes, collections, allocations. */
 	bpf_program__set_autoload(p->skel->progs.py_rss, o->mem && !o->no_rss);
@@ -326,6 +327,9 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		       strerror(-err));
 		goto fail;
 	}
+	err = loop_hooks_attach(p->skel, &p->loop_hooks);
+	if (err)
+		goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events),
 				 (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!p->rb) {
@@ -365,10 +369,7 @@ int profiler__stop(struct profiler *p)
 	 * stop; detach it so the final drain has an end. */
 	bpf_link__destroy(p->skel->links.py_switch);
 	p->skel->links.py_switch = NULL;
-	bpf_link__destroy(p->skel->links.py_sys_enter);
-	p->skel->links.py_sys_enter = NULL;
-	bpf_link__destroy(p->skel->links.py_sys_exit);
-	p->skel->links.py_sys_exit = NULL;
+	loop_hooks_detach(p->skel, &p->loop_hooks);
 	bpf_link__destroy(p->skel->links.py_rss);
 	p->skel->links.py_rss = NULL;
 	while (p->nsteps)
@@ -387,6 +388,8 @@ void profiler__close(struct profiler *p)
 	while (p->nsteps)
 		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
 	free(p->steps);
+	if (p->skel)
+		loop_hooks_detach(p->skel, &p->loop_hooks);
 	for (int cpu = 0; p->links && cpu < p->ncpu; cpu++)
 		bpf_link__destroy(p->links[cpu]);
 	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
