@@ -365,11 +365,14 @@ int profiler__start(struct profiler *p)
 int profiler__stop(struct profiler *p)
 {
 	profiler__calibrate(p); /* final mean_hz */
+	/* The loop hooks first: an iteration they end after the
+	 * context-switch tracer is gone would have its off-CPU time missing
+	 * (detaching six tracepoints takes tens of ms). */
+	loop_hooks_detach(p->skel, &p->loop_hooks);
 	/* The context-switch tracer keeps producing events after the timers
 	 * stop; detach it so the final drain has an end. */
 	bpf_link__destroy(p->skel->links.py_switch);
 	p->skel->links.py_switch = NULL;
-	loop_hooks_detach(p->skel, &p->loop_hooks);
 	bpf_link__destroy(p->skel->links.py_rss);
 	p->skel->links.py_rss = NULL;
 	while (p->nsteps)
