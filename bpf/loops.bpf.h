@@ -44,7 +44,7 @@ static __always_inline void poll_enter(void)
 
 	now = bpf_ktime_get_ns();
 	/* back to the poll: the last task step is over */
-	step_end(id >> 32, tid, now);
+	step_end(NULL, id >> 32, tid, now);
 	ls = bpf_map_lookup_elem(&loops, &tid);
 	if (!ls || !ls->iter_start)
 		return;

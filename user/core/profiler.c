@@ -255,6 +255,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->skel->rodata->loops_only = !o->sample_all;
 	p->skel->rodata->loops_reap = o->loops_reap;
 	p->skel->rodata->step_events = !o->no_step_events;
+	p->skel->rodata->track_steps = o->loops && o->steps;
 	if (o->stall_ns)
 		p->skel->rodata->stall_ns = o->stall_ns;
 	p->skel->rodata->gil_only = o->gil_only;
@@ -271,7 +272,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 				  o->offcpu || o->gil_only || o->loops);
 	/* The epoll syscalls' hooks only when timing event loops. */
 	loop_hooks_choose(p->skel, o->loops, &p->loop_hooks);
-	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
+	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops && o->steps);
 	/* mem: resident-memory changes, collections, allocations. */
 	bpf_program__set_autoload(p->skel->progs.py_rss, o->mem && !o->no_rss);
 	bpf_program__set_autoload(p->skel->progs.py_gc_start, o->mem);
@@ -297,8 +298,9 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	}
 	bpf_map__set_max_entries(p->skel->maps.mem_last, o->mem ? o->max_procs : 1);
 	/* maps of features not in use hold nothing: no memory for them */
-	if (!o->loops) {
+	if (!o->loops)
 		bpf_map__set_max_entries(p->skel->maps.loops, 1);
+	if (!o->loops || !o->steps) {
 		bpf_map__set_max_entries(p->skel->maps.steps, 1);
 		bpf_map__set_max_entries(p->skel->maps.suspended_map, 1);
 		bpf_map__set_max_entries(p->skel->maps.asyncio_text, 1);
