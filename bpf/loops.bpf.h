@@ -29,6 +29,56 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
+static __always_inline void send_stall(__u32 pid, __u32 tid, __u64 start,
+				      __u64 ns, const struct loop_state *ls,
+				      __u32 flags)
+{
+	struct stall_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(STAT_STALL_LOST);
+		return;
+	}
+	e->type = EV_STALL;
+	e->pid = pid;
+	e->tid = tid;
+	e->flags = flags;
+	e->start = start;
+	e->ns = ns;
+	e->off_ns = ls ? ls->off_ns : 0;
+	e->preempt_ns = ls ? ls->preempt_ns : 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * A Python process's thread first seen entering its poll was inside an
+ * iteration since at least when its process was added (leaving the poll
+ * after that would have made its entry): a stall if that is long enough,
+ * sent with its start unseen. Not in the histogram (its length is a lower
+ * bound). The entry made here keeps it to once per thread, also when the
+ * table is full.
+ */
+static __always_inline void first_poll(__u32 tgid, __u32 tid, __u64 now)
+{
+	struct py_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
+	struct loop_state *ls;
+
+	if (!proc || !proc->runtime || !proc->since || now < proc->since)
+		return;
+	if (bpf_map_update_elem(&loops, &tid, &empty_loop, BPF_NOEXIST)) {
+		if (!bpf_map_lookup_elem(&loops, &tid))
+			stat_inc(STAT_LOOP_FULL);
+		return;
+	}
+	ls = bpf_map_lookup_elem(&loops, &tid);
+	if (!ls)
+		return;
+	ls->pid = tgid;
+	if (now - proc->since >= stall_ns)
+		send_stall(tgid, tid, proc->since, now - proc->since, NULL,
+			   STALL_BEGAN_BEFORE);
+}
+
 /*
  * Entering the poll ends an iteration: count its length, and send it when
  * it is a stall. asyncio (epoll selector) and uvloop (libuv) both poll
@@ -40,13 +90,16 @@ static __always_inline void poll_enter(void)
 	__u64 id = bpf_get_current_pid_tgid(), now, ns, us;
 	__u32 tid = (__u32)id, b;
 	struct loop_state *ls;
-	struct stall_event *e;
 
 	now = bpf_ktime_get_ns();
 	/* back to the poll: the last task step is over */
 	step_end(NULL, id >> 32, tid, now);
 	ls = bpf_map_lookup_elem(&loops, &tid);
-	if (!ls || !ls->iter_start)
+	if (!ls) {
+		first_poll(id >> 32, tid, now);
+		return;
+	}
+	if (!ls->iter_start)
 		return;
 	ns = now - ls->iter_start;
 	us = ns / 1000;
@@ -61,21 +114,8 @@ static __always_inline void poll_enter(void)
 	ls->sum_ns += ns;
 	if (ns > ls->max_ns)
 		ls->max_ns = ns;
-	if (ns >= stall_ns) {
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (e) {
-			e->type = EV_STALL;
-			e->pid = ls->pid;
-			e->tid = tid;
-			e->_pad = 0;
-			e->start = ls->iter_start;
-			e->ns = ns;
-			e->off_ns = ls->off_ns;
-			bpf_ringbuf_submit(e, 0);
-		} else {
-			stat_inc(STAT_STALL_LOST);
-		}
-	}
+	if (ns >= stall_ns)
+		send_stall(ls->pid, tid, ls->iter_start, ns, ls, 0);
 	ls->iter_start = 0;
 }
 
@@ -109,6 +149,7 @@ static __always_inline void poll_exit(void)
 	}
 	ls->iter_start = bpf_ktime_get_ns();
 	ls->off_ns = 0;
+	ls->preempt_ns = 0;
 	ls->off_since = 0;
 }
 

@@ -418,10 +418,12 @@ int profiler__add_target(struct profiler *p, pid_t pid)
 
 int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp)
 {
+	struct py_proc v = *pp;
 	__u32 k = pid;
 
-	return bpf_map__update_elem(p->skel->maps.procs, &k, sizeof(k), pp,
-				    sizeof(*pp), BPF_ANY);
+	v.since = clock_mono_ns(); /* bpf_ktime_get_ns()'s clock */
+	return bpf_map__update_elem(p->skel->maps.procs, &k, sizeof(k), &v,
+				    sizeof(v), BPF_ANY);
 }
 
 int profiler__del_proc(struct profiler *p, pid_t pid)
