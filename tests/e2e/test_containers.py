@@ -13,20 +13,12 @@ import time
 
 import pytest
 
-from conftest import (CHROOTS, IN_CI, WORKLOADS, Interp, binary, frames_of,
+from conftest import (IN_CI, TREES, VARIANTS, WORKLOADS, Interp, binary, frames_of,
                       line_of, parse_collapsed, record, record_running, stop)
 from conftest import PROC_FRAME, by_name, pid_stacks, proc_frames, proc_index
 
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") \
     else "/sys/fs/cgroup"
-
-
-def tree_interp(tree, exe):
-    root = os.path.join(CHROOTS, tree)
-    if not os.access(os.path.join(root, exe.lstrip("/")), os.X_OK):
-        msg = "%s not in the %s tree (scripts/build-chroots.sh)" % (exe, tree)
-        pytest.fail(msg) if IN_CI else pytest.skip(msg)
-    return Interp("%s:%s" % (tree, exe), exe, root=root)
 
 
 class Container:
@@ -70,10 +62,10 @@ def expected_chain(it):
     ])
 
 
-@pytest.mark.parametrize("tree,exe", [("trixie", "/usr/bin/python3.13"),
-                                      ("sid", "/usr/bin/python3.14")])
-def test_container_from_host(tree, exe, tmp):
-    it = tree_interp(tree, exe)
+@pytest.mark.parametrize("name", ["debian-trixie-3.13", "debian-sid-3.14"])
+def test_container_from_host(name, tmp):
+    it = by_name(name)
+    exe = it.python
     c = Container(it, "nested.py", 30)
     host = by_name("debian-3.11").start("nested.py", 30)
     try:
@@ -83,6 +75,10 @@ def test_container_from_host(tree, exe, tmp):
         only = tmp / "only.txt"
         r2 = record(["--container", c.id[:10], "-d", 3, "-o", only])
         assert r2.returncode == 0, r2.stderr
+        by_cgroup = tmp / "cgroup.txt"
+        cg = "/" + os.path.relpath(c.cg, CGROUP2)
+        r3 = record(["--cgroup", cg, "-d", 2, "-o", by_cgroup])
+        assert r3.returncode == 0, r3.stderr
     finally:
         c.stop()
         stop(host)
@@ -106,7 +102,14 @@ def test_container_from_host(tree, exe, tmp):
     assert pid_stacks(sel, c.pid)
     assert not pid_stacks(sel, host.pid)
     assert all(s.startswith("container " + c.id[:12] + ";") for s in sel), list(sel)[:3]
-    # --cgroup selects by path too (checked on the same container id layout).
+    # --cgroup selects by path too, on the same docker layout: only the
+    # container's process, with the container's exact chain
+    cgs = parse_collapsed(by_cgroup.read_text())
+    mine = pid_stacks(cgs, c.pid)
+    assert sum(mine.values()) > 0 and mine.get(expected_chain(it), 0) >= 0.9 * sum(mine.values()), \
+        list(cgs)[:3]
+    assert not pid_stacks(cgs, host.pid), list(cgs)[:3]
+    assert all(proc_index(frames_of(s), c.pid) is not None for s in cgs), list(cgs)[:3]
 
 
 def test_cgroup_filter(tmp):
@@ -134,13 +137,13 @@ def test_cgroup_filter(tmp):
     assert all(s.startswith("cgroup %s;" % rel) for s in stacks), list(stacks)[:2]
 
 
-@pytest.mark.parametrize("tree,exe", [("trixie", "/usr/bin/python3.13"),
-                                      ("trixie", "/usr/bin/python3.13-pie"),
-                                      ("sid", "/usr/bin/python3.14d"),
-                                      ("experimental", "/usr/bin/python3.15d")])
-def test_debian_build_variants(tree, exe, tmp):
-    """-nopie (ET_EXEC) and debug (-dbg, via _Py_DebugOffsets) builds."""
-    it = tree_interp(tree, exe)
+@pytest.mark.parametrize("name", ["debian-%s-3.%d%s" % (tree, minor, suffix)
+                                  for tree, minor in TREES for suffix in VARIANTS])
+def test_debian_build_variants(name, tmp):
+    """Debian's default (-pie) builds beside the -nopie (ET_EXEC) ones the
+    matrix runs everywhere, and the debug (-dbg, via _Py_DebugOffsets)
+    builds: the exact chain with lines."""
+    it = by_name(name)
     out = tmp / "v.txt"
     p, _ = record_running(it, "nested.py", [30], ["-d", 2], out)
     mine = pid_stacks(parse_collapsed(out.read_text()), p.pid)
@@ -236,7 +239,7 @@ def test_churn(tmp):
     steady = long_it.start("split.py", 26, 10.0, 0.7, res, "cpu")
     kinds = [by_name(n) for n in ("debian-3.11", "pyenv-3.8", "pyenv-3.10", "pyenv-3.12",
                                   "pyenv-3.13")]
-    trees = [tree_interp("trixie", "/usr/bin/python3.13"), tree_interp("sid", "/usr/bin/python3.14")]
+    trees = [by_name("debian-trixie-3.13"), by_name("debian-sid-3.14")]
     out = tmp / "churn.txt"
     # 300 Hz: the steady process gets ~40% of a CPU under churn, and ±3
     # points must be >= 3 binomial standard errors (needs ~2000 samples).
