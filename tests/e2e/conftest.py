@@ -60,6 +60,17 @@ class Interp:
             cmd = ["chroot", self.root] + cmd
         return cmd
 
+    def python_version(self):
+        """The version CPython itself reports (sys.version_info): the
+        outside truth for what pyrograph reads from the binary."""
+        if not getattr(self, "_version_info", None):
+            cmd = [self.python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]
+            if self.root:
+                cmd = ["chroot", self.root] + cmd
+            self._version_info = subprocess.run(cmd, capture_output=True, text=True,
+                                                check=True, timeout=60).stdout.strip()
+        return self._version_info
+
     def start(self, script, *args, wait_ready=True):
         p = subprocess.Popen(self.argv(script, *args), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
