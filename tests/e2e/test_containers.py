@@ -8,13 +8,14 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
 from conftest import (IN_CI, TREES, VARIANTS, WORKLOADS, Interp, binary, frames_of,
-                      line_of, parse_collapsed, record, record_running, stop)
+                      line_of, parse_collapsed, record, record_running, start_ready, stop)
 from conftest import PROC_FRAME, by_name, pid_stacks, proc_frames, proc_index
 
 CGROUP2 = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") \
@@ -243,12 +244,12 @@ def test_churn(tmp):
     out = tmp / "churn.txt"
     # 300 Hz: the steady process gets ~40% of a CPU under churn, and ±3
     # points must be >= 3 binomial standard errors (needs ~2000 samples).
-    rec = subprocess.Popen([binary(), "record", "-q", "-a", "-r", "300", "-d", "20", "-o", str(out)],
-                           stderr=subprocess.PIPE, text=True)
     rnd = random.Random(42)
     short = []
+    rec = None
     try:
-        time.sleep(1.5)
+        # the short-lived ones start once sampling runs
+        rec = start_ready(["record", "-q", "-a", "-r", "300", "-d", "20", "-o", out])
         t0 = time.monotonic()
         for i in range(200):
             ms = rnd.randint(100, 500)
@@ -268,12 +269,15 @@ def test_churn(tmp):
         live_entries = _map_entries("procs")
         _, err = rec.communicate(timeout=60)
         assert rec.returncode == 0, err
+        # it measured its split in thread CPU time: stop it now, it writes
+        # what it spent (on a loaded machine its 26 CPU seconds take longer)
+        steady.terminate()
         steady.wait(timeout=30)
     finally:
         for p in short:
             stop(p)
         stop(steady)
-        if rec.poll() is None:
+        if rec and rec.poll() is None:
             rec.kill()
     assert all(p.returncode == 0 for p in short), [p.returncode for p in short]
     # Dead processes released: only the steady one (and maybe the recorder's
@@ -321,11 +325,16 @@ def test_exec_is_followed(tmp):
     new = by_name("pyenv-3.12")
     p = it.start("execs.py", 1.5, new.python, os.path.join(WORKLOADS, "named.py"), "after_exec", 30)
     out = tmp / "exec.txt"
+    rec = None
     try:
-        r = record(["-p", p.pid, "-d", 4, "-o", out])
-        assert r.returncode == 0, r.stderr
+        rec = start_ready(["record", "-q", "-p", p.pid, "-d", 4, "-o", out])
+        os.kill(p.pid, signal.SIGUSR1)  # sampling runs: go on to before_exec
+        _, err = rec.communicate(timeout=60)
+        assert rec.returncode == 0, err
     finally:
         stop(p)
+        if rec and rec.poll() is None:
+            rec.kill()
     mine = pid_stacks(parse_collapsed(out.read_text()), p.pid)
     leaves = {frames_of(s)[-1].split(" ")[0] for s in mine}
     assert {"before_exec", "after_exec"} <= leaves, leaves

@@ -336,10 +336,10 @@ def test_sigint_leaves_complete_files(tmp):
     it = by_name("debian-3.11")
     p = it.start("nested.py", 30)
     svg, txt = tmp / "int.svg", tmp / "int.txt"
-    recs = [subprocess.Popen([binary(), "record", "-q", "-p", str(p.pid), "-d", "60", "-o", str(o)],
-                             stderr=subprocess.PIPE, text=True) for o in (svg, txt)]
+    recs = []
     try:
-        time.sleep(2)
+        recs = [start_ready(["record", "-q", "-p", p.pid, "-d", "60", "-o", o]) for o in (svg, txt)]
+        time.sleep(1.5)  # sampling: ~150 samples at 100 Hz before the signal
         t0 = time.monotonic()
         # Ctrl-C for one, SIGTERM (what systemd and kill send) for the other.
         for rec, sig in zip(recs, (signal.SIGINT, signal.SIGTERM)):
