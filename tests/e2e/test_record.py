@@ -242,10 +242,12 @@ def test_ready_fd(tmp):
             rec.kill()
     assert rec.returncode == 0, err
     # all of its CPU second was watched: ~499 samples (the rate's
-    # calibration holds 15%; detection takes a few ms of the start)
+    # calibration holds 15%, detection takes a few ms of the start); a
+    # recorder that attached after saying ready would miss its load time
+    # (0.1-0.5 s here)
     n = sum(pid_stacks(parse_collapsed(out.read_text()), p.pid).values())
     print("%d samples for %.2f s of CPU" % (n, cpu))
-    assert n >= 0.8 * 499 * cpu, (n, cpu, err)
+    assert n >= 0.7 * 499 * cpu, (n, cpu, err)
     r, w = os.pipe()
     bad = subprocess.Popen([binary(), "record", "--ready-fd", str(w), "-p", "4000000"],
                            pass_fds=(w,), stderr=subprocess.PIPE, text=True)
