@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""pyrograph dump --tasks: the asyncio task trees of live processes, read
+from their memory, on CPython 3.11-3.15; on 3.14 checked against CPython's
+own `python3.14 -m asyncio pstree`."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import WORKLOADS, binary, by_name, line_of, stop
+
+SCRIPT = os.path.join(WORKLOADS, "async_tree.py")
+TASKS = ["Task-1", "fan-out", "leaf-0", "leaf-1", "leaf-2", "sleeper", "waiter", "consumer"]
+PARENT = {"leaf-0": "fan-out", "leaf-1": "fan-out", "leaf-2": "fan-out", "sleeper": "waiter"}
+
+
+def dump_tasks(*args):
+    r = subprocess.run([binary(), "dump", "--tasks"] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def own_frames(task):
+    """(function, line) of the task's frames in the workload's own file."""
+    return [(f["function"], f["line"]) for f in task["stack"]
+            if (f["file"] or "").endswith("async_tree.py")]
+
+
+def check_tree(proc):
+    """The tree of async_tree.py, from its source's markers."""
+    assert proc["error"] is None, proc["error"]
+    tasks = {t["name"]: t for t in proc["tasks"]}
+    assert sorted(tasks) == sorted(TASKS), sorted(tasks)
+    by_id = {t["id"]: t["name"] for t in proc["tasks"]}
+    for name, t in tasks.items():
+        assert t["state"] == "waiting", (name, t["state"])
+        assert [by_id.get(a) for a in t["awaited_by"]] == \
+            ([PARENT[name]] if name in PARENT else []), (name, t["awaited_by"])
+        assert not t["truncated"] and not t["unreadable"], name
+    line = lambda marker: line_of(SCRIPT, marker)
+    for i in range(3):
+        leaf = tasks["leaf-%d" % i]
+        assert own_frames(leaf) == [("leaf_worker", line("# leaf awaits"))], leaf["stack"]
+        assert leaf["stack"][-1]["function"] == "sleep", leaf["stack"]
+        assert leaf["awaits"]["kind"] == "future", leaf["awaits"]
+    fan = tasks["fan-out"]
+    assert own_frames(fan) == [("fan_out_parent", line("# fan-out awaits"))], fan["stack"]
+    assert len(fan["stack"]) == 1, fan["stack"]
+    assert fan["awaits"]["kind"] == "gather" and fan["awaits"]["tasks"] == 3, fan["awaits"]
+    waiter = tasks["waiter"]
+    assert own_frames(waiter) == [("waiter", line("# waiter awaits"))], waiter["stack"]
+    assert waiter["awaits"]["kind"] == "task", waiter["awaits"]
+    assert waiter["awaits"]["id"] == tasks["sleeper"]["id"], waiter["awaits"]
+    assert own_frames(tasks["sleeper"]) == [("sleeper", line("# sleeper awaits"))]
+    cons = tasks["consumer"]
+    assert own_frames(cons) == [("consumer", line("# consumer awaits"))], cons["stack"]
+    assert cons["stack"][-1]["function"] == "Queue.get", cons["stack"]
+    assert cons["awaits"]["kind"] == "future", cons["awaits"]
+    return tasks
+
+
+def text_tree(text):
+    """{task: (depth, parent task or None)} from the text form, by
+    indentation: a task's parent is the nearest task line above it that is
+    less indented."""
+    out, stack = {}, []
+    for ln in text.splitlines():
+        m = re.match(r"^((?:[\u2502 ]   )*)[\u251c\u2514]\u2500\u2500 (task (\S+) |)", ln)
+        if not m:
+            continue
+        depth = len(m.group(1)) // 4
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if m.group(3):
+            out[m.group(3)] = (depth, stack[-1][1] if stack else None)
+            stack.append((depth, m.group(3)))
+    return out
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.11", "pyenv-3.12", "pyenv-3.13",
+                                  "debian-trixie-3.13", "debian-sid-3.14",
+                                  "debian-experimental-3.15"])
+def test_dump_tasks_tree(name):
+    """A gather of three children, a task awaiting another task and a
+    consumer blocked on a Queue: every task, what each awaits and who awaits
+    it, in JSON and as the text tree; -a finds the process too."""
+    it = by_name(name)
+    p = it.start("async_tree.py", 120)
+    try:
+        d = json.loads(dump_tasks("-p", p.pid, "--json"))
+        assert [q["pid"] for q in d["processes"]] == [p.pid], d
+        check_tree(d["processes"][0])
+        tree = text_tree(dump_tasks("-p", p.pid))
+        assert sorted(tree) == sorted(TASKS), tree
+        for task, (depth, parent) in tree.items():
+            assert parent == PARENT.get(task), (task, tree)
+        # the children hang under their parent's frame: one level deeper
+        # than the parent's task line, plus its coroutine frames
+        assert tree["leaf-0"][0] == tree["fan-out"][0] + 2, tree
+        assert tree["sleeper"][0] == tree["waiter"][0] + 2, tree
+        every = json.loads(dump_tasks("-a", "--json"))
+        mine = [q for q in every["processes"] if q["pid"] == p.pid]
+        assert mine, [q["pid"] for q in every["processes"]]
+        check_tree(mine[0])
+    finally:
+        stop(p)
+
+
+def pstree(root, pid):
+    """CPython 3.14's own view, run in the target's mount namespace."""
+    r = subprocess.run(["nsenter", "-t", str(pid), "-m", "-r", "/usr/bin/python3.14", "-m",
+                        "asyncio", "pstree", str(pid)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    tasks, stack = {}, []
+    for ln in r.stdout.splitlines():
+        m = re.match(r"^((?:[\u2502 ]   )*)[\u251c\u2514]\u2500\u2500 (?:\(T\) (.+)|\s*(\S+) (\S+):(\d+))$",
+                     ln)
+        assert m, "unexpected pstree line %r" % ln
+        depth = len(m.group(1)) // 4
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        owner = next((s[1] for s in reversed(stack) if s[2]), None)
+        if m.group(2):
+            tasks[m.group(2)] = {"parent": owner, "frames": []}
+            stack.append((depth, m.group(2), True))
+        else:
+            assert owner, ln
+            tasks[owner]["frames"].append((m.group(3), m.group(4), int(m.group(5))))
+            stack.append((depth, owner, False))
+    return tasks
+
+
+def test_dump_tasks_matches_pstree():
+    """The same tree as `python3.14 -m asyncio pstree` on the same process:
+    the same tasks, each under the same parent, with the same frames
+    (function, file, line), outermost first."""
+    it = by_name("debian-sid-3.14")
+    script = it.workload_path("async_tree.py")
+    # pstree reads /proc: the target runs in a mount namespace of its own
+    # where the chroot has one
+    p = subprocess.Popen(["unshare", "-m", "sh", "-c",
+                          'mount -t proc proc "$0/proc" && exec chroot "$0" python3.14 "$1" 120',
+                          it.root, script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        theirs = pstree(it.root, p.pid)
+        d = json.loads(dump_tasks("-p", p.pid, "--json"))
+        tasks = check_tree(d["processes"][0])
+        by_id = {t["id"]: t["name"] for t in tasks.values()}
+        ours = {name: {"parent": by_id[t["awaited_by"][0]] if t["awaited_by"] else None,
+                       "frames": [(f["function"], f["file"], f["line"]) for f in t["stack"]]}
+                for name, t in tasks.items()}
+        assert ours == theirs
+    finally:
+        stop(p)
+
+
+@pytest.mark.parametrize("name", ["pyenv-3.10", "debian-3.11"])
+def test_dump_tasks_nothing_to_read(name):
+    """A Python without readable tasks (3.10), or without asyncio imported:
+    said plainly, per process, and not an error of the command."""
+    it = by_name(name)
+    code = "import sys, time; print('ready', flush=True); time.sleep(120)"
+    p = subprocess.Popen([it.python, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        d = json.loads(dump_tasks("-p", p.pid, "--json"))
+        proc = d["processes"][0]
+        assert proc["tasks"] == [], proc
+        want = "3.11-3.15" if name == "pyenv-3.10" else "asyncio is not imported"
+        assert want in proc["error"], proc["error"]
+        assert want in dump_tasks("-p", p.pid)
+    finally:
+        stop(p)

@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""A known asyncio task tree (dump --tasks, record --tasks): the task
+"fan-out" gathers three "leaf-N" children, "waiter" awaits the task
+"sleeper", "consumer" is blocked on an empty Queue. With argv[2] "cpu" the
+leaves compute between short sleeps, so their samples land under their
+parent task. Prints "ready" once every task is in place, runs argv[1]
+seconds."""
+import asyncio
+import sys
+
+CPU = len(sys.argv) > 2 and sys.argv[2] == "cpu"
+
+
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+async def leaf_worker(i):
+    if not CPU:
+        await asyncio.sleep(3600)  # leaf awaits
+    while True:
+        spin(20000)  # leaf computes
+        await asyncio.sleep(0.001)
+
+
+async def fan_out_parent():
+    children = [asyncio.create_task(leaf_worker(i), name="leaf-%d" % i)
+                for i in range(3)]
+    await asyncio.gather(*children)  # fan-out awaits
+
+
+async def sleeper():
+    await asyncio.sleep(3600)  # sleeper awaits
+
+
+async def waiter(task):
+    await task  # waiter awaits
+
+
+async def consumer(queue):
+    while True:
+        item = await queue.get()  # consumer awaits
+        queue.task_done()
+        del item
+
+
+async def main(seconds):
+    queue = asyncio.Queue()
+    fan = asyncio.create_task(fan_out_parent(), name="fan-out")
+    slp = asyncio.create_task(sleeper(), name="sleeper")
+    wt = asyncio.create_task(waiter(slp), name="waiter")
+    cons = asyncio.create_task(consumer(queue), name="consumer")
+    await asyncio.sleep(0.2)
+    print("ready", flush=True)
+    await asyncio.sleep(seconds)
+    for t in (fan, slp, wt, cons):
+        t.cancel()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 30.0))
