@@ -223,9 +223,18 @@ struct pyproc_event {
 /* One thread, as bpf/tasks.bpf.c lists them. */
 struct task_entry {
 	__u32 tid;   /* host tid */
-	__u32 state; /* task->__state */
+	__u32 state; /* task->__state: 0 runnable, else blocked */
 	__u64 fsbase;
 	char comm[TASK_COMM_LEN];
+	/* Why a blocked thread waits (state != 0 and not on a CPU), as
+	 * EV_OFFCPU says it: the syscall it is in (-1: none) and its first
+	 * argument, and its kernel stack, innermost first. */
+	__s32 syscall;
+	__u32 on_cpu; /* running right now (about to block, or not yet) */
+	__u64 sysarg;
+	__u32 nkstack;
+	__u32 _pad;
+	__u64 kstack[MAX_KSTACK];
 };
 
 /* Value of the per-process map, keyed by host tgid. */

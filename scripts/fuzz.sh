@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$(realpath -m "$build")/artifacts}
-fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep fuzz_metrics fuzz_containers)
+fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_pythreads fuzz_asyncrep fuzz_memrep fuzz_diffrep fuzz_metrics fuzz_containers)
 
 do_build() {
 	if [ ! -f "$build/build.ninja" ]; then
@@ -143,6 +143,44 @@ PY
 		printf '9:name=systemd:/libpod_parent/libpod-%064d\n0::/docker/%064d\n' 1 2 > "$d/cgroup"
 		printf 'pod batch/jobs-7f9c4d8b5-q8w2e container worker (d8328e7459d8, python:3.12)' \
 			> "$d/label"
+	fi
+	d=$corpus/fuzz_pythreads
+	if [ -z "$(ls -A "$d")" ]; then
+		# a 3.11 process with one thread, 'alpha' (tid 1234), laid out as
+		# user/python/pythreads.c reads it (see tests/fuzz/fuzz_pythreads.c)
+		python3 - "$d/seed" <<'PY'
+import struct, sys
+B = 0x10000000
+img = bytearray(0x1800)
+def q(off, v): struct.pack_into("<Q", img, off, v)
+def s(off, text):  # compact ASCII str, 3.11 (PyASCIIObject is 48 bytes)
+    q(off + 16, len(text)); struct.pack_into("<I", img, off + 32, 0x64)
+    img[off + 48:off + 48 + len(text)] = text.encode()
+def keys(off, kind, entries):  # log2 size 3, 8 one-byte indices
+    img[off + 8:off + 11] = bytes([3, 3, kind]); q(off + 24, len(entries))
+    esz = 16 if kind else 24
+    for i, (k, v) in enumerate(entries):
+        q(off + 40 + i * esz + (0 if kind else 8), k)
+        if v is not None:
+            q(off + 40 + i * esz + (8 if kind else 16), v)
+def dict_(off, k):
+    q(off + 8, 0x900); q(off + 16, 1); q(off + 32, k)
+q(40, B + 0x100)                      # runtime -> interpreters.head
+q(0x100 + 64, B + 0x200)              # interp -> modules
+dict_(0x200, B + 0x300); keys(0x300, 1, [(B + 0x400, B + 0x500)]); s(0x400, "threading")
+q(0x500 + 16, B + 0x600)              # module -> md_dict
+dict_(0x600, B + 0x700); keys(0x700, 1, [(B + 0x800, B + 0xa00)]); s(0x800, "_active")
+dict_(0xa00, B + 0xb00); keys(0xb00, 0, [(B + 0xc00, B + 0xd00)])
+q(0xc00 + 8, 0x980); q(0xc00 + 16, 2); struct.pack_into("<II", img, 0xc00 + 24, 0x2b80, 0x1fc5)
+q(0xd00 - 32, B + 0x1400)             # managed values, 3.11
+q(0xd00 + 8, B + 0xe00)               # Thread -> its type
+q(0xe00 + 32, 24); q(0xe00 + 168, 1 << 4); q(0xe00 + 872, B + 0x1300)
+keys(0x1300, 2, [(B + 0x1500, None), (B + 0x1580, None)])
+q(0x1400, B + 0x1600); q(0x1408, B + 0x1700)
+s(0x1500, "_name"); s(0x1580, "_native_id"); s(0x1600, "alpha")
+q(0x1700 + 8, 0x980); q(0x1700 + 16, 1); struct.pack_into("<I", img, 0x1700 + 24, 1234)
+open(sys.argv[1], "wb").write(bytes([3, 0]) + img)
+PY
 	fi
 	d=$corpus/fuzz_elf
 	if [ -z "$(ls -A "$d")" ]; then

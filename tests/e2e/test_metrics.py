@@ -311,10 +311,17 @@ def test_cardinality_bounded(tmp):
             for k in batch:
                 k.stdout.readline()
                 pids.add(str(k.pid))
-            time.sleep(0.8)
-            s = samples(agent.scrape())
-            peak = max(peak, len(s))
-            seen |= {x[1]["pid"] for x in s if "pid" in x[1]} & pids
+            # scrape until every one of the batch was seen or all exited:
+            # on a loaded machine the agent's tick may come late, and a
+            # fixed sleep would then count the test's timing, not the agent
+            mine = {str(k.pid) for k in batch}
+            while True:
+                time.sleep(0.4)
+                s = samples(agent.scrape())
+                peak = max(peak, len(s))
+                seen |= {x[1]["pid"] for x in s if "pid" in x[1]} & pids
+                if mine <= seen or all(k.poll() is not None for k in batch):
+                    break
             for k in batch:
                 k.wait(timeout=60)
         kids = []

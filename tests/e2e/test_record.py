@@ -236,6 +236,21 @@ def test_no_such_pid(tmp):
     assert r.stderr.strip() == "pyrograph: no such process: 4000000"
 
 
+def test_command_that_cannot_run(tmp):
+    """-- CMD that does not exist: said plainly, a failing exit, no file."""
+    for cmd in ("record", "async", "mem"):
+        out = tmp / ("%s.txt" % cmd)
+        r = subprocess.run([binary(), cmd, "-o", str(out), "--", "pyrograph-no-such-program"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, (cmd, r.returncode, r.stderr)
+        assert "cannot run pyrograph-no-such-program" in r.stderr, r.stderr
+        assert not out.exists(), cmd
+    r = subprocess.run([binary(), "check", "--", "pyrograph-no-such-program"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "cannot run pyrograph-no-such-program" in r.stderr, r.stderr
+
+
 def test_existing_pid_never_called_missing(tmp):
     """PID 1 exists: whatever keeps it from being profiled (not CPython, or
     its maps unreadable, as for this VM's init), it is not 'no such

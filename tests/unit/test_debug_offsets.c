@@ -207,6 +207,9 @@ static const struct dwarf_expr dwarf_exprs[] = {
 	{"interp_next", "&((PyInterpreterState *)0)->next", M(interp_next)},
 	{"interp_threads_head", "&((PyInterpreterState *)0)->threads.head",
 	 M(interp_threads_head)},
+	/* read where a row places it (3.13); PY_OFF_NONE after */
+	{"interp_modules", "&((PyInterpreterState *)0)->imports.modules",
+	 M(interp_modules)},
 	{"tstate_next", "&((PyThreadState *)0)->next", M(tstate_next)},
 	{"tstate_thread_id", "&((PyThreadState *)0)->thread_id",
 	 M(tstate_thread_id)},
@@ -358,6 +361,9 @@ static void check_dwarf(const char *path, const struct py_offsets *o)
 		if (!strcmp(d->name, "frame_stack")) {
 			/* two spellings; the other is checked below */
 			stack_seen += vals[i] >= 0;
+		} else if (!strcmp(d->name, "interp_modules") &&
+			   get16(o, d->member) == PY_OFF_NONE) {
+			continue;
 		} else {
 			CHECK(vals[i] >= 0, "%s: gdb could not evaluate %s",
 			      path, d->expr);
@@ -493,6 +499,11 @@ static void check_invariants(const char *path, const struct py_offsets *o)
 	CHECK(o->frame_is_entry == PY_OFF_NONE,
 	      "%s: frame_is_entry %u (3.13+ mark entries with a shim frame)",
 	      path, o->frame_is_entry);
+	/* sys.modules: after the thread list in PyInterpreterState */
+	CHECK(minor == 13 ? o->interp_modules != PY_OFF_NONE &&
+				    o->interp_modules > o->interp_threads_head :
+			    o->interp_modules == PY_OFF_NONE,
+	      "%s: interp_modules %u", path, o->interp_modules);
 }
 
 /* Hostile variants of a real buffer: never a crash, only the documented errors. */

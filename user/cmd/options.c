@@ -261,6 +261,11 @@ static void refuse(const struct cmd_def *def, char **argv, int at)
 	if (word[0] == '-' && word[1] == '-') {
 		len = strcspn(word, "=");
 		snprintf(name, sizeof(name), "%.*s", (int)len, word);
+		/* getopt names a known flag given a value by its id */
+		if (optopt && word[len] == '=') {
+			pr_err("%s: %s takes no value", def->name, name);
+			return;
+		}
 	} else {
 		snprintf(name, sizeof(name), "-%c", optopt ? optopt : '?');
 	}

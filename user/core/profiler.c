@@ -417,6 +417,15 @@ int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp)
 				    sizeof(*pp), BPF_ANY);
 }
 
+int profiler__offcpu_seed(struct profiler *p, pid_t tid, unsigned long long ktime)
+{
+	__u32 k = (__u32)tid;
+	__u64 v = ktime;
+
+	return bpf_map__update_elem(p->skel->maps.offcpu_start, &k, sizeof(k),
+				    &v, sizeof(v), BPF_NOEXIST);
+}
+
 int profiler__del_proc(struct profiler *p, pid_t pid)
 {
 	__u32 k = pid;

@@ -59,6 +59,13 @@ void profiler__close(struct profiler *p);
 int profiler__add_target(struct profiler *p, pid_t pid);
 int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp);
 int profiler__del_proc(struct profiler *p, pid_t pid);
+/*
+ * --idle: thread tid, found blocked, is off the CPU since ktime
+ * (CLOCK_MONOTONIC): when it runs again BPF sends its EV_ONCPU, as for an
+ * interval an EV_OFFCPU opened. -EEXIST when it has one already (it left
+ * the CPU since it was found blocked).
+ */
+int profiler__offcpu_seed(struct profiler *p, pid_t tid, unsigned long long ktime);
 /* Drain the ring buffer; returns records consumed or negative errno. */
 int profiler__poll(struct profiler *p, int timeout_ms);
 /* Calls fn for each polling thread's loop timing (async); stops on non-zero. */
