@@ -105,6 +105,7 @@ def test_dump_tasks_tree(name):
         mine = [q for q in every["processes"] if q["pid"] == p.pid]
         assert mine, [q["pid"] for q in every["processes"]]
         check_tree(mine[0])
+        assert "Process %d:" % p.pid in dump_tasks("-a")
     finally:
         stop(p)
 
@@ -175,5 +176,9 @@ def test_dump_tasks_nothing_to_read(name):
         want = "3.11-3.15" if name == "pyenv-3.10" else "asyncio is not imported"
         assert want in proc["error"], proc["error"]
         assert want in dump_tasks("-p", p.pid)
+        # -a: in JSON with its reason, left out of the text
+        every = json.loads(dump_tasks("-a", "--json"))
+        assert [q["error"] for q in every["processes"] if q["pid"] == p.pid] == [proc["error"]]
+        assert "Process %d:" % p.pid not in dump_tasks("-a")
     finally:
         stop(p)

@@ -39,10 +39,16 @@ static void usage(FILE *f)
 		"coroutine stack (outermost first; a waiting task's innermost frame is\n"
 		"where it awaits), what it waits on (another task, a gather of tasks, a\n"
 		"future), and under the frame that awaits them the tasks it waits for.\n"
-		"CPython 3.11 to 3.15, the C Task (asyncio's default, uvloop's too). The\n"
-		"processes are not stopped: the tasks are read as they are at that moment.\n"
+		"CPython 3.11 to 3.15, asyncio's C Task (its default). The processes\n"
+		"are not stopped: the tasks are read as they are at that moment.\n"
 		"\n"
-		HELP_TARGETS
+		"Targets (default: -a):\n"
+		"  -p, --pid PID          this process (repeatable)\n"
+		"  -a, --all              every Python process on the host (in text,\n"
+		"                         those with asyncio tasks)\n"
+		"      --container NAME   only processes in that container: its name, an id\n"
+		"                         prefix, or its pod (POD, NS/POD, NS/POD/NAME)\n"
+		"      --cgroup PATH      only processes in cgroup PATH (v2 path) or below\n"
 		"\n"
 		"Options:\n"
 		"  -j, --json             one JSON object: {\"processes\": [{\"pid\", \"tasks\":\n"
@@ -82,8 +88,9 @@ static const struct cmd_def tasks_def = {
 
 bool dump_tasks_wanted(int argc, char **argv)
 {
+	/* --tasks=X too: this parser says what is wrong with it */
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--tasks"))
+		if (!strcmp(argv[i], "--tasks") || !strncmp(argv[i], "--tasks=", 8))
 			return true;
 	return false;
 }
@@ -410,6 +417,8 @@ static int read_proc(pid_t pid, struct proc_tasks *p, bool named)
 	return 0;
 }
 
+/* One process, in text or JSON: 0, 1 when left out of the text (no task
+ * in a process found by -a), or a negative errno. */
 static int show_proc(pid_t pid, struct proc_tasks *p, bool named,
 		     struct json *j)
 {
@@ -419,6 +428,13 @@ static int show_proc(pid_t pid, struct proc_tasks *p, bool named,
 	ret = read_proc(pid, p, named);
 	if (ret)
 		return ret;
+	/* -a: a tree of every Python process would bury the ones using
+	 * asyncio (JSON has them all, each with its reason) */
+	if (!j && !named && p->n <= 0) {
+		symcache__free(p->sc);
+		free((char *)p->why);
+		return 1;
+	}
 	for (int i = 0; i < PYTASKS_MAX; i++) {
 		p->first[i] = p->next[i] = -1;
 		p->shown[i] = false;
@@ -441,7 +457,7 @@ int cmd_dump_tasks(int argc, char **argv)
 	struct proc_tasks p = { 0 };
 	struct json j;
 	bool json = false;
-	int n, ret = 1, shown = 0;
+	int n, ret = 1, shown = 0, quiet = 0;
 
 	session_opts_init(&so);
 	switch (options_parse(&tasks_def, argc, argv, &so, &json, NULL)) {
@@ -486,19 +502,24 @@ int cmd_dump_tasks(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		int err = show_proc(pids[i], &p, !so.all, json ? &j : NULL);
 
-		if (err && !so.all)
+		if (err < 0 && !so.all)
 			goto out;
 		shown += !err;
+		quiet += err == 1;
 	}
 	if (json) {
 		json_end(&j);
 		json_end(&j);
 		fputc('\n', stdout);
 	} else if (so.all && !shown) {
-		printf("No Python process%s.\n",
+		printf("No Python process%s has asyncio tasks%s.\n",
 		       so.container || so.cgroup ? " in the selected containers" :
-						   "");
+						   "",
+		       quiet ? "" : " (no Python process found)");
 	}
+	if (!json && so.all && shown && quiet)
+		printf("%d more Python process%s without asyncio tasks.\n", quiet,
+		       quiet == 1 ? "" : "es");
 	ret = fflush(stdout) ? 1 : 0;
 out:
 	free(p.t);
