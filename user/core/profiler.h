@@ -24,6 +24,7 @@ struct profiler_opts {
 	unsigned long long stall_ns; /* async: iterations this long are EV_STALL */
 	bool sample_all;       /* with loops: CPU samples of every Python thread */
 	bool loops_reap;       /* with loops: a thread's timing goes when it exits */
+	bool steps;	       /* with loops: task-step probes (py_send_enter) */
 	bool no_step_events;   /* with loops: no EV_STEP (resumes still sent) */
 	bool mem;	       /* mem: resident-memory changes and collections;
 				* no CPU sampler */
