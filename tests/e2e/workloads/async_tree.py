@@ -4,7 +4,7 @@
 "sleeper", "consumer" is blocked on an empty Queue. With argv[2] "cpu" the
 leaves compute between short sleeps, so their samples land under their
 parent task. Prints "ready" once every task is in place, runs argv[1]
-seconds."""
+seconds. In "cpu" mode leaf-N computes N nest() calls deep."""
 import asyncio
 import sys
 
@@ -18,11 +18,16 @@ def spin(n):
     return total
 
 
+def nest(depth, n):
+    """leaf-N computes N calls deep: its samples say which task ran."""
+    return nest(depth - 1, n) if depth else spin(n)
+
+
 async def leaf_worker(i):
     if not CPU:
         await asyncio.sleep(3600)  # leaf awaits
     while True:
-        spin(20000)  # leaf computes
+        nest(i, 20000)  # leaf computes
         await asyncio.sleep(0.001)
 
 
@@ -33,7 +38,11 @@ async def fan_out_parent():
 
 
 async def sleeper():
-    await asyncio.sleep(3600)  # sleeper awaits
+    if not CPU:
+        await asyncio.sleep(3600)  # sleeper awaits
+    while True:
+        spin(20000)  # sleeper computes
+        await asyncio.sleep(0.001)
 
 
 async def waiter(task):
