@@ -240,3 +240,121 @@ def test_record_tasks_old_python(tmp):
     stacks = parse_collapsed(open(out).read())
     assert any("leaf_worker" in s for s in stacks), list(stacks)[:3]
     assert not any(f.startswith("task ") for s in stacks for f in s.split(";")), list(stacks)[:3]
+
+
+def task_chains(stacks, pid=None):
+    """{chain: microseconds} of the waiting tasks' stacks of record --tasks
+    --idle: chain is a tuple of ("task", NAME) and (function, line), outermost
+    first, without the process frame and the [await ...] leaf."""
+    out = {}
+    for stack, us in stacks.items():
+        frames = stack.split(";")
+        if not (frames[-1].startswith("[await ") or frames[-1] == "[ready]") or \
+                not any(f.startswith("task ") for f in frames):
+            continue
+        chain = []
+        for f in frames[1:-1]:
+            if f.startswith("task "):
+                chain.append(("task", f[5:]))
+            else:
+                m = re.match(r"^(\S+) \(.*:(\d+)\)$", f)
+                assert m, (f, stack)
+                chain.append((m.group(1), int(m.group(2))))
+        out[tuple(chain)] = out.get(tuple(chain), 0) + us
+    return out
+
+
+def expected_chains(it):
+    """The leaf tasks of async_tree.py and their chains, from its source
+    (the stdlib frames at their innermost are only named)."""
+    line = lambda marker: line_of(SCRIPT, marker)
+    fan = [("task", "fan-out"), ("fan_out_parent", line("# fan-out awaits"))]
+    return {
+        "Task-1": [("task", "Task-1"), ("main", line("await asyncio.sleep(seconds)")), "sleep"],
+        "consumer": [("task", "consumer"), ("consumer", line("# consumer awaits")), "Queue.get"],
+        "leaf-0": fan + [("task", "leaf-0"), ("leaf_worker", line("# leaf awaits")), "sleep"],
+        "leaf-1": fan + [("task", "leaf-1"), ("leaf_worker", line("# leaf awaits")), "sleep"],
+        "leaf-2": fan + [("task", "leaf-2"), ("leaf_worker", line("# leaf awaits")), "sleep"],
+        "sleeper": [("task", "waiter"), ("waiter", line("# waiter awaits")), ("task", "sleeper"),
+                    ("sleeper", line("# sleeper awaits")), "sleep"],
+    }
+
+
+def same_chain(chain, want):
+    return len(chain) == len(want) and all(
+        c == w or (isinstance(w, str) and c[0] == w) for c, w in zip(chain, want))
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12", "debian-trixie-3.13",
+                                  "debian-sid-3.14"])
+def test_record_tasks_idle(name, tmp):
+    """record --tasks --idle: every waiting leaf task is charged the wall
+    time it waits, as the chain of tasks awaiting it and its await site."""
+    it = by_name(name)
+    out = str(tmp / "idle.txt")
+    seconds = 3
+    record_running(it, "async_tree.py", [120], ["--tasks", "--idle", "-d", seconds,
+                                               "-f", "collapsed"], out)
+    chains = task_chains(parse_collapsed(open(out).read()))
+    want = expected_chains(it)
+    print(name, {[x[1] for x in c if x[0] == "task"][-1]: us for c, us in chains.items()})
+    for task, w in want.items():
+        got = [us for c, us in chains.items() if same_chain(c, w)]
+        assert got, (task, w, list(chains))
+        # charged from the first reading on (~0.1 s in), to the last one
+        assert 0.75 * seconds * 1e6 <= sum(got) <= 1.02 * seconds * 1e6, (task, got)
+    assert len(chains) == len(want), list(chains)
+
+
+def cpython_chains(text):
+    """CPython 3.15's collapsed --async-mode all stacks as task_chains()."""
+    out = set()
+    for ln in text.splitlines():
+        stack = ln.rpartition(" ")[0]
+        chain = []
+        for f in stack.split(";"):
+            if f.startswith("tid:"):
+                continue
+            if f.startswith("<task>:"):
+                chain.append(("task", f[len("<task>:"):].rpartition(":")[0]))
+            else:
+                _, func, line = f.split(":")
+                chain.append((func, int(line)))
+        if any(c[0] == "task" for c in chain):
+            out.add(tuple(chain))
+    return out
+
+
+def test_record_tasks_idle_matches_cpython_315(tmp):
+    """On 3.15, the same task chains (tasks, functions and lines) as
+    CPython's own `profiling.sampling attach --async-aware --async-mode
+    all --collapsed` on the same process at the same time."""
+    it = by_name("debian-experimental-3.15")
+    script = it.workload_path("async_tree.py")
+    p = subprocess.Popen(["unshare", "-m", "sh", "-c",
+                          'mount -t proc proc "$0/proc" && exec chroot "$0" python3.15 "$1" 120',
+                          it.root, script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        theirs_out = "/tmp/pyrograph-tests/cpython-all-%d.txt" % p.pid
+        cp = subprocess.Popen(["nsenter", "-t", str(p.pid), "-m", "-r", "/usr/bin/python3.15",
+                               "-m", "profiling.sampling", "attach", "--async-aware",
+                               "--async-mode", "all", "-d", "3", "--collapsed", "-o", theirs_out,
+                               str(p.pid)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        out = str(tmp / "idle.txt")
+        r = subprocess.run([binary(), "record", "-q", "--tasks", "--idle", "-p", str(p.pid),
+                            "-d", "3", "-f", "collapsed", "-o", out], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        log = cp.communicate(timeout=120)[0]
+        assert cp.returncode == 0, log
+        path = it.host_path(theirs_out)
+        theirs = cpython_chains(open(path).read())
+        os.unlink(path)
+        ours = set(task_chains(parse_collapsed(open(out).read())))
+        assert len(theirs) == 6, theirs
+        assert ours == theirs, (sorted(ours - theirs), sorted(theirs - ours))
+    finally:
+        stop(p)

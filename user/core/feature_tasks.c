@@ -13,6 +13,17 @@
  * who awaits it is from the latest reading of the tasks, read again once a
  * second while samples come, and sooner (at most every MISS_MS) for a
  * coroutine not known yet; never more than 1/MISS_COST_FACTOR of the time.
+ *
+ * With --idle, every task is charged its wall time too: each process's
+ * tasks are read every IDLE_PERIOD_MS (within the same bound on the cost),
+ * and every task that awaits no other task (a leaf of the tree) and does
+ * not run gets the time since the previous reading, as the stack of its
+ * awaiting tasks and its own, with a leaf saying what it waits for:
+ * "[await Future]" (or the awaited object's type), "[ready]" (scheduled,
+ * waiting for the loop). That is what CPython 3.15's own sampler shows with
+ * --async-aware --async-mode all, for 3.11-3.15 and every process. Such
+ * stacks overlap in time (every waiting task is charged), and with the loop
+ * thread's own time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +31,7 @@
 
 #include "core/session_int.h"
 #include "python/pytasks.h"
+#include "python/pyversions.h"
 #include "sys/clock.h"
 #include "sys/log.h"
 
@@ -27,8 +39,11 @@
 #define MISS_MS 20
 #define MISS_COST_FACTOR 20
 #define IDLE_MS 10000	/* a process not sampled this long is not read */
-#define TASKS_FIRST 256 /* tasks read at first; doubled when full */
+#define TASKS_FIRST 32 /* tasks read at first; doubled when full */
 #define CHAIN_MAX 32	/* awaiting tasks followed up from the running one */
+#define IDLE_PERIOD_MS 100 /* --idle: tasks read this often */
+#define IDLE_GAP_MAX_NS 5000000000ULL /* ... a longer gap is not charged */
+#define POLL_BUDGET_NS 5000000ULL /* readings per pass of the session loop */
 
 struct coro_ix {
 	unsigned long long coro;
@@ -43,9 +58,11 @@ struct task_view {
 	int n, cap;
 	int err; /* of the last reading */
 	unsigned long long refreshed_ms, used_ms, cost_ns;
+	unsigned long long charged_ns; /* --idle: tasks charged until then */
 };
 
-static unsigned long long reads, read_ns, in_task, no_task;
+static unsigned long long reads, read_ns, in_task, no_task, idle_stacks;
+static unsigned int poll_cursor; /* the bucket the next pass starts at */
 
 static int cmp_coro(const void *a, const void *b)
 {
@@ -88,8 +105,14 @@ static int view_grow(struct task_view *v, int cap)
 	return 0;
 }
 
-static void refresh(struct tracked *tr, struct task_view *v,
-		    unsigned long long now)
+static void charge_waiting(struct session *s, struct tracked *tr,
+			   struct task_view *v);
+
+/* Reads tr's tasks again; with --idle, charges the waiting ones (not
+ * while a sample's stack is being built: charge is false then, and the
+ * time goes to the next reading). */
+static void refresh(struct session *s, struct tracked *tr,
+		    struct task_view *v, unsigned long long now, bool charge)
 {
 	struct pytasks_stats st;
 	int n;
@@ -114,6 +137,8 @@ static void refresh(struct tracked *tr, struct task_view *v,
 	qsort(v->ix, v->n, sizeof(v->ix[0]), cmp_coro);
 	if (n < 0)
 		pr_debug("tasks of %d: %s", tr->pid, pytasks_why(v->rd));
+	if (s->o.offcpu && charge)
+		charge_waiting(s, tr, v);
 }
 
 static struct task_view *view_of(struct tracked *tr)
@@ -182,13 +207,91 @@ static frame_id task_frame(struct session *s, struct task_view *v, int i)
 	return v->frame[i];
 }
 
+/* The tasks awaiting task k, outermost first: "task NAME" and its
+ * coroutine frames each (up to a root, or around a cycle). */
+static void push_awaiters(struct session *s, struct tracked *tr,
+			  struct task_view *v, int k, uint32_t *n)
+{
+	int chain[CHAIN_MAX], depth = 0;
+
+	for (k = v->t[k].nawaited_by ? v->t[k].awaited_by[0] : -1;
+	     k >= 0 && depth < CHAIN_MAX;
+	     k = v->t[k].nawaited_by ? v->t[k].awaited_by[0] : -1) {
+		for (int i = 0; i < depth; i++)
+			if (chain[i] == k)
+				goto cycle;
+		chain[depth++] = k;
+	}
+cycle:
+	while (depth-- > 0) {
+		const struct py_task *t = &v->t[chain[depth]];
+
+		push(s, n, task_frame(s, v, chain[depth]));
+		for (unsigned int f = 0; f < t->nframes; f++)
+			push(s, n, stackbuild_python_frame(s, tr, &t->frames[f]));
+	}
+}
+
+/* What a waiting task's time is spent on, as its stack's leaf. */
+static frame_id wait_frame(struct session *s, const struct py_task *t)
+{
+	char text[PYOBJ_TYPE_NAME + 16];
+	const char *type = t->waiter_type;
+
+	if (t->state != PYTASK_WAITING)
+		return frames_synthetic(&s->ft, "[ready]");
+	if (!strncmp(type, "_asyncio.", 9))
+		type += 9;
+	snprintf(text, sizeof(text), "[await %s]", type[0] ? type : "?");
+	for (char *c = text; *c; c++)
+		if (*c == ';')
+			*c = '_';
+	return frames_synthetic(&s->ft, text);
+}
+
+/*
+ * --idle: every leaf task that does not run, charged the time since the
+ * previous reading of its process (nothing at the first one).
+ */
+static void charge_waiting(struct session *s, struct tracked *tr,
+			   struct task_view *v)
+{
+	unsigned long long now = clock_mono_ns(), since = v->charged_ns;
+
+	v->charged_ns = now;
+	if (!since || now - since > IDLE_GAP_MAX_NS || !s->running)
+		return;
+	for (int k = 0; k < v->n; k++) {
+		const struct py_task *t = &v->t[k];
+		struct session_sample ss = {
+			.pid = tr->pid, .tid = tr->pid, .frames = s->stack,
+			.start = since, .ns = now - since,
+		};
+		uint32_t n = 0;
+
+		if (t->nawaiting || t->state == PYTASK_RUNNING)
+			continue;
+		for (uint32_t i = 0; i < tr->nroot; i++)
+			push(s, &n, tr->root[i]);
+		ss.nroot = n;
+		push_awaiters(s, tr, v, k, &n);
+		push(s, &n, task_frame(s, v, k));
+		for (unsigned int f = 0; f < t->nframes; f++)
+			push(s, &n, stackbuild_python_frame(s, tr, &t->frames[f]));
+		push(s, &n, wait_frame(s, t));
+		ss.n = n;
+		idle_stacks++;
+		session_deliver(s, &ss);
+	}
+}
+
 bool tasks_push_python(struct session *s, struct tracked *tr,
 		       const struct sample_event *e, uint32_t *n)
 {
 	unsigned long long now, coro, gen_iframe = tr->info.bpf.off.gen_iframe;
 	uint32_t idx = (uint32_t)e->aux[1], nf = e->nframes;
-	int chain[CHAIN_MAX], depth = 0, k;
 	struct task_view *v;
+	int k;
 
 	if (e->type != EV_SAMPLE || !idx || idx > nf || nf > MAX_PY_FRAMES ||
 	    gen_iframe == PY_OFF_NONE || (unsigned long long)e->aux[0] <= gen_iframe)
@@ -203,7 +306,7 @@ bool tasks_push_python(struct session *s, struct tracked *tr,
 	k = find(v, coro, e->frames[idx].code);
 	if (k < 0 && now - v->refreshed_ms >= MISS_MS &&
 	    (now - v->refreshed_ms) * 1000000ULL >= MISS_COST_FACTOR * v->cost_ns) {
-		refresh(tr, v, now);
+		refresh(s, tr, v, now, false);
 		k = find(v, coro, e->frames[idx].code);
 	}
 	if (k < 0) {
@@ -211,26 +314,10 @@ bool tasks_push_python(struct session *s, struct tracked *tr,
 		return false;
 	}
 	in_task++;
-	/* the running task, then who awaits it, up to a root (or a cycle) */
-	while (k >= 0 && depth < CHAIN_MAX) {
-		for (int i = 0; i < depth; i++)
-			if (chain[i] == k)
-				k = -1;
-		if (k < 0)
-			break;
-		chain[depth++] = k;
-		k = v->t[k].nawaited_by ? v->t[k].awaited_by[0] : -1;
-	}
 	for (uint32_t i = nf; i-- > idx + 1;)
 		push(s, n, stackbuild_python_frame(s, tr, &e->frames[i]));
-	for (int d = depth; d-- > 1;) {
-		const struct py_task *t = &v->t[chain[d]];
-
-		push(s, n, task_frame(s, v, chain[d]));
-		for (unsigned int f = 0; f < t->nframes; f++)
-			push(s, n, stackbuild_python_frame(s, tr, &t->frames[f]));
-	}
-	push(s, n, task_frame(s, v, chain[0]));
+	push_awaiters(s, tr, v, k, n);
+	push(s, n, task_frame(s, v, k));
 	for (uint32_t i = idx + 1; i-- > 0;)
 		push(s, n, stackbuild_python_frame(s, tr, &e->frames[i]));
 	return true;
@@ -263,8 +350,39 @@ static void tick(struct session *s)
 			    now - v->refreshed_ms >= REFRESH_MS / 2 &&
 			    (now - v->refreshed_ms) * 1000000ULL >=
 				    MISS_COST_FACTOR * v->cost_ns)
-				refresh(t, v, now);
+				refresh(s, t, v, now, true);
 		}
+}
+
+/*
+ * --idle: each Python process's tasks read every IDLE_PERIOD_MS (less
+ * often where a reading is slow), within POLL_BUDGET_NS per pass of the
+ * session loop, round robin over the process table.
+ */
+static void poll(struct session *s)
+{
+	unsigned long long now = session_now_ms(), t0 = clock_mono_ns();
+
+	if (!s->o.offcpu)
+		return;
+	for (int b = 0; b < TRACKED_BUCKETS; b++) {
+		unsigned int i = poll_cursor;
+
+		poll_cursor = (poll_cursor + 1) % TRACKED_BUCKETS;
+		for (struct tracked *t = s->buckets[i]; t; t = t->next) {
+			struct task_view *v;
+
+			if (!t->python || PY_VERSION_MINOR(t->info.bpf.off.version) < 11)
+				continue;
+			v = view_of(t);
+			if (v && now - v->refreshed_ms >= IDLE_PERIOD_MS &&
+			    (now - v->refreshed_ms) * 1000000ULL >=
+				    MISS_COST_FACTOR * v->cost_ns)
+				refresh(s, t, v, now, true);
+		}
+		if (clock_mono_ns() - t0 >= POLL_BUDGET_NS)
+			return;
+	}
 }
 
 void tasks_view_free(struct tracked *t)
@@ -276,8 +394,8 @@ void tasks_view_free(struct tracked *t)
 static void close_fn(struct session *s)
 {
 	(void)s;
-	pr_debug("tasks: %llu readings, %.1f ms; %llu samples in a task, %llu in a coroutine not known as a task",
-		 reads, read_ns / 1e6, in_task, no_task);
+	pr_debug("tasks: %llu readings, %.1f ms; %llu samples in a task, %llu in a coroutine not known as a task; %llu stacks of waiting tasks",
+		 reads, read_ns / 1e6, in_task, no_task, idle_stacks);
 }
 
 const struct feature feature_tasks = {
@@ -285,5 +403,6 @@ const struct feature feature_tasks = {
 	.wanted = wanted,
 	.configure = configure,
 	.tick = tick,
+	.poll = poll,
 	.close = close_fn,
 };

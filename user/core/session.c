@@ -568,6 +568,9 @@ static int loop(struct session *s)
 			summary_status_line(s, false);
 			next_status = now + 1000;
 		}
+		for (int i = 0; i < s->nfeatures; i++)
+			if (s->features[i]->poll)
+				s->features[i]->poll(s);
 		for (int i = 0; i < s->nsinks; i++)
 			if (s->sinks[i].poll && s->sinks[i].poll(s->sinks[i].ctx))
 				return 0;

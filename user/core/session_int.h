@@ -71,6 +71,7 @@ struct feature {
 	bool (*ready)(struct session *s, pid_t pid);
 	void (*attach)(struct session *s, struct tracked *t);
 	void (*tick)(struct session *s); /* about once a second */
+	void (*poll)(struct session *s); /* every pass of the loop (~20 ms) */
 	/* a record of type (enum event_type); returns true if handled */
 	bool (*event)(struct session *s, __u32 type, const void *data,
 		      size_t size);
