@@ -340,8 +340,8 @@ def test_container_loops(tmp):
     """-a sees the event loops of a container (pid namespace, chroot, docker
     cgroup: Debian sid's 3.14) and of the host, each labelled; --container
     keeps only the container's."""
-    from test_containers import Container, tree_interp
-    it = tree_interp("sid", "/usr/bin/python3.14")
+    from test_containers import Container
+    it = by_name("debian-sid-3.14")
     c = Container(it, "async_planted.py", 60)
     host = by_name("debian-3.11").start("async_planted.py", 60)
     try:

@@ -47,7 +47,7 @@
 #include "check.h"
 
 CHECK_COUNTERS;
-static int skipped, tested;
+static int tested;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MINOR(v)      (((v) >> 16) & 0xff)
@@ -344,8 +344,7 @@ static void check_dwarf(const char *path, const struct py_offsets *o)
 	int stack_seen = 0;
 
 	if (gdb_eval(path, vals)) {
-		printf("SKIP %s: DWARF check: cannot run gdb\n", path);
-		skipped++;
+		SKIP("%s: DWARF check: cannot run gdb", path);
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(dwarf_exprs); i++) {
@@ -589,11 +588,10 @@ static void test_binary(const char *path)
 	int r, stable = 1;
 
 	if (access(path, R_OK)) {
-		printf("SKIP %s: %s%s\n", path, strerror(errno),
-		       strstr(path, "/usr/bin/") ?
-			       " (scripts/build-chroots.sh builds it)" :
-			       "");
-		skipped++;
+		SKIP("%s: %s%s", path, strerror(errno),
+		     strstr(path, "/usr/bin/") ?
+			     " (scripts/build-chroots.sh builds it)" :
+			     "");
 		return;
 	}
 	if (load_elf(path, &f, why, sizeof(why))) {
@@ -666,9 +664,8 @@ static void test_binary(const char *path)
 		if (gdb_available()) {
 			check_dwarf(path, &o);
 		} else {
-			printf("SKIP %s: DWARF check: gdb not installed\n",
-			       path);
-			skipped++;
+			SKIP("%s: DWARF check: gdb not installed (scripts/deps.sh)",
+			     path);
 		}
 	}
 	if (need)
@@ -873,11 +870,10 @@ int main(int argc, char **argv)
 		test_binary(paths[i]);
 	check_same_builds();
 	if (!tested)
-		printf("no 3.13+ binary tested: build the Debian trees with scripts/build-chroots.sh\n");
+		SKIP("no 3.13+ binary tested: build the Debian trees with scripts/build-chroots.sh");
 
 	for (i = 0; i < (int)npaths; i++)
 		free(paths[i]);
 	free(paths);
-	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }
