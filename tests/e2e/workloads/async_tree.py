@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """A known asyncio task tree (dump --tasks, record --tasks): the task
 "fan-out" gathers three "leaf-N" children, "waiter" awaits the task
-"sleeper", "consumer" is blocked on an empty Queue. With argv[2] "cpu" the
+"sleeper", "consumer" is blocked on an empty Queue, "grouper" waits for
+the two children of its TaskGroup, "tg-0" and "tg-1". With argv[2] "cpu" the
 leaves compute between short sleeps, so their samples land under their
 parent task. Prints "ready" once every task is in place, runs argv[1]
 seconds. In "cpu" mode leaf-N computes N nest() calls deep."""
@@ -49,6 +50,16 @@ async def waiter(task):
     await task  # waiter awaits
 
 
+async def group_child():
+    await asyncio.sleep(3600)  # group child awaits
+
+
+async def grouper():
+    async with asyncio.TaskGroup() as tg:  # grouper awaits (at its exit)
+        for i in range(2):
+            tg.create_task(group_child(), name="tg-%d" % i)
+
+
 async def consumer(queue):
     while True:
         item = await queue.get()  # consumer awaits
@@ -62,10 +73,11 @@ async def main(seconds):
     slp = asyncio.create_task(sleeper(), name="sleeper")
     wt = asyncio.create_task(waiter(slp), name="waiter")
     cons = asyncio.create_task(consumer(queue), name="consumer")
+    grp = asyncio.create_task(grouper(), name="grouper")
     await asyncio.sleep(0.2)
     print("ready", flush=True)
     await asyncio.sleep(seconds)
-    for t in (fan, slp, wt, cons):
+    for t in (fan, slp, wt, cons, grp):
         t.cancel()
 
 
