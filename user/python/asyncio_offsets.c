@@ -10,8 +10,6 @@
  *   task_coro 136, task_name 144, 176 bytes. 3.13 moved cancelled_exc up
  *   and packed the flags into bits: task_state 96, task_fut_waiter 112,
  *   task_coro 120, task_name 128, 144 bytes.
- * - PyInterpreterState: modules 888 (3.11), imports.modules 944 (3.12),
- *   7656 (3.13).
  * - PyGenObject.gi_frame_state: 75 (3.11), 67 (3.12 on; also what the
  *   _Py_DebugOffsets of Debian's 3.14.10 and 3.15.2 publish).
  * - enum _framestate: 3.11/3.12 CREATED -2, SUSPENDED -1, EXECUTING 0,
@@ -47,7 +45,6 @@ static const struct asyncio_layout table[] = {
 		.waiter = 128,
 		.coro = 136,
 		.name = 144,
-		.interp_modules = 888,
 		.gen_frame_state = 75,
 		.st_created = -2,
 		.st_suspended_lo = -1,
@@ -62,7 +59,6 @@ static const struct asyncio_layout table[] = {
 		.waiter = 128,
 		.coro = 136,
 		.name = 144,
-		.interp_modules = 944,
 		.gen_frame_state = 67,
 		.st_created = -2,
 		.st_suspended_lo = -1,
@@ -77,7 +73,6 @@ static const struct asyncio_layout table[] = {
 		.waiter = 112,
 		.coro = 120,
 		.name = 128,
-		.interp_modules = 7656,
 		.gen_frame_state = 67,
 		.st_created = -3,
 		.st_suspended_lo = -2,

@@ -24,9 +24,6 @@ struct asyncio_layout {
 	unsigned short task_node;	  /* its llist node in the lists */
 	unsigned short tstate_tasks_head; /* PyThreadState's list head */
 	unsigned short interp_tasks_head; /* the interpreter's (threads gone) */
-	/* 3.11-3.13: PyInterpreterState's sys.modules, where _asyncio and
-	 * its task sets are found */
-	unsigned short interp_modules;
 	/* PyGenObject.gi_frame_state (int8) and its values */
 	unsigned short gen_frame_state;
 	signed char st_created, st_suspended_lo, st_suspended_hi, st_executing;

@@ -89,6 +89,8 @@ struct pytasks *pytasks_new(pid_t pid, const struct pyproc_info *info)
 	pt->layout = asyncio_layout_for(minor, &pt->lay);
 	if (pyobj_init(&pt->obj, pid, &info->bpf.off) || !info->bpf.runtime ||
 	    info->bpf.off.gen_iframe == PY_OFF_NONE ||
+	    (!pt->lay.task_lists && pt->layout == 0 &&
+	     info->bpf.off.interp_modules == PY_OFF_NONE) ||
 	    info->bpf.off.stack_kind == PY_STACK_NONE)
 		pt->layout = -ENOTSUP;
 	if (pt->layout == -ENOTSUP)
@@ -207,7 +209,7 @@ static int find_sets(struct pytasks *pt)
 	long long used;
 
 	interp = pyobj_ptr(r, pt->proc.runtime + o->runtime_interp_head);
-	modules = interp ? pyobj_ptr(r, interp + pt->lay.interp_modules) : 0;
+	modules = interp ? pyobj_ptr(r, interp + o->interp_modules) : 0;
 	if (!modules || pyobj_read(r, modules + 16, &used, sizeof(used)))
 		return -EFAULT;
 	if (used == pt->modules_used)
