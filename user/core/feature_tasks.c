@@ -115,20 +115,26 @@ static void refresh(struct session *s, struct tracked *tr,
 		    struct task_view *v, unsigned long long now, bool charge)
 {
 	struct pytasks_stats st;
-	int n;
+	unsigned long long ns;
+	int n, want = v->cap;
 
 	n = pytasks_read(v->rd, v->t, v->cap, &st);
+	ns = st.ns;
 	reads++;
-	read_ns += st.ns;
+	/* more tasks than room: a table for all of them, read again now */
+	while (n == v->cap && st.dropped && want < n + (int)st.dropped &&
+	       want < PYTASKS_MAX)
+		want *= 2;
+	if (want > v->cap && !view_grow(v, want)) {
+		n = pytasks_read(v->rd, v->t, v->cap, &st);
+		ns += st.ns;
+		reads++;
+	}
+	read_ns += ns;
 	v->refreshed_ms = now;
-	v->cost_ns = st.ns;
+	v->cost_ns = ns;
 	v->err = n < 0 ? n : 0;
 	v->n = n < 0 ? 0 : n;
-	if (n == v->cap && v->cap < PYTASKS_MAX && !view_grow(v, v->cap * 2)) {
-		/* the next reading gets them all */
-		v->refreshed_ms = 0;
-		return;
-	}
 	for (int i = 0; i < v->n; i++) {
 		v->ix[i].coro = v->t[i].coro;
 		v->ix[i].task = i;
