@@ -20,10 +20,11 @@
  * not run gets the time since the previous reading, as the stack of its
  * awaiting tasks and its own, with a leaf saying what it waits for:
  * "[await Future]" (or the awaited object's type), "[ready]" (scheduled,
- * waiting for the loop). That is what CPython 3.15's own sampler shows with
- * --async-aware --async-mode all, for 3.11-3.15 and every process. Such
- * stacks overlap in time (every waiting task is charged), and with the loop
- * thread's own time.
+ * waiting for the loop); at the end of the recording, the time since the
+ * last reading goes to the tasks waiting then. That is what CPython 3.15's
+ * own sampler shows with --async-aware --async-mode all, for 3.11-3.15 and
+ * every process. Such stacks overlap in time (every waiting task is
+ * charged), and with the loop thread's own time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -391,6 +392,19 @@ static void poll(struct session *s)
 	}
 }
 
+/* The recording ends (pid 0): the time since each process's last reading
+ * goes to the tasks that were waiting then, as between two readings. */
+static void exit_fn(struct session *s, pid_t pid, unsigned long long ktime)
+{
+	(void)ktime;
+	if (pid || !s->o.offcpu)
+		return;
+	for (int b = 0; b < TRACKED_BUCKETS; b++)
+		for (struct tracked *t = s->buckets[b]; t; t = t->next)
+			if (t->tasks && t->tasks->charged_ns)
+				charge_waiting(s, t, t->tasks);
+}
+
 void tasks_view_free(struct tracked *t)
 {
 	view_free(t->tasks);
@@ -410,5 +424,6 @@ const struct feature feature_tasks = {
 	.configure = configure,
 	.tick = tick,
 	.poll = poll,
+	.exit = exit_fn,
 	.close = close_fn,
 };
