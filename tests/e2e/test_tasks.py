@@ -377,3 +377,21 @@ def test_record_tasks_idle_matches_cpython_315(tmp):
         assert ours == theirs, (sorted(ours - theirs), sorted(theirs - ours))
     finally:
         stop(p)
+
+
+@pytest.mark.parametrize("name", ["debian-trixie-3.13", "debian-sid-3.14"])
+def test_dump_tasks_container(name):
+    """--container: the processes of a container (own pid and mount
+    namespaces, chrooted, in a docker-style cgroup) and only them; on 3.14
+    the task layout comes from the container's own _asyncio module."""
+    from test_containers import Container
+    it = by_name(name)
+    c = Container(it, "async_tree.py", 120)
+    other = it.start("async_tree.py", 120)
+    try:
+        d = json.loads(dump_tasks("--container", c.id[:12], "--json"))
+        assert [q["pid"] for q in d["processes"]] == [c.pid], d["processes"]
+        check_tree(d["processes"][0])
+    finally:
+        c.stop()
+        stop(other)
