@@ -90,15 +90,19 @@ def text_tree(text):
     return out
 
 
-@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.11", "pyenv-3.12", "pyenv-3.13",
-                                  "debian-trixie-3.13", "debian-sid-3.14",
-                                  "debian-experimental-3.15"])
-def test_dump_tasks_tree(name):
-    """A gather of three children, a task awaiting another task and a
-    consumer blocked on a Queue: every task, what each awaits and who awaits
-    it, in JSON and as the text tree; -a finds the process too."""
+@pytest.mark.parametrize("name,loop", [("debian-3.11", "asyncio"), ("pyenv-3.11", "asyncio"),
+                                       ("pyenv-3.12", "asyncio"), ("pyenv-3.13", "asyncio"),
+                                       ("debian-trixie-3.13", "asyncio"),
+                                       ("debian-sid-3.14", "asyncio"),
+                                       ("debian-experimental-3.15", "asyncio"),
+                                       ("debian-3.11", "uvloop")])
+def test_dump_tasks_tree(name, loop):
+    """A gather of three children, a task awaiting another task, a consumer
+    blocked on a Queue and a TaskGroup: every task, what each awaits and who
+    awaits it, in JSON and as the text tree; -a finds the process too. On
+    asyncio's loop, and on uvloop's (Debian's python3-uvloop)."""
     it = by_name(name)
-    p = it.start("async_tree.py", 120)
+    p = it.start("async_tree.py", 120, "wait", loop)
     try:
         d = json.loads(dump_tasks("-p", p.pid, "--json"))
         assert [q["pid"] for q in d["processes"]] == [p.pid], d
@@ -196,16 +200,19 @@ def test_dump_tasks_nothing_to_read(name):
         stop(p)
 
 
-@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12", "debian-trixie-3.13",
-                                  "debian-sid-3.14", "debian-experimental-3.15"])
-def test_record_tasks(name, tmp):
+@pytest.mark.parametrize("name,loop", [("debian-3.11", "asyncio"), ("pyenv-3.12", "asyncio"),
+                                       ("debian-trixie-3.13", "asyncio"),
+                                       ("debian-sid-3.14", "asyncio"),
+                                       ("debian-experimental-3.15", "asyncio"),
+                                       ("debian-3.11", "uvloop")])
+def test_record_tasks(name, loop, tmp):
     """record --tasks: the samples of the gathered children sit under their
     parent task (task fan-out; fan_out_parent at its await; task leaf-N),
     those of the awaited task under the task awaiting it, and each sample is
     charged to the task that ran: leaf-N computes N+1 nest() calls deep."""
     it = by_name(name)
     out = str(tmp / "tasks.txt")
-    _, r = record_running(it, "async_tree.py", [120, "cpu"],
+    _, r = record_running(it, "async_tree.py", [120, "cpu", loop],
                           ["--tasks", "-d", 3, "-f", "collapsed"], out)
     stacks = parse_collapsed(open(out).read())
     fan = "fan_out_parent (%s:%d)" % (it.workload_path("async_tree.py") if it.root else SCRIPT,

@@ -5,11 +5,12 @@
 the two children of its TaskGroup, "tg-0" and "tg-1". With argv[2] "cpu" the
 leaves compute between short sleeps, so their samples land under their
 parent task. Prints "ready" once every task is in place, runs argv[1]
-seconds. In "cpu" mode leaf-N computes N nest() calls deep."""
+seconds. In "cpu" mode leaf-N computes N nest() calls deep; "uvloop" runs
+it on uvloop's loop."""
 import asyncio
 import sys
 
-CPU = len(sys.argv) > 2 and sys.argv[2] == "cpu"
+CPU = "cpu" in sys.argv[2:]
 
 
 def spin(n):
@@ -82,4 +83,7 @@ async def main(seconds):
 
 
 if __name__ == "__main__":
+    if "uvloop" in sys.argv[2:]:
+        import uvloop
+        uvloop.install()
     asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 30.0))
