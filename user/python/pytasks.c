@@ -46,6 +46,7 @@
 #define GATHER_DEPTH 4	   /* gathers of gathers followed */
 #define TAGS 256	   /* code tags remembered per pass */
 #define LOOK_AGAIN_NS 1000000000ULL
+#define ADDRS_FIRST 256
 
 struct pytasks {
 	pid_t pid;
@@ -58,7 +59,10 @@ struct pytasks {
 	unsigned long long next_look_ns;
 	long long modules_used;	       /* sys.modules' size when searched */
 	unsigned long long sets[2];    /* 3.11-3.13: WeakSet, eager set */
-	unsigned long long addrs[PYTASKS_MAX];
+	/* the tasks' addresses, of room for addrs_cap (grown up to
+	 * PYTASKS_MAX as the process has more: most have a few) */
+	unsigned long long *addrs;
+	int addrs_cap;
 	struct tag_slot {
 		unsigned long long code;
 		__u32 tag;
@@ -81,6 +85,12 @@ struct pytasks *pytasks_new(pid_t pid, const struct pyproc_info *info)
 
 	if (!pt)
 		return NULL;
+	pt->addrs = calloc(ADDRS_FIRST, sizeof(*pt->addrs));
+	if (!pt->addrs) {
+		free(pt);
+		return NULL;
+	}
+	pt->addrs_cap = ADDRS_FIRST;
 	pt->pid = pid;
 	pt->proc = info->bpf;
 	pt->elf_map = info->elf_map;
@@ -102,6 +112,8 @@ struct pytasks *pytasks_new(pid_t pid, const struct pyproc_info *info)
 
 void pytasks_free(struct pytasks *pt)
 {
+	if (pt)
+		free(pt->addrs);
 	free(pt);
 }
 
@@ -243,7 +255,7 @@ static int find_sets(struct pytasks *pt)
 static int add_set(struct pytasks *pt, unsigned long long s, bool weak, int n,
 		   unsigned int *dropped)
 {
-	int room = PYTASKS_MAX - n, got;
+	int room = pt->addrs_cap - n, got;
 
 	if (!s)
 		return n;
@@ -266,7 +278,7 @@ static int add_list(struct pytasks *pt, unsigned long long head, int n,
 	unsigned long long node = pyobj_ptr(&pt->obj, head);
 
 	for (int k = 0; node && node != head && k < LIST_MAX; k++) {
-		if (n >= PYTASKS_MAX) {
+		if (n >= pt->addrs_cap) {
 			(*dropped)++;
 			break;
 		}
@@ -306,6 +318,18 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Room for cap addresses: 0, or -ENOMEM (the room there was stays). */
+static int addrs_grow(struct pytasks *pt, int cap)
+{
+	unsigned long long *a = realloc(pt->addrs, cap * sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	pt->addrs = a;
+	pt->addrs_cap = cap;
+	return 0;
+}
+
 /* Every task's address, sorted, each once: how many, or -errno. */
 static int collect(struct pytasks *pt, unsigned int *dropped)
 {
@@ -318,7 +342,12 @@ static int collect(struct pytasks *pt, unsigned int *dropped)
 		pt->layout = 0;
 	}
 	if (pt->lay.task_lists) {
-		n = add_lists(pt, dropped);
+		/* a full table: a larger one, and the lists again */
+		while ((n = add_lists(pt, dropped)) >= 0 && *dropped &&
+		       pt->addrs_cap < PYTASKS_MAX &&
+		       !addrs_grow(pt, pt->addrs_cap * 4 < PYTASKS_MAX ?
+					       pt->addrs_cap * 4 : PYTASKS_MAX))
+			*dropped = 0;
 	} else {
 		/* still the sets found before? (the module can go, and
 		 * sys.modules be searched again) */
@@ -331,8 +360,15 @@ static int collect(struct pytasks *pt, unsigned int *dropped)
 			if (ret)
 				return ret;
 		}
-		n = add_set(pt, pt->sets[0], true, 0, dropped);
-		n = add_set(pt, pt->sets[1], false, n, dropped);
+		for (;;) {
+			n = add_set(pt, pt->sets[0], true, 0, dropped);
+			n = add_set(pt, pt->sets[1], false, n, dropped);
+			if (!*dropped || pt->addrs_cap >= PYTASKS_MAX ||
+			    addrs_grow(pt, pt->addrs_cap * 4 < PYTASKS_MAX ?
+						   pt->addrs_cap * 4 : PYTASKS_MAX))
+				break;
+			*dropped = 0;
+		}
 	}
 	if (n <= 0)
 		return n;
