@@ -13,7 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	static struct py_task out[16];
-	struct pyproc_info info = { 0 };
+	struct pyproc_info info = {0};
 	struct pytasks_stats st;
 	struct pytasks *pt;
 	unsigned minor;

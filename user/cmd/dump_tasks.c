@@ -27,7 +27,7 @@
 #include "sys/log.h"
 
 #define DUMP_PROCS_MAX 4096
-#define PREFIX_MAX 512 /* tree indentation, in bytes of box drawing */
+#define PREFIX_MAX     512 /* tree indentation, in bytes of box drawing */
 
 static void usage(FILE *f)
 {
@@ -65,9 +65,9 @@ static void usage(FILE *f)
 enum { T_TASKS = 1, T_JSON = 'j' };
 
 static const struct cmd_opt tasks_opts[] = {
-	{ "tasks", 0, false, T_TASKS },
-	{ "json", 'j', false, T_JSON },
-	{ NULL },
+	{"tasks", 0, false, T_TASKS},
+	{"json", 'j', false, T_JSON},
+	{NULL},
 };
 
 static int tasks_opt(void *ctx, int id, const char *arg)
@@ -90,7 +90,8 @@ bool dump_tasks_wanted(int argc, char **argv)
 {
 	/* --tasks=X too: this parser says what is wrong with it */
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--tasks") || !strncmp(argv[i], "--tasks=", 8))
+		if (!strcmp(argv[i], "--tasks") ||
+		    !strncmp(argv[i], "--tasks=", 8))
 			return true;
 	return false;
 }
@@ -117,7 +118,8 @@ static int select_all(const struct session_opts *so, pid_t *out, int max)
 			if (ci.id[0] && !names)
 				names = ctrnames_new(NULL);
 			if (ci.id[0] && names)
-				ctrnames_get(names, ci.id, ci.runtime, 0, &ci.names);
+				ctrnames_get(names, ci.id, ci.runtime, 0,
+					     &ci.names);
 			if (!container_matches(&ci, so->container))
 				continue;
 		}
@@ -134,7 +136,7 @@ static int select_all(const struct session_opts *so, pid_t *out, int max)
 struct proc_tasks {
 	struct pyproc_info info;
 	struct symcache *sc;
-	int n;		/* tasks, or -errno */
+	int n; /* tasks, or -errno */
 	const char *why;
 	struct pytasks_stats st;
 	/* the tables, of PYTASKS_MAX each, reused from process to process:
@@ -148,7 +150,8 @@ struct proc_tasks {
 static const char *state_name(const struct py_task *t)
 {
 	return t->state == PYTASK_RUNNING ? "running" :
-	       t->state == PYTASK_WAITING ? "waiting" : "ready";
+	       t->state == PYTASK_WAITING ? "waiting" :
+					    "ready";
 }
 
 static const char *short_type(const char *type)
@@ -164,7 +167,8 @@ static void awaits_text(const struct proc_tasks *p, const struct py_task *t,
 	case PYAWAIT_TASK:
 		for (int i = 0; i < p->n; i++)
 			if (p->t[i].addr == t->waiter) {
-				snprintf(buf, len, "waiting on task %s", p->t[i].name);
+				snprintf(buf, len, "waiting on task %s",
+					 p->t[i].name);
 				return;
 			}
 		snprintf(buf, len, "waiting on a task");
@@ -174,11 +178,12 @@ static void awaits_text(const struct proc_tasks *p, const struct py_task *t,
 			 t->nawaiting, t->nawaiting == 1 ? "" : "s");
 		return;
 	case PYAWAIT_FUTURE:
-		snprintf(buf, len, "waiting on a %s", short_type(t->waiter_type));
+		snprintf(buf, len, "waiting on a %s",
+			 short_type(t->waiter_type));
 		return;
 	}
-	snprintf(buf, len, "%s", t->state == PYTASK_RUNNING ? "running" :
-				 "ready to run");
+	snprintf(buf, len, "%s",
+		 t->state == PYTASK_RUNNING ? "running" : "ready to run");
 }
 
 static void link_children(struct proc_tasks *p)
@@ -237,7 +242,8 @@ static void print_task(struct printer *pr, int i, bool last)
 	awaits_text(p, t, what, sizeof(what));
 	pos = snprintf(text, sizeof(text), "task %s (%s", t->name, what);
 	for (int a = 1; a < t->nawaited_by && pos < sizeof(text); a++)
-		pos += snprintf(text + pos, sizeof(text) - pos, "; also awaited by %s",
+		pos += snprintf(text + pos, sizeof(text) - pos,
+				"; also awaited by %s",
 				p->t[t->awaited_by[a]].name);
 	line(pr, last, text, ")");
 	if (!indent(pr, last))
@@ -248,8 +254,11 @@ static void print_task(struct printer *pr, int i, bool last)
 		symcache__frame(p->sc, &t->frames[k], frame, sizeof(frame));
 		line(pr, true, frame,
 		     !inner ? "" :
-		     (t->flags & PYTASK_TRUNCATED) ? " [deeper frames not read]" :
-		     (t->flags & PYTASK_UNREADABLE) ? " [the stack broke off here]" : "");
+		     (t->flags & PYTASK_TRUNCATED) ?
+			      " [deeper frames not read]" :
+		     (t->flags & PYTASK_UNREADABLE) ?
+			      " [the stack broke off here]" :
+			      "");
 		if (!indent(pr, true))
 			goto deep;
 	}
@@ -264,21 +273,22 @@ static void print_task(struct printer *pr, int i, bool last)
 	pr->plen = saved;
 	return;
 deep:
-	printf("%.*s    [deeper levels not shown]\n", (int)pr->plen, pr->prefix);
+	printf("%.*s    [deeper levels not shown]\n", (int)pr->plen,
+	       pr->prefix);
 	pr->plen = saved;
 }
 
 static void print_text(struct proc_tasks *p)
 {
-	struct printer pr = { .p = p };
-	unsigned int count[3] = { 0 };
+	struct printer pr = {.p = p};
+	unsigned int count[3] = {0};
 	unsigned long long loop = 0;
 	bool several = false;
 
 	printf("Process %d: %s\n", p->info.pid, p->info.cmd);
 	if (p->n < 0) {
-		printf("Python %s: no asyncio tasks read: %s\n\n", p->info.version,
-		       p->why);
+		printf("Python %s: no asyncio tasks read: %s\n\n",
+		       p->info.version, p->why);
 		return;
 	}
 	for (int i = 0; i < p->n; i++) {
@@ -286,8 +296,9 @@ static void print_text(struct proc_tasks *p)
 		several |= i && p->t[i].loop != p->t[0].loop;
 	}
 	printf("Python %s: %d asyncio task%s (%u running, %u waiting, %u ready)%s\n",
-	       p->info.version, p->n, p->n == 1 ? "" : "s", count[PYTASK_RUNNING],
-	       count[PYTASK_WAITING], count[PYTASK_READY],
+	       p->info.version, p->n, p->n == 1 ? "" : "s",
+	       count[PYTASK_RUNNING], count[PYTASK_WAITING],
+	       count[PYTASK_READY],
 	       p->st.dropped ? " [more not read: too many]" : "");
 	/* roots, by loop; then whatever a cycle of awaits left out */
 	for (int pass = 0; pass < 2; pass++) {
@@ -339,7 +350,7 @@ static void json_frames(struct json *j, struct symcache *sc,
 static void json_task(struct json *j, const struct proc_tasks *p,
 		      const struct py_task *t)
 {
-	static const char *const kinds[] = { NULL, "task", "gather", "future" };
+	static const char *const kinds[] = {NULL, "task", "gather", "future"};
 	char id[32];
 
 	json_obj(j, NULL);
@@ -454,7 +465,7 @@ int cmd_dump_tasks(int argc, char **argv)
 {
 	static pid_t pids[DUMP_PROCS_MAX];
 	struct session_opts so;
-	struct proc_tasks p = { 0 };
+	struct proc_tasks p = {0};
 	struct json j;
 	bool json = false;
 	int n, ret = 1, shown = 0, quiet = 0;
@@ -513,13 +524,14 @@ int cmd_dump_tasks(int argc, char **argv)
 		fputc('\n', stdout);
 	} else if (so.all && !shown) {
 		printf("No Python process%s has asyncio tasks%s.\n",
-		       so.container || so.cgroup ? " in the selected containers" :
-						   "",
+		       so.container || so.cgroup ?
+			       " in the selected containers" :
+			       "",
 		       quiet ? "" : " (no Python process found)");
 	}
 	if (!json && so.all && shown && quiet)
-		printf("%d more Python process%s without asyncio tasks.\n", quiet,
-		       quiet == 1 ? "" : "es");
+		printf("%d more Python process%s without asyncio tasks.\n",
+		       quiet, quiet == 1 ? "" : "es");
 	ret = fflush(stdout) ? 1 : 0;
 out:
 	free(p.t);

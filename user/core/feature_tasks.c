@@ -36,15 +36,15 @@
 #include "sys/clock.h"
 #include "sys/log.h"
 
-#define REFRESH_MS 1000
-#define MISS_MS 20
+#define REFRESH_MS	 1000
+#define MISS_MS		 20
 #define MISS_COST_FACTOR 20
-#define IDLE_MS 10000	/* a process not sampled this long is not read */
-#define TASKS_FIRST 32 /* tasks read at first; doubled when full */
-#define CHAIN_MAX 32	/* awaiting tasks followed up from the running one */
-#define IDLE_PERIOD_MS 100 /* --idle: tasks read this often */
-#define IDLE_GAP_MAX_NS 5000000000ULL /* ... a longer gap is not charged */
-#define POLL_BUDGET_NS 5000000ULL /* readings per pass of the session loop */
+#define IDLE_MS		 10000 /* a process not sampled this long is not read */
+#define TASKS_FIRST	 32    /* tasks read at first; doubled when full */
+#define CHAIN_MAX	 32 /* awaiting tasks followed up from the running one */
+#define IDLE_PERIOD_MS	 100	       /* --idle: tasks read this often */
+#define IDLE_GAP_MAX_NS	 5000000000ULL /* ... a longer gap is not charged */
+#define POLL_BUDGET_NS	 5000000ULL /* readings per pass of the session loop */
 
 struct coro_ix {
 	unsigned long long coro;
@@ -112,8 +112,8 @@ static void charge_waiting(struct session *s, struct tracked *tr,
 /* Reads tr's tasks again; with --idle, charges the waiting ones (not
  * while a sample's stack is being built: charge is false then, and the
  * time goes to the next reading). */
-static void refresh(struct session *s, struct tracked *tr,
-		    struct task_view *v, unsigned long long now, bool charge)
+static void refresh(struct session *s, struct tracked *tr, struct task_view *v,
+		    unsigned long long now, bool charge)
 {
 	struct pytasks_stats st;
 	unsigned long long ns;
@@ -185,7 +185,8 @@ static int find(const struct task_view *v, unsigned long long coro,
 			 * since the reading */
 			t = &v->t[v->ix[mid].task];
 			return t->nframes && t->frames[0].code == code ?
-				       v->ix[mid].task : -1;
+				       v->ix[mid].task :
+				       -1;
 		}
 	}
 	return -1;
@@ -235,7 +236,8 @@ cycle:
 
 		push(s, n, task_frame(s, v, chain[depth]));
 		for (unsigned int f = 0; f < t->nframes; f++)
-			push(s, n, stackbuild_python_frame(s, tr, &t->frames[f]));
+			push(s, n,
+			     stackbuild_python_frame(s, tr, &t->frames[f]));
 	}
 }
 
@@ -271,8 +273,11 @@ static void charge_waiting(struct session *s, struct tracked *tr,
 	for (int k = 0; k < v->n; k++) {
 		const struct py_task *t = &v->t[k];
 		struct session_sample ss = {
-			.pid = tr->pid, .tid = tr->pid, .frames = s->stack,
-			.start = since, .ns = now - since,
+			.pid = tr->pid,
+			.tid = tr->pid,
+			.frames = s->stack,
+			.start = since,
+			.ns = now - since,
 		};
 		uint32_t n = 0;
 
@@ -284,7 +289,8 @@ static void charge_waiting(struct session *s, struct tracked *tr,
 		push_awaiters(s, tr, v, k, &n);
 		push(s, &n, task_frame(s, v, k));
 		for (unsigned int f = 0; f < t->nframes; f++)
-			push(s, &n, stackbuild_python_frame(s, tr, &t->frames[f]));
+			push(s, &n,
+			     stackbuild_python_frame(s, tr, &t->frames[f]));
 		push(s, &n, wait_frame(s, t));
 		ss.n = n;
 		idle_stacks++;
@@ -301,7 +307,8 @@ bool tasks_push_python(struct session *s, struct tracked *tr,
 	int k;
 
 	if (e->type != EV_SAMPLE || !idx || idx > nf || nf > MAX_PY_FRAMES ||
-	    gen_iframe == PY_OFF_NONE || (unsigned long long)e->aux[0] <= gen_iframe)
+	    gen_iframe == PY_OFF_NONE ||
+	    (unsigned long long)e->aux[0] <= gen_iframe)
 		return false;
 	idx--;
 	coro = (unsigned long long)e->aux[0] - gen_iframe;
@@ -312,7 +319,8 @@ bool tasks_push_python(struct session *s, struct tracked *tr,
 	v->used_ms = now;
 	k = find(v, coro, e->frames[idx].code);
 	if (k < 0 && now - v->refreshed_ms >= MISS_MS &&
-	    (now - v->refreshed_ms) * 1000000ULL >= MISS_COST_FACTOR * v->cost_ns) {
+	    (now - v->refreshed_ms) * 1000000ULL >=
+		    MISS_COST_FACTOR * v->cost_ns) {
 		refresh(s, tr, v, now, false);
 		k = find(v, coro, e->frames[idx].code);
 	}
@@ -379,7 +387,8 @@ static void poll(struct session *s)
 		for (struct tracked *t = s->buckets[i]; t; t = t->next) {
 			struct task_view *v;
 
-			if (!t->python || PY_VERSION_MINOR(t->info.bpf.off.version) < 11)
+			if (!t->python ||
+			    PY_VERSION_MINOR(t->info.bpf.off.version) < 11)
 				continue;
 			v = view_of(t);
 			if (v && now - v->refreshed_ms >= IDLE_PERIOD_MS &&
@@ -414,8 +423,9 @@ void tasks_view_free(struct tracked *t)
 static void close_fn(struct session *s)
 {
 	(void)s;
-	pr_debug("tasks: %llu readings, %.1f ms; %llu samples in a task, %llu in a coroutine not known as a task; %llu stacks of waiting tasks",
-		 reads, read_ns / 1e6, in_task, no_task, idle_stacks);
+	pr_debug(
+		"tasks: %llu readings, %.1f ms; %llu samples in a task, %llu in a coroutine not known as a task; %llu stacks of waiting tasks",
+		reads, read_ns / 1e6, in_task, no_task, idle_stacks);
 }
 
 const struct feature feature_tasks = {

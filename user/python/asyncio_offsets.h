@@ -30,7 +30,7 @@ struct asyncio_layout {
 };
 
 /* Bytes of the AsyncioDebug section (13 uint64_t in 3.14 and 3.15). */
-#define ASYNCIO_DEBUG_SIZE 104
+#define ASYNCIO_DEBUG_SIZE    104
 #define ASYNCIO_DEBUG_SECTION ".AsyncioDebug"
 
 /*

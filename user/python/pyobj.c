@@ -38,29 +38,29 @@
 #include "python/pystr.h"
 #include "python/pyversions.h"
 
-#define OB_TYPE 8
-#define TP_NAME 24
-#define TP_BASICSIZE 32
-#define TP_FLAGS 168
-#define TP_BASE 256
-#define TP_DICTOFFSET 288
-#define SET_FILL 16
-#define SET_MASK 32
-#define SET_TABLE 40
-#define LIST_SIZE 16
-#define LIST_ITEMS 24
-#define DICT_KEYS 32
-#define DICT_VALUES 40
-#define LONG_SIZE 16
-#define LONG_DIGITS 24
+#define OB_TYPE		      8
+#define TP_NAME		      24
+#define TP_BASICSIZE	      32
+#define TP_FLAGS	      168
+#define TP_BASE		      256
+#define TP_DICTOFFSET	      288
+#define SET_FILL	      16
+#define SET_MASK	      32
+#define SET_TABLE	      40
+#define LIST_SIZE	      16
+#define LIST_ITEMS	      24
+#define DICT_KEYS	      32
+#define DICT_VALUES	      40
+#define LONG_SIZE	      16
+#define LONG_DIGITS	      24
 #define TPFLAGS_INLINE_VALUES (1ULL << 2)
-#define TPFLAGS_MANAGED_DICT (1ULL << 4)
+#define TPFLAGS_MANAGED_DICT  (1ULL << 4)
 
 #define DICT_ENTRIES_MAX 65536
 #define SPLIT_VALUES_MAX 1024
-#define ITEMS_MAX (1 << 20)
-#define CHUNK 64 /* entries per read */
-#define BASES_MAX 8
+#define ITEMS_MAX	 (1 << 20)
+#define CHUNK		 64 /* entries per read */
+#define BASES_MAX	 8
 
 enum inst_layout {
 	INST_NONE, /* not read on this version */
@@ -70,18 +70,18 @@ enum inst_layout {
 };
 
 struct pyobj_layout {
-	bool long_tag;	   /* 3.12+ lv_tag */
-	unsigned char inst; /* enum inst_layout */
-	unsigned char values_off; /* the array in a PyDictValues */
+	bool long_tag;		    /* 3.12+ lv_tag */
+	unsigned char inst;	    /* enum inst_layout */
+	unsigned char values_off;   /* the array in a PyDictValues */
 	unsigned short cached_keys; /* PyHeapTypeObject.ht_cached_keys */
 };
 
 static const struct pyobj_layout layouts[] = {
-	[11] = { false, INST_MANAGED_311, 0, 872 },
-	[12] = { true, INST_MANAGED_312, 0, 880 },
-	[13] = { true, INST_INLINE_313, 8, 880 },
-	[14] = { true, INST_NONE, 0, 0 },
-	[15] = { true, INST_NONE, 0, 0 },
+	[11] = {false, INST_MANAGED_311, 0, 872},
+	[12] = {true, INST_MANAGED_312, 0, 880},
+	[13] = {true, INST_INLINE_313, 8, 880},
+	[14] = {true, INST_NONE, 0, 0},
+	[15] = {true, INST_NONE, 0, 0},
 };
 
 int pyobj_init(struct pyobj *r, pid_t pid, const struct py_offsets *off)
@@ -103,8 +103,7 @@ void pyobj_forget(struct pyobj *r)
 	r->ntypes = 0;
 }
 
-int pyobj_read(struct pyobj *r, unsigned long long addr, void *buf,
-	       size_t len)
+int pyobj_read(struct pyobj *r, unsigned long long addr, void *buf, size_t len)
 {
 	if (!addr || addr + len < addr)
 		return -EFAULT;
@@ -199,7 +198,7 @@ int pyobj_long(struct pyobj *r, unsigned long long addr, long long *out)
 	const struct pyobj_type *t = pyobj_type_of(r, addr);
 	unsigned char b[LONG_DIGITS + 12];
 	unsigned long long size, v = 0;
-	uint32_t dig[3] = { 0 };
+	uint32_t dig[3] = {0};
 	unsigned nd;
 	bool neg;
 
@@ -238,7 +237,8 @@ static bool str_is(struct pyobj *r, unsigned long long addr, const char *lit)
 	uint32_t state;
 	long long slen;
 
-	if (o->ascii_size + len > sizeof(b) || o->unicode_state + 4u > o->ascii_size ||
+	if (o->ascii_size + len > sizeof(b) ||
+	    o->unicode_state + 4u > o->ascii_size ||
 	    o->unicode_length + 8u > o->ascii_size ||
 	    pyobj_read(r, addr, b, o->ascii_size + len))
 		return false;
@@ -328,8 +328,7 @@ unsigned long long pyobj_dict_get(struct pyobj *r, unsigned long long dict,
 }
 
 /* Where instance obj keeps its attributes. */
-static int inst_src(struct pyobj *r, unsigned long long obj,
-		    struct dict_src *d)
+static int inst_src(struct pyobj *r, unsigned long long obj, struct dict_src *d)
 {
 	const struct pyobj_type *t = pyobj_type_of(r, obj);
 	unsigned long long w;
@@ -398,11 +397,11 @@ int pyobj_set_items(struct pyobj *r, unsigned long long set,
 	table = u64_at(h, SET_TABLE);
 	if (mask >= ITEMS_MAX || ((mask + 1) & mask) || fill > mask + 1)
 		return -E2BIG;
-	for (unsigned long long i = 0; i <= mask && n < max &&
-				       (unsigned long long)n < fill;
-	     i += CHUNK) {
-		unsigned int c = mask + 1 - i < CHUNK ? (unsigned int)(mask + 1 - i) :
-							 CHUNK;
+	for (unsigned long long i = 0;
+	     i <= mask && n < max && (unsigned long long)n < fill; i += CHUNK) {
+		unsigned int c = mask + 1 - i < CHUNK ?
+					 (unsigned int)(mask + 1 - i) :
+					 CHUNK;
 
 		if (pyobj_read(r, table + i * 16, e, c * 16ULL))
 			return n ? n : -EFAULT;

@@ -17,7 +17,7 @@
  * and instance attributes only 3.11-3.13 (what pytasks.c needs them for).
  */
 #define PYOBJ_TYPE_NAME 64
-#define PYOBJ_TYPES 64 /* types remembered per pass */
+#define PYOBJ_TYPES	64 /* types remembered per pass */
 
 struct pyobj_type {
 	unsigned long long addr;
@@ -25,7 +25,7 @@ struct pyobj_type {
 	unsigned long long base;	/* tp_base */
 	unsigned long long cached_keys; /* PyHeapTypeObject.ht_cached_keys */
 	long long basicsize, dictoffset;
-	char name[PYOBJ_TYPE_NAME];	/* tp_name: "_asyncio.Task", "WeakSet" */
+	char name[PYOBJ_TYPE_NAME]; /* tp_name: "_asyncio.Task", "WeakSet" */
 };
 
 struct pyobj_layout;
@@ -48,8 +48,7 @@ int pyobj_init(struct pyobj *r, pid_t pid, const struct py_offsets *off);
 void pyobj_forget(struct pyobj *r);
 
 /* len bytes at addr: 0 or a negative errno. */
-int pyobj_read(struct pyobj *r, unsigned long long addr, void *buf,
-	       size_t len);
+int pyobj_read(struct pyobj *r, unsigned long long addr, void *buf, size_t len);
 /* The pointer at addr; 0 when it cannot be read. */
 unsigned long long pyobj_ptr(struct pyobj *r, unsigned long long addr);
 

@@ -34,19 +34,19 @@
 #include "python/pytasks.h"
 #include "sys/targetfile.h"
 
-#define OB_TYPE 8
-#define MODULE_DICT 16
-#define WEAKREF_OBJECT 16
-#define METHOD_SELF 24
+#define OB_TYPE		 8
+#define MODULE_DICT	 16
+#define WEAKREF_OBJECT	 16
+#define METHOD_SELF	 24
 #define FUTURE_CALLBACK0 24
-#define FRAME_READ 128	   /* bytes of an interpreter frame read */
-#define LIST_MAX 65536	   /* nodes of one 3.14+ task list */
-#define THREADS_MAX 1024
-#define INTERPS_MAX 4
-#define GATHER_DEPTH 4	   /* gathers of gathers followed */
-#define TAGS 256	   /* code tags remembered per pass */
-#define LOOK_AGAIN_NS 1000000000ULL
-#define ADDRS_FIRST 256
+#define FRAME_READ	 128   /* bytes of an interpreter frame read */
+#define LIST_MAX	 65536 /* nodes of one 3.14+ task list */
+#define THREADS_MAX	 1024
+#define INTERPS_MAX	 4
+#define GATHER_DEPTH	 4   /* gathers of gathers followed */
+#define TAGS		 256 /* code tags remembered per pass */
+#define LOOK_AGAIN_NS	 1000000000ULL
+#define ADDRS_FIRST	 256
 
 struct pytasks {
 	pid_t pid;
@@ -57,8 +57,8 @@ struct pytasks {
 	unsigned minor;
 	int layout; /* 0 known, -EAGAIN to look for (3.14+), -ENOTSUP */
 	unsigned long long next_look_ns;
-	long long modules_used;	       /* sys.modules' size when searched */
-	unsigned long long sets[2];    /* 3.11-3.13: WeakSet, eager set */
+	long long modules_used;	    /* sys.modules' size when searched */
+	unsigned long long sets[2]; /* 3.11-3.13: WeakSet, eager set */
 	/* the tasks' addresses, of room for addrs_cap (grown up to
 	 * PYTASKS_MAX as the process has more: most have a few) */
 	unsigned long long *addrs;
@@ -198,14 +198,16 @@ static int find_layout(struct pytasks *pt)
 		ret = asyncio_layout_parse(pt->minor, buf, sizeof(buf),
 					   &pt->lay);
 		if (ret)
-			snprintf(pt->why, sizeof(pt->why),
-				 "the AsyncioDebug section of %.100s is not a layout known here",
-				 m->path);
+			snprintf(
+				pt->why, sizeof(pt->why),
+				"the AsyncioDebug section of %.100s is not a layout known here",
+				m->path);
 	}
 	procfs_maps_close(&it);
 	if (ret == -ENOENT)
-		snprintf(pt->why, sizeof(pt->why),
-			 "asyncio is not imported (no AsyncioDebug section mapped)");
+		snprintf(
+			pt->why, sizeof(pt->why),
+			"asyncio is not imported (no AsyncioDebug section mapped)");
 	return ret == -EINVAL || ret == -ENOTSUP ? -ENOTSUP : ret;
 }
 
@@ -241,8 +243,9 @@ static int find_sets(struct pytasks *pt)
 	}
 	ws = ws && pyobj_is(r, ws, "WeakSet") ? pyobj_attr(r, ws, "data") : 0;
 	if (!ws || !pyobj_is(r, ws, "set")) {
-		snprintf(pt->why, sizeof(pt->why),
-			 "_asyncio has no task set: a Python without the C Task?");
+		snprintf(
+			pt->why, sizeof(pt->why),
+			"_asyncio has no task set: a Python without the C Task?");
 		pt->modules_used = -1;
 		return -ENOENT;
 	}
@@ -264,8 +267,8 @@ static int add_set(struct pytasks *pt, unsigned long long s, bool weak, int n,
 		return n;
 	for (int i = 0; i < got; i++)
 		if (weak)
-			pt->addrs[n + i] =
-				pyobj_ptr(&pt->obj, pt->addrs[n + i] + WEAKREF_OBJECT);
+			pt->addrs[n + i] = pyobj_ptr(
+				&pt->obj, pt->addrs[n + i] + WEAKREF_OBJECT);
 	if (got == room)
 		(*dropped)++;
 	return n + got;
@@ -299,10 +302,12 @@ static int add_lists(struct pytasks *pt, unsigned int *dropped)
 	if (!interp)
 		return -EFAULT;
 	for (int i = 0; i < INTERPS_MAX && interp; i++) {
-		n = add_list(pt, interp + pt->lay.interp_tasks_head, n, dropped);
+		n = add_list(pt, interp + pt->lay.interp_tasks_head, n,
+			     dropped);
 		ts = pyobj_ptr(r, interp + o->interp_threads_head);
 		for (int k = 0; k < THREADS_MAX && ts; k++) {
-			n = add_list(pt, ts + pt->lay.tstate_tasks_head, n, dropped);
+			n = add_list(pt, ts + pt->lay.tstate_tasks_head, n,
+				     dropped);
 			ts = pyobj_ptr(r, ts + o->tstate_next);
 		}
 		interp = pyobj_ptr(r, interp + o->interp_next);
@@ -346,7 +351,8 @@ static int collect(struct pytasks *pt, unsigned int *dropped)
 		while ((n = add_lists(pt, dropped)) >= 0 && *dropped &&
 		       pt->addrs_cap < PYTASKS_MAX &&
 		       !addrs_grow(pt, pt->addrs_cap * 4 < PYTASKS_MAX ?
-					       pt->addrs_cap * 4 : PYTASKS_MAX))
+					       pt->addrs_cap * 4 :
+					       PYTASKS_MAX))
 			*dropped = 0;
 	} else {
 		/* still the sets found before? (the module can go, and
@@ -365,7 +371,8 @@ static int collect(struct pytasks *pt, unsigned int *dropped)
 			n = add_set(pt, pt->sets[1], false, n, dropped);
 			if (!*dropped || pt->addrs_cap >= PYTASKS_MAX ||
 			    addrs_grow(pt, pt->addrs_cap * 4 < PYTASKS_MAX ?
-						   pt->addrs_cap * 4 : PYTASKS_MAX))
+						   pt->addrs_cap * 4 :
+						   PYTASKS_MAX))
 				break;
 			*dropped = 0;
 		}
@@ -413,8 +420,9 @@ static unsigned long long awaited(struct pytasks *pt, unsigned long long frame,
 		memcpy(&top, f + o->frame_stack, sizeof(top));
 		if (top <= 0 || top > 1 << 16)
 			return 0;
-		return pyobj_ptr(&pt->obj, frame + o->frame_localsplus +
-						   (unsigned long long)(top - 1) * 8);
+		return pyobj_ptr(&pt->obj,
+				 frame + o->frame_localsplus +
+					 (unsigned long long)(top - 1) * 8);
 	}
 	sp = u64_at(f, o->frame_stack);
 	if (sp < frame + o->frame_localsplus + 8 || sp > frame + (1 << 20))
@@ -464,7 +472,8 @@ static void read_stack(struct pytasks *pt, struct py_task *t)
 		if (st != l->st_created && st != l->st_executing &&
 		    (st < l->st_suspended_lo || st > l->st_suspended_hi))
 			return; /* done: its frame is cleared */
-		code = u64_at(f, o->frame_code) & ~(unsigned long long)o->code_tag_mask;
+		code = u64_at(f, o->frame_code) &
+		       ~(unsigned long long)o->code_tag_mask;
 		if (!code)
 			return;
 		ip = u64_at(f, o->frame_instr);
@@ -472,7 +481,8 @@ static void read_stack(struct pytasks *pt, struct py_task *t)
 		pf = &t->frames[t->nframes++];
 		pf->code = code;
 		pf->instr = ip >= base && (ip - base) / 2 < 0x7fffffff ?
-				    (__u32)((ip - base) / 2) : 0;
+				    (__u32)((ip - base) / 2) :
+				    0;
 		pf->tag = code_tag(pt, code);
 		if (st < l->st_suspended_lo || st > l->st_suspended_hi)
 			return; /* running, or not started: awaits nothing */
@@ -533,11 +543,13 @@ static int read_task(struct pytasks *pt, unsigned long long addr,
 		t->awaiter_set = b[l->awaited_by_is_set];
 	}
 	if (t->waiter && (wt = pyobj_type_of(r, t->waiter))) {
-		snprintf(t->waiter_type, sizeof(t->waiter_type), "%s", wt->name);
-		t->awaits = pyobj_type_is(r, wt, "_asyncio.Task") ? PYAWAIT_TASK :
+		snprintf(t->waiter_type, sizeof(t->waiter_type), "%s",
+			 wt->name);
+		t->awaits = pyobj_type_is(r, wt, "_asyncio.Task") ?
+				    PYAWAIT_TASK :
 			    pyobj_type_is(r, wt, "_GatheringFuture") ?
-								PYAWAIT_GATHER :
-								PYAWAIT_FUTURE;
+				    PYAWAIT_GATHER :
+				    PYAWAIT_FUTURE;
 	}
 	if (t->coro)
 		read_stack(pt, t);
@@ -582,7 +594,8 @@ static void link_gather(struct pytasks *pt, struct py_task *t, int n,
 	unsigned long long kids[PYTASK_CHILDREN];
 	unsigned long long list = pyobj_attr(&pt->obj, fut, "_children");
 	int k = list && pyobj_is(&pt->obj, list, "list") ?
-			pyobj_list_items(&pt->obj, list, kids, PYTASK_CHILDREN) :
+			pyobj_list_items(&pt->obj, list, kids,
+					 PYTASK_CHILDREN) :
 			0;
 
 	for (int i = 0; i < k; i++) {

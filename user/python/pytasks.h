@@ -16,10 +16,10 @@
  * 3.11-3.13 are read with a measured table (pytasks.c).
  */
 #define PYTASK_NAME_MAX 64
-#define PYTASK_FRAMES 64   /* coroutine frames kept per task, outermost first */
+#define PYTASK_FRAMES	64 /* coroutine frames kept per task, outermost first */
 #define PYTASK_AWAITERS 4  /* tasks awaiting one task, kept */
 #define PYTASK_CHILDREN 64 /* futures of one gather() looked at */
-#define PYTASKS_MAX 16384  /* tasks read per process */
+#define PYTASKS_MAX	16384 /* tasks read per process */
 
 enum pytask_state {
 	PYTASK_RUNNING, /* its coroutine runs now: the current task of its loop */
@@ -35,22 +35,23 @@ enum pytask_awaits {
 	PYAWAIT_FUTURE, /* any other future (sleep, a queue, a lock, I/O) */
 };
 
-#define PYTASK_TRUNCATED 1  /* more coroutine frames than PYTASK_FRAMES */
+#define PYTASK_TRUNCATED  1 /* more coroutine frames than PYTASK_FRAMES */
 #define PYTASK_UNREADABLE 2 /* the coroutine chain broke off */
 
 struct py_task {
-	unsigned long long addr;   /* the Task object */
-	unsigned long long coro;   /* its coroutine */
+	unsigned long long addr; /* the Task object */
+	unsigned long long coro; /* its coroutine */
 	unsigned long long loop;
-	unsigned long long waiter; /* the future it waits on; 0: none */
+	unsigned long long waiter;  /* the future it waits on; 0: none */
 	char name[PYTASK_NAME_MAX]; /* printable UTF-8 */
-	char waiter_type[PYOBJ_TYPE_NAME]; /* "_asyncio.Future", "_GatheringFuture" */
-	unsigned char state;	    /* enum pytask_state */
-	unsigned char awaits;	    /* enum pytask_awaits */
-	unsigned char flags;	    /* PYTASK_TRUNCATED, PYTASK_UNREADABLE */
+	char waiter_type
+		[PYOBJ_TYPE_NAME]; /* "_asyncio.Future", "_GatheringFuture" */
+	unsigned char state;	   /* enum pytask_state */
+	unsigned char awaits;	   /* enum pytask_awaits */
+	unsigned char flags;	   /* PYTASK_TRUNCATED, PYTASK_UNREADABLE */
 	unsigned char nawaited_by;
 	int awaited_by[PYTASK_AWAITERS]; /* indices of the tasks awaiting it */
-	unsigned int nawaiting;	    /* tasks it waits on (gather: all of them) */
+	unsigned int nawaiting; /* tasks it waits on (gather: all of them) */
 	/* 3.14+: who awaits it, as the task says (one object, or a set) */
 	unsigned long long awaiter_obj;
 	bool awaiter_set;
