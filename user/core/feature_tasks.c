@@ -40,9 +40,10 @@
 #define MISS_MS		 20
 #define MISS_COST_FACTOR 20
 #define IDLE_MS		 10000 /* a process not sampled this long is not read */
-#define TASKS_FIRST	 32    /* tasks read at first; doubled when full */
+#define TASKS_FIRST	 32    /* tasks read at first; grown to fit */
 #define CHAIN_MAX	 32 /* awaiting tasks followed up from the running one */
 #define IDLE_PERIOD_MS	 100	       /* --idle: tasks read this often */
+#define IDLE_ABSENT_MS	 2000	       /* ... and this often without asyncio */
 #define IDLE_GAP_MAX_NS	 5000000000ULL /* ... a longer gap is not charged */
 #define POLL_BUDGET_NS	 5000000ULL /* readings per pass of the session loop */
 
@@ -391,7 +392,12 @@ static void poll(struct session *s)
 			    PY_VERSION_MINOR(t->info.bpf.off.version) < 11)
 				continue;
 			v = view_of(t);
-			if (v && now - v->refreshed_ms >= IDLE_PERIOD_MS &&
+			/* a process without asyncio (yet) is looked at
+			 * less often, one that cannot be read never */
+			if (v && v->err != -ENOTSUP &&
+			    now - v->refreshed_ms >= (v->err == -ENOENT ?
+							      IDLE_ABSENT_MS :
+							      IDLE_PERIOD_MS) &&
 			    (now - v->refreshed_ms) * 1000000ULL >=
 				    MISS_COST_FACTOR * v->cost_ns)
 				refresh(s, t, v, now, true);
