@@ -147,6 +147,8 @@ static void refresh(struct session *s, struct tracked *tr, struct task_view *v,
 		pr_debug("tasks of %d: %s", tr->pid, pytasks_why(v->rd));
 	if (s->o.offcpu && charge)
 		charge_waiting(s, tr, v);
+	else if (s->o.offcpu && !v->charged_ns && s->running)
+		v->charged_ns = clock_mono_ns(); /* the clock starts now */
 }
 
 static struct task_view *view_of(struct tracked *tr)
