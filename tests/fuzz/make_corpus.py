@@ -338,7 +338,7 @@ def pythreads():
     """A 3.11 process with one thread, 'alpha' (tid 1234), laid out as
     user/python/pythreads.c reads it (see tests/fuzz/fuzz_pythreads.c)."""
     B = 0x10000000
-    img = bytearray(0x1800)
+    img = bytearray(0x1a00)
     def q(off, v): struct.pack_into("<Q", img, off, v)
     def s(off, text):  # compact ASCII str, 3.11 (PyASCIIObject is 48 bytes)
         q(off + 16, len(text)); struct.pack_into("<I", img, off + 32, 0x64)
@@ -358,14 +358,15 @@ def pythreads():
     q(0x500 + 16, B + 0x600)              # module -> md_dict
     dict_(0x600, B + 0x700); keys(0x700, 1, [(B + 0x800, B + 0xa00)]); s(0x800, "_active")
     dict_(0xa00, B + 0xb00); keys(0xb00, 0, [(B + 0xc00, B + 0xd00)])
-    q(0xc00 + 8, 0x980); q(0xc00 + 16, 2); struct.pack_into("<II", img, 0xc00 + 24, 0x2b80, 0x1fc5)
+    q(0x1800 + 168, 1 << 24)              # int's type: Py_TPFLAGS_LONG_SUBCLASS
+    q(0xc00 + 8, B + 0x1800); q(0xc00 + 16, 2); struct.pack_into("<II", img, 0xc00 + 24, 0x2b80, 0x1fc5)
     q(0xd00 - 32, B + 0x1400)             # managed values, 3.11
     q(0xd00 + 8, B + 0xe00)               # Thread -> its type
     q(0xe00 + 32, 24); q(0xe00 + 168, 1 << 4); q(0xe00 + 872, B + 0x1300)
     keys(0x1300, 2, [(B + 0x1500, None), (B + 0x1580, None)])
     q(0x1400, B + 0x1600); q(0x1408, B + 0x1700)
     s(0x1500, "_name"); s(0x1580, "_native_id"); s(0x1600, "alpha")
-    q(0x1700 + 8, 0x980); q(0x1700 + 16, 1); struct.pack_into("<I", img, 0x1700 + 24, 1234)
+    q(0x1700 + 8, B + 0x1800); q(0x1700 + 16, 1); struct.pack_into("<I", img, 0x1700 + 24, 1234)
     return {"3.11-alpha": bytes([3, 0]) + bytes(img)}
 
 

@@ -2,10 +2,14 @@
 /*
  * CPython objects of another process (see pyobj.h).
  *
+ * The one reader of dicts and instance attributes of another process:
+ * asyncio tasks (pytasks.c) and thread names (pythreads.c) go through it.
+ *
  * Layouts (x86-64, GIL builds), measured with gdb (ptype /o) from the
- * DWARF of the pyenv builds 3.11.7, 3.12.1 and 3.13.0 and of Debian's
- * python3.14d/python3.15d; tests/e2e/test_tasks.py reads a known task
- * tree through them on Debian 3.11.2, 3.13.5, 3.14.10 and 3.15.2 too:
+ * DWARF of the pyenv builds 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1 and
+ * 3.13.0 and of Debian's python3.14d/python3.15d; tests/e2e/test_tasks.py
+ * reads a known task tree through them on Debian 3.11.2, 3.13.5, 3.14.10
+ * and 3.15.2 too, and test_thread_names the names of threads on 3.8-3.13:
  * - every version: PyObject.ob_type 8; PyTypeObject tp_name 24,
  *   tp_basicsize 32, tp_flags 168, tp_base 256, tp_dictoffset 288;
  *   PySetObject fill 16, mask 32, table 40 (entries {key, hash}, 16
@@ -14,14 +18,18 @@
  * - PyLongObject: 3.11 ob_size 16 (its sign is the int's), 30-bit digits
  *   from 24; 3.12+ lv_tag 16 (digits << 3, sign in the low 2 bits: 2 is
  *   negative), digits from 24.
+ * - PyDictKeysObject 3.8-3.10: dk_size 8, dk_nentries 32, dk_indices 40
+ *   (dk_size indices of 1, 2, 4 or 8 bytes, as dk_size needs), then
+ *   entries {hash, key, value} of 24 bytes.
  * - PyDictKeysObject (3.11-3.13): dk_log2_size 8, dk_log2_index_bytes 9,
  *   dk_kind 10, dk_nentries 24, dk_indices 32 (1 << log2_index_bytes
  *   bytes), then entries {hash, key, value} of 24 bytes (kind 0, general)
  *   or {key, value} of 16 (kinds 1 and 2: unicode keys, split).
  * - A split dict's values are indexed like its keys' entries: ma_values is
- *   the array itself in 3.11/3.12, a PyDictValues in 3.13 (capacity: byte
+ *   the array itself up to 3.12, a PyDictValues in 3.13 (capacity: byte
  *   0, valid: byte 3, the array at 8).
- * - Instance attributes with Py_TPFLAGS_MANAGED_DICT (1 << 4): 3.11 a
+ * - Instance attributes: 3.8-3.10 a dict at obj + tp_dictoffset. With
+ *   Py_TPFLAGS_MANAGED_DICT (1 << 4; pycore_object.h): 3.11 a
  *   values array at obj - 32 (keys: the type's ht_cached_keys, at 872),
  *   else a dict at obj - 24; 3.12 one word at obj - 24, the values array
  *   at word + 1 when its low bit is set (ht_cached_keys at 880), else the
@@ -63,13 +71,15 @@
 #define BASES_MAX	 8
 
 enum inst_layout {
-	INST_NONE, /* not read on this version */
+	INST_NONE,	 /* dicts and instances not read on this version */
+	INST_DICTOFFSET, /* 3.8-3.10 */
 	INST_MANAGED_311,
 	INST_MANAGED_312,
 	INST_INLINE_313,
 };
 
 struct pyobj_layout {
+	bool log2_keys;		    /* 3.11+ dict keys header */
 	bool long_tag;		    /* 3.12+ lv_tag */
 	unsigned char inst;	    /* enum inst_layout */
 	unsigned char values_off;   /* the array in a PyDictValues */
@@ -77,18 +87,21 @@ struct pyobj_layout {
 };
 
 static const struct pyobj_layout layouts[] = {
-	[11] = {false, INST_MANAGED_311, 0, 872},
-	[12] = {true, INST_MANAGED_312, 0, 880},
-	[13] = {true, INST_INLINE_313, 8, 880},
-	[14] = {true, INST_NONE, 0, 0},
-	[15] = {true, INST_NONE, 0, 0},
+	[8] = {false, false, INST_DICTOFFSET, 0, 0},
+	[9] = {false, false, INST_DICTOFFSET, 0, 0},
+	[10] = {false, false, INST_DICTOFFSET, 0, 0},
+	[11] = {true, false, INST_MANAGED_311, 0, 872},
+	[12] = {true, true, INST_MANAGED_312, 0, 880},
+	[13] = {true, true, INST_INLINE_313, 8, 880},
+	[14] = {true, true, INST_NONE, 0, 0},
+	[15] = {true, true, INST_NONE, 0, 0},
 };
 
 int pyobj_init(struct pyobj *r, pid_t pid, const struct py_offsets *off)
 {
 	unsigned minor = PY_VERSION_MINOR(off->version);
 
-	if (PY_VERSION_MAJOR(off->version) != 3 || minor < 11 ||
+	if (PY_VERSION_MAJOR(off->version) != 3 || minor < 8 ||
 	    minor >= sizeof(layouts) / sizeof(layouts[0]))
 		return -ENOTSUP;
 	memset(r, 0, sizeof(*r));
@@ -228,8 +241,7 @@ int pyobj_long(struct pyobj *r, unsigned long long addr, long long *out)
 	return 0;
 }
 
-/* Is the str at addr the ASCII text lit? One read. */
-static bool str_is(struct pyobj *r, unsigned long long addr, const char *lit)
+bool pyobj_str_is(struct pyobj *r, unsigned long long addr, const char *lit)
 {
 	const struct py_offsets *o = &r->off;
 	size_t len = strlen(lit);
@@ -249,19 +261,14 @@ static bool str_is(struct pyobj *r, unsigned long long addr, const char *lit)
 	       !memcmp(b + o->ascii_size, lit, len);
 }
 
-/* A dict's storage: its keys and, split, its values array. */
-struct dict_src {
-	unsigned long long keys;
-	unsigned long long values; /* &values[0]; 0: combined */
-	unsigned int capacity;	   /* split: values there at most */
-};
-
-static int dict_src_of(struct pyobj *r, unsigned long long dict,
-		       struct dict_src *d)
+int pyobj_dict_of(struct pyobj *r, unsigned long long dict,
+		  struct pyobj_dict *d)
 {
 	unsigned char h[48];
 	unsigned char cap = 0;
 
+	if (r->lay->inst == INST_NONE)
+		return -ENOTSUP;
 	if (!dict || pyobj_read(r, dict, h, sizeof(h)))
 		return -EFAULT;
 	d->keys = u64_at(h, DICT_KEYS);
@@ -277,58 +284,129 @@ static int dict_src_of(struct pyobj *r, unsigned long long dict,
 	return d->keys ? 0 : -EFAULT;
 }
 
-/* The value of key in d; 0 when absent. */
-static unsigned long long dict_find(struct pyobj *r, const struct dict_src *d,
-				    const char *key)
-{
-	unsigned char h[32], e[CHUNK * 24];
-	unsigned long long entries, n, value;
+/* Where a dict's entries are, from its keys header. */
+struct keys_view {
+	unsigned long long entries;
+	long long n;
 	unsigned int esize, kpos, vpos;
+};
 
-	if (!d->keys || pyobj_read(r, d->keys, h, sizeof(h)))
-		return 0;
-	if (h[8] < 3 || h[8] > 30 || h[9] > 33 || h[10] > 2)
-		return 0;
-	entries = d->keys + 32 + (1ULL << h[9]);
-	n = u64_at(h, 24);
-	if (n > (1ULL << h[8]) || n > DICT_ENTRIES_MAX)
-		return 0;
+static int keys_view(struct pyobj *r, unsigned long long keys,
+		     struct keys_view *kv)
+{
+	unsigned char h[40];
+	unsigned long long size, ixbytes;
+
+	if (!keys || pyobj_read(r, keys, h, sizeof(h)))
+		return -EFAULT;
+	if (!r->lay->log2_keys) {
+		size = u64_at(h, 8);
+		if (size < 8 || size > (1ULL << 30) || (size & (size - 1)))
+			return -EINVAL;
+		ixbytes = size * (size <= 0xff ? 1 : size <= 0xffff ? 2 : 4);
+		kv->entries = keys + 40 + ixbytes;
+		kv->n = (long long)u64_at(h, 32);
+		kv->esize = 24;
+		kv->kpos = 8;
+		kv->vpos = 16;
+	} else {
+		if (h[8] < 3 || h[8] > 30 || h[9] > 33 || h[10] > 2)
+			return -EINVAL;
+		size = 1ULL << h[8];
+		kv->entries = keys + 32 + (1ULL << h[9]);
+		kv->n = (long long)u64_at(h, 24);
+		kv->esize = h[10] ? 16 : 24;
+		kv->kpos = h[10] ? 0 : 8;
+		kv->vpos = h[10] ? 8 : 16;
+	}
+	if (kv->n < 0 || (unsigned long long)kv->n > size)
+		return -EINVAL;
+	return 0;
+}
+
+int pyobj_dict_walk(struct pyobj *r, const struct pyobj_dict *d, int max,
+		    pyobj_entry_fn fn, void *ctx)
+{
+	unsigned char e[CHUNK * 24];
+	unsigned long long vals[CHUNK];
+	struct keys_view kv;
+	long long n;
+	int ret = keys_view(r, d->keys, &kv);
+
+	if (ret)
+		return ret;
+	n = kv.n < max ? kv.n : max;
+	if (n > DICT_ENTRIES_MAX)
+		n = DICT_ENTRIES_MAX;
 	if (d->values && n > d->capacity)
 		n = d->capacity;
-	esize = h[10] ? 16 : 24;
-	kpos = h[10] ? 0 : 8;
-	vpos = h[10] ? 8 : 16;
-	for (unsigned long long i = 0; i < n; i += CHUNK) {
+	for (long long i = 0; i < n; i += CHUNK) {
 		unsigned int c = n - i < CHUNK ? (unsigned int)(n - i) : CHUNK;
 
-		if (pyobj_read(r, entries + i * esize, e, (size_t)c * esize))
-			return 0;
+		if (pyobj_read(r, kv.entries + i * kv.esize, e,
+			       (size_t)c * kv.esize))
+			return -EFAULT;
+		if (d->values &&
+		    pyobj_read(r, d->values + i * 8, vals, c * 8ULL))
+			return -EFAULT;
 		for (unsigned int k = 0; k < c; k++) {
-			unsigned long long kaddr = u64_at(e, k * esize + kpos);
+			struct pyobj_entry en = {
+				.ix = (unsigned int)(i + k),
+				.hash = kv.esize == 24 ?
+						u64_at(e, k * kv.esize) :
+						0,
+				.key = u64_at(e, k * kv.esize + kv.kpos),
+				.value = d->values ? vals[k] :
+						     u64_at(e, k * kv.esize +
+								       kv.vpos),
+			};
 
-			if (!kaddr || !str_is(r, kaddr, key))
-				continue;
-			if (!d->values)
-				return u64_at(e, k * esize + vpos);
-			value = pyobj_ptr(r, d->values + (i + k) * 8);
-			return value;
+			if (en.key && en.value && fn(ctx, &en))
+				return 0;
 		}
 	}
 	return 0;
 }
 
+struct find_ctx {
+	struct pyobj *r;
+	const char *key;
+	unsigned long long found;
+};
+
+static bool find_cb(void *ctx, const struct pyobj_entry *e)
+{
+	struct find_ctx *c = ctx;
+
+	if (!pyobj_str_is(c->r, e->key, c->key))
+		return false;
+	c->found = e->value;
+	return true;
+}
+
+/* The value of key in d; 0 when absent. */
+static unsigned long long dict_find(struct pyobj *r, const struct pyobj_dict *d,
+				    const char *key)
+{
+	struct find_ctx c = {r, key, 0};
+
+	if (pyobj_dict_walk(r, d, DICT_ENTRIES_MAX, find_cb, &c))
+		return 0;
+	return c.found;
+}
+
 unsigned long long pyobj_dict_get(struct pyobj *r, unsigned long long dict,
 				  const char *key)
 {
-	struct dict_src d;
+	struct pyobj_dict d;
 
-	if (r->lay->inst == INST_NONE || dict_src_of(r, dict, &d))
+	if (pyobj_dict_of(r, dict, &d))
 		return 0;
 	return dict_find(r, &d, key);
 }
 
-/* Where instance obj keeps its attributes. */
-static int inst_src(struct pyobj *r, unsigned long long obj, struct dict_src *d)
+int pyobj_inst_dict(struct pyobj *r, unsigned long long obj,
+		    struct pyobj_dict *d)
 {
 	const struct pyobj_type *t = pyobj_type_of(r, obj);
 	unsigned long long w;
@@ -337,10 +415,11 @@ static int inst_src(struct pyobj *r, unsigned long long obj, struct dict_src *d)
 	if (!t)
 		return -EFAULT;
 	d->capacity = SPLIT_VALUES_MAX;
-	if (!(t->flags & TPFLAGS_MANAGED_DICT)) {
+	if (r->lay->inst == INST_DICTOFFSET ||
+	    !(t->flags & TPFLAGS_MANAGED_DICT)) {
 		if (t->dictoffset <= 0 || t->dictoffset > 4096)
 			return -ENOENT;
-		return dict_src_of(r, pyobj_ptr(r, obj + t->dictoffset), d);
+		return pyobj_dict_of(r, pyobj_ptr(r, obj + t->dictoffset), d);
 	}
 	d->keys = t->cached_keys;
 	switch (r->lay->inst) {
@@ -348,18 +427,18 @@ static int inst_src(struct pyobj *r, unsigned long long obj, struct dict_src *d)
 		d->values = pyobj_ptr(r, obj - 32);
 		if (d->values && d->keys)
 			return 0;
-		return dict_src_of(r, pyobj_ptr(r, obj - 24), d);
+		return pyobj_dict_of(r, pyobj_ptr(r, obj - 24), d);
 	case INST_MANAGED_312:
 		w = pyobj_ptr(r, obj - 24);
 		if (w & 1) {
 			d->values = w + 1;
 			return d->keys ? 0 : -ENOENT;
 		}
-		return dict_src_of(r, w, d);
+		return pyobj_dict_of(r, w, d);
 	case INST_INLINE_313:
 		w = pyobj_ptr(r, obj - 24);
 		if (w)
-			return dict_src_of(r, w, d);
+			return pyobj_dict_of(r, w, d);
 		if (!(t->flags & TPFLAGS_INLINE_VALUES) || t->basicsize < 16 ||
 		    t->basicsize > 4096 ||
 		    pyobj_read(r, obj + t->basicsize, vh, sizeof(vh)) ||
@@ -375,9 +454,9 @@ static int inst_src(struct pyobj *r, unsigned long long obj, struct dict_src *d)
 unsigned long long pyobj_attr(struct pyobj *r, unsigned long long obj,
 			      const char *name)
 {
-	struct dict_src d;
+	struct pyobj_dict d;
 
-	if (r->lay->inst == INST_NONE || inst_src(r, obj, &d))
+	if (pyobj_inst_dict(r, obj, &d))
 		return 0;
 	return dict_find(r, &d, name);
 }

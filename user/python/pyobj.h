@@ -13,8 +13,9 @@
  * attributes, sets and lists. Everything read is hostile: sizes are
  * bounded, an address that does not read ends that part of the walk, and
  * what a pointer is supposed to be is checked by its type where that
- * matters. The layouts are those of 3.11-3.15 (GIL builds, x86-64); dicts
- * and instance attributes only 3.11-3.13 (what pytasks.c needs them for).
+ * matters. The layouts are those of 3.8-3.15 (GIL builds, x86-64); dicts
+ * and instance attributes 3.8-3.13 (what pytasks.c and pythreads.c need
+ * them for).
  */
 #define PYOBJ_TYPE_NAME 64
 #define PYOBJ_TYPES	64 /* types remembered per pass */
@@ -41,6 +42,23 @@ struct pyobj {
 	unsigned long long reads; /* reads of target memory, for the costs */
 };
 
+/* A dict's storage: its keys and, split, its values array. */
+struct pyobj_dict {
+	unsigned long long keys;
+	unsigned long long values; /* &values[0]; 0: combined */
+	unsigned int capacity;	   /* split: values there at most */
+};
+
+/* An entry with a key and a value: its index among the keys' entries, its
+ * cached hash (0 in unicode-keyed dicts, which keep none). */
+struct pyobj_entry {
+	unsigned int ix;
+	unsigned long long hash, key, value;
+};
+
+/* Called for each entry; true stops the walk. */
+typedef bool (*pyobj_entry_fn)(void *ctx, const struct pyobj_entry *e);
+
 /* A reader for process pid, whose interpreter is described by off.
  * -ENOTSUP for a version whose object layouts are not known here. */
 int pyobj_init(struct pyobj *r, pid_t pid, const struct py_offsets *off);
@@ -64,6 +82,21 @@ bool pyobj_is(struct pyobj *r, unsigned long long obj, const char *name);
 int pyobj_str(struct pyobj *r, unsigned long long addr, char *out, size_t len);
 /* An int that fits 62 bits: 0, -EINVAL (not an int), -ERANGE or -EFAULT. */
 int pyobj_long(struct pyobj *r, unsigned long long addr, long long *out);
+
+/* Is the str at addr the ASCII text lit? One read. */
+bool pyobj_str_is(struct pyobj *r, unsigned long long addr, const char *lit);
+
+/* The storage of the dict object at dict, or of instance obj's attributes
+ * (its __dict__ or its inline values): 0, -EFAULT, -ENOENT (none), or
+ * -ENOTSUP (3.14+). */
+int pyobj_dict_of(struct pyobj *r, unsigned long long dict,
+		  struct pyobj_dict *d);
+int pyobj_inst_dict(struct pyobj *r, unsigned long long obj,
+		    struct pyobj_dict *d);
+/* fn for each of the first max (at most 65536) entries of d that have a
+ * key and a value: 0, or a negative errno when d cannot be read. */
+int pyobj_dict_walk(struct pyobj *r, const struct pyobj_dict *d, int max,
+		    pyobj_entry_fn fn, void *ctx);
 
 /* The value under the str key in the dict at dict; 0 when absent. At most
  * 65536 entries are looked at. */
