@@ -295,6 +295,12 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		bpf_map__set_max_entries(p->skel->maps.live, 1);
 		bpf_map__set_max_entries(p->skel->maps.live_calls, 1);
 	}
+	/* mem: memory taken and given back, at every syscall's entry and
+	 * exit (the mapping ones are kept, the others leave at once) */
+	bpf_program__set_autoload(p->skel->progs.py_held_enter, o->held);
+	bpf_program__set_autoload(p->skel->progs.py_held_exit, o->held);
+	if (!o->held)
+		bpf_map__set_max_entries(p->skel->maps.held_calls, 1);
 	bpf_map__set_max_entries(p->skel->maps.mem_last, o->mem ? o->max_procs : 1);
 	/* maps of features not in use hold nothing: no memory for them */
 	if (!o->loops) {
@@ -372,6 +378,10 @@ int profiler__stop(struct profiler *p)
 	p->skel->links.py_sys_exit = NULL;
 	bpf_link__destroy(p->skel->links.py_rss);
 	p->skel->links.py_rss = NULL;
+	bpf_link__destroy(p->skel->links.py_held_enter);
+	p->skel->links.py_held_enter = NULL;
+	bpf_link__destroy(p->skel->links.py_held_exit);
+	p->skel->links.py_held_exit = NULL;
 	while (p->nsteps)
 		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
 	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
