@@ -61,7 +61,7 @@ void session_opts_init(struct session_opts *o)
 }
 
 static const struct feature *const all_features[] = {
-	&feature_offcpu, &feature_async, &feature_mem,
+	&feature_offcpu, &feature_async, &feature_mem, &feature_threads,
 };
 
 /* --idle/--gil weights: the time since the CPU's previous tick. */
@@ -485,6 +485,7 @@ static int start(struct session *s)
 		if (write(s->o.ready_fd, "ready\n", 6) != 6)
 			pr_warn("could not write to --ready-fd %d", s->o.ready_fd);
 		close(s->o.ready_fd);
+		s->o.ready_fd = -1;
 	}
 	s->start_ms = session_now_ms();
 	s->start_wall_ns = clock_real_ns();
@@ -625,6 +626,8 @@ void session_close(struct session *s)
 {
 	if (!s)
 		return;
+	if (s->o.ready_fd >= 0)
+		close(s->o.ready_fd); /* never ready: the waiter sees EOF */
 	if (s->go_fd >= 0)
 		close(s->go_fd); /* the child sees EOF and exits */
 	if (s->exec_fd >= 0)
