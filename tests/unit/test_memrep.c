@@ -432,6 +432,7 @@ static void test_held_maps(void)
 	      "taken:\n%s", text);
 	CHECK(strstr(text, "Resident memory by function") && !strstr(text, "Growth by function"),
 	      "second view:\n%s", text);
+	CHECK(memrep__live_stacks(m)->total == 6 * MiB, "held at the end");
 	free(json);
 	free(text);
 	memrep__free(m);
