@@ -86,8 +86,14 @@ def run_once(a, code, mode):
                 "-o", "/dev/null"]
         if mode != "mem":
             args.append("--" + mode)
-        mem = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)  # attached (BPF loaded, probes placed)
+        sys.path.insert(0, HERE)
+        from bench_async import wait_ready
+
+        rfd, wfd = os.pipe()
+        mem = subprocess.Popen(args + ["--ready-fd", str(wfd)], pass_fds=(wfd,),
+                               stderr=subprocess.PIPE, text=True)
+        os.close(wfd)
+        wait_ready(rfd, mem)  # BPF loaded, probes placed
     p.stdin.write("go\n")
     p.stdin.flush()
     wall, cpu = (float(x) for x in p.stdout.readline().split())
@@ -98,11 +104,6 @@ def run_once(a, code, mode):
     return wall, cpu
 
 
-# mem's programs (others' programs loaded on the host at the same time
-# would be counted too: bpf_stats are per program, not per loader)
-MEM_PROGS = ("py_held_enter", "py_held_exit", "py_rss", "py_gc_start", "py_gc_done")
-
-
 def service(a):
     """The FastAPI app under wrk, without and with `pyrograph mem -p PID`,
     interleaved; medians of requests per second and of the app's CPU time
@@ -110,7 +111,7 @@ def service(a):
     measure on a shared machine), and the in-kernel cost of each of mem's
     BPF programs (bpf_stats)."""
     sys.path.insert(0, HERE)
-    from bench_async import APP, cpu_seconds, free_port, prog_stats, wait_up, wrk
+    from bench_async import APP, cpu_seconds, free_port, prog_stats, wait_ready, wait_up, wrk
 
     binary = os.path.join(a.build, "pyrograph")
     port = free_port()
@@ -135,23 +136,26 @@ def service(a):
                 if mode == "none":
                     measure(mode)
                     continue
+                rfd, wfd = os.pipe()
                 rec = subprocess.Popen([binary, "mem", "-q", "-p", str(app.pid), "-d",
-                                        str(a.seconds + 3), "-o", "/dev/null"],
+                                        str(a.seconds + 3), "-o", "/dev/null",
+                                        "--ready-fd", str(wfd)], pass_fds=(wfd,),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                        text=True)
-                time.sleep(1.5)  # attached
-                before = prog_stats()
+                os.close(wfd)
+                wait_ready(rfd, rec)  # probes attached
+                before = prog_stats(rec.pid)
                 t0, c0 = time.monotonic(), cpu_seconds(rec.pid)
                 measure(mode)
                 own.append(100.0 * (cpu_seconds(rec.pid) - c0) / (time.monotonic() - t0))
-                after = prog_stats()
+                after = prog_stats(rec.pid)
                 err = rec.communicate()[1]
                 if rec.returncode:
                     raise RuntimeError(err)
                 costs.append({n: (cnt - before.get(n, (0, 0))[0],
                                   (ns - before.get(n, (0, 0))[1]) /
                                   max(1, cnt - before.get(n, (0, 0))[0]))
-                              for n, (cnt, ns) in after.items() if n in MEM_PROGS})
+                              for n, (cnt, ns) in after.items()})
             print("round %d: unwatched %.0f req/s, %.1f us CPU/req; pyrograph mem %.0f req/s, "
                   "%.1f us CPU/req; pyrograph's CPU %.1f%%" % (
                       r + 1, rps["none"][-1], cpr["none"][-1], rps["mem"][-1],
