@@ -10,11 +10,11 @@
  * maker. So memory given back is never charged to whatever runs at the
  * time, and what is never given back stays with the stack that took it.
  *
- * The hooks are the raw syscall tracepoints, not the C library: a mapping
+ * The hooks are the syscalls' tracepoints, not the C library: a mapping
  * syscall is rare (one per arena of 1 MiB, one per large block), and the
- * allocators' hot paths never trap. (fentry/fexit on the syscalls would
- * run for fewer syscalls, but BPF trampolines are not available on every
- * kernel: the VMs measured refuse them.)
+ * allocators' hot paths never trap. (fentry/fexit on the syscalls would do
+ * as well, but BPF trampolines are not available on every kernel: the VMs
+ * measured refuse them.)
  */
 #ifndef PYROGRAPH_HELD_BPF_H
 #define PYROGRAPH_HELD_BPF_H
@@ -98,28 +98,23 @@ static __always_inline bool held_nr(__u64 nr)
 }
 
 /* Entry of a mapping syscall of a tracked process: its arguments, kept
- * for the exit (the registers that held them are not kept). Every other
- * syscall leaves at the first comparison. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(py_held_enter, struct pt_regs *regs, long nr)
+ * for the exit (the registers that held them are not kept). */
+static __always_inline void held_enter(long nr, __u64 a0, __u64 a1, __u64 a2,
+				       __u64 a3)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct held_call c = { .nr = nr };
+	struct held_call c = { .nr = nr, .arg = { a0, a1, a2, a3 } };
 	struct mm_struct *mm;
 
-	if (!held_nr(nr) || !held_proc())
-		return 0;
+	if (!held_proc())
+		return;
 	if (nr == NR_BRK) {
 		mm = bpf_get_current_task_btf()->mm;
 		if (!mm)
-			return 0;
+			return;
 		c.arg[0] = BPF_CORE_READ(mm, brk);
-	} else {
-		for (int i = 0; i < 4; i++)
-			c.arg[i] = arch_syscall_arg(regs, i);
 	}
 	bpf_map_update_elem(&held_calls, &tid, &c, BPF_ANY);
-	return 0;
 }
 
 /* mmap: a fixed mapping replaces what was there (glibc trims its thread
@@ -134,23 +129,20 @@ static __always_inline void held_mmap(void *ctx, struct py_proc *proc,
 		held_map(ctx, proc, ret, c->arg[1], false);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(py_held_exit, struct pt_regs *regs, long ret)
+static __always_inline void held_exit(void *ctx, long nr, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct held_call c, *cp;
 	struct py_proc *proc;
 
-	if (!held_nr(arch_syscall_nr_btf(regs)))
-		return 0;
 	cp = bpf_map_lookup_elem(&held_calls, &tid);
 	if (!cp)
-		return 0;
+		return;
 	c = *cp;
 	bpf_map_delete_elem(&held_calls, &tid);
 	proc = held_proc();
-	if (!proc || c.nr != arch_syscall_nr_btf(regs))
-		return 0;
+	if (!proc || c.nr != (__u64)nr)
+		return;
 	switch (c.nr) {
 	case NR_MMAP:
 		if (held_ok(ret))
@@ -178,6 +170,66 @@ int BPF_PROG(py_held_exit, struct pt_regs *regs, long ret)
 			held_unmap(ret, c.arg[0] - (__u64)ret);
 		break;
 	}
+}
+
+/*
+ * The hooks, in one of two forms; userspace loads one (held_hooks.c). The
+ * tracepoints of the four syscalls run only for them (attached by
+ * userspace, so a bare SEC: no auto-attach); the fallback, for kernels
+ * without syscall tracepoints or without tracefs, runs for every syscall
+ * of the host and tests the number first.
+ */
+/* The kernel refuses a program that reads past the arguments of the
+ * syscall it is attached to: one per number of arguments read. mmap and
+ * mremap: four (mremap has five, mmap six). */
+SEC("?tracepoint")
+int py_held_tp_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	held_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
+	return 0;
+}
+
+/* munmap: two */
+SEC("?tracepoint")
+int py_held_tp_enter2(struct trace_event_raw_sys_enter *ctx)
+{
+	held_enter(ctx->id, ctx->args[0], ctx->args[1], 0, 0);
+	return 0;
+}
+
+/* brk: none (the break before it is read from the mm) */
+SEC("?tracepoint")
+int py_held_tp_enter0(struct trace_event_raw_sys_enter *ctx)
+{
+	held_enter(ctx->id, 0, 0, 0, 0);
+	return 0;
+}
+
+SEC("?tracepoint")
+int py_held_tp_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	held_exit(ctx, ctx->id, ctx->ret);
+	return 0;
+}
+
+SEC("?tp_btf/sys_enter")
+int BPF_PROG(py_held_enter, struct pt_regs *regs, long nr)
+{
+	if (held_nr(nr))
+		held_enter(nr, arch_syscall_arg(regs, 0), arch_syscall_arg(regs, 1),
+			   arch_syscall_arg(regs, 2), arch_syscall_arg(regs, 3));
+	return 0;
+}
+
+SEC("?tp_btf/sys_exit")
+int BPF_PROG(py_held_exit, struct pt_regs *regs, long ret)
+{
+	/* regs is a trusted BTF pointer here: a plain load (this runs for
+	 * every syscall on the host) */
+	long nr = arch_syscall_nr_btf(regs);
+
+	if (held_nr(nr))
+		held_exit(ctx, nr, ret);
 	return 0;
 }
 

@@ -17,9 +17,10 @@ MiB = 1024 * 1024
 INTERPRETERS = ["debian-3.11", "pyenv-3.12", "debian-trixie-3.13", "debian-sid-3.14"]
 
 
-def run_mem(*args, timeout=120):
+def run_mem(*args, timeout=120, env=None):
     r = subprocess.run([binary(), "mem", "-q"] + [str(a) for a in args],
-                       capture_output=True, text=True, timeout=timeout)
+                       capture_output=True, text=True, timeout=timeout,
+                       env=dict(os.environ, **env) if env else None)
     assert r.returncode == 0, r.stderr
     return r
 
@@ -33,14 +34,14 @@ def leaf(stack):
     return stack.split(";")[-1]
 
 
-def watch(it, script, seconds, tmp, run=40):
+def watch(it, script, seconds, tmp, run=40, env=None):
     """mem's default report (JSON) of script over seconds at 1 s intervals,
     the workload's RSS before and after, and its own counts."""
     p = it.start(script, run)
     try:
         before = rss(p.pid)
         out = tmp / "mem.json"
-        run_mem("-p", p.pid, "-d", seconds, "-i", "1s", "-f", "json", "-o", out)
+        run_mem("-p", p.pid, "-d", seconds, "-i", "1s", "-f", "json", "-o", out, env=env)
         after = rss(p.pid)
         p.kill()
     finally:
@@ -48,15 +49,18 @@ def watch(it, script, seconds, tmp, run=40):
     return json.loads(out.read_text()), before, after
 
 
-@pytest.mark.parametrize("name", INTERPRETERS)
+@pytest.mark.parametrize("name", INTERPRETERS + ["fallback"])
 def test_leaky_first_churn_never(name, tmp):
-    it = by_name(name)
+    """fallback: debian-3.11 with the hooks on every syscall, as on a
+    kernel without syscall tracepoints or without tracefs."""
+    env = {"PYROGRAPH_TEST_NO_SYSCALL_TRACEPOINTS": "1"} if name == "fallback" else None
+    it = by_name("debian-3.11" if name == "fallback" else name)
     src = it.host_path(it.workload_path("mem_held.py"))
     wpath = it.workload_path("mem_held.py")
     leaky = "leaky (%s:%d)" % (wpath, line_of(src, "# LEAK"))
     churn = "churn.<locals>.<listcomp> (%s:%d)" % (wpath, line_of(src, "# CHURN"))
     churn_fn = "churn (%s:%d)" % (wpath, line_of(src, "# CHURN"))
-    d, before, after = watch(it, "mem_held.py", 10, tmp)
+    d, before, after = watch(it, "mem_held.py", 10, tmp, env=env)
     held = d["live_by_function"]
     print(name, json.dumps(held[:3]), "RSS %+.1f MiB" % ((after - before) / MiB))
     assert d["held_view"] == "maps" and d["intervals"] == 10

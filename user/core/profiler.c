@@ -16,6 +16,7 @@
 #include "sys/log.h"
 #include "profile.skel.h"
 #include "model/array.h"
+#include "core/held_hooks.h"
 #include "core/loop_hooks.h"
 #include "core/profiler.h"
 #include "sys/clock.h"
@@ -37,6 +38,7 @@ struct profiler {
 	unsigned long long start_ticks, start_busy;
 	bool started; /* calibrated once: the above are set */
 	struct loop_hooks loop_hooks; /* event-loop timing (async) */
+	struct held_hooks held_hooks; /* memory held (mem) */
 	/* Probes placed in one process (task steps, collections,
 	 * allocations), removed with it. */
 	struct pid_links {
@@ -297,10 +299,8 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		bpf_map__set_max_entries(p->skel->maps.live, 1);
 		bpf_map__set_max_entries(p->skel->maps.live_calls, 1);
 	}
-	/* mem: memory taken and given back, at every syscall's entry and
-	 * exit (the mapping ones are kept, the others leave at once) */
-	bpf_program__set_autoload(p->skel->progs.py_held_enter, o->held);
-	bpf_program__set_autoload(p->skel->progs.py_held_exit, o->held);
+	/* mem: memory taken and given back, at the mapping syscalls */
+	held_hooks_choose(p->skel, o->held, &p->held_hooks);
 	if (!o->held)
 		bpf_map__set_max_entries(p->skel->maps.held_calls, 1);
 	bpf_map__set_max_entries(p->skel->maps.mem_last, o->mem ? o->max_procs : 1);
@@ -337,6 +337,8 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		goto fail;
 	}
 	err = loop_hooks_attach(p->skel, &p->loop_hooks);
+	if (!err)
+		err = held_hooks_attach(p->skel, &p->held_hooks);
 	if (err)
 		goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events),
@@ -384,10 +386,7 @@ int profiler__stop(struct profiler *p)
 	p->skel->links.py_switch = NULL;
 	bpf_link__destroy(p->skel->links.py_rss);
 	p->skel->links.py_rss = NULL;
-	bpf_link__destroy(p->skel->links.py_held_enter);
-	p->skel->links.py_held_enter = NULL;
-	bpf_link__destroy(p->skel->links.py_held_exit);
-	p->skel->links.py_held_exit = NULL;
+	held_hooks_detach(p->skel, &p->held_hooks);
 	while (p->nsteps)
 		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
 	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
@@ -404,8 +403,10 @@ void profiler__close(struct profiler *p)
 	while (p->nsteps)
 		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
 	free(p->steps);
-	if (p->skel)
+	if (p->skel) {
 		loop_hooks_detach(p->skel, &p->loop_hooks);
+		held_hooks_detach(p->skel, &p->held_hooks);
+	}
 	for (int cpu = 0; p->links && cpu < p->ncpu; cpu++)
 		bpf_link__destroy(p->links[cpu]);
 	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
