@@ -41,7 +41,7 @@ WORKLOADS = {
 import sys, time
 print("ready", flush=True); sys.stdin.readline()
 t, c = time.perf_counter(), time.process_time()
-for i in range(600000):
+for i in range(1500000):
     d = {"a": str(i), "b": [i, i + 1, i + 2], "c": (i, "x" * (i % 50))}
 print(time.perf_counter() - t, time.process_time() - c, flush=True)
 """,
