@@ -89,15 +89,17 @@ def test_leaky_first_churn_never(name, tmp):
 
 def test_text_report(tmp):
     """The text a person reads: memory held first, leaky a leak candidate,
-    churn never one, the resident view second."""
+    churn never one, the resident view second; `mem -p PID -d 10` alone
+    (no -i) watches ten intervals of 1 s."""
     it = by_name("debian-3.11")
     src = it.host_path(it.workload_path("mem_held.py"))
     leaky = "leaky (%s:%d)" % (it.workload_path("mem_held.py"), line_of(src, "# LEAK"))
     p = it.start("mem_held.py", 30)
     try:
-        text = run_mem("-p", p.pid, "-d", 5, "-i", "1s").stdout
+        text = run_mem("-p", p.pid, "-d", 10).stdout
     finally:
         stop(p)
+    assert ", 10 intervals of 1.0 s" in text.splitlines()[0], text
     held = text.index("Held by function")
     resident = text.index("Resident memory by function")
     assert held < resident < text.index("Leak candidates"), text

@@ -78,7 +78,8 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -d, --duration SEC     stop after SEC seconds (default: until Ctrl-C, or\n"
 		"                         until COMMAND exits)\n"
-		"  -i, --interval TIME    RSS reading and held/growth interval (default 5s; units\n"
+		"  -i, --interval TIME    RSS reading and held/growth interval (default: a\n"
+		"                         tenth of -d, from 1s to 5s; 5s without -d; units\n"
 		"                         ms, s; a bare number is seconds)\n"
 		"  -f, --format FMT       text (default), json, flamegraph (SVG of memory\n"
 		"                         held; of allocations with --allocations) or\n"
@@ -340,7 +341,7 @@ int cmd_mem(int argc, char **argv)
 
 	if (!c)
 		return 1;
-	c->interval_ns = 5000000000ULL;
+	c->interval_ns = 0; /* unless -i: from the duration, below */
 	c->period = 512 * 1024;
 	c->live_min = 64 * 1024;
 	c->live_max = 65536;
@@ -352,6 +353,14 @@ int cmd_mem(int argc, char **argv)
 	}
 	if (check_one_process(c) || check_privileges())
 		goto out;
+	/* Without -i: ten intervals in a run of -d (a leak candidate needs
+	 * three), of 1 to 5 s; 5 s when the run has no end. A 10 s run finds
+	 * leak candidates at 1 s intervals. */
+	if (!c->interval_ns) {
+		double iv = c->so.duration > 0 ? c->so.duration / 10 : 5;
+
+		c->interval_ns = (unsigned long long)((iv < 1 ? 1 : iv > 5 ? 5 : iv) * 1e9);
+	}
 	if (!c->out)
 		c->out = c->fmt == MEM_FLAMEGRAPH ? "mem.svg" : "-";
 	if ((strcmp(c->out, "-") && output_check_writable(c->out)) ||
