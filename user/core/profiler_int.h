@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/held_hooks.h"
 #include "core/loop_hooks.h"
 #include "core/profiler.h"
 
@@ -30,6 +31,7 @@ struct profiler {
 	unsigned long long start_ticks, start_busy;
 	bool started;		      /* calibrated once: the above are set */
 	struct loop_hooks loop_hooks; /* event-loop timing (async) */
+	struct held_hooks held_hooks; /* memory held (mem) */
 	/* Probes placed in one process (task steps, collections,
 	 * allocations), removed with it. */
 	struct pid_links {
