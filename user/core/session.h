@@ -133,13 +133,15 @@ struct session_step {
 };
 
 /* async: task coro resumed after ns suspended at chain (its coroutine
- * frames where it awaited, outermost first). */
+ * frames where it awaited, outermost first; [truncated] at an end whose
+ * levels were not kept), of which queued_ns ready (since the loop
+ * iteration that resumed it began). */
 struct session_resume {
 	pid_t pid, tid;
 	unsigned long long coro;
 	const frame_id *chain;
 	uint32_t n;
-	unsigned long long at, ns;
+	unsigned long long at, ns, queued_ns;
 };
 
 /* The session's own figures. */

@@ -455,7 +455,7 @@ static void note_pair(struct asyncrep *a, pid_t pid, stack_id c1,
 	const frame_id *f1 = stacks_get(&a->chains, c1, &n1);
 	const frame_id *f2 = stacks_get(&a->chains, c2, &n2);
 
-	for (uint32_t i = 0; i < AWAIT_DEPTH && i < n1 && i < n2; i++) {
+	for (uint32_t i = 0; i < n1 && i < n2; i++) {
 		const struct frame *p1, *p2;
 		struct rkey k = { .pid = pid };
 		struct dist *d;
