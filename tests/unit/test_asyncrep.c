@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "report/asyncrep.h"
+#include "report/await_site.h"
 #include "async_script.h"
 #include "check.h"
 #include "model/frames.h"
@@ -216,6 +217,64 @@ static void test_report(void)
 	CHECK(t && strstr(t, "\"gather_candidate\":true") &&
 		      strstr(t, "\"line_first\":10,\"line_second\":11"), "json: %s", t ? t : "(null)");
 	CHECK(t && strstr(t, "\"kind\":\"blocking\""), "json kind: %s", t ? t : "(null)");
+	free(t);
+	asyncrep__free(a);
+	frames_free(&ft);
+}
+
+/*
+ * A chain as FastAPI on uvicorn makes it: 20 levels of server and framework
+ * coroutines (dist-packages) above the endpoint. The site is the endpoint's
+ * coroutine, the levels above collapsed; two sequential awaits of the
+ * endpoint make a pair through them.
+ */
+static void test_deep_chain(void)
+{
+	static const char *fw = "/usr/lib/python3/dist-packages/starlette/routing.py";
+	struct frame_table ft;
+	struct asyncrep *a;
+	struct await_site st;
+	frame_id f[64];
+	char chain[4096], text[1024];
+	size_t at = 0;
+	uint32_t n;
+	char *t;
+
+	frames_init(&ft);
+	a = asyncrep__new(100000000ULL, &ft);
+	asyncrep__set_source(a, src, NULL);
+	at += snprintf(chain + at, sizeof(chain) - at,
+		       "RequestResponseCycle.run_asgi (/usr/lib/python3/dist-packages/uvicorn/h11_impl.py:366)");
+	for (int i = 0; i < 19; i++)
+		at += snprintf(chain + at, sizeof(chain) - at, ";level_%d (%s:%d)", i, fw, 100 + i);
+	snprintf(chain + at, sizeof(chain) - at,
+		 ";seq (/a.py:10);fetch_user (/a.py:3);sleep (/usr/lib/python3.11/asyncio/tasks.py:639)");
+	n = folded(&ft, chain, f, 64);
+	CHECK(n == 23, "frames %u", n);
+	await_site_find(&ft, f, n, &st);
+	CHECK(st.app && st.site == 21 && st.from == 20, "site %u from %u app %d",
+	      st.site, st.from, st.app);
+	await_site_text(&ft, f, n, text, sizeof(text));
+	CHECK(!strcmp(text, "RequestResponseCycle.run_asgi (/usr/lib/python3/dist-packages/uvicorn/h11_impl.py:366)"
+			    " > ...19 levels... > seq (/a.py:10) > fetch_user (/a.py:3)"
+			    " > sleep (/usr/lib/python3.11/asyncio/tasks.py:639)"),
+	      "site text: %s", text);
+	/* a chain of library frames only: its innermost Python frame */
+	await_site_find(&ft, f, 20, &st);
+	CHECK(!st.app && st.site == 19, "library site %u app %d", st.site, st.app);
+	for (int i = 0; i < 3; i++) {
+		resume(a, &ft, 7, 0xabc0, chain, 50000000);
+		snprintf(chain + at, sizeof(chain) - at,
+			 ";seq (/a.py:11);fetch_orders (/a.py:6);sleep (/usr/lib/python3.11/asyncio/tasks.py:639)");
+		resume(a, &ft, 7, 0xabc0, chain, 60000000);
+		snprintf(chain + at, sizeof(chain) - at,
+			 ";seq (/a.py:10);fetch_user (/a.py:3);sleep (/usr/lib/python3.11/asyncio/tasks.py:639)");
+	}
+	t = report(a, false);
+	CHECK(t && strstr(t, "seq (/a.py): line 10 (p50 50.0 ms) then line 11"),
+	      "pair through the framework: %s", t ? t : "(null)");
+	CHECK(t && strstr(t, "...19 levels... > seq (/a.py:11) > fetch_orders (/a.py:6)"),
+	      "site: %s", t ? t : "(null)");
 	free(t);
 	asyncrep__free(a);
 	frames_free(&ft);
@@ -548,6 +607,7 @@ int main(int argc, char **argv)
 	test_percentiles();
 	test_independent();
 	test_report();
+	test_deep_chain();
 	test_garbage();
 	test_golden();
 	test_pltstub();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "report/async_int.h"
+#include "report/await_site.h"
 #include "model/json.h"
 
 static void json_frame(FILE *f, const struct asyncrep *a, frame_id id)
@@ -176,12 +177,21 @@ static void json_dists(const struct asyncrep *a, FILE *f,
 			uint32_t n;
 			const frame_id *c = stacks_get(&a->chains, v[i]->key.k[0], &n);
 
+			struct await_site st;
+			char text[1024];
+
 			fprintf(f, "[");
-			for (uint32_t j = 0; j < AWAIT_DEPTH && j < n; j++) {
+			for (uint32_t j = 0; j < n; j++) {
 				fprintf(f, "%s", j ? "," : "");
 				json_frame(f, a, c[j]);
 			}
-			fprintf(f, "]");
+			await_site_find(a->ft, c, n, &st);
+			await_site_text(a->ft, c, n, text, sizeof(text));
+			fprintf(f, "],\"depth\":%u,\"site\":", n);
+			json_frame_or_null(f, a, st.site < n ? c[st.site] : FRAME_NONE);
+			fprintf(f, ",\"site_is_app\":%s,\"site_text\":",
+				st.app ? "true" : "false");
+			json_str(f, text);
 		} else {
 			json_frame(f, a, v[i]->key.k[0]);
 		}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "report/async_int.h"
+#include "report/await_site.h"
 
 static void fmt_ms(char *buf, size_t len, double ns)
 {
@@ -234,10 +235,11 @@ static void text_dists(const struct asyncrep *a, FILE *f,
 		if (chain) {
 			uint32_t n;
 			const frame_id *c = stacks_get(&a->chains, v[i]->key.k[0], &n);
+			char site[1024];
 
-			for (uint32_t j = 0; j < n; j++)
-				fprintf(f, "%s%s", j ? " > " : "",
-					frame_text(a->ft, c[j]));
+			await_site_text(a->ft, c, n, site, sizeof(site));
+			fprintf(f, "%s  [%s]", site,
+				async_proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
 		} else {
 			fprintf(f, "%s  [%s]", frame_text(a->ft, v[i]->key.k[0]),
 				async_proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
@@ -285,7 +287,7 @@ static void text_steps_awaits(const struct asyncrep *a, FILE *f)
 	fprintf(f, "\nTask steps by coroutine: %llu steps of %zu coroutine%s\n",
 		a->steps_seen, a->steps.n, a->steps.n == 1 ? "" : "s");
 	text_dists(a, f, &a->steps, "steps", false);
-	fprintf(f, "\nAwait latency by await site: %llu resumes at %zu site%s (where each task\nwaited, outermost coroutine first)\n",
+	fprintf(f, "\nAwait latency by await site: %llu resumes at %zu site%s (where each task\nwaited, named by the innermost coroutines of the application: the task's\ncoroutine > ...levels... > the application's awaiting coroutines > what they awaited)\n",
 		a->resumes_seen, a->awaits.n, a->awaits.n == 1 ? "" : "s");
 	text_dists(a, f, &a->awaits, "awaits", true);
 	text_pairs(a, f);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/profiler.h"
+#include "report/await_site.h"
 #include "report/labels.h"
 #include "report/metrics_sink.h"
 #include "sys/clock.h"
@@ -62,27 +63,19 @@ static void stall(void *ctx, const struct stall_event *e)
 }
 
 /*
- * The site is the innermost coroutine frame that is not asyncio's own
- * (asyncio.sleep, wait_for, Queue.get...): the application's await. A
- * chain made only of asyncio frames keeps its innermost.
+ * The site is the chain's innermost application frame (await_site.h): the
+ * user's coroutine that awaited, whatever framework is above it and
+ * library below it; a chain without one keeps its innermost Python frame.
  */
 static void resume(void *ctx, const struct session_resume *r)
 {
 	struct metrics_sink *ms = ctx;
-	frame_id site;
+	struct await_site st;
 
-	if (!r->n)
+	await_site_find(ms->ft, r->chain, r->n, &st);
+	if (st.site >= r->n)
 		return;
-	site = r->chain[r->n - 1];
-	for (uint32_t i = r->n; i-- > 0;) {
-		const char *file = frame_file(ms->ft, r->chain[i]);
-
-		if (!file || !strstr(file, "/asyncio/")) {
-			site = r->chain[i];
-			break;
-		}
-	}
-	metrics__await(ms->m, r->pid, frame_text(ms->ft, site), r->ns);
+	metrics__await(ms->m, r->pid, frame_text(ms->ft, r->chain[st.site]), r->ns);
 }
 
 static int loop(void *ctx, __u32 tid, const struct loop_state *ls)
