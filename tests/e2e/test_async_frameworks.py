@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""pyrograph async on web frameworks as services run them: FastAPI on
+uvicorn with Starlette's middleware and an APIRouter puts ~15 coroutine
+levels between a connection's task and the endpoint. Await chains are
+followed through all of them, await sites are named by the endpoint's
+coroutines, and two independent awaits in sequence in the endpoint are
+flagged for asyncio.gather()."""
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import WORKLOADS, binary, by_name, line_of, stop
+
+ROUTER = os.path.join(WORKLOADS, "async_fastapi_router.py")
+
+
+def get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        return r.read()
+
+
+def attach(pid, seconds, out):
+    """pyrograph async on pid for seconds, JSON into out; returns the
+    process once its probes are attached."""
+    rfd, wfd = os.pipe()
+    p = subprocess.Popen([binary(), "async", "-q", "-p", str(pid), "-d", str(seconds),
+                          "-f", "json", "-o", str(out), "--ready-fd", str(wfd)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         pass_fds=(wfd,))
+    os.close(wfd)
+    with os.fdopen(rfd) as r:
+        ready = r.readline()
+    if "ready" not in ready:
+        out, err = p.communicate(timeout=60)
+        raise AssertionError("pyrograph async did not start: %s" % err)
+    return p
+
+
+def load(port, seconds, latencies):
+    """Two clients on /api/heroes, one on /api/sleep (its latencies kept)."""
+    end = time.monotonic() + seconds
+
+    def client(path, keep):
+        while time.monotonic() < end:
+            t = time.monotonic()
+            get(port, path)
+            if keep is not None:
+                keep.append(time.monotonic() - t)
+
+    threads = [threading.Thread(target=client, args=a) for a in
+               (("/api/heroes/1", None), ("/api/heroes/2", None), ("/api/sleep", latencies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "debian-trixie-3.13", "debian-sid-3.14"])
+def test_fastapi_router(name, tmp):
+    it = by_name(name)
+    app = it.start("async_fastapi_router.py", "asyncio")
+    port = int(app.ready_line.split()[1])
+    out = tmp / "router.json"
+    latencies = []
+    try:
+        get(port, "/api/sleep")
+        prof = attach(app.pid, 8, out)
+        load(port, 4, latencies)
+        _, err = prof.communicate(timeout=120)
+        assert prof.returncode == 0, err
+    finally:
+        stop(app)
+    d = json.loads(out.read_text())
+    sites = [s for s in d["await_sites"] if s["pid"] == app.pid]
+    path = it.workload_path("async_fastapi_router.py") if it.root else ROUTER
+    endpoint_line = {
+        "get_hero": line_of(ROUTER, "planted: independent of the next"),
+        "get_villain": line_of(ROUTER, "planted: could run together with gather"),
+    }
+
+    def site_of(function):
+        return [s for s in sites if s["site"] and s["site"]["function"] == function
+                and s["site"]["file"] == path]
+
+    # the endpoint's awaits: whole chains from uvicorn's task down to
+    # asyncio.sleep, named by the application's coroutines
+    for callee, line in endpoint_line.items():
+        found = site_of(callee)
+        assert len(found) == 1, (callee, [s["site_text"] for s in sites])
+        s = found[0]
+        names = [f["function"] for f in s["chain"]]
+        at = names.index("hero_and_villain")
+        assert at >= 15, names  # the levels above the endpoint
+        assert s["chain"][at]["line"] == line, s["chain"][at]
+        assert names[-1] == "sleep" and s["depth"] == len(s["chain"]), names
+        assert s["site_is_app"] and s["count"] >= 20, s
+        assert "> ...%d levels... > hero_and_villain (%s:%d) > %s (" % (
+            at - 1, path, line, callee) in s["site_text"], s["site_text"]
+    sleepy = site_of("sleepy")
+    assert len(sleepy) == 1, [s["site_text"] for s in sites]
+    assert sleepy[0]["site"]["line"] == line_of(ROUTER, "planted: 50 ms")
+    # the await itself lasts what asyncio.sleep(0.05) does
+    assert 45 <= sleepy[0]["p50_ms"] <= 75, sleepy[0]
+    # the sequential awaits are found through the framework's levels
+    pairs = [p for p in d["sequential_awaits"] if p["pid"] == app.pid and p["gather_candidate"]]
+    assert [(p["coroutine"].split(" ")[0], p["line_first"], p["line_second"]) for p in pairs] == \
+        [("hero_and_villain", endpoint_line["get_hero"], endpoint_line["get_villain"])], \
+        d["sequential_awaits"]
+    assert "get_hero(hero_id)" in pairs[0]["source_first"], pairs[0]
+    assert len(latencies) >= 20, len(latencies)
+
+
+def test_fastapi_router_text(tmp):
+    """The text report names the endpoint's sites and the gather hint."""
+    it = by_name("debian-3.11")
+    app = it.start("async_fastapi_router.py", "asyncio")
+    port = int(app.ready_line.split()[1])
+    out = tmp / "router.txt"
+    try:
+        get(port, "/api/sleep")
+        rfd, wfd = os.pipe()
+        prof = subprocess.Popen([binary(), "async", "-q", "-p", str(app.pid), "-d", "6",
+                                 "-o", str(out), "--ready-fd", str(wfd)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                pass_fds=(wfd,))
+        os.close(wfd)
+        with os.fdopen(rfd) as r:
+            assert "ready" in r.readline()
+        load(port, 3, [])
+        _, err = prof.communicate(timeout=120)
+        assert prof.returncode == 0, err
+    finally:
+        stop(app)
+    t = out.read_text()
+    sites = t.split("Await latency by await site")[1].split("Sequential awaits")[0]
+    line = line_of(ROUTER, "planted: independent of the next")
+    assert "levels... > hero_and_villain (%s:%d) > get_hero (" % (ROUTER, line) in sites, sites
+    gather = t.split("could run concurrently (asyncio.gather):")[1]
+    assert "hero_and_villain (%s): line %d" % (ROUTER, line) in gather, gather
+    assert "hero = await get_hero(hero_id)" in gather, gather
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "debian-sid-3.14"])
+def test_deep_chains(name, tmp):
+    """A chain of 100 coroutines is kept whole; one of 300 is cut at 256
+    levels walked, said so at both ends and in the summary, and still named
+    by the application's frame."""
+    it = by_name(name)
+    line_next = line_of(os.path.join(WORKLOADS, "async_deep_chain.py"), "each level awaits the next")
+    for depth in (100, 300):
+        app = it.start("async_deep_chain.py", depth, 60)
+        out = tmp / ("deep%d.json" % depth)
+        try:
+            prof = attach(app.pid, 3, out)
+            _, err = prof.communicate(timeout=120)
+            assert prof.returncode == 0, err
+        finally:
+            stop(app)
+        d = json.loads(out.read_text())
+        sites = sorted((s for s in d["await_sites"] if s["pid"] == app.pid),
+                       key=lambda s: -s["count"])
+        deep = [s for s in sites if s["depth"] > 50]
+        assert deep and deep[0]["count"] >= 30, [(s["depth"], s["count"]) for s in sites]
+        s = deep[0]
+        names = [f["function"] for f in s["chain"]]
+        if depth == 100:
+            # every level: the task's level(100) down to asyncio.sleep
+            assert names == ["level"] * 101 + ["sleep"], names
+            assert s["site"]["function"] == "level" and s["site"]["line"] == \
+                line_of(os.path.join(WORKLOADS, "async_deep_chain.py"), "innermost: the sleep")
+        else:
+            # 256 levels walked, the innermost 128 of them kept
+            assert names == ["[truncated]"] + ["level"] * 128 + ["[truncated]"], names
+            assert s["site"]["function"] == "level" and s["site"]["line"] == line_next
+            assert "suspensions at chains deeper than 256 levels" in err, err
+            deeper = int(err.split(" suspensions at chains deeper than 256")[0].split()[-1])
+            assert deeper >= 30, err
