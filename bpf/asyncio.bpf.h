@@ -67,11 +67,16 @@ struct {
 	__type(value, struct chain_event);
 } chain_scratch SEC(".maps");
 
-/* The code, instruction and tag of the interpreter frame at addr; the
- * frame's first FRAME_CHUNK bytes stay in s->chunk. */
+/*
+ * The code, instruction and tag of the interpreter frame at addr; the
+ * frame's first FRAME_CHUNK bytes stay in s->chunk. known: a frame whose
+ * code's tag is known already (the step's own coroutine), or NULL: its tag
+ * is not read again (one read less per step).
+ */
 static __always_inline bool read_iframe(struct walk_scratch *s,
 					const struct py_proc *proc, __u64 addr,
-					struct py_frame *out)
+					struct py_frame *out,
+					const struct py_frame *known)
 {
 	const struct py_offsets *o = &proc->off;
 	__u64 code, ip, base, instr;
@@ -86,7 +91,8 @@ static __always_inline bool read_iframe(struct walk_scratch *s,
 	instr = ip >= base ? (ip - base) / 2 : 0;
 	out->code = code;
 	out->instr = instr > 0x7fffffff ? 0x7fffffff : (__u32)instr;
-	out->tag = code_tag(s, proc, code);
+	out->tag = known && known->code == code ? known->tag :
+						  code_tag(s, proc, code);
 	return true;
 }
 
@@ -153,6 +159,7 @@ struct chain_ctx {
 	__u64 obj;   /* the coroutine at this level */
 	__u64 type;  /* the task coroutine's type: deeper levels must match */
 	__u64 hash;
+	const struct py_frame *known; /* level 0's code and tag, if known */
 	bool awaits; /* the task's own coroutine awaits something */
 	bool more;   /* stopped at AWAIT_STEPS with a coroutine left */
 };
@@ -171,7 +178,7 @@ static long chain_step(__u32 i, void *data)
 		return 1;
 	}
 	f = &x->c->frames[n & (AWAIT_DEPTH - 1)];
-	if (!read_iframe(x->s, x->proc, frame, f))
+	if (!read_iframe(x->s, x->proc, frame, f, n ? NULL : x->known))
 		return 1;
 	x->c->n = n + 1;
 	x->hash = (x->hash ^ f->code) * 0x100000001b3ULL;
@@ -223,26 +230,30 @@ static __always_inline void chain_send(struct chain_event *c, __u32 tgid)
  * and keeps where and since when until its next step. Done here rather
  * than with a uretprobe: a return probe is a second trap per step.
  */
-static __always_inline void step_end(__u32 tgid, __u32 tid, __u64 now)
+static __always_inline void step_end(const struct py_proc *proc, __u32 tgid,
+				     __u32 tid, __u64 now)
 {
-	struct step_ctx *sc = bpf_map_lookup_elem(&steps, &tid);
+	struct step_ctx *sc;
 	struct step_event *e;
-	struct py_proc *proc;
 	struct chain_event *c;
 	struct walk_scratch *s;
 	__u32 zero = 0;
 	int result = -1;
 
+	if (!track_steps)
+		return;
+	sc = bpf_map_lookup_elem(&steps, &tid);
 	if (!sc)
 		return;
-	proc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!proc)
+		proc = bpf_map_lookup_elem(&procs, &tgid);
 	c = bpf_map_lookup_elem(&chain_scratch, &zero);
 	s = scratch_get();
 	if (proc && c && s && steps_enabled(proc) &&
 	    proc->off.stack_kind != PY_STACK_NONE) {
 		struct chain_ctx x = {
 			.s = s, .proc = proc, .c = c, .obj = sc->coro,
-			.type = read_ptr(sc->coro + 8),
+			.type = read_ptr(sc->coro + 8), .known = &sc->code,
 			.hash = 0xcbf29ce484222325ULL,
 		};
 
@@ -366,10 +377,10 @@ int BPF_KPROBE(py_send_enter, __u64 coro) /* BPF_UPROBE: libbpf >= 1.2 */
 	if (!proc || !steps_enabled(proc) || !s || !coro)
 		return 0;
 	now = bpf_ktime_get_ns();
-	step_end(tgid, tid, now);
+	step_end(proc, tgid, tid, now);
 	sc.coro = coro;
 	sc.start = now;
-	read_iframe(s, proc, coro + proc->off.gen_iframe, &sc.code);
+	read_iframe(s, proc, coro + proc->off.gen_iframe, &sc.code, NULL);
 	sc.first_instr = sc.code.instr;
 	sc.code.instr = 0;
 

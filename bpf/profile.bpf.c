@@ -50,6 +50,9 @@ const volatile __u64 stall_ns = 100000000;
  * dead threads cannot fill the table. async reads them once, at the end,
  * and keeps them. */
 const volatile bool loops_reap = false;
+/* Task steps are probed (async without --no-steps): the poll's entry
+ * ends the open step. */
+const volatile bool track_steps = false;
 /* EV_STEP for every task step: the agent's metrics use only the resumes
  * (await latency), so it does not have them sent. */
 const volatile bool step_events = true;

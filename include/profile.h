@@ -133,21 +133,29 @@ struct loop_state {
 	__u64 iter_start; /* ktime the thread left its poll; 0: in the poll */
 	__u64 off_since;  /* inside an iteration: off the CPU since; 0: on */
 	__u64 off_ns;	  /* off-CPU time in the current iteration */
+	__u64 preempt_ns; /* ... of which runnable (preempted, not blocked) */
 	__u64 iters;	  /* iterations measured */
 	__u64 sum_ns, max_ns;
+	__u64 preempt_total; /* preempted time inside iterations, all of them */
 	__u32 pid;	  /* host tgid */
-	__u32 _pad;
+	__u32 off_runnable; /* the thread off the CPU now was preempted */
 	__u64 hist[LOOP_BUCKETS];
 };
+
+/* The iteration was running when its thread was first seen (as it entered
+ * its poll): its start is when its process was added, its length at least
+ * this (STALL_BEGAN_BEFORE, in stall_event.flags). */
+#define STALL_BEGAN_BEFORE 1
 
 struct stall_event {
 	__u32 type; /* EV_STALL */
 	__u32 pid;
 	__u32 tid;
-	__u32 _pad;
+	__u32 flags; /* STALL_* */
 	__u64 start;  /* ktime the iteration began (left the poll) */
 	__u64 ns;     /* its length */
 	__u64 off_ns; /* of which off the CPU (blocked, or waiting to run) */
+	__u64 preempt_ns; /* ... of which waiting to run (preempted) */
 };
 
 /*
@@ -263,9 +271,18 @@ struct pyproc_event {
 /* One thread, as bpf/tasks.bpf.c lists them. */
 struct task_entry {
 	__u32 tid;   /* host tid */
-	__u32 state; /* task->__state */
+	__u32 state; /* task->__state: 0 runnable, else blocked */
 	__u64 fsbase;
 	char comm[TASK_COMM_LEN];
+	/* Why a blocked thread waits (state != 0 and not on a CPU), as
+	 * EV_OFFCPU says it: the syscall it is in (-1: none) and its first
+	 * argument, and its kernel stack, innermost first. */
+	__s32 syscall;
+	__u32 on_cpu; /* running right now (about to block, or not yet) */
+	__u64 sysarg;
+	__u32 nkstack;
+	__u32 _pad;
+	__u64 kstack[MAX_KSTACK];
 };
 
 /* Value of the per-process map, keyed by host tgid. */
@@ -283,6 +300,7 @@ struct py_proc {
 	__u16 gil_last_holder, gil_locked, gil_size;
 	__u16 _pad;
 	__u64 gil_addr;
+	__u64 since; /* ktime the process was added (profiler__add_proc) */
 };
 
 /* Largest chunk the walker reads for the tag. */

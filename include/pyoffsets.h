@@ -87,6 +87,10 @@ struct py_offsets {
 	 * 3.15 FRAME_CLEARED): a task's first step and its end.
 	 */
 	__u16 gen_frame_state;
+	/* PyInterpreterState's sys.modules dict (modules; imports.modules
+	 * 3.12+), where thread names are found (python/pythreads.c);
+	 * PY_OFF_NONE where not known (3.14+, whose OS thread names are). */
+	__u16 interp_modules;
 	__u8 instr_kind;	  /* enum py_instr_kind */
 	__u8 frame_link;	  /* enum py_frame_link */
 	__u8 owner_skip_min;	  /* skip frames whose owner >= this; 0xff: never */

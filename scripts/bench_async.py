@@ -3,33 +3,52 @@
 """Cost of pyrograph async on a FastAPI service: requests per second of a
 FastAPI app on uvicorn (Debian python3.11, python3-fastapi) under wrk, with
 and without `pyrograph async -p PID` attached, interleaved rounds, medians.
-Every part runs: loop timing, stall stacks, blocking calls, task-step and
-await-latency uprobes.
+Each round measures the app unprofiled and under each mode (--modes: `all`,
+everything; `no-steps`, async --no-steps), in an order rotated every round
+so that a drift of the host's speed does not land on one of them.
 
     scripts/bench_async.py [--build build] [--rounds 5] [--seconds 10]
-                           [--loop asyncio|uvloop] [--path /ok] [--agent]
+                           [--loop asyncio|uvloop] [--path /ok]
+                           [--modes all,no-steps] [--agent] [--syscalls]
+
+The breakdown, per mode (medians over the rounds): the requests/s lost;
+each BPF program's runs per second, ns per run and share of one CPU
+(bpf_stats: kernel.bpf_stats_enabled=1 while the script runs); pyrograph's
+own CPU (userspace and the syscalls it makes). What neither shows is the
+uprobe trap of a task step (~1 us in a VM): the difference between `all`
+and `no-steps` less the step program's BPF time.
 
 --agent measures `pyrograph agent --metrics-listen` instead (the same BPF
 side, run without end), scraped every second as Prometheus would.
 
-Needs wrk, python3-fastapi, python3-uvicorn (scripts/deps.sh). Also prints
-the in-kernel cost of each BPF program (bpf_stats) for the profiled rounds.
+--syscalls measures instead the cost of the event-loop hooks to unrelated
+syscalls: ns per getppid() of a C loop with nothing attached, with
+`pyrograph async -a` attached, and with `async -a` on its every-syscall
+fallback (the test-only PYROGRAPH_TEST_NO_SYSCALL_TRACEPOINTS=1),
+interleaved rounds, medians.
+
+Needs wrk, python3-fastapi, python3-uvicorn, bpftool and a C compiler
+(scripts/deps.sh). Prints the load average before and after: the numbers
+are only as good as the host was quiet.
 """
 import argparse
 import json
 import os
 import re
+import select
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP = os.path.join(HERE, "..", "tests", "e2e", "workloads", "async_fastapi.py")
+FORCE_RAW = "PYROGRAPH_TEST_NO_SYSCALL_TRACEPOINTS"
 
 
 def free_port():
@@ -69,17 +88,67 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def prog_stats():
-    """{program name: (run_cnt, run_time_ns)} of loaded BPF programs."""
+def prog_ids(pid):
+    """Ids of the BPF programs process pid holds open (its fdinfo)."""
+    ids = set()
+    d = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(d):
+        try:
+            with open(os.path.join(d, fd)) as f:
+                m = re.search(r"^prog_id:\s+(\d+)", f.read(), re.M)
+        except OSError:
+            continue
+        if m:
+            ids.add(int(m.group(1)))
+    return ids
+
+
+def prog_stats(pid):
+    """{program name: (run_cnt, run_time_ns)} of the BPF programs process
+    pid holds (other helpers' programs on a shared host are not ours)."""
+    ids = prog_ids(pid)
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
     stats = {}
     try:
-        for p in json.loads(out.stdout or "[]"):
-            if "run_cnt" in p:
-                stats[p.get("name", "?")] = (p["run_cnt"], p["run_time_ns"])
+        progs = json.loads(out.stdout or "[]")
     except ValueError:
-        pass
+        return stats
+    for p in progs:
+        if p["id"] in ids:
+            stats[p.get("name", "?")] = (p.get("run_cnt", 0), p.get("run_time_ns", 0))
     return stats
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def wait_ready(rfd, proc, timeout=60):
+    got = b""
+    t0 = time.monotonic()
+    while b"\n" not in got:
+        r, _, _ = select.select([rfd], [], [], 1)
+        if r:
+            chunk = os.read(rfd, 64)
+            if not chunk:
+                raise RuntimeError("pyrograph exited before it was ready: %s" %
+                                   proc.stderr.read())
+            got += chunk
+        elif time.monotonic() - t0 > timeout:
+            raise RuntimeError("pyrograph did not get ready")
+    os.close(rfd)
+
+
+def start_async(binary, args, env=None):
+    """pyrograph async ARGS, returned once its probes are attached."""
+    rfd, wfd = os.pipe()
+    rec = subprocess.Popen([binary, "async", "-q"] + args + ["--ready-fd", str(wfd)],
+                           pass_fds=(wfd,), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, env=env)
+    os.close(wfd)
+    wait_ready(rfd, rec)
+    return rec
 
 
 def start_agent(binary, pid, no_steps):
@@ -117,6 +186,171 @@ def start_agent(binary, pid, no_steps):
     return rec, stop
 
 
+def stop_async(rec):
+    rec.send_signal(signal.SIGINT)
+    err = rec.communicate(timeout=120)[1]
+    if rec.returncode:
+        raise RuntimeError(err)
+
+
+class Run:
+    """One profiled wrk run: requests/s, pyrograph's CPU, BPF deltas."""
+
+    def __init__(self, rps, own, bpf, seconds):
+        self.rps, self.own, self.bpf, self.seconds = rps, own, bpf, seconds
+
+
+def profiled_run(a, binary, port, app_pid, mode, scrapes):
+    no_steps = mode == "no-steps"
+    if a.agent:
+        rec, stop = start_agent(binary, app_pid, no_steps)
+        time.sleep(1.5)  # attached and scraped once
+    else:
+        rec = start_async(binary, ["-p", str(app_pid), "-f", "json", "-o", "/dev/null"]
+                          + (["--no-steps"] if no_steps else []))
+        time.sleep(1.0)  # task-step probes placed (once a second at most)
+    before = prog_stats(rec.pid)
+    t0, c0 = time.monotonic(), cpu_seconds(rec.pid)
+    rps = wrk(port, a.path, a.seconds, a.connections)
+    el = time.monotonic() - t0
+    own = 100.0 * (cpu_seconds(rec.pid) - c0) / el
+    after = prog_stats(rec.pid)
+    if a.agent:
+        scrapes.extend(stop())
+    else:
+        stop_async(rec)
+    bpf = {}
+    for name, (cnt, ns) in after.items():
+        c_0, n_0 = before.get(name, (0, 0))
+        if cnt > c_0:
+            bpf[name] = (cnt - c_0, ns - n_0)
+    return Run(rps, own, bpf, el)
+
+
+def bench_requests(a, binary):
+    port = free_port()
+    app = subprocess.Popen(["/usr/bin/python3.11", APP, str(port), a.loop],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    modes = a.modes.split(",")
+    base, runs, scrapes = [], {m: [] for m in modes}, []
+    tool = "agent --metrics-listen" if a.agent else "async"
+    load0 = loadavg()
+    try:
+        wait_up(port, app)
+        wrk(port, a.path, 2, a.connections)  # warm up
+        for r in range(a.rounds):
+            order = ["base"] + modes
+            k = r % len(order)
+            order = order[k:] + order[:k]
+            line = []
+            for m in order:
+                if m == "base":
+                    base.append(wrk(port, a.path, a.seconds, a.connections))
+                    line.append("unprofiled %.0f" % base[-1])
+                else:
+                    runs[m].append(profiled_run(a, binary, port, app.pid, m, scrapes))
+                    line.append("%s %.0f (pyrograph CPU %.1f%%)" % (m, runs[m][-1].rps,
+                                                                  runs[m][-1].own))
+            print("round %d: %s req/s; load %s" % (r + 1, ", ".join(line), loadavg()),
+                  flush=True)
+    finally:
+        app.kill()
+        app.wait()
+    mb = statistics.median(base)
+    print("\nFastAPI %s %s, wrk -t1 -c%d, %d interleaved rounds x %d s, pyrograph %s; "
+          "load average %s before, %s after" % (a.loop, a.path, a.connections, a.rounds,
+                                                a.seconds, tool, load0, loadavg()))
+    print("  unprofiled: median %.0f req/s (rounds %s)" % (
+        mb, ", ".join("%.0f" % x for x in base)))
+    for m in modes:
+        rs = runs[m]
+        mp = statistics.median(x.rps for x in rs)
+        # each round against its own baseline, too: the spread says how noisy
+        per_round = [100.0 * (x.rps - b) / b for x, b in zip(rs, base)]
+        print("  %s: median %.0f req/s, %+.2f%% (per round %s)" % (
+            m, mp, 100.0 * (mp - mb) / mb, ", ".join("%+.1f%%" % x for x in per_round)))
+        print("    pyrograph's own CPU: median %.2f%% of one core" %
+              statistics.median(x.own for x in rs))
+        names = sorted({n for x in rs for n in x.bpf})
+        total = []
+        for x in rs:
+            total.append(sum(ns for _, ns in x.bpf.values()) / x.seconds / 1e7)
+        for n in names:
+            have = [x for x in rs if n in x.bpf]
+            print("    %-16s %9.0f runs/s %7.0f ns/run  %5.2f%% of one CPU" % (
+                n, statistics.median(x.bpf[n][0] / x.seconds for x in have),
+                statistics.median(x.bpf[n][1] / x.bpf[n][0] for x in have),
+                statistics.median(x.bpf[n][1] / x.seconds / 1e7 for x in have)))
+        print("    all BPF: median %.2f%% of one CPU" % statistics.median(total))
+    if scrapes:
+        print("  /metrics: %d scrapes, median %.1f ms, %d bytes" % (
+            len(scrapes), 1000 * statistics.median(x[0] for x in scrapes),
+            statistics.median(x[1] for x in scrapes)))
+
+
+GETPPID_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	long n = atol(argv[1]);
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+	return 0;
+}
+"""
+
+
+def bench_syscalls(a, binary):
+    """ns per getppid(): nothing attached, async -a, async -a on the
+    fallback hooks; interleaved, a few loops per condition and round."""
+    d = tempfile.mkdtemp(prefix="pyrograph-bench-")
+    src, exe = os.path.join(d, "getppid.c"), os.path.join(d, "getppid")
+    with open(src, "w") as f:
+        f.write(GETPPID_C)
+    subprocess.run(["cc", "-O2", "-o", exe, src], check=True)
+
+    def loop_ns():
+        # the best of three 1M-call loops: the rest is other tenants
+        return min(float(subprocess.run([exe, "1000000"], capture_output=True, text=True,
+                                        check=True).stdout) for _ in range(3))
+    conds = ["none", "async -a", "async -a (fallback)"]
+    got = {c: [] for c in conds}
+    load0 = loadavg()
+    for r in range(a.rounds):
+        order = conds[r % 3:] + conds[:r % 3]
+        for c in order:
+            rec = None
+            if c != "none":
+                env = dict(os.environ)
+                env.pop(FORCE_RAW, None)
+                if "fallback" in c:
+                    env[FORCE_RAW] = "1"
+                rec = start_async(binary, ["-a", "-o", "/dev/null"], env=env)
+                time.sleep(0.5)
+            got[c].append(loop_ns())
+            if rec:
+                stop_async(rec)
+        print("round %d: %s; load %s" % (r + 1, ", ".join(
+            "%s %.0f ns" % (c, got[c][-1]) for c in conds), loadavg()), flush=True)
+    base = statistics.median(got["none"])
+    print("\nns per getppid() (best of 3 x 1M calls per measurement), %d interleaved rounds; "
+          "load average %s before, %s after" % (a.rounds, load0, loadavg()))
+    for c in conds:
+        m = statistics.median(got[c])
+        print("  %-22s median %6.0f ns (%+.0f ns; rounds %s)" % (
+            c, m, m - base, ", ".join("%.0f" % x for x in got[c])))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
@@ -125,72 +359,28 @@ def main():
     ap.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     ap.add_argument("--path", default="/ok")
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--no-steps", action="store_true",
-                    help="pyrograph async --no-steps (agent: --no-await)")
+    ap.add_argument("--modes", default="all,no-steps",
+                    help="comma-separated: all (everything), no-steps (async --no-steps; "
+                    "agent: --no-await)")
     ap.add_argument("--agent", action="store_true",
                     help="measure agent --metrics-listen, scraped every second")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="ns per unrelated syscall instead of requests/s")
     a = ap.parse_args()
+    for m in a.modes.split(","):
+        if m not in ("all", "no-steps"):
+            ap.error("unknown mode %s" % m)
     binary = os.path.join(a.build, "pyrograph")
-    port = free_port()
-    app = subprocess.Popen(["/usr/bin/python3.11", APP, str(port), a.loop],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        was = f.read().strip()
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
-    base, prof, costs, own, scrapes = [], [], [], [], []
-    tool = "agent --metrics-listen" if a.agent else "async"
     try:
-        wait_up(port, app)
-        wrk(port, a.path, 2, a.connections)  # warm up
-        for r in range(a.rounds):
-            base.append(wrk(port, a.path, a.seconds, a.connections))
-            if a.agent:
-                rec, stop_agent = start_agent(binary, app.pid, a.no_steps)
-            else:
-                rec = subprocess.Popen([binary, "async", "-q", "-p", str(app.pid),
-                                        "-d", str(a.seconds + 3), "-f", "json", "-o", "/dev/null"]
-                                       + (["--no-steps"] if a.no_steps else []),
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                       text=True)
-            time.sleep(1.5)  # attached and sampling
-            before = prog_stats()
-            t0, c0 = time.monotonic(), cpu_seconds(rec.pid)
-            prof.append(wrk(port, a.path, a.seconds, a.connections))
-            own.append(100.0 * (cpu_seconds(rec.pid) - c0) / (time.monotonic() - t0))
-            after = prog_stats()
-            if a.agent:
-                scrapes.extend(stop_agent())
-            else:
-                err = rec.communicate()[1]
-                if rec.returncode:
-                    raise RuntimeError(err)
-            cost = {}
-            for name, (cnt, ns) in after.items():
-                c0, n0 = before.get(name, (0, 0))
-                if name.startswith("py_") and cnt > c0:
-                    cost[name] = (cnt - c0, (ns - n0) / (cnt - c0))
-            costs.append(cost)
-            print("round %d: %.0f req/s unprofiled, %.0f req/s with pyrograph %s (%+.2f%%), "
-                  "pyrograph CPU %.1f%%" % (r + 1, base[-1], prof[-1], tool,
-                                            100.0 * (prof[-1] - base[-1]) / base[-1], own[-1]),
-                  flush=True)
+        if a.syscalls:
+            bench_syscalls(a, binary)
+        else:
+            bench_requests(a, binary)
     finally:
-        app.kill()
-        app.wait()
-    mb, mp = statistics.median(base), statistics.median(prof)
-    print("\nFastAPI %s %s, wrk -c%d, %d x %d s: median %.0f req/s unprofiled, %.0f with "
-          "pyrograph %s%s: %+.2f%%" % (a.loop, a.path, a.connections, a.rounds, a.seconds,
-                                       mb, mp, tool, " (no steps)" if a.no_steps else "",
-                                       100.0 * (mp - mb) / mb))
-    if scrapes:
-        print("  /metrics: %d scrapes, median %.1f ms, %d bytes" % (
-            len(scrapes), 1000 * statistics.median(x[0] for x in scrapes),
-            statistics.median(x[1] for x in scrapes)))
-    print("  pyrograph's own CPU: median %.1f%% of one core" % statistics.median(own))
-    names = sorted({n for c in costs for n in c})
-    for n in names:
-        runs = [c[n] for c in costs if n in c]
-        print("  %-16s %10.0f runs/s  %7.0f ns/run" % (
-            n, statistics.median(x[0] for x in runs) / a.seconds,
-            statistics.median(x[1] for x in runs)))
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=" + was], check=False)
 
 
 if __name__ == "__main__":

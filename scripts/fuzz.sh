@@ -1,69 +1,75 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # libFuzzer targets of everything that parses data a target controls
-# (tests/fuzz): ELF files, _Py_DebugOffsets, line tables, str/bytes objects,
-# thread states, frames and code objects in a fake address space, folded
-# frame texts, the agent's metrics and its HTTP requests, container
-# runtimes' state files and cgroup files.
+# (tests/fuzz; the list is tests/fuzz/meson.build's, read from meson).
 #
 #   scripts/fuzz.sh build            configure and build (CC=clang, ASan+UBSan)
+#   scripts/fuzz.sh list             the fuzzers meson knows
 #   scripts/fuzz.sh run SECONDS      each fuzzer for SECONDS on its corpus
 #   scripts/fuzz.sh runs N           each fuzzer for N executions; prints a table
-#   scripts/fuzz.sh regress          replay tests/fuzz/regressions/<fuzzer>/*
+#   scripts/fuzz.sh cov              libFuzzer's initial cov: of each fuzzer on
+#                                    its seeds and on the empty input
+#   scripts/fuzz.sh regress          replay the seeds and tests/fuzz/regressions
+#                                    (meson test --suite fuzz)
 #
-# Corpora live outside the clone (FUZZ_CORPUS, default
-# /var/cache/pyrograph/fuzz) and are seeded from real data: the unit tests'
-# line tables, the interpreters' _Py_DebugOffsets, real ELF files. A crash
-# writes crash-* into FUZZ_ARTIFACTS (default: the build dir); once fixed,
-# its input goes to tests/fuzz/regressions/<fuzzer>/.
+# Seeds are in the repository, tests/fuzz/corpus/<fuzzer>/, written as bytes
+# by tests/fuzz/make_corpus.py. A run's working corpus (what libFuzzer adds)
+# lives outside the clone (FUZZ_CORPUS, default /var/cache/pyrograph/fuzz),
+# where real files are added too, whole: libraries and extension modules for
+# fuzz_elf, the _Py_DebugOffsets of the Debian trees' interpreters for
+# fuzz_debug_offsets. -max_len is above the largest input, so none is cut.
+# A crash writes crash-* into FUZZ_ARTIFACTS (default: the build dir); once
+# fixed, its input goes to tests/fuzz/regressions/<fuzzer>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 corpus=${FUZZ_CORPUS:-/var/cache/pyrograph/fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$(realpath -m "$build")/artifacts}
-fuzzers=(fuzz_linetable fuzz_debug_offsets fuzz_pystr fuzz_elf fuzz_frames fuzz_pystack fuzz_asyncrep fuzz_memrep fuzz_diffrep fuzz_metrics fuzz_containers)
+chroots=${PYROGRAPH_CHROOTS:-/var/cache/pyrograph/chroots}
 
-do_build() {
+setup() {
 	if [ ! -f "$build/build.ninja" ]; then
 		CC=clang meson setup "$build" -Dfuzz=true -Db_sanitize=address,undefined \
 			-Db_lundef=false >/dev/null
 	fi
+}
+
+# The fuzzers as meson registers them (suite 'fuzz'), one a line.
+list() {
+	meson introspect --tests "$build" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if "fuzz" in (s.split(":")[-1] for s in t.get("suite", [])):
+        print(t["name"])'
+}
+
+do_build() {
+	setup
+	mapfile -t fuzzers < <(list)
+	[ "${#fuzzers[@]}" -gt 0 ] || { echo "fuzz.sh: meson lists no fuzzers in $build" >&2; exit 1; }
 	ninja -C "$build" $(printf 'tests/fuzz/%s ' "${fuzzers[@]}") >/dev/null
 }
 
-# Seeds from real data, once.
-seed() {
+# Real files into the working corpora, once.
+seed_real() {
 	local d
 	for f in "${fuzzers[@]}"; do mkdir -p "$corpus/$f"; done
-	d=$corpus/fuzz_linetable
-	if [ -z "$(ls -A "$d")" ]; then
-		# tests/unit/data/linetable-*.txt: "case NAME FIRSTLINE ..." then
-		# "table HEX" lines
-		python3 - "$d" tests/unit/data/linetable-*.txt <<'PY'
-import binascii, os, struct, sys
-out, n = sys.argv[1], 0
-for path in sys.argv[2:]:
-    minor = int(os.path.basename(path).split("-")[1].split(".")[1])
-    first = 1
-    for line in open(path):
-        parts = line.split()
-        if parts[:1] == ["case"] and len(parts) > 2 and parts[2].isdigit():
-            first = int(parts[2])
-        elif parts[:1] == ["table"] and len(parts) == 2 and len(parts[1]) % 2 == 0:
-            blob = bytes([minor - 8]) + struct.pack("<iI", first, 0) + binascii.unhexlify(parts[1])
-            with open(os.path.join(out, "seed%05d" % n), "wb") as f:
-                f.write(blob)
-            n += 1
-PY
-	fi
+	d=$corpus/fuzz_elf
+	for lib in /usr/bin/true /usr/lib/x86_64-linux-gnu/libz.so.1 \
+		/usr/lib/python3.11/lib-dynload/_asyncio.cpython-311-x86_64-linux-gnu.so \
+		"$chroots"/*/usr/lib/python3.1[3-9]/lib-dynload/_asyncio.cpython-31[3-9]-x86_64-linux-gnu.so; do
+		[ -f "$lib" ] && [ ! -e "$d/real-$(basename "$lib")" ] &&
+			cp "$lib" "$d/real-$(basename "$lib")"
+	done
 	d=$corpus/fuzz_debug_offsets
-	if [ -z "$(ls -A "$d")" ]; then
-		# the first KiB of each 3.13+ interpreter's _PyRuntime, located
-		# with readelf
-		python3 - "$d" /var/cache/pyrograph/chroots/*/usr/bin/python3.1[3-9] <<'PY' || true
+	# the first KiB of each 3.13+ interpreter's _PyRuntime, located with readelf
+	python3 - "$d" "$chroots"/*/usr/bin/python3.1[3-9] "$chroots"/*/usr/bin/python3.1[3-9]d <<'PY' || true
 import os, subprocess, sys
 out = sys.argv[1]
 for exe in sys.argv[2:]:
+    dst = os.path.join(out, "real-" + exe.strip("/").replace("/", "_"))
+    if not os.path.isfile(exe) or os.path.exists(dst):
+        continue
     syms = subprocess.run(["readelf", "-Ws", exe], capture_output=True, text=True).stdout
     addr = next((int(l.split()[1], 16) for l in syms.splitlines()
                  if l.split()[-1:] == ["_PyRuntime"]), None)
@@ -82,124 +88,88 @@ for exe in sys.argv[2:]:
             with open(exe, "rb") as src:
                 src.seek(o + addr - a)
                 data = src.read(1024)
-            with open(os.path.join(out, os.path.basename(exe)), "wb") as dst:
-                dst.write(data)
+            with open(dst, "wb") as d:
+                d.write(data)
             break
 PY
-	fi
-	d=$corpus/fuzz_asyncrep
-	if [ -z "$(ls -A "$d")" ]; then
-		# kind byte, 8 number bytes, text (see tests/fuzz/fuzz_asyncrep.c)
-		printf '%s\n' \
-			'501234567app.py (1)' \
-			'0\x21\x02\x03\x04\x05\x06\x07\x08app (1);<module> (/a.py:3);run (/usr/lib/python3.11/asyncio/runners.py:190);Handle._run (/usr/lib/python3.11/asyncio/events.py:80);sleepy (/a.py:18);[sleep]' \
-			'0\x00\x02\x03\x04\x05\x06\x07\x08app (1);<module> (/a.py:3);crunch (/a.py:30)' \
-			'1\x01\x02\x03\x04\x05\x06\x07\x08' \
-			'2\x01\x02\x03\x04\x05\x06\x07\x08ticker (/a.py:54)' \
-			'3\x01\x02\x03\x04\x05\x06\x07\x08seq (/a.py:49);fetch_user (/a.py:38)' \
-			'3\x01\x02\x03\x04\x05\x06\x07\x08seq (/a.py:50);fetch_orders (/a.py:43)' \
-			'4\x01\x02\x03\x04\x05\x06\x07\x08python3' \
-			'6\x01\x02\x03\x04\x05\x06\x07\x08a, b = await x()' > "$d/seed"
-	fi
-	d=$corpus/fuzz_memrep
-	if [ -z "$(ls -A "$d")" ]; then
-		# kind byte, 8 number bytes, text (see tests/fuzz/fuzz_memrep.c)
-		printf '%s\n' \
-			'0\x01\x82\x03\x04\x05\x06\x07\x08app.py (1)' \
-			'1\x01\x80\x00\x00\x00\x01\x07\x08app (1);<module> (/a.py:3);leaky (/a.py:12)' \
-			'1\x01\x80\xff\xff\xff\x02\x07\x08app (1);<module> (/a.py:3);churn (/a.py:20)' \
-			'2\x01\x02\x03\x04\x05\x06\x07\x08app (1);full (/a.py:9)' \
-			'3\x01\x02\x03\x04\x05\x06\x07\x08app (1);alloc (/a.py:5)' \
-			'4\x01\x02\x03\x04\x05\x06\x07\x08' \
-			'6\x01\x01\x08\x00\x00\x01\x07\x08app (1);<module> (/a.py:3);leaky (/a.py:12)' \
-			'6\x01\x02\x00\x01\x00\x01\x07\x08app (1);<module> (/a.py:3);churn (/a.py:20)' \
-			'7\x01\x02\x03\x04\x05\x02\x07\x08' > "$d/seed"
-	fi
-	d=$corpus/fuzz_diffrep
-	if [ -z "$(ls -A "$d")" ]; then
-		# BEFORE, a NUL byte, AFTER (see tests/fuzz/fuzz_diffrep.c)
-		printf 'python3 a.py (1);<module> (/a.py:3);f (/a.py:9) 50\npython3 a.py (1);g (/a.py:5) 20\n\0python3 a.py (2);<module> (/a.py:3);f (/a.py:9) 90\nthread w (3);h [libc.so.6] 4\n' > "$d/seed"
-	fi
-	d=$corpus/fuzz_metrics
-	if [ -z "$(ls -A "$d")" ]; then
-		# kind byte, 8 number bytes, text (see tests/fuzz/fuzz_metrics.c)
-		printf '%s\n' \
-			'0\x01\x02\x03\x04\x05\x06\x07\x08app' \
-			'2\x01\x02\x03\x04\x05\x06\x07\x08' \
-			'3\x01\x02\x03\x04\x05\x06\x07\x08' \
-			'4\x01\x02\x03\x04\x05\x06\x07\x08[sleep]' \
-			'5\x01\x02\x03\x04\x05\x06\x07\x08fetch (/a.py:4)' \
-			'6\x01\x02\x03\x04\x05\x06\x07\x08' \
-			'8\x01\x02\x03\x04\x05\x06\x07\x08a"b\\c' > "$d/seed"
-		printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' > "$d/request"
-	fi
-	d=$corpus/fuzz_containers
-	if [ -z "$(ls -A "$d")" ]; then
-		# the unit tests' runtime state files (docker, containerd, cri-o,
-		# podman), a cgroup file, a root frame
-		find tests/unit/data/containers -type f | while read -r f; do
-			cp "$f" "$d/$(printf '%s' "$f" | md5sum | cut -c1-12)"
-		done
-		printf '9:name=systemd:/libpod_parent/libpod-%064d\n0::/docker/%064d\n' 1 2 > "$d/cgroup"
-		printf 'pod batch/jobs-7f9c4d8b5-q8w2e container worker (d8328e7459d8, python:3.12)' \
-			> "$d/label"
-	fi
-	d=$corpus/fuzz_elf
-	if [ -z "$(ls -A "$d")" ]; then
-		cp /usr/bin/true "$d/true" 2>/dev/null || true
-		cp /usr/lib/x86_64-linux-gnu/libz.so.1 "$d/libz" 2>/dev/null || true
-		cp /usr/lib/python3.11/lib-dynload/_asyncio.cpython-311-x86_64-linux-gnu.so \
-			"$d/asyncio" 2>/dev/null || true
-	fi
+}
+
+# The corpus directories of fuzzer $1: the working one first (libFuzzer
+# adds to the first), then the seeds and the past crashes.
+dirs_of() {
+	local f=$1
+	echo "$corpus/$f"
+	[ -d "tests/fuzz/corpus/$f" ] && echo "tests/fuzz/corpus/$f"
+	[ -d "tests/fuzz/regressions/$f" ] && echo "tests/fuzz/regressions/$f"
+	return 0
 }
 
 run_one() { # fuzzer, libFuzzer options...
-	local f=$1 dirs
+	local f=$1 max dirs
 	shift
 	mkdir -p "$artifacts"
-	dirs=("$corpus/$f")
-	# past crashes seed the run too
-	[ -d "tests/fuzz/regressions/$f" ] && dirs+=("tests/fuzz/regressions/$f")
-	"$build/tests/fuzz/$f" -max_len=65536 -artifact_prefix="$artifacts/$f-" "$@" \
+	mapfile -t dirs < <(dirs_of "$f")
+	# above the largest input (real ELF files are over 64 KiB), so none is cut
+	max=$(find "${dirs[@]}" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
+	max=$(( ${max:-0} + 4096 > 65536 ? ${max:-0} + 4096 : 65536 ))
+	"$build/tests/fuzz/$f" -max_len="$max" -artifact_prefix="$artifacts/$f-" "$@" \
 		"${dirs[@]}" 2>&1
+}
+
+# libFuzzer's "cov: N" once the inputs given are loaded (INITED)
+inited_cov() {
+	sed -n 's/.*INITED cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \2/p' | tail -1
 }
 
 cmd=${1:-}
 case $cmd in
 build)
 	do_build ;;
+list)
+	setup
+	list ;;
 run)
 	do_build
-	seed
+	seed_real
 	for f in "${fuzzers[@]}"; do
 		echo "fuzz.sh: $f for ${2:-30} s"
 		log=$(run_one "$f" -max_total_time="${2:-30}" -print_final_stats=1) || {
 			echo "$log" | tail -40; echo "fuzz.sh: $f FAILED"; exit 1; }
-		echo "$log" | awk '/stat::number_of_executed_units/ { print "  " $2 " executions" }' 
+		echo "$log" | awk '/stat::number_of_executed_units/ { n = $2 }
+			/ cov: / { for (i = 1; i < NF; i++) { if ($i == "cov:") c = $(i + 1); if ($i == "ft:") t = $(i + 1) } }
+			END { print "  " n " executions, cov: " c " ft: " t }'
 	done ;;
 runs)
 	do_build
-	seed
-	printf '| fuzzer | executions | seconds | exec/s | corpus |\n|---|---|---|---|---|\n'
+	seed_real
+	printf '| fuzzer | executions | seconds | exec/s | cov | ft | corpus |\n|---|---|---|---|---|---|---|\n'
 	for f in "${fuzzers[@]}"; do
 		start=$(date +%s.%N)
 		log=$(run_one "$f" -runs="${2:-10000000}" -print_final_stats=1) || {
 			echo "$log" | tail -30; echo "fuzz.sh: $f FAILED"; exit 1; }
 		end=$(date +%s.%N)
-		n=$(echo "$log" | awk '/stat::number_of_executed_units/ { print $2 }')
-		c=$(ls "$corpus/$f" | wc -l)
-		awk -v f="$f" -v n="$n" -v s="$start" -v e="$end" -v c="$c" \
-			'BEGIN { printf "| %s | %d | %.0f | %.0f | %d |\n", f, n, e - s, n / (e - s), c }'
+		echo "$log" | awk -v f="$f" -v s="$start" -v e="$end" -v c="$(ls "$corpus/$f" | wc -l)" '
+			/stat::number_of_executed_units/ { n = $2 }
+			/ cov: / { for (i = 1; i < NF; i++) { if ($i == "cov:") cv = $(i + 1); if ($i == "ft:") t = $(i + 1) } }
+			END { printf "| %s | %d | %.0f | %.0f | %s | %s | %d |\n", f, n, e - s, n / (e - s), cv, t, c }'
 	done ;;
+cov)
+	do_build
+	empty=$(mktemp -d)
+	printf '| fuzzer | seeds | cov: seeds | cov: empty input |\n|---|---|---|---|\n'
+	for f in "${fuzzers[@]}"; do
+		seeds=tests/fuzz/corpus/$f
+		with=$("$build/tests/fuzz/$f" -runs=0 "$seeds" 2>&1 | inited_cov)
+		without=$("$build/tests/fuzz/$f" -runs=0 "$empty" 2>&1 | inited_cov)
+		echo "| $f | $(ls "$seeds" 2>/dev/null | wc -l) | ${with%% *} | ${without%% *} |"
+	done
+	rmdir "$empty" ;;
 regress)
 	do_build
-	for f in "${fuzzers[@]}"; do
-		d=tests/fuzz/regressions/$f
-		[ -d "$d" ] && [ -n "$(ls -A "$d")" ] || continue
-		"$build/tests/fuzz/$f" "$d"/* >/dev/null 2>&1 || { echo "fuzz.sh: $f fails on $d"; exit 1; }
-	done
-	echo "fuzz.sh: regressions pass" ;;
+	meson test -C "$build" --suite fuzz --print-errorlogs >/dev/null ||
+		{ echo "fuzz.sh: a seed or a past crash input fails (meson test -C $build --suite fuzz)"; exit 1; }
+	echo "fuzz.sh: seeds and regressions pass" ;;
 *)
-	sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2 ;;
 esac

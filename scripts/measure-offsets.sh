@@ -109,6 +109,7 @@ def put(name, value):
 
 put("runtime_interp_head", off("_PyRuntimeState", "interpreters.head"))
 put("interp_next", off("_is", "next"))
+put("interp_modules", off("_is", "imports.modules", "modules"))
 put("interp_threads_head", off("_is", "threads.head", "tstate_head"))
 put("tstate_next", off("_ts", "next"))
 put("tstate_thread_id", off("_ts", "thread_id"))
@@ -221,7 +222,7 @@ build_dump() {
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "pyversions.h"
+#include "python/pyversions.h"
 static int kv;
 static void v(const char *n, unsigned x)
 {
@@ -247,7 +248,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 #define F(x) v(#x, o.x)
-	F(runtime_interp_head); F(interp_next); F(interp_threads_head); F(tstate_next);
+	F(runtime_interp_head); F(interp_next); F(interp_modules); F(interp_threads_head); F(tstate_next);
 	F(tstate_thread_id); F(tstate_native_thread_id); F(tstate_frame); F(cframe_current_frame);
 	F(frame_previous); F(frame_code); F(frame_instr); F(frame_owner); F(code_filename);
 	F(code_name); F(code_qualname); F(code_firstlineno); F(code_linetable); F(code_adaptive);
@@ -355,6 +356,9 @@ def probe():
             t = u64(t + O["tstate_next"])
         interp = u64(interp + O["interp_next"])
     check("runtime->interp->threads finds PyThreadState_Get()", found)
+    if O["interp_modules"] != NONE:
+        main = u64(rt + O["runtime_interp_head"])
+        check("interp modules is sys.modules", u64(main + O["interp_modules"]) == id(sys.modules))
     check("thread_id", u64(ts + O["tstate_thread_id"]) == threading.get_ident())
     if O["tstate_native_thread_id"] != NONE:
         check("native_thread_id", u64(ts + O["tstate_native_thread_id"]) == threading.get_native_id())

@@ -6,6 +6,7 @@ reported skip elsewhere, never a silent pass."""
 import glob
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -59,6 +60,17 @@ class Interp:
             cmd = ["chroot", self.root] + cmd
         return cmd
 
+    def python_version(self):
+        """The version CPython itself reports (sys.version_info): the
+        outside truth for what pyrograph reads from the binary."""
+        if not getattr(self, "_version_info", None):
+            cmd = [self.python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]
+            if self.root:
+                cmd = ["chroot", self.root] + cmd
+            self._version_info = subprocess.run(cmd, capture_output=True, text=True,
+                                                check=True, timeout=60).stdout.strip()
+        return self._version_info
+
     def start(self, script, *args, wait_ready=True):
         p = subprocess.Popen(self.argv(script, *args), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -72,45 +84,67 @@ class Interp:
         return p
 
 
-def _pyenv_versions():
-    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    found = {}
-    for d in sorted(glob.glob(os.path.join(root, "versions", "3.*"))):
-        m = re.match(r"3\.(\d+)\.\d+$", os.path.basename(d))
-        if not m:
-            continue
-        minor = int(m.group(1))
+PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+# Debian trees (scripts/build-chroots.sh) and their interpreters: python3.X
+# is the -nopie build (ET_EXEC) where the archive has one, python3.X-pie
+# Debian's default build, python3.Xd the debug build (-dbg).
+TREES = (("trixie", 13), ("sid", 14), ("experimental", 15))
+VARIANTS = ("-pie", "d")
+
+
+class Row:
+    """One interpreter the test brief names: ready (interp set) or not
+    prepared (reason says why). param rows run every test that takes the
+    interp fixture; the others are asked for by name."""
+
+    def __init__(self, name, interp, reason, param=True):
+        self.name, self.interp, self.reason, self.param = name, interp, reason, param
+
+
+def _pyenv(minor):
+    found = sorted(glob.glob(os.path.join(PYENV_ROOT, "versions", "3.%d.*" % minor)))
+    for d in reversed(found):
         exe = os.path.join(d, "bin", "python3.%d" % minor)
-        if 8 <= minor <= 13 and os.access(exe, os.X_OK):
-            found[minor] = Interp("pyenv-" + os.path.basename(d), exe,
-                                  version=os.path.basename(d))
-    return root, found
+        if re.match(r"3\.%d\.\d+$" % minor, os.path.basename(d)) and os.access(exe, os.X_OK):
+            return Interp("pyenv-" + os.path.basename(d), exe, version=os.path.basename(d)), None
+    return None, "no pyenv build of 3.%d in %s/versions (pyenv install 3.%d)" % (
+        minor, PYENV_ROOT, minor)
 
 
-def _chroot(tree, minor):
+def _chroot(tree, minor, suffix=""):
     root = os.path.join(CHROOTS, tree)
-    exe = "/usr/bin/python3.%d" % minor
-    if os.access(os.path.join(root, exe.lstrip("/")), os.X_OK) and \
-            os.path.exists(os.path.join(root, ".pyrograph-ready")):
-        return Interp("debian-%s-3.%d" % (tree, minor), exe, root=root)
-    return None
+    exe = "/usr/bin/python3.%d%s" % (minor, suffix)
+    stamp = os.path.join(root, ".pyrograph-ready")
+    if not os.path.exists(stamp):
+        return None, "tree %s not prepared: no %s (scripts/build-chroots.sh %s)" % (
+            root, stamp, tree)
+    with open(stamp) as f:
+        listed = {line.split()[0] for line in f if line.split()}
+    if os.path.basename(exe) not in listed or \
+            not os.access(os.path.join(root, exe.lstrip("/")), os.X_OK):
+        return None, "%s is not in tree %s (its stamp lists %s; scripts/build-chroots.sh)" % (
+            exe, root, " ".join(sorted(listed)) or "nothing")
+    return Interp("debian-%s-3.%d%s" % (tree, minor, suffix), exe, root=root), None
 
 
 def matrix():
-    """(name, Interp or None, reason) for every interpreter the brief names."""
-    out = []
+    """Every interpreter the brief names, prepared or not: a missing one is
+    a row with its reason, never a row left out."""
+    rows = []
     host = "/usr/bin/python3.11"
-    out.append(("debian-3.11", Interp("debian-3.11", host) if os.access(host, os.X_OK) else None,
-                "missing " + host))
-    pyroot, pyenv = _pyenv_versions()
-    if os.path.isdir(pyroot):
-        for minor in range(8, 14):
-            out.append(("pyenv-3.%d" % minor, pyenv.get(minor),
-                        "no pyenv build of 3.%d in %s" % (minor, pyroot)))
-    for tree, minor in (("trixie", 13), ("sid", 14), ("experimental", 15)):
-        out.append(("debian-%s-3.%d" % (tree, minor), _chroot(tree, minor),
-                    "chroot %s/%s not prepared (scripts/build-chroots.sh)" % (CHROOTS, tree)))
-    return out
+    rows.append(Row("debian-3.11", Interp("debian-3.11", host) if os.access(host, os.X_OK)
+                    else None, "missing %s (apt-get install python3.11)" % host))
+    for minor in range(8, 14):
+        rows.append(Row("pyenv-3.%d" % minor, *_pyenv(minor)))
+    for tree, minor in TREES:
+        rows.append(Row("debian-%s-3.%d" % (tree, minor), *_chroot(tree, minor)))
+    for tree, minor in TREES:
+        for suffix in VARIANTS:
+            rows.append(Row("debian-%s-3.%d%s" % (tree, minor, suffix),
+                            *_chroot(tree, minor, suffix), param=False))
+    # stands for an interpreter too old to read (test_unsupported_build)
+    rows.append(Row("pyenv-3.7", *_pyenv(7), param=False))
+    return rows
 
 
 MATRIX = matrix()
@@ -119,31 +153,36 @@ RAN = {}
 
 def pytest_generate_tests(metafunc):
     if "interp" in metafunc.fixturenames:
-        metafunc.parametrize("interp", [m for m in MATRIX],
-                             ids=[m[0] for m in MATRIX], indirect=True)
+        rows = [r for r in MATRIX if r.param]
+        metafunc.parametrize("interp", rows, ids=[r.name for r in rows], indirect=True)
+
+
+def _not_prepared(row):
+    msg = "interpreter %s not prepared: %s" % (row.name, row.reason)
+    if IN_CI:
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
 
 
 @pytest.fixture
 def interp(request):
-    name, it, reason = request.param
-    if it is None:
-        if IN_CI:
-            pytest.fail("interpreter %s could not be prepared: %s" % (name, reason))
-        pytest.skip("interpreter %s not prepared: %s" % (name, reason))
-    RAN.setdefault(name, set()).add(request.node.originalname)
-    return it
+    row = request.param
+    if row.interp is None:
+        _not_prepared(row)
+    RAN.setdefault(row.name, set()).add(request.node.originalname)
+    return row.interp
 
 
 def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.write_sep("-", "interpreter matrix")
-    for name, it, reason in MATRIX:
-        if it is None:
-            tr.write_line("  %-24s NOT PREPARED: %s" % (name, reason))
-        elif name in RAN:
-            tr.write_line("  %-24s ran: %s" % (name, ", ".join(sorted(RAN[name]))))
+    for row in MATRIX:
+        if row.interp is None:
+            tr.write_line("  %-30s NOT PREPARED: %s" % (row.name, row.reason))
+        elif row.name in RAN:
+            tr.write_line("  %-30s ran: %s" % (row.name, ", ".join(sorted(RAN[row.name]))))
         else:
-            tr.write_line("  %-24s available, not exercised in this run" % name)
+            tr.write_line("  %-30s available, not exercised in this run" % row.name)
 
 
 @pytest.fixture
@@ -163,6 +202,72 @@ def record(args, timeout=120, **kw):
     p = subprocess.run([binary(), "record", "-q"] + [str(a) for a in args],
                        capture_output=True, text=True, timeout=timeout, **kw)
     return p
+
+
+def wait_ready(fd, proc, timeout=90):
+    """Reads the --ready-fd pipe FD (and closes it): returns once the
+    command wrote "ready", fails the test with what it said if it closed the
+    pipe without (it failed to start) or stayed silent for TIMEOUT s."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while not buf.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                proc.kill()
+                raise AssertionError("%s not ready after %d s: %s" % (
+                    proc.args[:3], timeout, _stderr_of(proc)))
+            chunk = os.read(fd, 64)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        os.close(fd)
+    if buf != b"ready\n":
+        proc.wait(timeout=30)
+        raise AssertionError("%s closed --ready-fd without ready (exit %s): %s" % (
+            proc.args[:3], proc.returncode, _stderr_of(proc)))
+    proc.ready_at = time.monotonic()
+    proc.ready_boottime = time.clock_gettime(time.CLOCK_BOOTTIME)
+    return proc
+
+
+def _stderr_of(proc):
+    if proc.stderr is None:
+        return "(stderr not captured)"
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        return proc.communicate(timeout=10)[1]
+    except (subprocess.TimeoutExpired, ValueError):
+        return "(stderr unreadable)"
+
+
+def start_ready(args, timeout=90, **kw):
+    """Starts `pyrograph CMD --ready-fd FD ARGS...` (args = [CMD, ARGS...]) and
+    returns its Popen once sampling runs (proc.ready_at: time.monotonic()
+    then; proc.ready_boottime: CLOCK_BOOTTIME, the clock of /proc's start
+    times). stderr is a text pipe unless given."""
+    r, w = os.pipe()
+    kw.setdefault("stderr", subprocess.PIPE)
+    kw.setdefault("text", True)
+    argv = [binary(), str(args[0]), "--ready-fd", str(w)] + [str(a) for a in args[1:]]
+    try:
+        p = subprocess.Popen(argv, pass_fds=(w,), **kw)
+    except BaseException:
+        os.close(r)
+        raise
+    finally:
+        os.close(w)
+    return wait_ready(r, p, timeout)
+
+
+def started_after(pid, boottime):
+    """True when process PID started after the CLOCK_BOOTTIME instant
+    (within /proc's one-tick resolution)."""
+    with open("/proc/%d/stat" % pid) as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    return start_ticks / os.sysconf("SC_CLK_TCK") >= boottime - 1.0 / os.sysconf("SC_CLK_TCK")
 
 
 def record_running(it, script, args, rec_args, out):
@@ -209,16 +314,18 @@ def stop(p):
 
 
 def by_name(name):
-    for n, it, reason in MATRIX:
-        if n == name:
-            if it is None:
-                pytest.fail("%s not prepared: %s" % (name, reason)) if os.environ.get("CI") == "true" \
-                    else pytest.skip("%s not prepared: %s" % (name, reason))
+    """The interpreter of row NAME; a row that is not prepared fails the
+    test in CI and skips it elsewhere, saying why."""
+    for row in MATRIX:
+        if row.name == name:
+            if row.interp is None:
+                _not_prepared(row)
             # for the matrix summary: which tests ran on this interpreter
             test = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].split(" ")[0]
             RAN.setdefault(name, set()).add(test.split("[")[0])
-            return it
-    pytest.skip("%s not in the matrix on this machine" % name)
+            return row.interp
+    raise AssertionError("no interpreter row named %r (rows: %s)" % (
+        name, ", ".join(r.name for r in MATRIX)))
 
 
 PROC_FRAME = re.compile(r" \((\d+)(?:/(\d+))?\)$")

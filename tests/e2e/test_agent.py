@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.parse
 
-from conftest import binary, by_name, stop
+from conftest import by_name, start_ready, stop
 
 
 def varint(b, i):
@@ -122,9 +122,8 @@ def test_agent_uploads_and_outage(tmp):
     rx = Receiver()
     port = rx.port
     spool = tmp / "spool"
-    agent = subprocess.Popen([binary(), "agent", "--server", "http://127.0.0.1:%d" % port,
-                              "--period", "2", "--spool", str(spool), "-p", str(work.pid)],
-                             stderr=subprocess.PIPE, text=True)
+    agent = start_ready(["agent", "--server", "http://127.0.0.1:%d" % port, "--period", "2",
+                         "--spool", spool, "-p", work.pid])
     try:
         # 1. a profile per period, labelled, decodable
         assert wait_for(lambda: len(rx.got) >= 2, 12), "no uploads: %s" % rx.got
@@ -182,11 +181,10 @@ def test_agent_memory_bounded_without_spool(tmp):
     oldest profiles dropped and counted."""
     it = by_name("debian-3.11")
     work = it.start("nested.py", 60)
-    agent = subprocess.Popen([binary(), "agent", "--server", "http://127.0.0.1:9", "--period", "1",
-                              "--queue-max", "1K", "-p", str(work.pid)],
-                             stderr=subprocess.PIPE, text=True)
+    agent = start_ready(["agent", "--server", "http://127.0.0.1:9", "--period", "1",
+                         "--queue-max", "1K", "-p", work.pid])
     try:
-        time.sleep(6)
+        time.sleep(6)  # six periods of sampling: more profiles than 1 KiB holds
     finally:
         agent.send_signal(signal.SIGTERM)
         err = agent.communicate(timeout=20)[1]

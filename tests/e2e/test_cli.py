@@ -54,6 +54,52 @@ def test_bash_completion():
     assert set(formats.split()) == {"flamegraph", "collapsed", "speedscope", "pprof"}, formats
 
 
+LONG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+SHORT = re.compile(r"(?<![\w-])-[a-zA-Z](?![\w-])")
+
+
+def takes(cmd, opt, cwd):
+    """Whether the binary takes OPT in CMD: given a value and followed by a
+    bogus option, only an option it does not know is refused by name."""
+    word = opt + "=1" if opt.startswith("--") else opt + "1"
+    r = subprocess.run([binary(), cmd, word, "--zz-bogus"], capture_output=True, text=True,
+                       timeout=30, stdin=subprocess.DEVNULL, cwd=cwd)
+    return not ("unknown option %s " % opt in r.stderr or "%s is not an option" % opt in r.stderr)
+
+
+def completion(cmd):
+    script = os.path.join(ROOT, "scripts", "pyrograph.bash-completion")
+    r = subprocess.run(["bash", "-c", 'source "%s"; COMP_WORDS=(pyrograph %s -); COMP_CWORD=2; '
+                        '_pyrograph; echo "${COMPREPLY[@]}"' % (script, cmd)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return set(r.stdout.split())
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_completion_and_man_page_offer_what_the_command_takes(cmd, tmp_path):
+    """The completion offers exactly the options the binary takes in CMD, and
+    the man page documents each of them."""
+    page = open(os.path.join(ROOT, "scripts", "pyrograph.1")).read().replace("\\-", "-")
+    comp = open(os.path.join(ROOT, "scripts", "pyrograph.bash-completion")).read()
+    helps = {c: subprocess.run([binary(), c, "--help"], capture_output=True, text=True).stdout
+             for c in COMMANDS}
+    known = set(LONG.findall(page + comp + "".join(helps.values())))
+    known |= {"-" + c for c in "abcdefghijklmnopqrstuvwxyzPST"}
+    taken = {o for o in known if takes(cmd, o, tmp_path)}
+    # getopt takes an unambiguous abbreviation (--stall for --stalls-svg):
+    # such a word is an option of CMD only if its help says so
+    taken = {o for o in taken
+             if not any(p != o and p.startswith(o) for p in taken)
+             or o in LONG.findall(helps[cmd])}
+    assert {"--help", "--verbose"} <= taken, taken
+    offered = completion(cmd)
+    assert offered == taken, ("offered, not taken", sorted(offered - taken),
+                              "taken, not offered", sorted(taken - offered))
+    undocumented = [o for o in taken if o.startswith("--") and o not in page]
+    assert not undocumented, undocumented
+
+
 # An option a command does not use is refused: exit 2, one line naming it
 # (top used to take record's whole command line and ignore -o).
 REFUSED = [

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import IN_CI, binary, by_name, line_of, stop
+from conftest import IN_CI, binary, by_name, line_of, stop, wait_ready
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -36,12 +36,18 @@ def free_port():
 
 
 class Agent:
-    """The agent on a port it picks itself (it says which on stderr)."""
+    """The agent on a port it picks itself (it says which on stderr),
+    returned once its sampling runs (--ready-fd)."""
 
     def __init__(self, *args):
-        self.p = subprocess.Popen([binary(), "agent", "--metrics-listen", "127.0.0.1:0"] +
-                                  [str(a) for a in args],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        r, w = os.pipe()
+        try:
+            self.p = subprocess.Popen([binary(), "agent", "--metrics-listen", "127.0.0.1:0",
+                                       "--ready-fd", str(w)] + [str(a) for a in args],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True, pass_fds=(w,))
+        finally:
+            os.close(w)
         self.err = []
         deadline = time.monotonic() + 30
         self.url = None
@@ -53,8 +59,11 @@ class Agent:
             m = re.search(r"metrics at (http://\S+/metrics)", line)
             if m:
                 self.url = m.group(1)
-        assert self.url, "agent did not start serving: %s" % "".join(self.err)
+        if not self.url:
+            os.close(r)
+            raise AssertionError("agent did not start serving: %s" % "".join(self.err))
         self.addr = self.url[len("http://"):-len("/metrics")]
+        wait_ready(r, self.p)
 
     def scrape(self):
         with urllib.request.urlopen(self.url, timeout=10) as r:
@@ -231,8 +240,18 @@ def test_promtool_and_families(name, tmp):
     agent = None
     try:
         agent = Agent("-p", p.pid)
-        time.sleep(4)
-        text = agent.scrape()
+        # until the loop has run 50 iterations and two planted stalls
+        # landed in their bucket (the program plants one every ~0.5 s)
+        text = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            text = agent.scrape()
+            b = dict(re.findall(r'^pyrograph_asyncio_loop_lag_seconds_bucket\{[^}]*pid="%d"'
+                                r'[^}]*le="([^"]+)"\} (\S+)$' % p.pid, text, re.M))
+            if b and float(b["+Inf"]) > 50 and \
+                    float(b["0.262144"]) - float(b["0.131072"]) >= 2:
+                break
+            time.sleep(0.5)
     finally:
         if agent:
             assert agent.stop() == 0, "".join(agent.err)
@@ -287,9 +306,13 @@ def test_cardinality_bounded(tmp):
     agent = Agent("-a", "--await-sites", "3")
     kids = []
     try:
-        time.sleep(2)
-        before = agent.scrape()
-        n_before = len(samples(before))
+        # the baseline once the agent's once-a-second tick has run over what
+        # it found at start: two scrapes a tick apart agree
+        n_before, last = -1, len(samples(agent.scrape()))
+        deadline = time.monotonic() + 20
+        while n_before != last and time.monotonic() < deadline:
+            time.sleep(1.1)
+            n_before, last = last, len(samples(agent.scrape()))
         code = ("import asyncio, sys\n"
                 "async def w(i):\n"
                 "    await asyncio.sleep(0.02 * (i % 7))\n"
@@ -311,15 +334,27 @@ def test_cardinality_bounded(tmp):
             for k in batch:
                 k.stdout.readline()
                 pids.add(str(k.pid))
-            time.sleep(0.8)
-            s = samples(agent.scrape())
-            peak = max(peak, len(s))
-            seen |= {x[1]["pid"] for x in s if "pid" in x[1]} & pids
+            # scrape until every one of the batch was seen or all exited:
+            # on a loaded machine the agent's tick may come late, and a
+            # fixed sleep would then count the test's timing, not the agent
+            mine = {str(k.pid) for k in batch}
+            while True:
+                time.sleep(0.4)
+                s = samples(agent.scrape())
+                peak = max(peak, len(s))
+                seen |= {x[1]["pid"] for x in s if "pid" in x[1]} & pids
+                if mine <= seen or all(k.poll() is not None for k in batch):
+                    break
             for k in batch:
                 k.wait(timeout=60)
         kids = []
-        time.sleep(3)  # one tick of the agent after the last exit
+        # their series go at the agent's next tick after the last exit
+        deadline = time.monotonic() + 15
         after = samples(agent.scrape())
+        while {x[1]["pid"] for x in after if "pid" in x[1]} & pids and \
+                time.monotonic() < deadline:
+            time.sleep(0.5)
+            after = samples(agent.scrape())
     finally:
         rc = agent.stop()
         for k in kids:
@@ -448,8 +483,17 @@ def test_dead_loop_threads_leave_room(tmp):
         assert c.stdout.readline().strip() == "done"
         # a new event loop after all that is still timed
         p = it.start("async_planted.py", 30)
-        time.sleep(3)  # and a tick or two: dead threads' loops pruned
-        s = samples(agent.scrape())
+        # a tick or two: dead threads' loops pruned, the new loop timed
+        deadline = time.monotonic() + 20
+        while True:
+            s = samples(agent.scrape())
+            lag = [x[2] for x in s if x[0] == "pyrograph_asyncio_loop_lag_seconds_count" and
+                   x[1]["pid"] == str(p.pid)]
+            loops = {x[1]["tid"] for x in s if x[0] == "pyrograph_asyncio_stalls_total"
+                     and x[1]["pid"] == str(c.pid)}
+            if (lag and lag[0] > 20 and len(loops) <= 2) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     finally:
         rc = agent.stop()
         if p:

@@ -5,10 +5,13 @@ import json
 import os
 import re
 import signal
+import subprocess
+import time
 
 import pytest
 
-from conftest import by_name, frames_of, parse_collapsed, pid_stacks, record
+from conftest import (WORKLOADS, binary, by_name, frames_of, line_of, parse_collapsed,
+                      pid_stacks, record, stop)
 
 IDLE_INTERPS = ["debian-3.11", "pyenv-3.12", "debian-sid-3.14"]
 
@@ -168,3 +171,112 @@ def test_gil(name, tmp):
     assert secs(got, hasher, "cpu") <= 0.1 * seconds, info
     m = re.search(r"\+ (\d+) not holding the GIL", r.stderr)
     assert m and int(m.group(1)) > 50, r.stderr
+
+
+BLOCKED_INTERPS = ["debian-3.11", "pyenv-3.8", "pyenv-3.12", "debian-trixie-3.13",
+                   "debian-sid-3.14"]
+BLOCKED_REASON = {"left": "[lock]", "right": "[lock]", "sleepy": "[sleep]", "waiter": "[lock]"}
+
+
+def thread_time(stacks, tid):
+    """{(thread frame, innermost Python frame, leaf): us} of thread tid."""
+    out = {}
+    for s, us in stacks.items():
+        f = frames_of(s)
+        if not re.match(r"thread .* \(%d\)$" % tid, f[0]):
+            continue
+        py = [x for x in f[1:] if not x.startswith("[")]
+        k = (f[0], py[-1] if py else "?", f[-1])
+        out[k] = out.get(k, 0) + us
+    return out
+
+
+def record_blocked(it, rec_args, tmp, seconds):
+    p = it.start("blocked.py")
+    out = tmp / "blocked.txt"
+    try:
+        tids = json.loads(p.ready_line)
+        r = record(rec_args(p) + ["-d", seconds, "--idle", "--threads", "-f", "collapsed",
+                                  "-o", out])
+        assert r.returncode == 0, r.stderr
+    finally:
+        stop(p)
+    return p, tids, pid_stacks(parse_collapsed(out.read_text()), p.pid), r
+
+
+def check_blocked_all_along(p, tids, stacks, seconds):
+    """left and right (deadlocked) in [lock], sleepy in [sleep], at their
+    own lines, each for the whole recording."""
+    src = os.path.join(WORKLOADS, "blocked.py")
+    report = []
+    for who in ("left", "right", "sleepy"):
+        got = thread_time(stacks, tids[who])
+        line = line_of(src, "%s BLOCKS HERE" % who.upper())
+        want = (who, "blocked.py:%d)" % line, BLOCKED_REASON[who])
+        mine = sum(us for (th, py, leaf), us in got.items()
+                   if py.startswith(want[0] + " (") and py.endswith(want[1]) and leaf == want[2])
+        share = 100.0 * mine / (seconds * 1e6)
+        report.append("%s: %.1f%% of the run in %s at line %d; %s" % (who, share, want[2], line, got))
+        # the whole run, within a few percent
+        assert 95 <= share <= 105, report[-1]
+        assert sum(got.values()) <= 1.05 * seconds * 1e6, report[-1]
+        # named as the program named it
+        assert {th for th, py, leaf in got} == {"thread %s (%d)" % (who, tids[who])}, report[-1]
+    print("\n".join(report))
+
+
+@pytest.mark.parametrize("name", BLOCKED_INTERPS)
+def test_blocked_all_along(name, tmp):
+    """Threads blocked before the recording starts - a two-thread lock-order
+    deadlock and one in time.sleep(3600) - show for the whole recording in
+    record --idle --threads, each in its reason at its line."""
+    it = by_name(name)
+    seconds = 3
+    p, tids, stacks, r = record_blocked(it, lambda p: ["-p", p.pid], tmp, seconds)
+    check_blocked_all_along(p, tids, stacks, seconds)
+
+
+def test_blocked_all_along_host_wide(tmp):
+    """The same with -a: every Python process found at the start has its
+    blocked threads counted."""
+    it = by_name("debian-3.11")
+    seconds = 3
+    p, tids, stacks, r = record_blocked(it, lambda p: ["-a"], tmp, seconds)
+    check_blocked_all_along(p, tids, stacks, seconds)
+
+
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.13"])
+def test_blocked_then_woken(name, tmp):
+    """A thread blocked since before the recording that is woken in the
+    middle of it: its interval ends when it woke, then it is on the CPU."""
+    it = by_name(name)
+    seconds = 4
+    p = it.start("blocked.py")
+    out = tmp / "woken.txt"
+    rfd, wfd = os.pipe()
+    try:
+        tids = json.loads(p.ready_line)
+        rec = subprocess.Popen([binary(), "record", "-q", "-p", str(p.pid), "-d", str(seconds),
+                                "--idle", "--threads", "-f", "collapsed", "-o", str(out),
+                                "--ready-fd", str(wfd)], pass_fds=(wfd,),
+                               stderr=subprocess.PIPE, text=True)
+        os.close(wfd)
+        with os.fdopen(rfd) as ready:
+            assert ready.readline().strip() == "ready"
+        t0 = time.monotonic()
+        time.sleep(1.5)
+        p.send_signal(signal.SIGUSR1)  # the main thread releases the gate
+        woke = time.monotonic() - t0
+        _, err = rec.communicate(timeout=60)
+        assert rec.returncode == 0, err
+    finally:
+        stop(p)
+    got = thread_time(pid_stacks(parse_collapsed(out.read_text()), p.pid), tids["waiter"])
+    lock = sum(us for (th, py, leaf), us in got.items() if leaf == "[lock]") / 1e6
+    cpu = sum(us for (th, py, leaf), us in got.items()
+              if not leaf.startswith("[") and py.startswith("waiter (")) / 1e6
+    info = "waiter: woken after %.2f s; recorded %.2f s in [lock], %.2f s on the CPU: %s" % (
+        woke, lock, cpu, got)
+    print(info)
+    assert abs(lock - woke) <= 0.25, info
+    assert cpu > 0.5, info

@@ -12,9 +12,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import (WORKLOADS, Interp, binary, by_name, frames_of, line_of,
-                      parse_collapsed, pid_stacks, proc_frames, proc_index, record,
-                      record_running, stop)
+from conftest import (WORKLOADS, binary, by_name, frames_of, line_of, parse_collapsed,
+                      pid_stacks, proc_frames, proc_index, record, record_running,
+                      start_ready, started_after, stop)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -183,20 +183,22 @@ def test_threads(name, tmp):
 
 def test_all_hostwide(tmp):
     """-a: processes on different versions started before and during the run,
-    and one that lives ~300 ms, all appear with resolved names."""
+    and one that lives ~300 ms, all appear with resolved names. The late
+    ones start after the recorder said it samples (--ready-fd), and /proc
+    confirms they were not there for its initial scan."""
     specs = [("debian-3.11", "fn_debian311"), ("pyenv-3.9", "fn_pyenv39"),
              ("pyenv-3.12", "fn_pyenv312")]
     before = [(by_name(n).start("named.py", fn, 30), fn) for n, fn in specs]
     late_it, short_it = by_name("pyenv-3.10"), by_name("pyenv-3.13")
     out = tmp / "all.txt"
-    rec = subprocess.Popen([binary(), "record", "-q", "-a", "-d", "8", "-o", str(out)],
-                           stderr=subprocess.PIPE, text=True)
-    late = short = None
+    rec = late = short = None
     try:
-        time.sleep(2.5)
+        rec = start_ready(["record", "-q", "-a", "-d", "6", "-o", out])
         late = late_it.start("named.py", "fn_late310", 30)
-        time.sleep(1.5)
+        assert started_after(late.pid, rec.ready_boottime), "late process not late"
+        time.sleep(1)  # the late one runs a while before the short one
         short = short_it.start("named.py", "fn_short313", 0.3, wait_ready=False)
+        assert started_after(short.pid, rec.ready_boottime)
         short.wait(timeout=20)
         _, err = rec.communicate(timeout=60)
         assert rec.returncode == 0, err
@@ -206,7 +208,7 @@ def test_all_hostwide(tmp):
         for p in (late, short):
             if p:
                 stop(p)
-        if rec.poll() is None:
+        if rec and rec.poll() is None:
             rec.kill()
     stacks = parse_collapsed(out.read_text())
     procs = before + [(late, "fn_late310"), (short, "fn_short313")]
@@ -217,6 +219,46 @@ def test_all_hostwide(tmp):
                 fn, p.pid, sorted({frames_of(s)[0] for s in stacks})[:20])
         roots = proc_frames(stacks, p.pid)
         assert roots and all("named.py %s" % fn in r for r in roots), roots
+
+
+def test_ready_fd(tmp):
+    """--ready-fd: "ready" once sampling runs, so a process started right
+    after it is sampled from its first moments; a recording that cannot
+    start closes the fd without a word; a bad fd is refused."""
+    it = by_name("debian-3.11")
+    spin = tmp / "spin.py"
+    spin.write_text("import time\n"
+                    "while time.process_time() < 1.0:\n"
+                    "    pass\n"
+                    "print(time.process_time(), flush=True)\n")
+    out = tmp / "r.txt"
+    rec = start_ready(["record", "-q", "-a", "-d", "4", "-r", "499", "-o", out])
+    try:
+        p = subprocess.Popen([it.python, str(spin)], stdout=subprocess.PIPE, text=True)
+        cpu = float(p.communicate(timeout=30)[0])
+        _, err = rec.communicate(timeout=60)
+    finally:
+        if rec.poll() is None:
+            rec.kill()
+    assert rec.returncode == 0, err
+    # all of its CPU second was watched: ~499 samples (the rate's
+    # calibration holds 15%, detection takes a few ms of the start); a
+    # recorder that attached after saying ready would miss its load time
+    # (0.1-0.5 s here)
+    n = sum(pid_stacks(parse_collapsed(out.read_text()), p.pid).values())
+    print("%d samples for %.2f s of CPU" % (n, cpu))
+    assert n >= 0.7 * 499 * cpu, (n, cpu, err)
+    r, w = os.pipe()
+    bad = subprocess.Popen([binary(), "record", "--ready-fd", str(w), "-p", "4000000"],
+                           pass_fds=(w,), stderr=subprocess.PIPE, text=True)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        said = f.read()
+    assert said == b"" and bad.wait(timeout=30) != 0, said
+    r = subprocess.run([binary(), "record", "--ready-fd", "987", "-d", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and r.stderr.strip() == \
+        "pyrograph: --ready-fd 987: not an open file descriptor", r.stderr
 
 
 def test_not_python(tmp):
@@ -234,6 +276,21 @@ def test_no_such_pid(tmp):
     r = record(["-p", 4000000, "-d", 1, "-o", tmp / "x.svg"])
     assert r.returncode != 0
     assert r.stderr.strip() == "pyrograph: no such process: 4000000"
+
+
+def test_command_that_cannot_run(tmp):
+    """-- CMD that does not exist: said plainly, a failing exit, no file."""
+    for cmd in ("record", "async", "mem"):
+        out = tmp / ("%s.txt" % cmd)
+        r = subprocess.run([binary(), cmd, "-o", str(out), "--", "pyrograph-no-such-program"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 1, (cmd, r.returncode, r.stderr)
+        assert "cannot run pyrograph-no-such-program" in r.stderr, r.stderr
+        assert not out.exists(), cmd
+    r = subprocess.run([binary(), "check", "--", "pyrograph-no-such-program"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "cannot run pyrograph-no-such-program" in r.stderr, r.stderr
 
 
 def test_existing_pid_never_called_missing(tmp):
@@ -296,10 +353,10 @@ def test_sigint_leaves_complete_files(tmp):
     it = by_name("debian-3.11")
     p = it.start("nested.py", 30)
     svg, txt = tmp / "int.svg", tmp / "int.txt"
-    recs = [subprocess.Popen([binary(), "record", "-q", "-p", str(p.pid), "-d", "60", "-o", str(o)],
-                             stderr=subprocess.PIPE, text=True) for o in (svg, txt)]
+    recs = []
     try:
-        time.sleep(2)
+        recs = [start_ready(["record", "-q", "-p", p.pid, "-d", "60", "-o", o]) for o in (svg, txt)]
+        time.sleep(1.5)  # sampling: ~150 samples at 100 Hz before the signal
         t0 = time.monotonic()
         # Ctrl-C for one, SIGTERM (what systemd and kill send) for the other.
         for rec, sig in zip(recs, (signal.SIGINT, signal.SIGTERM)):
@@ -378,18 +435,12 @@ def test_no_kernel_btf(tmp):
                                 "pyrograph needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
 
 
-def _pyenv37():
-    import glob
-    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.7.*/bin/python3.7")))
-    if not found:
-        pytest.skip("no pyenv 3.7 build to stand for an unsupported interpreter")
-    return Interp("pyenv-3.7", found[-1])
-
-
 def test_unsupported_build(tmp):
     """An interpreter too old to read: one clear line with -p; counted as
-    'unsupported build' drops with -a while other processes are profiled."""
-    old = _pyenv37().start("nested.py", 30)
+    'unsupported build' drops with -a while other processes are profiled.
+    A pyenv 3.7 stands for the unsupported interpreter: a row of the matrix,
+    so CI fails when it is missing."""
+    old = by_name("pyenv-3.7").start("nested.py", 30)
     good = by_name("debian-3.11").start("nested.py", 30)
     try:
         r = record(["-p", old.pid, "-d", 1, "-o", tmp / "x.svg"])

@@ -3,9 +3,8 @@
 follow a planted symlink, or replace another user's file."""
 import os
 import subprocess
-import time
 
-from conftest import binary, by_name, parse_collapsed, pid_stacks, record, stop
+from conftest import by_name, parse_collapsed, pid_stacks, record, start_ready, stop
 
 CAP = {"CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_KILL": 5, "CAP_SETUID": 7,
        "CAP_SETPCAP": 8, "CAP_NET_ADMIN": 12, "CAP_SYS_MODULE": 16, "CAP_SYS_PTRACE": 19,
@@ -28,17 +27,20 @@ def test_capabilities_dropped_after_setup(tmp):
     it = by_name("debian-3.11")
     before = it.start("nested.py", 30)
     out = tmp / "caps.txt"
-    rec = subprocess.Popen([binary(), "record", "-q", "-a", "-d", "4", "-o", str(out)],
-                           stderr=subprocess.PIPE, text=True)
+    after = None
+    # capabilities are dropped before sampling starts: by "ready" they are gone
+    rec = start_ready(["record", "-q", "-a", "-d", "4", "-o", out])
     try:
-        time.sleep(1.5)
         st = status(rec.pid)
         # a Python process that starts after the drop is still found and read
         after = it.start("nested.py", 30)
         err = rec.communicate(timeout=30)[1]
     finally:
         stop(before)
-        stop(after)
+        if after:
+            stop(after)
+        if rec.poll() is None:
+            rec.kill()
     assert rec.returncode == 0, err
     for kind in ("CapEff", "CapPrm", "CapBnd"):
         bits = int(st[kind], 16)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """pyrograph top in a real terminal (tmux): the live view, keys, exit."""
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -45,8 +46,14 @@ def test_top_live(tmp):
     it = by_name("debian-3.11")
     spin = it.start("nested.py", 60)
     state = tmp / "state"
-    script = ("stty -g > {s}.before; {b} top -p {p}; echo $? > {s}.rc; stty -g > {s}.after; "
-              "sleep 60").format(s=state, b=binary(), p=spin.pid)
+    # top runs under the tmux server, not as our child: its --ready-fd is a
+    # FIFO the pane's shell opens (we hold the read end, so that open does
+    # not block)
+    fifo = str(tmp / "ready")
+    os.mkfifo(fifo)
+    ready = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    script = ("stty -g > {s}.before; {b} top --ready-fd 3 -p {p} 3>{f}; echo $? > {s}.rc; "
+              "stty -g > {s}.after; sleep 60").format(s=state, b=binary(), p=spin.pid, f=fifo)
     try:
         for attempt in range(3):  # a busy machine can lose the first server start
             if tmux("new-session", "-d", "-s", "top", "-x", "150", "-y", "40", "bash", "-c", script,
@@ -55,6 +62,16 @@ def test_top_live(tmp):
             time.sleep(0.5)
         else:
             tmux("new-session", "-d", "-s", "top", "-x", "150", "-y", "40", "bash", "-c", script)
+        said = b""
+        deadline = time.monotonic() + 60
+        while not said.endswith(b"\n") and time.monotonic() < deadline:
+            if select.select([ready], [], [], 0.5)[0]:
+                chunk = os.read(ready, 64)
+                if not chunk:  # top closed it without a word: it failed
+                    break
+                said += chunk
+        assert said == b"ready\n", (said, pane())
+        # sampling runs: the first table is due after one refresh (1 s)
         t0 = time.monotonic()
         rows, text = [], ""
         while time.monotonic() - t0 < 3.0:
@@ -65,7 +82,7 @@ def test_top_live(tmp):
                 break
         took = time.monotonic() - t0
         assert rows and rows[0][2].startswith("level_three (%s)" % it.workload_path("nested.py")), text
-        print("level_three on top after %.1f s" % took)
+        print("level_three on top %.1f s after ready" % took)
         assert "pyrograph top - 1 Python process" in text, text
         assert "nested.py 60 (%d)" % spin.pid in text, text
         # the callers have the same total, no own time
@@ -85,5 +102,6 @@ def test_top_live(tmp):
         assert open(str(state) + ".before").read() == open(str(state) + ".after").read()
         assert "pyrograph top" not in pane()
     finally:
+        os.close(ready)
         tmux("kill-server", check=False)
         stop(spin)

@@ -74,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	src_a = "x = await f()";
 	src_b = "y = await g(x)";
 	asyncrep__set_source(a, source, NULL);
+	asyncrep__set_rate(a, 199);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		uint64_t v = 0;
 		size_t l = strlen(line);
@@ -86,10 +87,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			asyncrep__stack(a, v & 3, (v >> 2) & 7, fr, nf, v & 32,
 					v >> 8 & 0xffffff, v >> 32);
 			break;
-		case 1:
-			asyncrep__stall(a, v & 3, (v >> 2) & 7, v >> 8 & 0xffffff,
-					v >> 32, v >> 40);
+		case 1: {
+			struct stall_event e = {
+				.pid = v & 3, .tid = (v >> 2) & 7,
+				.start = v >> 8 & 0xffffff, .ns = v >> 32,
+				.off_ns = v >> 40, .preempt_ns = v >> 44,
+				.flags = (v >> 5) & 1,
+			};
+
+			asyncrep__stall(a, &e);
 			break;
+		}
 		case 2:
 			asyncrep__step(a, v & 3, v >> 4 & 0xff,
 				       frames_parse(&ft, rest, strlen(rest), false),

@@ -6,8 +6,10 @@
  * folded and pprof files. The whole input goes to every parser, as an
  * exact-length copy (a read past its end is caught); what they find is
  * formatted as a root frame, taken apart and formatted again, which must
- * give the same text.
+ * give the same text. A cgroup file's container id is 64 lowercase hex or
+ * nothing.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,19 @@ static void round_trip(const struct container_names *n)
 		abort();
 	}
 	container_matches(&ci, n->name);
+}
+
+/* What the rest of pyrograph relies on after container_parse_cgroup(). */
+static void cgroup_invariants(const struct container_info *ci)
+{
+	if (!memchr(ci->id, 0, sizeof(ci->id)) || !memchr(ci->runtime, 0, sizeof(ci->runtime)) ||
+	    !memchr(ci->cgroup, 0, sizeof(ci->cgroup)))
+		abort();
+	if (ci->id[0] && strlen(ci->id) != 64)
+		abort();
+	for (size_t i = 0; ci->id[i]; i++)
+		if (!isxdigit((unsigned char)ci->id[i]) || isupper((unsigned char)ci->id[i]))
+			abort();
 }
 
 static void each(const char *id, const struct container_names *n, void *ctx)
@@ -60,7 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	s1[0] = s2[0] = s3[0] = '\0';
 	ctrnames_parse_storage_conf(t, n, s1, sizeof(s1), s2, sizeof(s2), s3,
 				    sizeof(s3));
+	memset(&ci, 0x5a, sizeof(ci));
 	container_parse_cgroup(t, n, &ci);
+	cgroup_invariants(&ci);
 	container_label_parse(t, n, &p);
 	container_label_format(&p, dir, sizeof(dir));
 	free(t);

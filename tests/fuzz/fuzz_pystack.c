@@ -2,7 +2,9 @@
 /*
  * The thread-state, frame and code-object readers (dump's walker and the
  * symbol cache) on a fake address space: _PyRuntime at the image base,
- * every pointer in it whatever the input says.
+ * every pointer in it whatever the input says. 3.8-3.12 with the built-in
+ * offsets; 3.13-3.15 with the offsets the image's own _Py_DebugOffsets
+ * publish (at the start of _PyRuntime, as in a real process).
  */
 #include <stdlib.h>
 
@@ -16,17 +18,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	struct py_proc p = { 0 };
 	struct symcache *sc;
 	char buf[2048];
-	int nt;
+	int nt, dbg;
 
-	if (n < 3 || fuzz_offsets(d[0], &p.off))
+	if (n < 3 || fuzz_offsets(d[0], d + 3, n - 3, &p.off, &dbg))
 		return 0;
 	fuzz_image = d + 3;
 	fuzz_image_len = n - 3;
 	p.runtime = IMAGE_BASE;
 	if (pyproc_set_tag_layout(&p))
 		return 0;
-	if (d[1] & 1) { /* a GIL somewhere in the image */
-		p.gil_addr = IMAGE_BASE + d[2];
+	if (d[1] & 1) { /* a GIL somewhere in the image (past _Py_DebugOffsets) */
+		p.gil_addr = IMAGE_BASE + d[2] + (dbg ? IMAGE_AFTER_DEBUG_OFFSETS : 0);
 		p.gil_last_holder = 8;
 		p.gil_locked = 16;
 		p.gil_size = 208;

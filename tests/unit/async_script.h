@@ -33,7 +33,8 @@ struct async_feed {
 		      uint32_t n, bool oncpu, unsigned long long start,
 		      unsigned long long ns);
 	void (*stall)(void *ctx, pid_t pid, pid_t tid, unsigned long long start,
-		      unsigned long long ns, unsigned long long off_ns);
+		      unsigned long long ns, unsigned long long off_ns,
+		      unsigned long long preempt_ns, unsigned int flags);
 	void (*loop)(void *ctx, pid_t tid, const char *comm,
 		     const struct loop_state *ls);
 	void (*step)(void *ctx, pid_t pid, unsigned long long coro,
@@ -190,7 +191,7 @@ static inline void script_app(const struct async_feed *fd)
 		script_off(fd, 7, 7, sstack_of(&s, base, nb,
 			   frames_python(ft, "sleepy", "/srv/app.py", 18), sleep, END),
 			   t + 5 * MS, ns);
-		fd->stall(fd->ctx, 7, 7, t, ns + 10 * MS, ns);
+		fd->stall(fd->ctx, 7, 7, t, ns + 10 * MS, ns, 0, 0);
 	}
 	/* CPU-bound crunch, four times, two stacks and a preemption each */
 	for (int i = 0; i < 4; i++) {
@@ -204,7 +205,7 @@ static inline void script_app(const struct async_feed *fd)
 			   frames_python(ft, "crunch", "/srv/app.py", 25),
 			   frames_synthetic(ft, "[preempted]"), END),
 			   t + 121 * MS, 20 * MS);
-		fd->stall(fd->ctx, 7, 7, t, (150 + 10 * i) * MS, 20 * MS);
+		fd->stall(fd->ctx, 7, 7, t, (150 + 10 * i) * MS, 20 * MS, 20 * MS, 0);
 	}
 	/* a blocking socket call inside a library called from the app */
 	t = 20 * SEC;
@@ -213,21 +214,34 @@ static inline void script_app(const struct async_feed *fd)
 		   frames_python(ft, "get", "/usr/lib/python3/dist-packages/requests/api.py", 73),
 		   frames_python(ft, "Session.send", "/usr/lib/python3/dist-packages/requests/sessions.py", 701),
 		   frames_synthetic(ft, "[network]"), END), t + MS, 120 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 130 * MS, 120 * MS);
+	fd->stall(fd->ctx, 7, 7, t, 130 * MS, 120 * MS, 0, 0);
 	/* the standard library only: its leaf is the culprit */
 	t = 21 * SEC;
 	script_off(fd, 7, 7, sstack_of(&s, base, nb,
 		   frames_python(ft, "BaseServer.handle", "/usr/lib/python3.11/socketserver.py", 300),
 		   frames_python(ft, "FileIO.read", "/usr/lib/python3.11/_pyio.py", 1590),
 		   frames_synthetic(ft, "[disk I/O]"), END), t + MS, 110 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 112 * MS, 110 * MS);
-	/* nothing seen; then only preemption (not blocking, no CPU stack) */
-	fd->stall(fd->ctx, 7, 7, 22 * SEC, 105 * MS, 0);
+	fd->stall(fd->ctx, 7, 7, t, 112 * MS, 110 * MS, 0, 0);
+	/* nothing seen, though 105 ms on the CPU would have been sampled:
+	 * the thread was off it, its wait's start unseen; then only
+	 * preemption (not blocking, no CPU stack), as an older recording
+	 * sent it (a stack) and as the kernel counts it now (no stack) */
+	fd->stall(fd->ctx, 7, 7, 22 * SEC, 105 * MS, 0, 0, 0);
 	t = 23 * SEC;
 	script_off(fd, 7, 7, sstack_of(&s, base, nb,
 		   frames_python(ft, "sleepy", "/srv/app.py", 17),
 		   frames_synthetic(ft, "[preempted]"), END), t + MS, 101 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 102 * MS, 101 * MS);
+	fd->stall(fd->ctx, 7, 7, t, 102 * MS, 101 * MS, 0, 0);
+	fd->stall(fd->ctx, 7, 7, 23 * SEC + 500 * MS, 108 * MS, 104 * MS, 104 * MS, 0);
+	/* off the CPU with no stack for it (its switch-out lost), one CPU
+	 * sample before: blocked, start not seen, never CPU-bound */
+	t = 30 * SEC;
+	script_cpu(fd, 7, 7, sstack_of(&s, base, nb,
+		   frames_python(ft, "sleepy", "/srv/app.py", 17), END), t + 2 * MS, 3 * MS);
+	fd->stall(fd->ctx, 7, 7, t, 210 * MS, 205 * MS, 0, 0);
+	/* the thread first seen entering its poll, 320 ms after its process
+	 * was found: the iteration began before (STALL_BEGAN_BEFORE) */
+	fd->stall(fd->ctx, 7, 7, 8 * SEC, 320 * MS, 0, 0, STALL_BEGAN_BEFORE);
 	/* five stacks and a lock in one stall: the text shows three more */
 	t = 24 * SEC;
 	for (int k = 0; k < 5; k++)
@@ -237,14 +251,14 @@ static inline void script_app(const struct async_feed *fd)
 	script_off(fd, 7, 7, sstack_of(&s, base, nb,
 		   frames_python(ft, "parse", "/srv/app.py", 66),
 		   frames_synthetic(ft, "[lock]"), END), t + 70 * MS, 10 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 180 * MS, 10 * MS);
+	fd->stall(fd->ctx, 7, 7, t, 180 * MS, 10 * MS, 0, 0);
 	/* no loop frames: printed from the first Python frame */
 	t = 25 * SEC;
 	for (int k = 0; k < 24; k++)
 		script_cpu(fd, 7, 7, sstack_of(&s, base, 2,
 			   frames_python(ft, "busy", "/srv/app.py", 70), END),
 			   t + k * 5 * MS, 5 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 125 * MS, 0);
+	fd->stall(fd->ctx, 7, 7, t, 125 * MS, 0, 0, 0);
 	/* the outer end cut off ([truncated]), waiting for a child */
 	t = 26 * SEC;
 	script_off(fd, 7, 7, sstack_of(&s, base, 1,
@@ -252,7 +266,7 @@ static inline void script_app(const struct async_feed *fd)
 		   frames_python(ft, "work", "/srv/app.py", 80),
 		   frames_python(ft, "run", "/usr/lib/python3.11/subprocess.py", 548),
 		   frames_synthetic(ft, "[child wait]"), END), t + MS, 150 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 152 * MS, 150 * MS);
+	fd->stall(fd->ctx, 7, 7, t, 152 * MS, 150 * MS, 0, 0);
 	/* the GIL, a page fault, and a reason without advice of its own */
 	t = 27 * SEC;
 	script_off(fd, 7, 7, sstack_of(&s, base, nb,
@@ -261,12 +275,12 @@ static inline void script_app(const struct async_feed *fd)
 	script_off(fd, 7, 7, sstack_of(&s, base, nb,
 		   frames_python(ft, "hasher", "/srv/app.py", 86),
 		   frames_synthetic(ft, "[page fault]"), END), t + 101 * MS, 10 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 115 * MS, 110 * MS);
+	fd->stall(fd->ctx, 7, 7, t, 115 * MS, 110 * MS, 0, 0);
 	t = 28 * SEC;
 	script_off(fd, 7, 7, sstack_of(&s, base, nb,
 		   frames_python(ft, "waiter", "/srv/app.py", 88),
 		   frames_synthetic(ft, "[signal wait]"), END), t + MS, 140 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 141 * MS, 140 * MS);
+	fd->stall(fd->ctx, 7, 7, t, 141 * MS, 140 * MS, 0, 0);
 	/* more distinct stacks in one stall than are kept (short ones: no
 	 * loop frames) */
 	t = 29 * SEC;
@@ -274,7 +288,7 @@ static inline void script_app(const struct async_feed *fd)
 		script_cpu(fd, 7, 7, sstack_of(&s, base, 1,
 			   frames_python(ft, "many", "/srv/app.py", 100 + k), END),
 			   t + k * 5 * MS, 5 * MS);
-	fd->stall(fd->ctx, 7, 7, t, 400 * MS, 0);
+	fd->stall(fd->ctx, 7, 7, t, 400 * MS, 0, 0, 0);
 	/* blocking calls outside stalls: 35 sites, more than the text shows
 	 * (short stacks: no loop frames) */
 	for (int k = 0; k < 35; k++) {
@@ -290,7 +304,7 @@ static inline void script_app(const struct async_feed *fd)
 	script_off(fd, 7, 71, sstack_of(&s, base, nb,
 		   frames_python(ft, "sleepy2", "/srv/app.py", 95), sleep, END),
 		   11 * SEC + MS, 230 * MS);
-	fd->stall(fd->ctx, 7, 71, 11 * SEC, 240 * MS, 230 * MS);
+	fd->stall(fd->ctx, 7, 71, 11 * SEC, 240 * MS, 230 * MS, 0, 0);
 	/* a thread that floods stacks without a stall loses half of them */
 	for (int k = 0; k < 16400; k++)
 		script_cpu(fd, 7, 99, sstack_of(&s, base, nb, ticker, END),
@@ -318,13 +332,13 @@ static inline void script_uvloop(const struct async_feed *fd)
 		script_cpu(fd, 8, 8, sstack_of(&s, base, nb,
 			   frames_python(ft, "endpoint", "/srv/main.py", 12), END),
 			   t + k * 5 * MS, 5 * MS);
-	fd->stall(fd->ctx, 8, 8, t, 205 * MS, 0);
+	fd->stall(fd->ctx, 8, 8, t, 205 * MS, 0, 0, 0);
 	t = 13 * SEC + 500 * MS;
 	script_off(fd, 8, 8, sstack_of(&s, base, nb,
 		   frames_python(ft, "other", "/srv/main.py", 20),
 		   frames_python(ft, "urlopen", "/usr/lib/python3.11/urllib/request.py", 216),
 		   frames_synthetic(ft, "[network]"), END), t + MS, 150 * MS);
-	fd->stall(fd->ctx, 8, 8, t, 160 * MS, 150 * MS);
+	fd->stall(fd->ctx, 8, 8, t, 160 * MS, 150 * MS, 0, 0);
 	fd->proc_uvloop(fd->ctx, 8);
 }
 
@@ -357,19 +371,19 @@ static inline void script_container(const struct async_feed *fd,
 	script_off(fd, 9, 9, sstack_of(&s, b, n,
 		   frames_python(ft, "sleepy", "/tmp/pyrograph-tests/async_planted.py", 30),
 		   frames_synthetic(ft, "[sleep]"), END), t + MS, 250 * MS);
-	fd->stall(fd->ctx, 9, 9, t, 255 * MS, 250 * MS);
+	fd->stall(fd->ctx, 9, 9, t, 255 * MS, 250 * MS, 0, 0);
 	/* the standard library under the app's <module>: that is blamed */
 	t = 15 * SEC + 250 * MS;
 	script_off(fd, 9, 9, sstack_of(&s, b, n,
 		   frames_python(ft, "Queue.get", "/usr/lib/python3.14/queue.py", 171),
 		   frames_synthetic(ft, "[lock]"), END), t + MS, 130 * MS);
-	fd->stall(fd->ctx, 9, 9, t, 131 * MS, 130 * MS);
+	fd->stall(fd->ctx, 9, 9, t, 131 * MS, 130 * MS, 0, 0);
 	/* no app frame at all (code run with -c): the leaf, not the process */
 	t = 16 * SEC + 250 * MS;
 	script_off(fd, 9, 9, sstack_of(&s, r, nr, base[3], base[4], base[5],
 		   frames_python(ft, "Queue.get", "/usr/lib/python3.14/queue.py", 180),
 		   frames_synthetic(ft, "[lock]"), END), t + MS, 120 * MS);
-	fd->stall(fd->ctx, 9, 9, t, 121 * MS, 120 * MS);
+	fd->stall(fd->ctx, 9, 9, t, 121 * MS, 120 * MS, 0, 0);
 }
 
 static inline void script_steps(const struct async_feed *fd)
@@ -500,7 +514,7 @@ static inline void async_script(const struct async_feed *fd)
 	script_uvloop(fd);
 	script_container(fd, false);
 	/* a stall of a thread nothing was buffered for, of an unknown pid */
-	fd->stall(fd->ctx, 10, 10, 30 * SEC, 110 * MS, 50 * MS);
+	fd->stall(fd->ctx, 10, 10, 30 * SEC, 110 * MS, 50 * MS, 0, 0);
 	script_steps(fd);
 	script_awaits(fd);
 	script_loops(fd);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * The unit tests' one assertion macro. Each test file defines
- * `static int passed, failed;` through CHECK_COUNTERS and prints the
- * closing "N passed, N failed" line that tests/test_unit.py reads.
+ * `static int passed, failed, skipped;` through CHECK_COUNTERS, says why a
+ * check could not run with SKIP() and ends main() with CHECK_SUMMARY(): the
+ * closing "N passed, N failed, N skipped" line that tests/test_unit.py
+ * reads (a skipped check fails the run in CI).
  */
 #ifndef PYROGRAPH_TEST_CHECK_H
 #define PYROGRAPH_TEST_CHECK_H
@@ -12,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK_COUNTERS static int passed, failed
+#define CHECK_COUNTERS static int passed, failed, skipped
 
 #define CHECK(cond, ...)                                                     \
 	do {                                                                 \
@@ -26,6 +28,21 @@
 			fputc('\n', stderr);                                 \
 		}                                                            \
 	} while (0)
+
+/* A check that could not run here (a missing binary or tool), and why. */
+#define SKIP(...)                                                            \
+	do {                                                                 \
+		skipped++;                                                   \
+		fputs("SKIP ", stdout);                                      \
+		printf(__VA_ARGS__);                                         \
+		putchar('\n');                                               \
+	} while (0)
+
+/* The summary line; main()'s exit status. */
+#define CHECK_SUMMARY()                                                      \
+	(printf("%d passed, %d failed, %d skipped\n", passed, failed,         \
+		skipped),                                                    \
+	 failed ? 1 : 0)
 
 /* xorshift64 for random test inputs; each file picks its seed, so its
  * stream of inputs is fixed: CHECK_RNG(0x...); then next_rand(). */

@@ -47,7 +47,7 @@
 #include "check.h"
 
 CHECK_COUNTERS;
-static int skipped, tested;
+static int tested;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MINOR(v)      (((v) >> 16) & 0xff)
@@ -207,6 +207,9 @@ static const struct dwarf_expr dwarf_exprs[] = {
 	{"interp_next", "&((PyInterpreterState *)0)->next", M(interp_next)},
 	{"interp_threads_head", "&((PyInterpreterState *)0)->threads.head",
 	 M(interp_threads_head)},
+	/* read where a row places it (3.13); PY_OFF_NONE after */
+	{"interp_modules", "&((PyInterpreterState *)0)->imports.modules",
+	 M(interp_modules)},
 	{"tstate_next", "&((PyThreadState *)0)->next", M(tstate_next)},
 	{"tstate_thread_id", "&((PyThreadState *)0)->thread_id",
 	 M(tstate_thread_id)},
@@ -343,8 +346,7 @@ static void check_dwarf(const char *path, const struct py_offsets *o)
 	int stack_seen = 0;
 
 	if (gdb_eval(path, vals)) {
-		printf("SKIP %s: DWARF check: cannot run gdb\n", path);
-		skipped++;
+		SKIP("%s: DWARF check: cannot run gdb", path);
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(dwarf_exprs); i++) {
@@ -360,6 +362,9 @@ static void check_dwarf(const char *path, const struct py_offsets *o)
 		if (!strcmp(d->name, "frame_stack")) {
 			/* two spellings; the other is checked below */
 			stack_seen += vals[i] >= 0;
+		} else if (!strcmp(d->name, "interp_modules") &&
+			   get16(o, d->member) == PY_OFF_NONE) {
+			continue;
 		} else {
 			CHECK(vals[i] >= 0, "%s: gdb could not evaluate %s",
 			      path, d->expr);
@@ -500,6 +505,11 @@ static void check_invariants(const char *path, const struct py_offsets *o)
 	CHECK(o->frame_is_entry == PY_OFF_NONE,
 	      "%s: frame_is_entry %u (3.13+ mark entries with a shim frame)",
 	      path, o->frame_is_entry);
+	/* sys.modules: after the thread list in PyInterpreterState */
+	CHECK(minor == 13 ? o->interp_modules != PY_OFF_NONE &&
+				    o->interp_modules > o->interp_threads_head :
+			    o->interp_modules == PY_OFF_NONE,
+	      "%s: interp_modules %u", path, o->interp_modules);
 }
 
 /* Hostile variants of a real buffer: never a crash, only the documented errors. */
@@ -585,11 +595,10 @@ static void test_binary(const char *path)
 	int r, stable = 1;
 
 	if (access(path, R_OK)) {
-		printf("SKIP %s: %s%s\n", path, strerror(errno),
-		       strstr(path, "/usr/bin/") ?
-			       " (scripts/build-chroots.sh builds it)" :
-			       "");
-		skipped++;
+		SKIP("%s: %s%s", path, strerror(errno),
+		     strstr(path, "/usr/bin/") ?
+			     " (scripts/build-chroots.sh builds it)" :
+			     "");
 		return;
 	}
 	if (load_elf(path, &f, why, sizeof(why))) {
@@ -662,9 +671,8 @@ static void test_binary(const char *path)
 		if (gdb_available()) {
 			check_dwarf(path, &o);
 		} else {
-			printf("SKIP %s: DWARF check: gdb not installed\n",
-			       path);
-			skipped++;
+			SKIP("%s: DWARF check: gdb not installed (scripts/deps.sh)",
+			     path);
 		}
 	}
 	if (need)
@@ -869,11 +877,10 @@ int main(int argc, char **argv)
 		test_binary(paths[i]);
 	check_same_builds();
 	if (!tested)
-		printf("no 3.13+ binary tested: build the Debian trees with scripts/build-chroots.sh\n");
+		SKIP("no 3.13+ binary tested: build the Debian trees with scripts/build-chroots.sh");
 
 	for (i = 0; i < (int)npaths; i++)
 		free(paths[i]);
 	free(paths);
-	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

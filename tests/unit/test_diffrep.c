@@ -244,6 +244,5 @@ int main(void)
 	test_folded();
 	test_pprof_round_trip();
 	test_pprof_container_labels();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

@@ -579,6 +579,5 @@ int main(void)
 	test_long_name();
 	test_odd_inputs();
 	test_errors();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

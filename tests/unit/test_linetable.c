@@ -319,6 +319,5 @@ int main(int argc, char **argv)
 	edge_cases();
 	fuzz();
 	mutate_real();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

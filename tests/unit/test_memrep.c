@@ -388,6 +388,5 @@ int main(void)
 	test_roots_and_long_stacks();
 	folded_buf_free(&fb);
 	frames_free(&ft);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

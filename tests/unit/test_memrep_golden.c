@@ -265,6 +265,5 @@ int main(int argc, char **argv)
 	folded_buf_free(&fb);
 	frames_free(&ft);
 	rmdir(tmpdir);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

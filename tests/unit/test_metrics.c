@@ -379,6 +379,5 @@ int main(void)
 	test_tables_bounded();
 	test_requests();
 	test_upload_failures();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

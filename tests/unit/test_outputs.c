@@ -278,6 +278,5 @@ int main(int argc, char **argv)
 	check_input(dir, tmp, "c", false);
 	check_old_labels(dir);
 	rmdir(tmp);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

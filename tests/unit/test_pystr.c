@@ -481,6 +481,5 @@ int main(int argc, char **argv)
 	real_objects(dir);
 	synthetic();
 	garbage();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

@@ -290,6 +290,5 @@ int main(void)
 	test_swapped_path();
 	test_in_root();
 	cleanup();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

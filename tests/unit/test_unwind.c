@@ -349,13 +349,13 @@ static void test_vdso_dlopen(void)
 		CHECK(strcmp(mod, "[vdso]") == 0, "vdso module: '%s'", mod);
 	}
 	if (dlopen("libm.so.6", RTLD_NOW | RTLD_NOLOAD)) {
-		fprintf(stderr, "SKIP dlopen: libm is loaded already\n");
+		SKIP("dlopen: libm is loaded already");
 		return;
 	}
 	h = dlopen("libm.so.6", RTLD_NOW);
 	cosp = h ? dlsym(h, "cos") : NULL;
 	if (!cosp) {
-		fprintf(stderr, "SKIP dlopen: %s\n", dlerror());
+		SKIP("dlopen: %s", dlerror());
 		return;
 	}
 	sleep(1);
@@ -419,6 +419,5 @@ int main(int argc, char **argv)
 		bench();
 	unwinder_free(uw);
 	free(snap.stack);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_SUMMARY();
 }

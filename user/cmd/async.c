@@ -50,6 +50,10 @@ static void usage(FILE *f)
 		"    tasks stayed suspended where they awaited: query timing without code\n"
 		"    changes), p50/p95/p99/max; sequential independent awaits that could run\n"
 		"    together with asyncio.gather (CPython 3.11+, C Task implementation).\n"
+		"Iterations are timed at the epoll syscalls' own tracepoints, so no other\n"
+		"syscall runs BPF: tracefs is mounted at /sys/kernel/tracing when it is not\n"
+		"(and left mounted); where it cannot be, or the kernel has no syscall\n"
+		"tracepoints, every syscall of the host is hooked instead (a warning says so).\n"
 		"\n"
 		HELP_TARGETS
 		"\n"

@@ -9,26 +9,23 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "sys/caps.h"
 #include "cmd/cmd.h"
 #include "cmd/options.h"
+#include "core/tasklist.h"
 #include "model/json.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
 #include "python/pyproc.h"
 #include "python/pystack.h"
+#include "python/pythreads.h"
 #include "python/symcache.h"
-#include "tasks.skel.h"
 #include "native/waitreason.h"
 
 #define MAX_THREADS 1024
@@ -38,6 +35,7 @@
 struct thread_view {
 	const struct py_thread *py;
 	const struct task_entry *task; /* NULL: no kernel thread matched */
+	const char *name;	       /* threading's name for it, or NULL */
 	char state;		       /* from /proc: R, S, D, ... */
 	const char *reason;	       /* NULL while running */
 	char reason_buf[64];
@@ -50,7 +48,8 @@ static void usage(FILE *f)
 		"Usage: pyrograph dump -p PID [--json]\n"
 		"\n"
 		"Prints the current Python stack of every thread of a running process,\n"
-		"innermost frame first, with the thread's name and id, whether it holds\n"
+		"innermost frame first, with the thread's name (the one the program gave\n"
+		"it with threading, else the OS name) and id, whether it holds\n"
 		"the GIL, and whether it is running or waiting - and on what ([sleep],\n"
 		"[lock], [GIL wait], [disk I/O], [network], [poll], ...). The process is\n"
 		"not stopped: each thread's stack is read as it is at that moment.\n"
@@ -69,61 +68,14 @@ static void usage(FILE *f)
 /* The process's threads with their fs base, from the BPF task iterator. */
 static int list_tasks(pid_t pid, struct task_entry **out)
 {
-	struct tasks_bpf *skel;
-	struct bpf_link *link = NULL;
-	struct task_entry *v = NULL;
-	int fd = -1, n = 0, err;
-	ssize_t r;
+	struct tasklist *tl;
+	int n = tasklist_open(&tl);
 
-	skel = tasks_bpf__open();
-	if (!skel)
-		return -errno;
-	skel->rodata->want_tgid = pid;
-	err = tasks_bpf__load(skel);
-	if (err)
-		goto out;
-	link = bpf_program__attach_iter(skel->progs.list_threads, NULL);
-	if (!link) {
-		err = -errno;
-		goto out;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	v = calloc(MAX_TASKS, sizeof(*v));
-	if (!v) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* Records are fixed-size; read() may return several at once. */
-	for (;;) {
-		size_t room = (MAX_TASKS - n) * sizeof(*v);
-
-		if (!room)
-			break;
-		r = read(fd, (char *)v + n * sizeof(*v), room);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += r / sizeof(*v);
-	}
-	*out = v;
-	v = NULL;
-	err = n;
-out:
-	if (fd >= 0)
-		close(fd);
-	bpf_link__destroy(link);
-	tasks_bpf__destroy(skel);
-	free(v);
-	return err;
+	if (n)
+		return n;
+	n = tasklist_read(tl, pid, out, MAX_TASKS);
+	tasklist_close(tl);
+	return n;
 }
 
 /* Kernel stack of a waiting thread from /proc/PID/task/TID/stack. */
@@ -208,6 +160,23 @@ static void classify(pid_t pid, const struct py_proc *pp, struct thread_view *v)
 	v->reason = wait_reason(&w, v->reason_buf, sizeof(v->reason_buf));
 }
 
+/* threading's names of pid's threads (*out: malloc'd); how many. On
+ * 3.14+, and before the program imports threading, none: the OS names. */
+static int read_names(pid_t pid, const struct py_proc *p,
+		      struct py_thread_name **out)
+{
+	struct pythreads *pt = pythreads_new(pid, p);
+	int n = 0;
+
+	*out = NULL;
+	if (pt && (*out = calloc(PYTHREADS_MAX, sizeof(**out))))
+		n = pythreads_read(pt, *out, PYTHREADS_MAX);
+	if (n < 0)
+		pr_debug("no thread names from threading: %s", strerror(-n));
+	pythreads_free(pt);
+	return n > 0 ? n : 0;
+}
+
 static void print_text(const struct pyproc_info *info, struct symcache *sc,
 		       struct thread_view *v, int n)
 {
@@ -218,9 +187,14 @@ static void print_text(const struct pyproc_info *info, struct symcache *sc,
 		char frame[2048];
 
 		putchar('\n');
-		if (v[i].task)
+		if (v[i].task && v[i].name)
+			printf("Thread %u (%s)", v[i].task->tid, v[i].name);
+		else if (v[i].task)
 			printf("Thread %u (%.*s)", v[i].task->tid, TASK_COMM_LEN,
 			       v[i].task->comm);
+		else if (v[i].name)
+			printf("Thread 0x%llx (%s; no kernel thread found)",
+			       t->thread_id, v[i].name);
 		else
 			printf("Thread 0x%llx (no kernel thread found)",
 			       t->thread_id);
@@ -298,7 +272,9 @@ static void print_json(const struct pyproc_info *info, struct symcache *sc,
 			json_u(&j, "tid", v[i].task->tid);
 		else
 			json_null(&j, "tid");
-		json_s(&j, "name", v[i].task ? comm : NULL);
+		/* the program's name for it; the OS one where it gave none */
+		json_s(&j, "name", v[i].name ? v[i].name : v[i].task ? comm : NULL);
+		json_s(&j, "os_name", v[i].task ? comm : NULL);
 		snprintf(id, sizeof(id), "0x%llx", t->thread_id);
 		json_s(&j, "thread_id", id);
 		json_b(&j, "holds_gil", t->holds_gil);
@@ -357,11 +333,12 @@ int cmd_dump(int argc, char **argv)
 	struct task_entry *tasks = NULL;
 	struct py_thread *threads = NULL;
 	struct thread_view *views = NULL;
+	struct py_thread_name *names = NULL;
 	struct symcache *sc = NULL;
 	enum opts_result res;
 	pid_t pid;
 	char err[512];
-	int c, n, ntasks, ret = 1;
+	int c, n, ntasks, nnames, ret = 1;
 
 	session_opts_init(&unused);
 	res = options_parse(&dump_def, argc, argv, &unused, &args, NULL);
@@ -401,8 +378,12 @@ int cmd_dump(int argc, char **argv)
 		       strerror(-n));
 		goto out;
 	}
+	nnames = read_names(pid, &info.bpf, &names);
 	for (int i = 0; i < n; i++) {
 		views[i].py = &threads[i];
+		for (int k = 0; k < nnames; k++)
+			if (names[k].ident == threads[i].thread_id)
+				views[i].name = names[k].name;
 		for (int k = 0; k < ntasks; k++)
 			if (tasks[k].fsbase == threads[i].thread_id) {
 				views[i].task = &tasks[k];
@@ -418,6 +399,7 @@ int cmd_dump(int argc, char **argv)
 	ret = fflush(stdout) ? 1 : 0;
 out:
 	symcache__free(sc);
+	free(names);
 	free(views);
 	free(threads);
 	free(tasks);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -179,6 +180,11 @@ static int shared_opt(struct session_opts *so, int id, const char *arg,
 	case S_READY:
 		if (parse_uint(arg, "--ready-fd", 0, INT_MAX, &v))
 			return -EINVAL;
+		/* close-on-exec: a -- COMMAND must not hold it open */
+		if (fcntl((int)v, F_SETFD, FD_CLOEXEC)) {
+			pr_err("--ready-fd %lu: not an open file descriptor", v);
+			return -EINVAL;
+		}
 		so->ready_fd = (int)v;
 		return 0;
 	case S_THREADS:
@@ -261,6 +267,11 @@ static void refuse(const struct cmd_def *def, char **argv, int at)
 	if (word[0] == '-' && word[1] == '-') {
 		len = strcspn(word, "=");
 		snprintf(name, sizeof(name), "%.*s", (int)len, word);
+		/* getopt names a known flag given a value by its id */
+		if (optopt && word[len] == '=') {
+			pr_err("%s: %s takes no value", def->name, name);
+			return;
+		}
 	} else {
 		snprintf(name, sizeof(name), "-%c", optopt ? optopt : '?');
 	}

@@ -33,6 +33,7 @@ static void configure(struct session *s, struct profiler_opts *po)
 	po->stall_ns = s->o.async.stall_ns;
 	po->sample_all = s->o.async.sample_all;
 	po->loops_reap = s->o.async.reap_loops;
+	po->steps = s->o.async.steps;
 	po->no_step_events = !s->o.async.step_events;
 }
 

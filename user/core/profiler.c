@@ -16,6 +16,7 @@
 #include "sys/log.h"
 #include "profile.skel.h"
 #include "model/array.h"
+#include "core/loop_hooks.h"
 #include "core/profiler.h"
 #include "sys/clock.h"
 
@@ -35,6 +36,7 @@ struct profiler {
 	unsigned long long cal_ticks, cal_busy;
 	unsigned long long start_ticks, start_busy;
 	bool started; /* calibrated once: the above are set */
+	struct loop_hooks loop_hooks; /* event-loop timing (async) */
 	/* Probes placed in one process (task steps, collections,
 	 * allocations), removed with it. */
 	struct pid_links {
@@ -254,6 +256,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->skel->rodata->loops_only = !o->sample_all;
 	p->skel->rodata->loops_reap = o->loops_reap;
 	p->skel->rodata->step_events = !o->no_step_events;
+	p->skel->rodata->track_steps = o->loops && o->steps;
 	if (o->stall_ns)
 		p->skel->rodata->stall_ns = o->stall_ns;
 	p->skel->rodata->gil_only = o->gil_only;
@@ -268,10 +271,9 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	/* Without --idle/--gil, do not run on every context switch host-wide. */
 	bpf_program__set_autoload(p->skel->progs.py_switch,
 				  o->offcpu || o->gil_only || o->loops);
-	/* Nor on every syscall unless timing event loops. */
-	bpf_program__set_autoload(p->skel->progs.py_sys_enter, o->loops);
-	bpf_program__set_autoload(p->skel->progs.py_sys_exit, o->loops);
-	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops);
+	/* The epoll syscalls' hooks only when timing event loops. */
+	loop_hooks_choose(p->skel, o->loops, &p->loop_hooks);
+	bpf_program__set_autoload(p->skel->progs.py_send_enter, o->loops && o->steps);
 	/* mem: resident-memory changes, collections, allocations. */
 	bpf_program__set_autoload(p->skel->progs.py_rss, o->mem && !o->no_rss);
 	bpf_program__set_autoload(p->skel->progs.py_gc_start, o->mem);
@@ -297,8 +299,9 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	}
 	bpf_map__set_max_entries(p->skel->maps.mem_last, o->mem ? o->max_procs : 1);
 	/* maps of features not in use hold nothing: no memory for them */
-	if (!o->loops) {
+	if (!o->loops)
 		bpf_map__set_max_entries(p->skel->maps.loops, 1);
+	if (!o->loops || !o->steps) {
 		bpf_map__set_max_entries(p->skel->maps.steps, 1);
 		bpf_map__set_max_entries(p->skel->maps.suspended_map, 1);
 		bpf_map__set_max_entries(p->skel->maps.asyncio_text, 1);
@@ -328,6 +331,9 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		       strerror(-err));
 		goto fail;
 	}
+	err = loop_hooks_attach(p->skel, &p->loop_hooks);
+	if (err)
+		goto fail;
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events),
 				 (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!p->rb) {
@@ -363,14 +369,14 @@ int profiler__start(struct profiler *p)
 int profiler__stop(struct profiler *p)
 {
 	profiler__calibrate(p); /* final mean_hz */
+	/* The loop hooks first: an iteration they end after the
+	 * context-switch tracer is gone would have its off-CPU time missing
+	 * (detaching six tracepoints takes tens of ms). */
+	loop_hooks_detach(p->skel, &p->loop_hooks);
 	/* The context-switch tracer keeps producing events after the timers
 	 * stop; detach it so the final drain has an end. */
 	bpf_link__destroy(p->skel->links.py_switch);
 	p->skel->links.py_switch = NULL;
-	bpf_link__destroy(p->skel->links.py_sys_enter);
-	p->skel->links.py_sys_enter = NULL;
-	bpf_link__destroy(p->skel->links.py_sys_exit);
-	p->skel->links.py_sys_exit = NULL;
 	bpf_link__destroy(p->skel->links.py_rss);
 	p->skel->links.py_rss = NULL;
 	while (p->nsteps)
@@ -389,6 +395,8 @@ void profiler__close(struct profiler *p)
 	while (p->nsteps)
 		profiler__detach_steps(p, p->steps[p->nsteps - 1].pid);
 	free(p->steps);
+	if (p->skel)
+		loop_hooks_detach(p->skel, &p->loop_hooks);
 	for (int cpu = 0; p->links && cpu < p->ncpu; cpu++)
 		bpf_link__destroy(p->links[cpu]);
 	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++)
@@ -412,10 +420,21 @@ int profiler__add_target(struct profiler *p, pid_t pid)
 
 int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp)
 {
+	struct py_proc v = *pp;
 	__u32 k = pid;
 
-	return bpf_map__update_elem(p->skel->maps.procs, &k, sizeof(k), pp,
-				    sizeof(*pp), BPF_ANY);
+	v.since = clock_mono_ns(); /* bpf_ktime_get_ns()'s clock */
+	return bpf_map__update_elem(p->skel->maps.procs, &k, sizeof(k), &v,
+				    sizeof(v), BPF_ANY);
+}
+
+int profiler__offcpu_seed(struct profiler *p, pid_t tid, unsigned long long ktime)
+{
+	__u32 k = (__u32)tid;
+	__u64 v = ktime;
+
+	return bpf_map__update_elem(p->skel->maps.offcpu_start, &k, sizeof(k),
+				    &v, sizeof(v), BPF_NOEXIST);
 }
 
 int profiler__del_proc(struct profiler *p, pid_t pid)

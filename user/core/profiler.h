@@ -24,6 +24,7 @@ struct profiler_opts {
 	unsigned long long stall_ns; /* async: iterations this long are EV_STALL */
 	bool sample_all;       /* with loops: CPU samples of every Python thread */
 	bool loops_reap;       /* with loops: a thread's timing goes when it exits */
+	bool steps;	       /* with loops: task-step probes (py_send_enter) */
 	bool no_step_events;   /* with loops: no EV_STEP (resumes still sent) */
 	bool mem;	       /* mem: resident-memory changes and collections;
 				* no CPU sampler */
@@ -59,6 +60,13 @@ void profiler__close(struct profiler *p);
 int profiler__add_target(struct profiler *p, pid_t pid);
 int profiler__add_proc(struct profiler *p, pid_t pid, const struct py_proc *pp);
 int profiler__del_proc(struct profiler *p, pid_t pid);
+/*
+ * --idle: thread tid, found blocked, is off the CPU since ktime
+ * (CLOCK_MONOTONIC): when it runs again BPF sends its EV_ONCPU, as for an
+ * interval an EV_OFFCPU opened. -EEXIST when it has one already (it left
+ * the CPU since it was found blocked).
+ */
+int profiler__offcpu_seed(struct profiler *p, pid_t tid, unsigned long long ktime);
 /* Drain the ring buffer; returns records consumed or negative errno. */
 int profiler__poll(struct profiler *p, int timeout_ms);
 /* Calls fn for each polling thread's loop timing (async); stops on non-zero. */

@@ -61,7 +61,7 @@ void session_opts_init(struct session_opts *o)
 }
 
 static const struct feature *const all_features[] = {
-	&feature_offcpu, &feature_async, &feature_mem,
+	&feature_offcpu, &feature_async, &feature_mem, &feature_threads,
 };
 
 /* --idle/--gil weights: the time since the CPU's previous tick. */
@@ -222,32 +222,74 @@ static int configure(struct session *s, struct profiler_opts *po)
 	return 0;
 }
 
-/* The command waits on a pipe until the sampler is attached. */
+/* The command waits on a pipe until the sampler is attached; a second
+ * pipe, closed by a successful exec, carries exec's errno back so that a
+ * command that cannot run is an error rather than an empty profile. */
 static int start_child(struct session *s)
 {
-	int pfd[2];
+	int go[2], ex[2];
 	pid_t pid;
 
-	if (pipe2(pfd, O_CLOEXEC))
+	if (pipe2(go, O_CLOEXEC))
 		return -errno;
+	if (pipe2(ex, O_CLOEXEC)) {
+		close(go[0]);
+		close(go[1]);
+		return -errno;
+	}
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		int err = -errno;
+
+		close(go[0]);
+		close(go[1]);
+		close(ex[0]);
+		close(ex[1]);
+		return err;
+	}
 	if (pid == 0) {
 		char c;
+		int err;
 
-		close(pfd[1]);
-		if (read(pfd[0], &c, 1) != 1)
+		close(go[1]);
+		close(ex[0]);
+		if (read(go[0], &c, 1) != 1)
 			_exit(127);
 		execvp(s->o.cmd[0], s->o.cmd);
-		fprintf(stderr, "pyrograph: cannot run %s: %s\n", s->o.cmd[0],
-			strerror(errno));
-		_exit(127);
+		err = errno;
+		if (write(ex[1], &err, sizeof(err)) != sizeof(err))
+			_exit(127);
+		_exit(err == ENOENT ? 127 : 126);
 	}
-	close(pfd[0]);
-	s->go_fd = pfd[1];
+	close(go[0]);
+	close(ex[1]);
+	s->go_fd = go[1];
+	s->exec_fd = ex[0];
 	s->child = pid;
 	return 0;
+}
+
+/* Let the command run, and wait for its exec: 0 or exec's -errno. */
+static int release_child(struct session *s)
+{
+	int err = 0;
+	ssize_t n;
+
+	if (write(s->go_fd, "g", 1) != 1)
+		pr_warn("could not start the command");
+	close(s->go_fd);
+	s->go_fd = -1;
+	do
+		n = read(s->exec_fd, &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(s->exec_fd);
+	s->exec_fd = -1;
+	if (n != sizeof(err))
+		return 0;
+	pr_err("cannot run %s: %s", s->o.cmd[0], strerror(err));
+	waitpid(s->child, NULL, 0);
+	s->child = 0;
+	return -err;
 }
 
 /* Targets named by pid must exist and run CPython: say so up front. */
@@ -284,6 +326,7 @@ int session_open(struct session **out, const struct session_opts *o)
 		return -ENOMEM;
 	s->o = *o;
 	s->go_fd = -1;
+	s->exec_fd = -1;
 	frames_init(&s->ft);
 	s->sample_ns = 1000000000ULL / (o->rate ? o->rate : 100);
 	ret = stackbuild_init(s);
@@ -413,6 +456,13 @@ static int start(struct session *s)
 		targets_scan(s);
 		pr_debug("/proc scan: %.1f ms, %u Python processes",
 			 (clock_mono_ns() - t0) / 1e6, s->nprocs_seen);
+		/* A filter that matches nothing yet is likely a typo, or a
+		 * container still starting: say so rather than record nothing
+		 * in silence. */
+		if (!s->nprocs_seen && (s->o.container || s->o.cgroup))
+			pr_warn("no Python process in %s %s yet; waiting for one",
+				s->o.container ? "container" : "cgroup",
+				s->o.container ? s->o.container : s->o.cgroup);
 	}
 	for (int i = 0; i < s->o.npids; i++)
 		targets_detect(s, s->o.pids[i], TARGETS_RETRY_MAX, false);
@@ -427,15 +477,15 @@ static int start(struct session *s)
 		return ret;
 	}
 	if (s->go_fd >= 0) {
-		if (write(s->go_fd, "g", 1) != 1)
-			pr_warn("could not start the command");
-		close(s->go_fd);
-		s->go_fd = -1;
+		ret = release_child(s);
+		if (ret)
+			return ret;
 	}
 	if (s->o.ready_fd >= 0) {
 		if (write(s->o.ready_fd, "ready\n", 6) != 6)
 			pr_warn("could not write to --ready-fd %d", s->o.ready_fd);
 		close(s->o.ready_fd);
+		s->o.ready_fd = -1;
 	}
 	s->start_ms = session_now_ms();
 	s->start_wall_ns = clock_real_ns();
@@ -576,8 +626,12 @@ void session_close(struct session *s)
 {
 	if (!s)
 		return;
+	if (s->o.ready_fd >= 0)
+		close(s->o.ready_fd); /* never ready: the waiter sees EOF */
 	if (s->go_fd >= 0)
 		close(s->go_fd); /* the child sees EOF and exits */
+	if (s->exec_fd >= 0)
+		close(s->exec_fd);
 	if (s->child > 0 && !s->child_done) {
 		/* We started it; like timeout(1), stop it with the recording. */
 		kill(s->child, SIGTERM);

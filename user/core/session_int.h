@@ -11,7 +11,9 @@
 
 struct symcache;
 struct stackcount;
+struct thread_names;
 struct offcpu;
+struct tasklist;
 struct ksyms;
 struct unwinder;
 struct ctrnames;
@@ -34,6 +36,7 @@ struct tracked {
 	bool steps_wanted; /* async: a version whose task steps we trace */
 	bool asyncio_text; /* async: _asyncio's code located */
 	int mem_probes;	   /* mem: PROFILER_MEM_* bits placed, or -errno */
+	struct thread_names *names; /* --threads: threadnames.c */
 	struct tracked *next;
 };
 
@@ -74,13 +77,14 @@ struct feature {
 	void (*close)(struct session *s);
 };
 
-extern const struct feature feature_offcpu, feature_async, feature_mem;
+extern const struct feature feature_offcpu, feature_async, feature_mem,
+	feature_threads;
 
 struct session {
 	struct session_opts o;
 	struct session_sink sinks[SESSION_MAX_SINKS];
 	int nsinks;
-	const struct feature *features[4];
+	const struct feature *features[5];
 	int nfeatures;
 
 	struct profiler *prof;
@@ -90,11 +94,13 @@ struct session {
 	int npending;
 	pid_t child;
 	int go_fd;
+	int exec_fd; /* the command's exec errno, or EOF once it ran */
 	bool child_done;
 	frame_id *stack; /* the stack being built */
 	struct offcpu *offcpu;	/* feature_offcpu's open intervals */
 	struct await_chains *chains; /* feature_async's await chains */
 	unsigned long long chains_unknown; /* resumes at a chain not known */
+	struct tasklist *tasks;	/* feature_offcpu: threads found blocked */
 	struct stackcount *counts; /* stacks counted in BPF (stackcount.c) */
 	struct ksyms *ksyms;
 	struct unwinder *unwinder;
@@ -149,12 +155,22 @@ frame_id stackbuild_python_frame(struct session *s, struct tracked *t,
 /* Hands a sample to the sinks (and counts it). */
 void session_deliver(struct session *s, const struct session_sample *ss);
 
+/* core/threadnames.c: the name in thread tid's frame (--threads): the
+ * program's name for it where threading knows it, else comm (the OS
+ * name, TASK_COMM_LEN bytes). */
+frame_id threadnames_frame(struct session *s, struct tracked *t, pid_t tid,
+			   const char *comm);
+void threadnames_free(struct tracked *t);
+
 /* core/stackcount.c: stacks counted in the kernel. */
 int stackcount_init(struct session *s);
 void stackcount_free(struct session *s);
 /* A sample sent as new: its key now stands for these frames. */
 void stackcount_learn(struct session *s, const struct sample_event *e,
 		      const frame_id *f, uint32_t n, uint32_t nroot);
+/* Thread tid of pid has a new name: its stacks are counted afresh (what
+ * was counted so far goes to the sinks first). */
+void stackcount_forget_thread(struct session *s, pid_t pid, pid_t tid);
 /* The counts since the last drain, to the sinks. */
 int stackcount_drain(struct session *s);
 void stackcount_summary(struct session *s, unsigned long long full);

@@ -61,19 +61,6 @@ static frame_id python_cb(void *ctx, const struct py_frame *f)
 	return stackbuild_python_frame(c->s, c->t, f);
 }
 
-/* The thread frame: its name (';' is the folded separator) and tid. */
-static frame_id thread_frame(struct session *s, const struct sample_event *e)
-{
-	char comm[TASK_COMM_LEN + 1];
-
-	memcpy(comm, e->comm, TASK_COMM_LEN);
-	comm[TASK_COMM_LEN] = '\0';
-	for (char *c = comm; *c; c++)
-		if (*c == ';')
-			*c = '_';
-	return frames_thread(&s->ft, comm, (int)e->tid);
-}
-
 static uint32_t push(struct session *s, uint32_t n, frame_id f)
 {
 	if (n < STACK_FRAMES_MAX && f != FRAME_NONE)
@@ -161,7 +148,7 @@ uint32_t stackbuild_sample(struct session *s, struct tracked *t,
 	for (uint32_t i = 0; i < t->nroot; i++)
 		n = push(s, n, t->root[i]);
 	if (s->o.threads)
-		n = push(s, n, thread_frame(s, e));
+		n = push(s, n, threadnames_frame(s, t, (pid_t)e->tid, e->comm));
 	*nroot = n;
 	n = push_python(s, t, n, e, size);
 	switch (e->type) {

@@ -201,6 +201,27 @@ static void drain_one(void *ctx, const struct stack_key *k,
 		deliver(s, c, delta);
 }
 
+void stackcount_forget_thread(struct session *s, pid_t pid, pid_t tid)
+{
+	struct stackcount *sc = s->counts;
+
+	if (!sc || !s->o.threads)
+		return;
+	for (size_t i = 0; i < sc->n; i++) {
+		struct counted *c = &sc->e[i];
+		long long last;
+
+		if (c->dead || c->key.pid != (__u32)pid || c->key.tid != (__u32)tid)
+			continue;
+		/* read as it goes: a sample counted in between is kept */
+		last = profiler__forget_count(s->prof, &c->key);
+		if (c->stack >= 0 && last > 0 && (unsigned long long)last > c->last)
+			deliver(s, c, (unsigned long long)last - c->last);
+		c->dead = true;
+		sc->ndead++;
+	}
+}
+
 int stackcount_drain(struct session *s)
 {
 	int n;

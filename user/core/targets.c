@@ -59,6 +59,7 @@ void targets_drop(struct session *s, pid_t pid)
 				mixed_forget(pid);
 			}
 			symcache__free(t->sc);
+			threadnames_free(t);
 			free(t);
 			return;
 		}

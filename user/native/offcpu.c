@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ struct interval {
 	uint64_t ktime;
 	frame_id *stack; /* root frames first */
 	uint32_t n, nroot;
+	bool seeded; /* opened from outside, not by an EV_OFFCPU */
 	struct interval *next;
 };
 
@@ -50,8 +52,9 @@ static struct interval **find(struct offcpu *o, uint32_t tid)
 	return p;
 }
 
-int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
-		  const frame_id *stack, uint32_t n, uint32_t nroot)
+static int open_interval(struct offcpu *o, uint32_t tid, uint32_t pid,
+			 uint64_t ktime, const frame_id *stack, uint32_t n,
+			 uint32_t nroot, bool seeded)
 {
 	struct interval **p = find(o, tid), *iv = *p;
 	frame_id *s = malloc((n ? n : 1) * sizeof(*s));
@@ -60,7 +63,10 @@ int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
 		return -ENOMEM;
 	memcpy(s, stack, n * sizeof(*s));
 	if (iv) {
-		o->lost++;
+		/* A seeded thread that woke between being listed and being
+		 * seeded sends no EV_ONCPU: not a loss, a race */
+		if (!iv->seeded)
+			o->lost++;
 		free(iv->stack);
 	} else {
 		iv = calloc(1, sizeof(*iv));
@@ -76,7 +82,20 @@ int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
 	iv->stack = s;
 	iv->n = n;
 	iv->nroot = nroot;
+	iv->seeded = seeded;
 	return 0;
+}
+
+int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
+		  const frame_id *stack, uint32_t n, uint32_t nroot)
+{
+	return open_interval(o, tid, pid, ktime, stack, n, nroot, false);
+}
+
+int offcpu__seed(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
+		 const frame_id *stack, uint32_t n, uint32_t nroot)
+{
+	return open_interval(o, tid, pid, ktime, stack, n, nroot, true);
 }
 
 int offcpu__end(struct offcpu *o, uint32_t tid, uint64_t ns, offcpu_fn fn,

@@ -23,6 +23,11 @@ void offcpu__free(struct offcpu *o);
  * (its EV_ONCPU was lost) and counted. Returns 0 or -ENOMEM. */
 int offcpu__begin(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
 		  const frame_id *stack, uint32_t n, uint32_t nroot);
+/* The same for a thread found blocked (blocked since before the recording
+ * or before its process was found): no EV_OFFCPU opened it. Replaced by a
+ * later begin without counting a loss (the thread ran in between). */
+int offcpu__seed(struct offcpu *o, uint32_t tid, uint32_t pid, uint64_t ktime,
+		 const frame_id *stack, uint32_t n, uint32_t nroot);
 /* Closes tid's interval with ns off the CPU: fn gets its stack. Returns
  * 0, or -ENOENT when no interval was open. */
 int offcpu__end(struct offcpu *o, uint32_t tid, uint64_t ns, offcpu_fn fn,

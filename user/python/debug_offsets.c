@@ -44,6 +44,7 @@ enum dof {
 	DOF_INTERP_SIZE,
 	DOF_INTERP_NEXT,
 	DOF_INTERP_THREADS_HEAD,
+	DOF_INTERP_IMPORTS_MODULES,
 	DOF_TSTATE_SIZE,
 	DOF_TSTATE_NEXT,
 	DOF_TSTATE_CURRENT_FRAME,
@@ -132,6 +133,7 @@ static const struct dof_layout layouts[] = {
 				[DOF_INTERP_SIZE] = 48,
 				[DOF_INTERP_NEXT] = 64,
 				[DOF_INTERP_THREADS_HEAD] = 72,
+				[DOF_INTERP_IMPORTS_MODULES] = 88,
 				[DOF_TSTATE_SIZE] = 152,
 				[DOF_TSTATE_NEXT] = 168,
 				[DOF_TSTATE_CURRENT_FRAME] = 184,
@@ -455,6 +457,25 @@ static int dof_gen_iframe(const struct dof_layout *l, const uint64_t v[DOF__NR],
 }
 
 /*
+ * sys.modules, where thread names are found: published from 3.13 on, read
+ * only where a row places it (3.13; 3.14+ name their OS threads after the
+ * Python ones, which is what is shown there).
+ */
+static int dof_interp_modules(const struct dof_layout *l, const uint64_t v[DOF__NR],
+			      struct py_offsets *o)
+{
+	uint64_t m = v[DOF_INTERP_IMPORTS_MODULES];
+
+	o->interp_modules = PY_OFF_NONE;
+	if (!l->pos[DOF_INTERP_IMPORTS_MODULES])
+		return 0;
+	if (m % 8 || m + 8 > v[DOF_INTERP_SIZE] || !fits16(m))
+		return -EINVAL;
+	o->interp_modules = (__u16)m;
+	return 0;
+}
+
+/*
  * The value stack, for what a suspended coroutine awaits. 3.14+ publish the
  * stackpointer field; 3.13 has int stacktop right after instr_ptr
  * (pycore_frame.h), which we take only when localsplus sits where that
@@ -500,6 +521,8 @@ int py_debug_offsets_parse(const void *buf, size_t len, struct py_offsets *out)
 		ret = dof_unicode(l, v, &o);
 	if (!ret)
 		ret = dof_gen_iframe(l, v, &o);
+	if (!ret)
+		ret = dof_interp_modules(l, v, &o);
 	if (ret)
 		return ret;
 	dof_value_stack(l, v, &o);

@@ -5,6 +5,7 @@
  * the chunk sizes.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "python/memread.h"
@@ -119,8 +120,8 @@ static void walk(pid_t pid, const struct py_proc *p, struct py_thread *t)
 		t->flags |= SAMPLE_TRUNCATED;
 }
 
-int pystack_read(pid_t pid, const struct py_proc *p, struct py_thread *out,
-		 int max)
+int pystack_threads(pid_t pid, const struct py_proc *p,
+		    struct py_thread_state *out, int max)
 {
 	const struct py_offsets *o = &p->off;
 	unsigned long long interp, ts, holder = 0;
@@ -139,16 +140,46 @@ int pystack_read(pid_t pid, const struct py_proc *p, struct py_thread *out,
 	for (int i = 0; i < MAX_INTERPS && interp; i++) {
 		ts = rd_u64(pid, interp + o->interp_threads_head);
 		for (int k = 0; k < MAX_THREADS && ts && n < max; k++) {
-			struct py_thread *t = &out[n++];
+			struct py_thread_state *t = &out[n++];
 
-			memset(t, 0, offsetof(struct py_thread, frames));
 			t->tstate = ts;
 			t->thread_id = rd_u64(pid, ts + o->tstate_thread_id);
 			t->holds_gil = holder && holder == ts;
-			walk(pid, p, t);
 			ts = rd_u64(pid, ts + o->tstate_next);
 		}
 		interp = rd_u64(pid, interp + o->interp_next);
 	}
+	return n;
+}
+
+void pystack_walk(pid_t pid, const struct py_proc *p, struct py_thread *t)
+{
+	t->flags = 0;
+	t->nframes = 0;
+	walk(pid, p, t);
+}
+
+int pystack_read(pid_t pid, const struct py_proc *p, struct py_thread *out,
+		 int max)
+{
+	struct py_thread_state *st;
+	int n;
+
+	if (max <= 0)
+		return 0;
+	st = calloc(max, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	n = pystack_threads(pid, p, st, max);
+	for (int i = 0; i < n; i++) {
+		struct py_thread *t = &out[i];
+
+		memset(t, 0, offsetof(struct py_thread, frames));
+		t->tstate = st[i].tstate;
+		t->thread_id = st[i].thread_id;
+		t->holds_gil = st[i].holds_gil;
+		walk(pid, p, t);
+	}
+	free(st);
 	return n;
 }

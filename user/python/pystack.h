@@ -20,9 +20,24 @@ struct py_thread {
 	struct py_frame frames[MAX_PY_FRAMES]; /* innermost first */
 };
 
+/* A thread state, not walked yet. */
+struct py_thread_state {
+	unsigned long long tstate;
+	unsigned long long thread_id; /* pthread_self() == fs base */
+	bool holds_gil;
+};
+
+/* Lists up to max thread states of pid (first interpreter first): how
+ * many, or a negative errno when the thread list is unreadable. */
+int pystack_threads(pid_t pid, const struct py_proc *p,
+		    struct py_thread_state *out, int max);
+
+/* The frames of thread state t->tstate, into t (flags and frames). */
+void pystack_walk(pid_t pid, const struct py_proc *p, struct py_thread *t);
+
 /*
  * Reads up to max thread states of pid (first interpreter first) into
- * out. Returns how many, or a negative errno when the thread list itself
+ * out, walked. Returns how many, or a negative errno when the thread list itself
  * is unreadable.
  */
 int pystack_read(pid_t pid, const struct py_proc *p, struct py_thread *out,

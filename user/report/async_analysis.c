@@ -119,21 +119,116 @@ static int cmp_stall_stack(const void *x, const void *y)
 	return wa < wb ? 1 : wa > wb ? -1 : (a->stack > b->stack) - (a->stack < b->stack);
 }
 
+const char *async_stall_kind_json(enum stall_kind k)
+{
+	static const char *const names[] = {
+		[STALL_CPU] = "cpu", [STALL_BLOCKING] = "blocking",
+		[STALL_PREEMPTED] = "preempted",
+		[STALL_UNSEEN] = "blocked_start_not_seen",
+		[STALL_UNKNOWN] = "unknown",
+	};
+
+	return (unsigned)k <= STALL_UNKNOWN ? names[k] : "unknown";
+}
+
+const char *async_stall_kind_text(enum stall_kind k)
+{
+	static const char *const names[] = {
+		[STALL_CPU] = "CPU-bound", [STALL_BLOCKING] = "blocking",
+		[STALL_PREEMPTED] = "preempted",
+		[STALL_UNSEEN] = "blocked: start not seen",
+		[STALL_UNKNOWN] = "no stack seen",
+	};
+
+	return (unsigned)k <= STALL_UNKNOWN ? names[k] : "no stack seen";
+}
+
+/*
+ * A thread on the CPU this many sampling periods is sampled with near
+ * certainty (a miss has probability e^-5 < 1%): the part of a stall "on
+ * the CPU" by the kernel's count that its CPU samples leave uncovered by
+ * that much was off it, in a wait whose start was not seen.
+ */
+#define SAMPLES_DUE 5.0
+
+static enum stall_kind stall_kind(const struct asyncrep *a, const struct stall *st)
+{
+	unsigned long long cpu = st->ev_cpu_ns, blk = st->ev_block_ns;
+	/* preempted: the kernel's count, or the stacks' if an older
+	 * recording sent them */
+	unsigned long long pre = st->ev_off_ns > blk ? st->ev_off_ns - blk : 0;
+	unsigned long long on = st->ns > st->off_ns ? st->ns - st->off_ns : 0;
+	unsigned long long unseen, unsampled = on > cpu ? on - cpu : 0;
+
+	if (st->preempt_ns > pre)
+		pre = st->preempt_ns;
+	/* off the CPU as the kernel counted, and no stack says why */
+	unseen = st->off_ns > blk + pre ? st->off_ns - blk - pre : 0;
+	/* "on the CPU" for SAMPLES_DUE periods more than the samples cover */
+	if (a->hz > 0 && (double)unsampled * a->hz >= SAMPLES_DUE * 1e9)
+		unseen += unsampled;
+	if (cpu && cpu + pre >= blk && cpu + pre >= unseen)
+		return STALL_CPU;
+	if (blk && blk >= unseen && blk >= pre)
+		return STALL_BLOCKING;
+	if (unseen && unseen >= pre)
+		return STALL_UNSEEN;
+	if (pre)
+		return STALL_PREEMPTED;
+	return STALL_UNKNOWN;
+}
+
 void async_stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v)
 {
 	qsort(st->st, st->n, sizeof(st->st[0]), cmp_stall_stack);
-	v->cpu = st->ev_cpu_ns >= st->ev_block_ns;
-	v->has_stack = false;
-	/* the heaviest stack of the dominant kind */
-	for (size_t j = 0; j < st->n; j++) {
-		if ((v->cpu && st->st[j].cpu_ns) || (!v->cpu && st->st[j].off_ns)) {
-			async_stack_info(a, st->st[j].stack, &v->si);
-			v->has_stack = true;
-			return;
-		}
-	}
+	v->kind = stall_kind(a, st);
+	v->cpu = v->kind == STALL_CPU;
+	v->has_stack = v->has_culprit = false;
 	v->si = (struct stack_info){ .leaf = FRAME_NONE, .app = FRAME_NONE,
 				     .coro = FRAME_NONE, .reason = FRAME_NONE };
+	/* the heaviest stack of the dominant kind names the culprit */
+	for (size_t j = 0; j < st->n && (v->cpu || v->kind == STALL_BLOCKING); j++) {
+		struct stack_info si;
+
+		if (v->cpu ? !st->st[j].cpu_ns : !st->st[j].off_ns)
+			continue;
+		async_stack_info(a, st->st[j].stack, &si);
+		if (!v->cpu && !async_stack_blocking(a, &si))
+			continue;
+		v->si = si;
+		v->has_stack = v->has_culprit = true;
+		return;
+	}
+	/* The others have no culprit; their heaviest stack, if any, still
+	 * says which coroutine ran. */
+	if (st->n) {
+		async_stack_info(a, st->st[0].stack, &v->si);
+		v->has_stack = true;
+	}
+}
+
+const char *async_stall_reason(const struct asyncrep *a, const struct stall_view *v)
+{
+	if (v->kind == STALL_PREEMPTED)
+		return "[preempted]";
+	if (v->kind == STALL_BLOCKING && v->si.reason != FRAME_NONE)
+		return frame_name(a->ft, v->si.reason);
+	return NULL;
+}
+
+const char *async_stall_advice(const struct asyncrep *a, const struct stall_view *v)
+{
+	switch (v->kind) {
+	case STALL_CPU:
+		return async_advice_for(NULL, true);
+	case STALL_BLOCKING:
+	case STALL_PREEMPTED:
+		return async_advice_for(async_stall_reason(a, v), false);
+	case STALL_UNSEEN:
+		return "the loop thread was off the CPU, in a wait whose start was not seen (it began before the recording, or its switch-out was lost: see the summary); the blocking calls by site, or a longer recording, name it";
+	default:
+		return NULL;
+	}
 }
 
 unsigned long long async_loop_stalls(const struct asyncrep *a, const struct loop *l)
@@ -148,7 +243,7 @@ unsigned long long async_loop_stalls(const struct asyncrep *a, const struct loop
 static bool same_cause(const struct cause *x, const struct cause *y)
 {
 	if (x->no_stack || y->no_stack)
-		return x->no_stack == y->no_stack;
+		return x->no_stack == y->no_stack && x->kind == y->kind;
 	return x->culprit == y->culprit && x->cpu == y->cpu &&
 	       x->reason == y->reason;
 }
@@ -166,7 +261,8 @@ size_t async_stall_causes(const struct asyncrep *a, struct cause *c, size_t max)
 
 		async_stall_view(a, st, &v);
 		k.cpu = v.cpu;
-		if (!v.has_stack || v.si.leaf == FRAME_NONE) {
+		k.kind = v.kind;
+		if (!v.has_culprit || v.si.leaf == FRAME_NONE) {
 			k.no_stack = true;
 		} else {
 			k.culprit = stack_culprit(&v.si);
@@ -203,7 +299,9 @@ void async_cause_text(const struct asyncrep *a, const struct cause *c, char *buf
 	const char *file;
 
 	if (c->no_stack) {
-		snprintf(buf, len, "(no stack seen)");
+		snprintf(buf, len, "(%s)",
+			 c->kind == STALL_CPU || c->kind == STALL_BLOCKING ?
+				 "no Python frame seen" : async_stall_kind_text(c->kind));
 		return;
 	}
 	file = frame_file(a->ft, c->culprit);
@@ -219,15 +317,15 @@ void async_cause_text(const struct asyncrep *a, const struct cause *c, char *buf
  * CPU-bound) and its coroutine. Equal ones are told once. */
 struct culprit_key {
 	frame_id culprit, reason, coro;
-	bool cpu_bound;
+	enum stall_kind kind;
 };
 
 static struct culprit_key culprit_key(const struct stall_view *sv)
 {
 	return (struct culprit_key){
-		.culprit = stack_culprit(&sv->si),
-		.reason = !sv->cpu ? sv->si.reason : FRAME_NONE,
-		.cpu_bound = sv->has_stack && (sv->cpu || sv->si.reason == FRAME_NONE),
+		.culprit = sv->has_culprit ? stack_culprit(&sv->si) : FRAME_NONE,
+		.reason = sv->kind == STALL_BLOCKING ? sv->si.reason : FRAME_NONE,
+		.kind = sv->kind,
 		.coro = sv->si.coro,
 	};
 }
@@ -235,7 +333,7 @@ static struct culprit_key culprit_key(const struct stall_view *sv)
 static bool same_culprit(const struct culprit_key *x, const struct culprit_key *y)
 {
 	return x->culprit == y->culprit && x->reason == y->reason &&
-	       x->coro == y->coro && x->cpu_bound == y->cpu_bound;
+	       x->coro == y->coro && x->kind == y->kind;
 }
 
 /* "culprit [reason] in coroutine c" of a stall into buf. */
@@ -253,8 +351,8 @@ static void stall_culprit(const struct asyncrep *a, const struct culprit_key *k,
 		fputs("(no stack)", f);
 	if (k->reason != FRAME_NONE)
 		fprintf(f, " %s", frame_name(a->ft, k->reason));
-	else if (k->cpu_bound)
-		fputs(" CPU-bound", f);
+	else if (k->kind != STALL_UNKNOWN)
+		fprintf(f, " %s", async_stall_kind_text(k->kind));
 	if (k->coro != FRAME_NONE) {
 		fputs(" in coroutine ", f);
 		async_put_frame(f, a, k->coro);

@@ -45,8 +45,11 @@ struct stall_stack {
 
 struct stall {
 	pid_t pid, tid;
-	unsigned long long start, ns, off_ns;
-	unsigned long long ev_cpu_ns, ev_block_ns; /* from the stacks */
+	unsigned long long start, ns, off_ns, preempt_ns; /* the kernel's */
+	/* from the stacks: sampled on the CPU, blocked (off the CPU, not
+	 * preempted), and every off-CPU stack (preempted ones too) */
+	unsigned long long ev_cpu_ns, ev_block_ns, ev_off_ns;
+	bool began_before; /* running when its thread was first seen */
 	size_t n;
 	struct stall_stack st[STALL_STACKS];
 };
@@ -108,6 +111,7 @@ struct asyncrep {
 	unsigned long long stall_ns;
 	unsigned long long mono0, wall0;
 	double seconds;
+	double hz; /* CPU samples per second of a running thread (0: unknown) */
 	struct stack_table stacks; /* stacks of loop threads */
 	struct tbuf tids[MAX_TIDS];
 	size_t ntids;
@@ -157,20 +161,49 @@ bool async_stack_blocking(const struct asyncrep *a, const struct stack_info *si)
 /* What to do about a stall or blocking call of reason (NULL: none). */
 const char *async_advice_for(const char *reason, bool cpu);
 
+/*
+ * What a stall was, from what was measured inside it: CPU samples, stacks
+ * of blocking calls, and the kernel's off-CPU and preempted times.
+ *   CPU        sampled running (preemption counts with it: it wanted the CPU)
+ *   BLOCKING   blocked in a call whose stack was seen
+ *   PREEMPTED  runnable but not running, never sampled running
+ *   UNSEEN     blocked, but the start of the wait was not seen (its
+ *              switch-out lost, or sent without a stack, or the thread was
+ *              already off the CPU when the iteration began): the kernel
+ *              counted off-CPU time no stack explains, or the stall was
+ *              long enough on the CPU to be sampled and was not
+ *   UNKNOWN    nothing says
+ * Never CPU without a CPU sample.
+ */
+enum stall_kind { STALL_CPU, STALL_BLOCKING, STALL_PREEMPTED, STALL_UNSEEN,
+		  STALL_UNKNOWN };
+
+/* Its name in the JSON report, and in the text report. */
+const char *async_stall_kind_json(enum stall_kind k);
+const char *async_stall_kind_text(enum stall_kind k);
+
 /* The stall's main stack (the heaviest of the dominant kind, CPU or
- * blocked) and what it says; sorts the stall's stacks, heaviest first. */
+ * blocked) and what it says; sorts the stall's stacks, heaviest first.
+ * has_culprit: the stack names a culprit (CPU and BLOCKING only); the
+ * others may still have a stack that names the coroutine that ran. */
 struct stall_view {
 	struct stack_info si;
-	bool has_stack, cpu;
+	enum stall_kind kind;
+	bool has_stack, has_culprit;
+	bool cpu; /* kind == STALL_CPU */
 };
 void async_stall_view(const struct asyncrep *a, struct stall *st, struct stall_view *v);
 /* The stalls, longest first. */
 void async_stalls_sort(struct asyncrep *a);
 unsigned long long async_loop_stalls(const struct asyncrep *a, const struct loop *l);
+/* A stall's reason ("[sleep]", "[preempted]") or NULL; its advice or NULL. */
+const char *async_stall_reason(const struct asyncrep *a, const struct stall_view *v);
+const char *async_stall_advice(const struct asyncrep *a, const struct stall_view *v);
 
 /* Stalls grouped by what caused them: culprit frame, kind and reason. */
 struct cause {
-	bool no_stack; /* no stack, or none with a Python frame */
+	bool no_stack; /* no culprit: grouped by kind alone */
+	enum stall_kind kind;
 	bool cpu;
 	frame_id culprit, reason, coro;
 	unsigned long long count, total_ns, max_ns;

@@ -87,24 +87,21 @@ static void json_stall(const struct asyncrep *a, FILE *f, struct stall *st)
 	fprintf(f, "{\"time\":\"%s\",\"pid\":%d,\"tid\":%d,\"process\":", when,
 		st->pid, st->tid);
 	json_str(f, async_proc_label(a, st->pid, lb, sizeof(lb)));
-	fprintf(f, ",\"duration_ms\":%.3f,\"oncpu_ms\":%.3f,\"offcpu_ms\":%.3f,\"kind\":\"%s\"",
+	fprintf(f, ",\"duration_ms\":%.3f,\"oncpu_ms\":%.3f,\"offcpu_ms\":%.3f,"
+		   "\"preempted_ms\":%.3f,\"sampled_oncpu_ms\":%.3f,\"kind\":\"%s\"",
 		st->ns / 1e6, (st->ns - st->off_ns) / 1e6, st->off_ns / 1e6,
-		v.has_stack ? (v.cpu ? "cpu" : "blocking") : "unknown");
+		st->preempt_ns / 1e6, st->ev_cpu_ns / 1e6, async_stall_kind_json(v.kind));
+	fprintf(f, ",\"began_before_recording\":%s", st->began_before ? "true" : "false");
 	/* without a stack, v.si names no frame */
 	fprintf(f, ",\"coroutine\":");
 	json_frame_or_null(f, a, v.si.coro);
 	fprintf(f, ",\"culprit\":");
-	json_frame_or_null(f, a, v.si.leaf != FRAME_NONE ? stack_culprit(&v.si) :
-							   FRAME_NONE);
+	json_frame_or_null(f, a, v.has_culprit && v.si.leaf != FRAME_NONE ?
+					 stack_culprit(&v.si) : FRAME_NONE);
 	fprintf(f, ",\"reason\":");
-	if (!v.cpu && v.si.reason != FRAME_NONE)
-		json_str(f, frame_name(a->ft, v.si.reason));
-	else
-		fprintf(f, "null");
+	json_str(f, async_stall_reason(a, &v));
 	fprintf(f, ",\"advice\":");
-	json_str(f, !v.has_stack ? NULL :
-		    async_advice_for(v.si.reason != FRAME_NONE ?
-			       frame_name(a->ft, v.si.reason) : NULL, v.cpu));
+	json_str(f, async_stall_advice(a, &v));
 	fprintf(f, ",\"stacks\":[");
 	for (size_t j = 0; j < st->n; j++) {
 		fprintf(f, "%s{\"oncpu_ms\":%.3f,\"offcpu_ms\":%.3f,\"frames\":",
@@ -124,10 +121,11 @@ static void json_causes(const struct asyncrep *a, FILE *f)
 
 	for (size_t i = 0; i < nc; i++) {
 		async_cause_text(a, &c[i], key, sizeof(key));
+		/* no culprit: null, as a stall's (the kind says what it was) */
 		fprintf(f, "%s{\"culprit\":", i ? "," : "");
-		json_str(f, key);
+		json_str(f, c[i].no_stack ? NULL : key);
 		fprintf(f, ",\"kind\":\"%s\",\"stalls\":%llu,\"total_ms\":%.3f,\"max_ms\":%.3f,\"coroutine\":",
-			c[i].cpu ? "cpu" : "blocking", c[i].count,
+			async_stall_kind_json(c[i].kind), c[i].count,
 			c[i].total_ns / 1e6, c[i].max_ns / 1e6);
 		json_frame_or_null(f, a, c[i].coro);
 		fprintf(f, "}");

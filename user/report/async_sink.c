@@ -54,7 +54,7 @@ static void stall(void *ctx, const struct stall_event *e)
 {
 	struct async_sink *as = ctx;
 
-	asyncrep__stall(as->rep, e->pid, e->tid, e->start, e->ns, e->off_ns);
+	asyncrep__stall(as->rep, e);
 }
 
 static int loop(void *ctx, __u32 tid, const struct loop_state *ls)
@@ -74,6 +74,14 @@ static int loop(void *ctx, __u32 tid, const struct loop_state *ls)
 	if (has_uvloop(ls->pid))
 		asyncrep__proc_uvloop(as->rep, ls->pid);
 	return asyncrep__loop(as->rep, tid, comm[0] ? comm : NULL, ls);
+}
+
+/* The sampling rate, for stalls that should have had a CPU sample. */
+static void done(void *ctx, const struct session_health *h)
+{
+	struct async_sink *as = ctx;
+
+	asyncrep__set_rate(as->rep, h->hz);
 }
 
 static void step(void *ctx, const struct session_step *s)
@@ -147,6 +155,7 @@ void async_sink_init(struct session_sink *sink, struct async_sink *as,
 		.sample = sample,
 		.stall = stall,
 		.loop = loop,
+		.done = done,
 		.step = step,
 		.resume = resume,
 	};

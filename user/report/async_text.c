@@ -71,6 +71,23 @@ static void text_loops(const struct asyncrep *a, FILE *f)
 	}
 }
 
+/* The kind column of the causes table: short. */
+static const char *cause_kind(enum stall_kind k)
+{
+	switch (k) {
+	case STALL_CPU:
+		return "CPU";
+	case STALL_BLOCKING:
+		return "blocking";
+	case STALL_PREEMPTED:
+		return "preempted";
+	case STALL_UNSEEN:
+		return "not seen";
+	default:
+		return "unknown";
+	}
+}
+
 static void text_causes(const struct asyncrep *a, FILE *f)
 {
 	struct cause *c;
@@ -89,7 +106,7 @@ static void text_causes(const struct asyncrep *a, FILE *f)
 		fmt_ms(b2, sizeof(b2), (double)c[i].max_ns);
 		async_cause_text(a, &c[i], key, sizeof(key));
 		fprintf(f, "  %7llu %10s %10s  %-9s %s", c[i].count, b1, b2,
-			c[i].cpu ? "CPU" : "blocking", key);
+			cause_kind(c[i].kind), key);
 		if (c[i].coro != FRAME_NONE)
 			fprintf(f, "  [%s]", frame_name(a->ft, c[i].coro));
 		fprintf(f, "\n");
@@ -135,36 +152,59 @@ static void text_also(const struct asyncrep *a, FILE *f, const struct stall *st)
 	fprintf(f, "\n");
 }
 
+/* "(on CPU a, off CPU b[, preempted c])", or for a wait whose start was
+ * not seen (the kernel's split is then wrong) what the samples say. */
+static void text_split(FILE *f, const struct stall *st, const struct stall_view *v)
+{
+	char b1[32], b2[32], b3[32];
+
+	if (v->kind == STALL_UNSEEN) {
+		fmt_ms(b1, sizeof(b1), (double)st->ev_cpu_ns);
+		fmt_ms(b2, sizeof(b2), (double)st->off_ns);
+		fprintf(f, "(sampled on CPU %s, counted off CPU %s)", st->ev_cpu_ns ? b1 : "never", b2);
+		return;
+	}
+	fmt_ms(b1, sizeof(b1), (double)(st->ns - st->off_ns));
+	fmt_ms(b2, sizeof(b2), (double)st->off_ns);
+	fmt_ms(b3, sizeof(b3), (double)st->preempt_ns);
+	fprintf(f, "(on CPU %s, off CPU %s%s%s)", b1, b2,
+		st->preempt_ns ? ", preempted " : "", st->preempt_ns ? b3 : "");
+}
+
 static void text_stall(const struct asyncrep *a, FILE *f, struct stall *st)
 {
-	char b1[32], b2[32], b3[32], when[64], lb[64];
-	const char *reason;
+	char b1[32], when[64], lb[64];
+	const char *reason, *advice;
 	struct stall_view v;
 
 	async_stall_view(a, st, &v);
 	async_wall_time(a, st->start, when, sizeof(when));
 	fmt_ms(b1, sizeof(b1), (double)st->ns);
-	fmt_ms(b2, sizeof(b2), (double)(st->ns - st->off_ns));
-	fmt_ms(b3, sizeof(b3), (double)st->off_ns);
-	fprintf(f, "\n  %s  %s  %s (on CPU %s, off CPU %s)  %s thread %d\n",
-		when, b1, v.has_stack ? (v.cpu ? "CPU-bound" : "blocking") : "no stack seen",
-		b2, b3, async_proc_label(a, st->pid, lb, sizeof(lb)), st->tid);
-	if (!v.has_stack)
-		return;
-	reason = v.si.reason != FRAME_NONE ? frame_name(a->ft, v.si.reason) : NULL;
-	if (v.si.coro != FRAME_NONE) {
+	fprintf(f, "\n  %s  %s  %s ", when, b1, async_stall_kind_text(v.kind));
+	text_split(f, st, &v);
+	fprintf(f, "  %s thread %d\n", async_proc_label(a, st->pid, lb, sizeof(lb)),
+		st->tid);
+	if (st->began_before)
+		fprintf(f, "    began       before its thread was first seen (it was running when\n"
+			   "                pyrograph found the process): at least this long\n");
+	reason = async_stall_reason(a, &v);
+	advice = async_stall_advice(a, &v);
+	if (v.has_stack && v.si.coro != FRAME_NONE) {
 		fprintf(f, "    coroutine   ");
 		async_put_frame(f, a, v.si.coro);
 		fprintf(f, "\n");
 	}
-	if (v.si.leaf != FRAME_NONE) {
+	if (v.has_culprit && v.si.leaf != FRAME_NONE) {
 		fprintf(f, "    culprit     ");
 		async_put_frame(f, a, stack_culprit(&v.si));
 		if (!v.cpu)
 			fprintf(f, " %s", reason ? reason : "");
 		fprintf(f, "\n");
 	}
-	fprintf(f, "    advice      %s\n", async_advice_for(reason, v.cpu));
+	if (advice)
+		fprintf(f, "    advice      %s\n", advice);
+	if (!v.has_culprit)
+		return;
 	fprintf(f, "    stack       ");
 	put_stack_text(f, a, &v.si);
 	fprintf(f, "\n");

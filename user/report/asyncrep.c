@@ -75,6 +75,11 @@ void asyncrep__set_duration(struct asyncrep *a, double seconds)
 	a->seconds = seconds;
 }
 
+void asyncrep__set_rate(struct asyncrep *a, double hz)
+{
+	a->hz = hz > 0 && hz < 1e7 ? hz : 0;
+}
+
 void asyncrep__set_source(struct asyncrep *a, asyncrep_source_fn fn, void *ctx)
 {
 	a->source = fn;
@@ -310,7 +315,8 @@ int asyncrep__stack(struct asyncrep *a, pid_t pid, pid_t tid,
 
 static struct stall *stall_new(struct asyncrep *a, pid_t pid, pid_t tid,
 			       unsigned long long start, unsigned long long ns,
-			       unsigned long long off_ns)
+			       unsigned long long off_ns,
+			       unsigned long long preempt_ns)
 {
 	struct stall *st;
 
@@ -327,6 +333,7 @@ static struct stall *stall_new(struct asyncrep *a, pid_t pid, pid_t tid,
 	st->start = start;
 	st->ns = ns;
 	st->off_ns = off_ns;
+	st->preempt_ns = preempt_ns < off_ns ? preempt_ns : off_ns;
 	return st;
 }
 
@@ -354,6 +361,7 @@ static void stall_take(struct asyncrep *a, struct stall *st,
 		st->ev_cpu_ns += e->ns;
 	} else {
 		st->st[j].off_ns += e->ns;
+		st->ev_off_ns += e->ns;
 	}
 	f = stacks_get(&a->stacks, e->stack, &nf);
 	if (profile_add(&a->stall_prof, f, nf, (e->ns + 500) / 1000, 1))
@@ -368,15 +376,18 @@ static unsigned long long tev_at(const struct tev *e)
 	return e->oncpu ? e->start + e->ns : e->start;
 }
 
-int asyncrep__stall(struct asyncrep *a, pid_t pid, pid_t tid,
-		    unsigned long long start, unsigned long long ns,
-		    unsigned long long off_ns)
+int asyncrep__stall(struct asyncrep *a, const struct stall_event *e)
 {
+	pid_t pid = (pid_t)e->pid, tid = (pid_t)e->tid;
+	unsigned long long start = e->start, ns = e->ns;
 	struct tbuf *b = tbuf_get(a, tid, false);
-	struct stall *st = stall_new(a, pid, tid, start, ns, off_ns);
+	struct stall *st = stall_new(a, pid, tid, start, ns, e->off_ns,
+				     e->preempt_ns);
 	unsigned long long end = start + ns;
 	size_t k = 0;
 
+	if (st)
+		st->began_before = e->flags & STALL_BEGAN_BEFORE;
 	for (size_t i = 0; st && b && i < b->n; i++) {
 		unsigned long long at = tev_at(&b->ev[i]);
 

@@ -30,6 +30,9 @@ void asyncrep__set_clock(struct asyncrep *a, unsigned long long mono_ns,
 			 unsigned long long wall_ns);
 /* The recording's length, for the header. */
 void asyncrep__set_duration(struct asyncrep *a, double seconds);
+/* CPU samples per second of a running thread (0: unknown): a stall long on
+ * the CPU without a sample was not on the CPU (its wait was not seen). */
+void asyncrep__set_rate(struct asyncrep *a, double hz);
 
 /* A Python process: where it runs ("container ID", or NULL) and its root
  * frames, which name it in the report; uvloop: it has uvloop loaded. */
@@ -43,10 +46,11 @@ void asyncrep__proc_uvloop(struct asyncrep *a, pid_t pid);
 int asyncrep__stack(struct asyncrep *a, pid_t pid, pid_t tid,
 		    const frame_id *f, uint32_t n, bool oncpu,
 		    unsigned long long start, unsigned long long ns);
-/* Attributes the buffered stacks of tid inside [start, start + ns). */
-int asyncrep__stall(struct asyncrep *a, pid_t pid, pid_t tid,
-		    unsigned long long start, unsigned long long ns,
-		    unsigned long long off_ns);
+/* A stall, as the kernel sent it (profile.h: its span, of which off_ns
+ * off the CPU, preempt_ns of that runnable but not running, for which no
+ * stack is sent; flags): attributes the buffered stacks of its thread
+ * inside its span. */
+int asyncrep__stall(struct asyncrep *a, const struct stall_event *e);
 /* A polling thread's iteration timing; comm may be NULL. */
 int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 		   const struct loop_state *ls);

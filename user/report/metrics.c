@@ -248,23 +248,47 @@ void metrics__prune(struct metrics *m, pid_t pid,
 	}
 }
 
+/* The slot of blocking kind `kind` (already cleaned) of loop l. */
+static int blk_slot(struct loop *l, const char *kind)
+{
+	int i;
+
+	for (i = 0; i < l->nblk; i++)
+		if (!strcmp(l->blk[i].kind, kind))
+			return i;
+	if (l->nblk == METRICS_MAX_KINDS) {
+		i = METRICS_MAX_KINDS;
+		snprintf(l->blk[i].kind, sizeof(l->blk[i].kind), "other");
+	} else {
+		snprintf(l->blk[i].kind, sizeof(l->blk[i].kind), "%s", kind);
+		l->nblk++;
+	}
+	return i;
+}
+
 void metrics__loop(struct metrics *m, pid_t tid, const struct loop_state *ls)
 {
 	struct proc *p = find(m, (pid_t)ls->pid);
 	struct loop *l;
 	unsigned long long n = 0;
 
-	if (!p || !(l = loop_of(m, p, tid)))
+	for (int i = 0; i < LOOP_BUCKETS; i++)
+		n += ls->hist[i];
+	/* a thread seen entering its poll but never back from it has no
+	 * iteration to show (and may be no event loop at all) */
+	if (!n || !p || !(l = loop_of(m, p, tid)))
 		return;
 	/* the map's figures are cumulative already; a count going back means
 	 * the tid was reused by a new thread, which Prometheus takes as a
 	 * counter reset */
 	memcpy(l->lag.b, ls->hist, sizeof(l->lag.b));
-	for (int i = 0; i < LOOP_BUCKETS; i++)
-		n += ls->hist[i];
 	l->lag.count = n;
 	l->lag.sum = ls->sum_ns / 1e9;
 	l->timed = true;
+	/* Preemptions send no stack (too many on a busy host): their time is
+	 * the kernel's count, cumulative like the rest of the entry. */
+	if (ls->preempt_total)
+		l->blk[blk_slot(l, "preempted")].seconds = ls->preempt_total / 1e9;
 }
 
 void metrics__stall(struct metrics *m, pid_t pid, pid_t tid,
@@ -286,7 +310,6 @@ void metrics__blocking(struct metrics *m, pid_t pid, pid_t tid,
 	struct loop *l = p ? loop_of(m, p, tid) : NULL;
 	char raw[KIND_LEN], kind[KIND_LEN];
 	size_t len;
-	int i;
 
 	if (!l || !reason)
 		return;
@@ -297,21 +320,7 @@ void metrics__blocking(struct metrics *m, pid_t pid, pid_t tid,
 	snprintf(raw, sizeof(raw), "%.*s",
 		 (int)(len < sizeof(raw) ? len : sizeof(raw) - 1), reason);
 	clean_name(raw, kind, sizeof(kind));
-	for (i = 0; i < l->nblk; i++)
-		if (!strcmp(l->blk[i].kind, kind))
-			break;
-	if (i == l->nblk) {
-		if (l->nblk == METRICS_MAX_KINDS) {
-			i = METRICS_MAX_KINDS;
-			snprintf(l->blk[i].kind, sizeof(l->blk[i].kind),
-				 "other");
-		} else {
-			snprintf(l->blk[i].kind, sizeof(l->blk[i].kind), "%s",
-				 kind);
-			l->nblk++;
-		}
-	}
-	l->blk[i].seconds += ns / 1e9;
+	l->blk[blk_slot(l, kind)].seconds += ns / 1e9;
 }
 
 void metrics__await(struct metrics *m, pid_t pid, const char *site,

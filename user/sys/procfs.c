@@ -51,6 +51,28 @@ int procfs_stat(pid_t pid, struct proc_stat *st)
 	return 0;
 }
 
+pid_t procfs_nstid(pid_t pid, pid_t tid)
+{
+	char path[48], buf[2048], *l, *end, *last = NULL;
+	long v;
+
+	snprintf(path, sizeof(path), "task/%d/status", tid);
+	if (procfs_read(pid, path, buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	l = strstr(buf, "\nNSpid:");
+	if (!l)
+		return -ENOENT;
+	/* "NSpid:\t<host>\t...\t<innermost>" */
+	end = strchr(l + 1, '\n');
+	if (end)
+		*end = '\0';
+	for (char *t = l + 7; *t; t++)
+		if (*t == '\t' || *t == ' ')
+			last = t + 1;
+	v = last ? strtol(last, NULL, 10) : 0;
+	return v > 0 && v <= 0x3fffffff ? (pid_t)v : -EINVAL;
+}
+
 long long procfs_rss_bytes(pid_t pid)
 {
 	static long page;

@@ -61,6 +61,9 @@ int procfs_mapping_at(pid_t pid, unsigned long long start,
 		      struct proc_mapping *m);
 /* Resident bytes of pid (/proc/PID/statm), or -1 once it is gone. */
 long long procfs_rss_bytes(pid_t pid);
+/* Thread tid of process pid as its innermost pid namespace numbers it
+ * (the last NSpid of /proc/PID/task/TID/status), or a negative errno. */
+pid_t procfs_nstid(pid_t pid, pid_t tid);
 /* Milliseconds since pid started, or -1. */
 long long procfs_age_ms(pid_t pid);
 

@@ -5,8 +5,11 @@
 # spent descheduled, which no on-CPU profiler sees), so the test compares the
 # profile with what happened, not with a hoped-for value. With argv[5] ==
 # "cpu" the phases themselves are measured in thread CPU time, so the split
-# holds in any window of the run even while the machine is contended.
+# holds in any window of the run even while the machine is contended. SIGTERM
+# ends the run early (at the end of the current cycle) and still writes the
+# file.
 import json
+import signal
 import sys
 import time
 
@@ -26,14 +29,23 @@ def cold(ms):
     spin(clock() + ms / 1000.0)
 
 
+stopping = False
+
+
+def on_term(sig, frame):
+    global stopping
+    stopping = True
+
+
 def main():
     seconds, cycle_ms, hot_share, out = (float(sys.argv[1]), float(sys.argv[2]),
                                          float(sys.argv[3]), sys.argv[4])
     t_hot = t_cold = 0.0
+    signal.signal(signal.SIGTERM, on_term)
     end = clock() + seconds
     print("ready", flush=True)
     cpu = time.thread_time
-    while clock() < end:
+    while clock() < end and not stopping:
         a = cpu()
         hot(cycle_ms * hot_share)
         b = cpu()
