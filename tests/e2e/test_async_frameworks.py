@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import WORKLOADS, binary, by_name, line_of, stop
+from conftest import WORKLOADS, by_name, line_of, start_ready, stop
 
 ROUTER = os.path.join(WORKLOADS, "async_fastapi_router.py")
 
@@ -24,21 +24,11 @@ def get(port, path):
         return r.read()
 
 
-def attach(pid, seconds, out):
-    """pyrograph async on pid for seconds, JSON into out; returns the
-    process once its probes are attached."""
-    rfd, wfd = os.pipe()
-    p = subprocess.Popen([binary(), "async", "-q", "-p", str(pid), "-d", str(seconds),
-                          "-f", "json", "-o", str(out), "--ready-fd", str(wfd)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         pass_fds=(wfd,))
-    os.close(wfd)
-    with os.fdopen(rfd) as r:
-        ready = r.readline()
-    if "ready" not in ready:
-        out, err = p.communicate(timeout=60)
-        raise AssertionError("pyrograph async did not start: %s" % err)
-    return p
+def attach(pid, seconds, out, fmt="json"):
+    """pyrograph async on pid for seconds into out; returns the process once
+    its probes are attached."""
+    return start_ready(["async", "-q", "-p", pid, "-d", seconds, "-f", fmt, "-o", out],
+                       stdout=subprocess.PIPE)
 
 
 def load(port, seconds, latencies):
@@ -123,14 +113,7 @@ def test_fastapi_router_text(tmp):
     out = tmp / "router.txt"
     try:
         get(port, "/api/sleep")
-        rfd, wfd = os.pipe()
-        prof = subprocess.Popen([binary(), "async", "-q", "-p", str(app.pid), "-d", "6",
-                                 "-o", str(out), "--ready-fd", str(wfd)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                pass_fds=(wfd,))
-        os.close(wfd)
-        with os.fdopen(rfd) as r:
-            assert "ready" in r.readline()
+        prof = attach(app.pid, 6, out, "text")
         load(port, 3, [])
         _, err = prof.communicate(timeout=120)
         assert prof.returncode == 0, err
