@@ -53,7 +53,7 @@ def load(port, seconds, latencies):
 @pytest.mark.parametrize("name", ["debian-3.11", "debian-trixie-3.13", "debian-sid-3.14"])
 def test_fastapi_router(name, tmp):
     it = by_name(name)
-    app = it.start("async_fastapi_router.py", "asyncio")
+    app = it.start("async_fastapi_router.py", 0, "asyncio")
     port = int(app.ready_line.split()[1])
     out = tmp / "router.json"
     latencies = []
@@ -108,7 +108,7 @@ def test_fastapi_router(name, tmp):
 def test_fastapi_router_text(tmp):
     """The text report names the endpoint's sites and the gather hint."""
     it = by_name("debian-3.11")
-    app = it.start("async_fastapi_router.py", "asyncio")
+    app = it.start("async_fastapi_router.py", 0, "asyncio")
     port = int(app.ready_line.split()[1])
     out = tmp / "router.txt"
     try:

@@ -4,8 +4,11 @@
 # with a prefix and a dependency, so uvicorn, Starlette and FastAPI put
 # many coroutine levels between a connection's task and an endpoint.
 # /api/heroes/{id} awaits two independent coroutines in sequence (a
-# gather candidate); /api/sleep awaits asyncio.sleep(0.05).
-# argv: LOOP (asyncio or uvloop). Prints "ready PORT" once listening.
+# gather candidate); /api/sleep awaits asyncio.sleep(0.05); /api/yield
+# yields to the loop twice at the bottom of the chain without waiting (the
+# cost of walking deep chains, scripts/bench_async.py --app router).
+# argv: PORT (0: any) LOOP (asyncio or uvloop). Prints "ready PORT" once
+# listening.
 import asyncio
 import socket
 import sys
@@ -41,6 +44,17 @@ async def hero_and_villain(hero_id: int, user: str = Depends(current_user)):
     return {"hero": hero, "villain": villain, "user": user}
 
 
+async def pause():
+    await asyncio.sleep(0)
+
+
+@router.get("/yield")
+async def yielding():
+    await pause()
+    await pause()
+    return {"yielded": 2}
+
+
 @router.get("/sleep")
 async def sleepy():
     await asyncio.sleep(0.05)  # planted: 50 ms
@@ -54,11 +68,16 @@ app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost
 app.include_router(router)
 
 
+@app.get("/ok")
+async def ok():
+    return {"ok": True}
+
+
 if __name__ == "__main__":
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", int(sys.argv[1])))
     sock.listen(128)
     print("ready", sock.getsockname()[1], flush=True)
-    config = uvicorn.Config(app, loop=sys.argv[1], log_level="warning", access_log=False)
+    config = uvicorn.Config(app, loop=sys.argv[2], log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
