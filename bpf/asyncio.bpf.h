@@ -81,8 +81,20 @@ static __always_inline bool read_iframe(struct walk_scratch *s,
 	const struct py_offsets *o = &proc->off;
 	__u64 code, ip, base, instr;
 
-	if (bpf_probe_read_user(s->chunk, sizeof(s->chunk), (void *)addr))
-		return false;
+	if (bpf_probe_read_user(s->chunk, sizeof(s->chunk), (void *)addr)) {
+		/* A small coroutine's frame ends before the chunk does: past
+		 * it may be a page never touched, which cannot be read here.
+		 * The frame is all in touched memory: read up to the page's
+		 * end (the rest of the chunk zero: no frame field there). */
+		__u32 len = 4096 - (__u32)(addr & 4095);
+
+		if (len >= FRAME_CHUNK)
+			return false;
+		__builtin_memset(s->chunk, 0, sizeof(s->chunk));
+		len &= FRAME_CHUNK - 1;
+		if (!len || bpf_probe_read_user(s->chunk, len, (void *)addr))
+			return false;
+	}
 	code = chunk_u64(s->chunk, o->frame_code) & ~(__u64)o->code_tag_mask;
 	if (!code)
 		return false;
@@ -358,6 +370,7 @@ int BPF_KPROBE(py_send_enter, __u64 coro) /* BPF_UPROBE: libbpf >= 1.2 */
 	__u64 id = bpf_get_current_pid_tgid(), now, ret;
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct task_key k = { .coro = coro, .pid = tgid };
+	enum coro_state state;
 	struct asyncio_text *txt;
 	struct step_ctx sc = {};
 	struct suspension *w;
@@ -385,17 +398,19 @@ int BPF_KPROBE(py_send_enter, __u64 coro) /* BPF_UPROBE: libbpf >= 1.2 */
 	sc.code.instr = 0;
 
 	w = bpf_map_lookup_elem(&suspended_map, &k);
+	state = coro_state(&proc->off, coro);
 	/* a coroutine never run is a new task, whatever an older one at the
 	 * same address left here */
-	if (w && w->code == sc.code.code &&
-	    coro_state(&proc->off, coro) != CORO_CREATED) {
+	if (w && w->code == sc.code.code && state != CORO_CREATED) {
 		sc.born = w->born;
 		sc.first_instr = w->first_instr;
 		task_resumed(tgid, tid, coro, now, w);
-	} else {
-		/* the first step seen: its task was created (create_task
-		 * schedules the first step) in the iteration before */
+	} else if (state == CORO_CREATED) {
+		/* its first step: the task was created (create_task schedules
+		 * the first step) at most an iteration before */
 		sc.born = iteration_start(tid, now);
+	} else {
+		sc.born = 0; /* it began before it was seen: its life is not known */
 	}
 	if (w)
 		bpf_map_delete_elem(&suspended_map, &k);
