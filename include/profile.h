@@ -203,8 +203,8 @@ struct chain_key {
 /*
  * A task as steps know it: its coroutine object in its process. A task's
  * life is counted from `born`, the start of the loop iteration that ran
- * the first step seen; first_instr is where its coroutine was then (the
- * start of its code: that step was its first).
+ * its first step (0: its first step was not seen, it began before);
+ * first_instr is where its coroutine was at the first step seen.
  */
 struct task_key {
 	__u64 coro;

@@ -7,6 +7,8 @@ coroutines, and two independent awaits in sequence in the endpoint are
 flagged for asyncio.gather()."""
 import json
 import os
+import re
+import statistics
 import subprocess
 import threading
 import time
@@ -102,7 +104,28 @@ def test_fastapi_router(name, tmp):
         [("hero_and_villain", endpoint_line["get_hero"], endpoint_line["get_villain"])], \
         d["sequential_awaits"]
     assert "get_hero(hero_id)" in pairs[0]["source_first"], pairs[0]
+    # requests by endpoint: the endpoint function, its latency as the
+    # client measured it, and where the slowest spent their time
     assert len(latencies) >= 20, len(latencies)
+    client_p50 = statistics.median(latencies) * 1e3
+    eps = {e["endpoint"]["function"]: e for e in d["endpoints"] if e["pid"] == app.pid
+           and e["endpoint"]["file"] == path}
+    assert {"sleepy", "hero_and_villain"} <= set(eps), d["endpoints"]
+    ep = eps["sleepy"]
+    print(name, "client p50 %.1f ms" % client_p50, "sleepy", ep["count"], ep["p50_ms"], ep["p95_ms"],
+          ep["max_ms"], "hero_and_villain", eps["hero_and_villain"]["p50_ms"])
+    assert ep["count"] >= 20 and abs(ep["p50_ms"] - client_p50) <= 0.2 * client_p50, \
+        (ep, client_p50)
+    assert ep["p50_ms"] <= ep["p95_ms"] <= ep["p99_ms"] <= ep["max_ms"], ep
+    slow = eps["hero_and_villain"]["slowest"]
+    assert slow and all(t["ms"] >= eps["hero_and_villain"]["p95_ms"] for t in slow), slow
+    for t in slow:
+        waited = {w["site"]["function"]: w["ms"] for w in t["waits"]}
+        # get_hero sleeps 20 ms, get_villain 30 ms
+        assert waited.get("get_hero", 0) >= 15 and waited.get("get_villain", 0) >= 25, t
+        parts = t["running_ms"] + t["queued_ms"] + t["waiting_ms"]
+        assert abs(parts - t["ms"]) <= 0.05 * t["ms"] + 1, t
+    assert d["tasks"]["ended"] >= 40, d["tasks"]
 
 
 def test_fastapi_router_text(tmp):
@@ -113,7 +136,8 @@ def test_fastapi_router_text(tmp):
     out = tmp / "router.txt"
     try:
         get(port, "/api/sleep")
-        prof = attach(app.pid, 6, out, "text")
+        prof = start_ready(["async", "-q", "-p", app.pid, "-d", 6, "-o", out,
+                            "--slow", "40ms"], stdout=subprocess.PIPE)
         load(port, 3, [])
         _, err = prof.communicate(timeout=120)
         assert prof.returncode == 0, err
@@ -126,6 +150,11 @@ def test_fastapi_router_text(tmp):
     gather = t.split("could run concurrently (asyncio.gather):")[1]
     assert "hero_and_villain (%s): line %d" % (ROUTER, line) in gather, gather
     assert "hero = await get_hero(hero_id)" in gather, gather
+    eps = t.split("Requests by endpoint")[1]
+    assert re.search(r"\n +\d+ .* hero_and_villain \(%s\)  \[" % re.escape(ROUTER), eps), eps
+    assert re.search(r"slowest \(\d+ over --slow 40\.0 ms\):\n +\d+\.\d ms: running ", eps), eps
+    assert re.search(r"ms at .*\.\.\. > hero_and_villain \(%s:%d\) > get_hero" % (
+        re.escape(ROUTER), line), eps), eps
 
 
 @pytest.mark.parametrize("name", ["debian-3.11", "debian-sid-3.14"])

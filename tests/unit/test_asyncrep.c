@@ -493,6 +493,20 @@ static void feed_resume(void *ctx, pid_t pid, unsigned long long coro,
 	asyncrep__resume(ctx, pid, coro, chain, n, ns);
 }
 
+static void feed_step_at(void *ctx, pid_t pid, unsigned long long coro,
+			 frame_id code, unsigned long long start,
+			 unsigned long long ns, unsigned long long born, int result)
+{
+	asyncrep__step_at(ctx, pid, coro, code, start, ns, born, result);
+}
+
+static void feed_resume_at(void *ctx, pid_t pid, unsigned long long coro,
+			   const frame_id *chain, uint32_t n,
+			   unsigned long long ns, unsigned long long queued_ns)
+{
+	asyncrep__resume_at(ctx, pid, coro, chain, n, ns, queued_ns);
+}
+
 /* What pyrograph check prints of each loop, and the stall stacks as a
  * collapsed file: the report's other outputs. */
 static char *extras(struct asyncrep *a, struct frame_table *ft)
@@ -605,6 +619,8 @@ static void golden_run(const char *name, void (*script)(const struct async_feed 
 		.loop = feed_loop,
 		.step = feed_step,
 		.resume = feed_resume,
+		.step_at = feed_step_at,
+		.resume_at = feed_resume_at,
 	};
 	char file[128];
 	char *t;

@@ -162,7 +162,8 @@ static void on_step(struct session *s, const struct step_event *e)
 	st = (struct session_step){
 		.pid = e->pid, .tid = e->tid, .coro = e->coro,
 		.code = stackbuild_python_frame(s, t, &e->code),
-		.start = e->start, .ns = e->ns, .result = e->result,
+		.start = e->start, .ns = e->ns, .born = e->born,
+		.result = e->result,
 	};
 	if (st.code != FRAME_NONE)
 		SINKS_CALL(s, step, &st);

@@ -123,12 +123,14 @@ struct session_mem_event {
 };
 
 /* async: a task step of coroutine coro (code: its function) ended;
- * result as PyIter_Send's (1 suspended, 0 returned, -1 raised). */
+ * result 1: suspended, 0: the task ended (returned or raised), -1: not
+ * known. born: when its task began (the loop iteration of its first step;
+ * 0: before it was seen). */
 struct session_step {
 	pid_t pid, tid;
 	unsigned long long coro;
 	frame_id code;
-	unsigned long long start, ns;
+	unsigned long long start, ns, born;
 	int result;
 };
 

@@ -88,14 +88,16 @@ static void step(void *ctx, const struct session_step *s)
 {
 	struct async_sink *as = ctx;
 
-	asyncrep__step(as->rep, s->pid, s->coro, s->code, s->ns, s->result);
+	asyncrep__step_at(as->rep, s->pid, s->coro, s->code, s->start, s->ns,
+			  s->born, s->result);
 }
 
 static void resume(void *ctx, const struct session_resume *r)
 {
 	struct async_sink *as = ctx;
 
-	asyncrep__resume(as->rep, r->pid, r->coro, r->chain, r->n, r->ns);
+	asyncrep__resume_at(as->rep, r->pid, r->coro, r->chain, r->n, r->ns,
+			    r->queued_ns);
 }
 
 /*

@@ -40,6 +40,15 @@ void await_site_find(const struct frame_table *ft, const frame_id *c,
 		out->from--;
 }
 
+uint32_t await_site_entry(const struct frame_table *ft, const frame_id *c,
+			  uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (is_app(ft, c[i]))
+			return i;
+	return n;
+}
+
 /* Appends to buf at *at, bounded by len. */
 __attribute__((format(printf, 4, 5)))
 static void put(char *buf, size_t len, size_t *at, const char *fmt, ...)

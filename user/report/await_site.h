@@ -37,6 +37,10 @@ struct await_site {
 
 void await_site_find(const struct frame_table *ft, const frame_id *c,
 		     uint32_t n, struct await_site *out);
+/* The first application frame from the outer end: for a server's task,
+ * the endpoint under the server and framework coroutines (n: none). */
+uint32_t await_site_entry(const struct frame_table *ft, const frame_id *c,
+			  uint32_t n);
 /* The readable form of chain c[0..n) into buf (always terminated). */
 void await_site_text(struct frame_table *ft, const frame_id *c, uint32_t n,
 		     char *buf, size_t len);
