@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """pyrograph async on web frameworks as services run them: FastAPI on
 uvicorn with Starlette's middleware and an APIRouter puts ~15 coroutine
-levels between a connection's task and the endpoint. Await chains are
-followed through all of them, await sites are named by the endpoint's
-coroutines, and two independent awaits in sequence in the endpoint are
-flagged for asyncio.gather()."""
+levels between a connection's task and the endpoint; aiohttp's web server
+with a middleware of the application's own and a sub-application. Await
+chains are followed through all of them, await sites are named by the
+endpoint's coroutines, two independent awaits in sequence in the endpoint
+are flagged for asyncio.gather(), and requests are timed by endpoint as
+the client times them. Chains deeper than any framework's are bounded."""
 import json
 import os
 import re
@@ -52,10 +54,22 @@ def load(port, seconds, latencies):
         t.join()
 
 
+APPS = {
+    # workload, its arguments after the port, levels above the endpoint
+    "fastapi": ("async_fastapi_router.py", ["asyncio"], 15),
+    "aiohttp": ("async_aiohttp.py", [], 3),
+}
+
+
+@pytest.mark.parametrize("framework", sorted(APPS))
 @pytest.mark.parametrize("name", ["debian-3.11", "debian-trixie-3.13", "debian-sid-3.14"])
-def test_fastapi_router(name, tmp):
+def test_framework(framework, name, tmp):
+    """The endpoint's awaits, the gather hint and requests by endpoint, on
+    FastAPI (uvicorn, Starlette's middleware, an APIRouter) and on aiohttp's
+    web server (a middleware of the application's, a sub-application)."""
+    script, args, above = APPS[framework]
     it = by_name(name)
-    app = it.start("async_fastapi_router.py", 0, "asyncio")
+    app = it.start(script, 0, *args)
     port = int(app.ready_line.split()[1])
     out = tmp / "router.json"
     latencies = []
@@ -69,10 +83,11 @@ def test_fastapi_router(name, tmp):
         stop(app)
     d = json.loads(out.read_text())
     sites = [s for s in d["await_sites"] if s["pid"] == app.pid]
-    path = it.workload_path("async_fastapi_router.py") if it.root else ROUTER
+    source = os.path.join(WORKLOADS, script)
+    path = it.workload_path(script) if it.root else source
     endpoint_line = {
-        "get_hero": line_of(ROUTER, "planted: independent of the next"),
-        "get_villain": line_of(ROUTER, "planted: could run together with gather"),
+        "get_hero": line_of(source, "planted: independent of the next"),
+        "get_villain": line_of(source, "planted: could run together with gather"),
     }
 
     def site_of(function):
@@ -87,7 +102,7 @@ def test_fastapi_router(name, tmp):
         s = found[0]
         names = [f["function"] for f in s["chain"]]
         at = names.index("hero_and_villain")
-        assert at >= 15, names  # the levels above the endpoint
+        assert at >= above, names  # the levels above the endpoint
         assert s["chain"][at]["line"] == line, s["chain"][at]
         assert names[-1] == "sleep" and s["depth"] == len(s["chain"]), names
         assert s["site_is_app"] and s["count"] >= 20, s
@@ -95,7 +110,7 @@ def test_fastapi_router(name, tmp):
             at - 1, path, line, callee) in s["site_text"], s["site_text"]
     sleepy = site_of("sleepy")
     assert len(sleepy) == 1, [s["site_text"] for s in sites]
-    assert sleepy[0]["site"]["line"] == line_of(ROUTER, "planted: 50 ms")
+    assert sleepy[0]["site"]["line"] == line_of(source, "planted: 50 ms")
     # the await itself lasts what asyncio.sleep(0.05) does
     assert 45 <= sleepy[0]["p50_ms"] <= 75, sleepy[0]
     # the sequential awaits are found through the framework's levels
@@ -112,7 +127,7 @@ def test_fastapi_router(name, tmp):
            and e["endpoint"]["file"] == path}
     assert {"sleepy", "hero_and_villain"} <= set(eps), d["endpoints"]
     ep = eps["sleepy"]
-    print(name, "client p50 %.1f ms" % client_p50, "sleepy", ep["count"], ep["p50_ms"], ep["p95_ms"],
+    print(framework, name, "client p50 %.1f ms" % client_p50, "sleepy", ep["count"], ep["p50_ms"], ep["p95_ms"],
           ep["max_ms"], "hero_and_villain", eps["hero_and_villain"]["p50_ms"])
     assert ep["count"] >= 20 and abs(ep["p50_ms"] - client_p50) <= 0.2 * client_p50, \
         (ep, client_p50)

@@ -397,6 +397,16 @@ static void test_deep_chain(void)
 			    " > ...19 levels... > seq (/a.py:10) > fetch_user (/a.py:3)"
 			    " > sleep (/usr/lib/python3.11/asyncio/tasks.py:639)"),
 	      "site text: %s", text);
+	CHECK(await_site_entry(&ft, f, n) == 20, "endpoint %u", await_site_entry(&ft, f, n));
+	{
+		/* the application's own middleware above the framework's
+		 * frames: the endpoint is the innermost application run's */
+		frame_id mw[5] = { f[0], frames_python(&ft, "timing", "/a.py", 40), f[1], f[20], f[22] };
+
+		CHECK(await_site_entry(&ft, mw, 5) == 3, "endpoint under middleware %u",
+		      await_site_entry(&ft, mw, 5));
+		CHECK(await_site_entry(&ft, f, 1) == 1, "no application frame");
+	}
 	/* a chain of library frames only: its innermost Python frame */
 	await_site_find(&ft, f, 20, &st);
 	CHECK(!st.app && st.site == 19, "library site %u app %d", st.site, st.app);

@@ -5,11 +5,12 @@
  *
  * A task's life runs from the start of the loop iteration of its first
  * step (create_task schedules it: the task was made at most an iteration
- * before) to the end of its last step. Its endpoint is the first
- * application frame of its await chains from the outer end: for a server's
- * task (uvicorn's run_asgi, aiohttp's handler), the function under the
- * server and framework coroutines; for a task of the application's own,
- * its coroutine. A task that never awaited is named by its coroutine.
+ * before) to the end of its last step. Its endpoint is the outermost frame
+ * of the innermost run of application frames of its last await chain
+ * (await_site_entry()): for a server's task (uvicorn's run_asgi, aiohttp's
+ * handler), the function under the server and framework coroutines and
+ * under the application's own middleware; for a task of the application's
+ * own, its coroutine. A task that never awaited is named by its coroutine.
  * Tasks whose first step was not seen (they began before the recording)
  * and tasks that end by cancellation (their last step is a throw(), not
  * traced) are not counted.

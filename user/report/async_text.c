@@ -366,7 +366,7 @@ static void text_endpoints(const struct asyncrep *a, FILE *f)
 	char b[6][32], lb[64];
 	double pc[3];
 
-	fprintf(f, "\nRequests by endpoint: %llu tasks of %zu endpoint%s (a task from the loop iteration\nof its first step to its end; its endpoint: its first application coroutine\nunder the server's and framework's)\n",
+	fprintf(f, "\nRequests by endpoint: %llu tasks of %zu endpoint%s (a task from the loop iteration\nof its first step to its end; its endpoint: the application coroutine under\nthe server's and framework's, or the task's own)\n",
 		a->tasks_ended, a->endpoints.n, a->endpoints.n == 1 ? "" : "s");
 	if (v && a->endpoints.n)
 		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", "tasks", "total",

@@ -43,10 +43,15 @@ void await_site_find(const struct frame_table *ft, const frame_id *c,
 uint32_t await_site_entry(const struct frame_table *ft, const frame_id *c,
 			  uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++)
-		if (is_app(ft, c[i]))
-			return i;
-	return n;
+	uint32_t i = n;
+
+	while (i > 0 && !is_app(ft, c[i - 1]))
+		i--;
+	if (!i)
+		return n;
+	while (i > 1 && is_app(ft, c[i - 2]))
+		i--;
+	return i - 1;
 }
 
 /* Appends to buf at *at, bounded by len. */

@@ -37,8 +37,10 @@ struct await_site {
 
 void await_site_find(const struct frame_table *ft, const frame_id *c,
 		     uint32_t n, struct await_site *out);
-/* The first application frame from the outer end: for a server's task,
- * the endpoint under the server and framework coroutines (n: none). */
+/* The outermost frame of the innermost run of application frames: for a
+ * server's task, the endpoint under the server and framework coroutines
+ * (and under the application's own middleware, which a framework's frames
+ * separate from it); for an application's task, its coroutine. n: none. */
 uint32_t await_site_entry(const struct frame_table *ft, const frame_id *c,
 			  uint32_t n);
 /* The readable form of chain c[0..n) into buf (always terminated). */
