@@ -207,3 +207,40 @@ def test_deep_chains(name, tmp):
             assert "suspensions at chains deeper than 256 levels" in err, err
             deeper = int(err.split(" suspensions at chains deeper than 256")[0].split()[-1])
             assert deeper >= 30, err
+
+
+def test_agent_request_histogram(tmp):
+    """The agent's pyrograph_asyncio_request_seconds: a histogram per
+    endpoint (FastAPI's endpoint functions, not uvicorn's task coroutine),
+    its median where the client measured it, under the await-site bound."""
+    from test_metrics import Agent, samples
+    it = by_name("debian-3.11")
+    app = it.start("async_fastapi_router.py", 0, "asyncio")
+    port = int(app.ready_line.split()[1])
+    agent = None
+    latencies = []
+    try:
+        get(port, "/api/sleep")
+        agent = Agent("-p", app.pid, "--await-sites", "3")
+        load(port, 4, latencies)
+        text = agent.scrape()
+    finally:
+        if agent:
+            assert agent.stop() == 0, "".join(agent.err)
+        stop(app)
+    assert re.search(r"^# TYPE pyrograph_asyncio_request_seconds histogram$", text, re.M), text[:2000]
+    mine = [x for x in samples(text) if x[1].get("pid") == str(app.pid)
+            and x[0].startswith("pyrograph_asyncio_request_seconds")]
+    counts = {x[1]["endpoint"]: x[2] for x in mine if x[0].endswith("_count")}
+    print(counts)
+    sleepy = "sleepy (%s)" % ROUTER
+    assert counts.get(sleepy, 0) >= 20 and counts.get("hero_and_villain (%s)" % ROUTER, 0) >= 20, counts
+    assert len(counts) <= 4, counts  # three of their own, the rest "other"
+    # the median from the buckets: the first bucket holding half the count
+    buckets = sorted((float(x[1]["le"]), x[2]) for x in mine
+                     if x[0].endswith("_bucket") and x[1]["endpoint"] == sleepy)
+    half = counts[sleepy] / 2
+    le = next(b for b, c in buckets if c >= half)
+    client = statistics.median(latencies)
+    # log2 buckets: the client's median falls in the bucket below le
+    assert le / 2 <= client * 1.2 and client * 0.8 <= le, (le, client, buckets)
