@@ -81,19 +81,22 @@ static __always_inline bool read_iframe(struct walk_scratch *s,
 	const struct py_offsets *o = &proc->off;
 	__u64 code, ip, base, instr;
 
-	if (bpf_probe_read_user(s->chunk, sizeof(s->chunk), (void *)addr)) {
-		/* A small coroutine's frame ends before the chunk does: past
-		 * it may be a page never touched, which cannot be read here.
-		 * The frame is all in touched memory: read up to the page's
-		 * end (the rest of the chunk zero: no frame field there). */
-		__u32 len = 4096 - (__u32)(addr & 4095);
+	__u32 len = 4096 - (__u32)(addr & 4095);
 
-		if (len >= FRAME_CHUNK)
-			return false;
+	/*
+	 * A small coroutine's frame ends before the chunk does: past it may
+	 * be a page never touched, which cannot be read here (and a read
+	 * that faults is slow). The frame is all in touched memory: when its
+	 * fields end in this page, read only up to the page's end (the rest
+	 * of the chunk zero: no field there).
+	 */
+	if (len < FRAME_CHUNK && len >= o->frame_localsplus + 8U) {
 		__builtin_memset(s->chunk, 0, sizeof(s->chunk));
 		len &= FRAME_CHUNK - 1;
-		if (!len || bpf_probe_read_user(s->chunk, len, (void *)addr))
+		if (bpf_probe_read_user(s->chunk, len, (void *)addr))
 			return false;
+	} else if (bpf_probe_read_user(s->chunk, sizeof(s->chunk), (void *)addr)) {
+		return false;
 	}
 	code = chunk_u64(s->chunk, o->frame_code) & ~(__u64)o->code_tag_mask;
 	if (!code)
@@ -116,8 +119,11 @@ static __always_inline __u64 frame_stack_top(struct walk_scratch *s,
 					     const struct py_offsets *o,
 					     __u64 addr)
 {
-	__u64 slot;
+	/* the chunk holds the frame's bytes up to here (read_iframe) */
+	__u64 in_chunk = 4096 - (addr & 4095), slot;
 
+	if (in_chunk > FRAME_CHUNK)
+		in_chunk = FRAME_CHUNK;
 	if (o->stack_kind == PY_STACK_TOP_INDEX) {
 		__s32 top = (__s32)chunk_u64(s->chunk, o->frame_stack);
 
@@ -125,7 +131,7 @@ static __always_inline __u64 frame_stack_top(struct walk_scratch *s,
 			return 0;
 		slot = o->frame_localsplus + (__u64)(top - 1) * 8;
 		/* a coroutine with few locals: the slot is in the chunk */
-		if (slot <= FRAME_CHUNK - 8)
+		if (slot + 8 <= in_chunk)
 			return chunk_u64(s->chunk, (__u16)slot);
 		return read_ptr(addr + slot);
 	}
@@ -135,7 +141,7 @@ static __always_inline __u64 frame_stack_top(struct walk_scratch *s,
 		if (sp <= addr + o->frame_localsplus || sp > addr + (1 << 20))
 			return 0;
 		/* _PyStackRef: its low bits are tags */
-		if (sp - addr <= FRAME_CHUNK)
+		if (sp - addr <= in_chunk)
 			return chunk_u64(s->chunk, (__u16)(sp - addr - 8)) & ~(__u64)3;
 		return read_ptr(sp - 8) & ~(__u64)3;
 	}
