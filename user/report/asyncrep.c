@@ -479,6 +479,7 @@ static void note_pair(struct asyncrep *a, pid_t pid, stack_id c1,
 
 	for (uint32_t i = 0; i < n1 && i < n2; i++) {
 		const struct frame *p1, *p2;
+		const char *file;
 		struct rkey k = { .pid = pid };
 		struct dist *d;
 
@@ -489,6 +490,11 @@ static void note_pair(struct asyncrep *a, pid_t pid, stack_id c1,
 		if (p1->kind != FRAME_PYTHON || p2->kind != FRAME_PYTHON ||
 		    p1->name != p2->name || p1->file != p2->file ||
 		    p2->line <= p1->line)
+			return;
+		/* the application's code only: a server's or framework's own
+		 * sequential awaits are not the user's to change */
+		file = frames_s(a->ft, p1->file);
+		if (!file || frame_origin(file, strlen(file)) != ORIGIN_APP)
 			return;
 		k.k[0] = p1->name;
 		k.k[1] = p1->file;
