@@ -9,10 +9,10 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
-import sys
-import tempfile
 import time
+import urllib.request
 
 import pytest
 
@@ -305,6 +305,30 @@ def line_of(path, marker):
             if marker in line:
                 return i
     raise AssertionError("marker %s not in %s" % (marker, path))
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        return r.read()
+
+
+def wait_http(port, proc, path="/ok", seconds=10):
+    """Until the server PROC started answers PATH on PORT; fails with its
+    stderr if it exits first."""
+    for _ in range(int(seconds * 10)):
+        try:
+            return http_get(port, path)
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+            time.sleep(0.1)
+    return http_get(port, path)
 
 
 def stop(p):

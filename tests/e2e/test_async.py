@@ -8,15 +8,14 @@ import json
 import re
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
-import urllib.request
 
 import pytest
 
-from conftest import WORKLOADS, binary, by_name, line_of, stop
+from conftest import (WORKLOADS, binary, by_name, free_port, http_get, line_of, stop,
+                      wait_http)
 
 PLANTED = os.path.join(WORKLOADS, "async_planted.py")
 FASTAPI = os.path.join(WORKLOADS, "async_fastapi.py")
@@ -176,19 +175,6 @@ def test_planted_text(tmp):
     assert "user = await fetch_user()" in gather and "asyncio.gather()" in gather, gather
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def get(port, path):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-        return r.read()
-
-
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_fastapi(loop, tmp):
     """uvicorn + FastAPI under a bounded load: /blocking (time.sleep) and
@@ -203,7 +189,7 @@ def test_fastapi(loop, tmp):
     def client(path, pause):
         while not stop_load.is_set():
             try:
-                get(port, "/" + path)
+                http_get(port, "/" + path)
                 served[path] += 1
             except OSError:
                 pass
@@ -211,13 +197,7 @@ def test_fastapi(loop, tmp):
 
     threads = []
     try:
-        for _ in range(100):
-            try:
-                get(port, "/ok")
-                break
-            except OSError:
-                assert p.poll() is None, p.stderr.read()
-                time.sleep(0.1)
+        wait_http(port, p)
         threads = [threading.Thread(target=client, args=a) for a in
                    (("ok", 0.01), ("ok", 0.01), ("blocking", 0.3), ("crunch", 0.3))]
         for t in threads:

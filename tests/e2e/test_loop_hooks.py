@@ -10,12 +10,11 @@ import json
 import os
 import select
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from conftest import WORKLOADS, binary, by_name, line_of, stop
+from conftest import (WORKLOADS, binary, by_name, free_port, http_get, line_of, stop,
+                      wait_http)
 
 FASTAPI = os.path.join(WORKLOADS, "async_fastapi.py")
 FORCE_RAW = "PYROGRAPH_TEST_NO_SYSCALL_TRACEPOINTS"
@@ -50,20 +49,6 @@ def wait_ready(fd, timeout=60):
     assert got.startswith(b"ready"), got
 
 
-def get(port, path):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-        return r.read()
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.mark.parametrize("hooks", ["tracepoints", "fallback"])
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_loop_hooks(loop, hooks, tmp):
@@ -78,13 +63,7 @@ def test_loop_hooks(loop, hooks, tmp):
     out = tmp / "loops.json"
     rec = None
     try:
-        for _ in range(100):
-            try:
-                get(port, "/ok")
-                break
-            except OSError:
-                assert app.poll() is None, app.stderr.read()
-                time.sleep(0.1)
+        wait_http(port, app)
         rfd, wfd = os.pipe()
         rec = subprocess.Popen([binary(), "async", "-q", "-p", str(app.pid), "-d", "5",
                                 "-f", "json", "-o", str(out), "--ready-fd", str(wfd)],
@@ -100,9 +79,9 @@ def test_loop_hooks(loop, hooks, tmp):
         # two stalls of a known length
         served = 60
         for _ in range(served):
-            get(port, "/ok")
+            http_get(port, "/ok")
         for _ in range(2):
-            get(port, "/blocking")
+            http_get(port, "/blocking")
         err = rec.communicate(timeout=60)[1]
         assert rec.returncode == 0, err
     finally:

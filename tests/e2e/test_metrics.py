@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import IN_CI, binary, by_name, line_of, stop, wait_ready
+from conftest import IN_CI, binary, by_name, free_port, line_of, stop, wait_ready
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -27,12 +27,6 @@ def need(tool, name):
         return
     msg = "%s not installed (Debian package prometheus; scripts/deps.sh)" % name
     pytest.fail(msg) if IN_CI else pytest.skip(msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Agent:

@@ -93,7 +93,7 @@ def test_thread_names_speedscope_pprof(name, tmp):
         assert re.search(r"^\s+\S+ \(\s*[\d.]+%%\): %s$" % who, labels, re.M), (who, labels)
 
 
-@pytest.mark.parametrize("name", [m[0] for m in MATRIX])
+@pytest.mark.parametrize("name", [row.name for row in MATRIX if row.param])
 def test_dump_thread_names(name):
     """dump: each thread under its name, in the text and the JSON (with the
     OS name beside it), on every interpreter of the matrix."""

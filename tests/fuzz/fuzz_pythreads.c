@@ -12,13 +12,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	static struct py_thread_name out[8];
 	struct py_proc p = { 0 };
 	struct pythreads *pt;
+	int dbg;
 
-	if (n < 2 || fuzz_offsets(d[0], &p.off))
+	if (n < 2 || fuzz_offsets(d[0], d + 2, n - 2, &p.off, &dbg))
 		return 0;
-	/* 3.13's instance layout, on the other offsets of the row */
-	if (d[1] & 1)
-		p.off.version = PY_VERSION_CODE(3, 13, 0);
-	p.off.interp_modules = 64; /* small images reach it */
+	if (!dbg) {
+		/* 3.13's instance layout, on the other offsets of the row */
+		if (d[1] & 1)
+			p.off.version = PY_VERSION_CODE(3, 13, 0);
+		p.off.interp_modules = 64; /* small images reach it */
+	}
 	fuzz_image = d + 2;
 	fuzz_image_len = n - 2;
 	p.runtime = IMAGE_BASE;
