@@ -14,18 +14,12 @@ import statistics
 import subprocess
 import threading
 import time
-import urllib.request
 
 import pytest
 
-from conftest import WORKLOADS, by_name, line_of, start_ready, stop
+from conftest import WORKLOADS, by_name, http_get, line_of, start_ready, stop
 
 ROUTER = os.path.join(WORKLOADS, "async_fastapi_router.py")
-
-
-def get(port, path):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
-        return r.read()
 
 
 def attach(pid, seconds, out, fmt="json"):
@@ -42,7 +36,7 @@ def load(port, seconds, latencies):
     def client(path, keep):
         while time.monotonic() < end:
             t = time.monotonic()
-            get(port, path)
+            http_get(port, path)
             if keep is not None:
                 keep.append(time.monotonic() - t)
 
@@ -74,7 +68,7 @@ def test_framework(framework, name, tmp):
     out = tmp / "router.json"
     latencies = []
     try:
-        get(port, "/api/sleep")
+        http_get(port, "/api/sleep")
         prof = attach(app.pid, 8, out)
         load(port, 4, latencies)
         _, err = prof.communicate(timeout=120)
@@ -150,7 +144,7 @@ def test_fastapi_router_text(tmp):
     port = int(app.ready_line.split()[1])
     out = tmp / "router.txt"
     try:
-        get(port, "/api/sleep")
+        http_get(port, "/api/sleep")
         prof = start_ready(["async", "-q", "-p", app.pid, "-d", 6, "-o", out,
                             "--slow", "40ms"], stdout=subprocess.PIPE)
         load(port, 3, [])
@@ -220,7 +214,7 @@ def test_agent_request_histogram(tmp):
     agent = None
     latencies = []
     try:
-        get(port, "/api/sleep")
+        http_get(port, "/api/sleep")
         agent = Agent("-p", app.pid, "--await-sites", "3")
         load(port, 4, latencies)
         text = agent.scrape()
