@@ -19,6 +19,9 @@ struct step_ctx {
 	struct py_frame code;
 	__u32 first_instr;
 	__u32 _pad;
+	/* its loop iteration's start, and the iteration's off-CPU and
+	 * preempted times when the step began (loops.bpf.h) */
+	__u64 iter, off0, pre0;
 };
 
 /* tid -> the step it is running (steps do not nest on a thread). */
@@ -311,6 +314,19 @@ static __always_inline void step_end(const struct py_proc *proc, __u32 tgid,
 	e = step_events || result == 0 ?
 		    bpf_ringbuf_reserve(&events, sizeof(*e), 0) : NULL;
 	if (e) {
+		struct loop_state *ls = bpf_map_lookup_elem(&loops, &tid);
+
+		/* off the CPU during the step: what its iteration counted
+		 * since it began (the same iteration: the step ends at the
+		 * latest when its thread polls again) */
+		e->off_ns = e->preempt_ns = 0;
+		if (ls && sc->iter && ls->iter_start == sc->iter &&
+		    ls->off_ns >= sc->off0 && ls->off_ns - sc->off0 <= now - sc->start) {
+			e->off_ns = ls->off_ns - sc->off0;
+			if (ls->preempt_ns >= sc->pre0 &&
+			    ls->preempt_ns - sc->pre0 <= e->off_ns)
+				e->preempt_ns = ls->preempt_ns - sc->pre0;
+		}
 		e->type = EV_STEP;
 		e->pid = tgid;
 		e->tid = tid;
@@ -335,6 +351,18 @@ static __always_inline __u64 iteration_start(__u32 tid, __u64 now)
 	struct loop_state *ls = bpf_map_lookup_elem(&loops, &tid);
 
 	return ls && ls->iter_start && ls->iter_start <= now ? ls->iter_start : now;
+}
+
+/* Where thread tid's iteration is as step sc begins (see step_ctx). */
+static __always_inline void step_loop_times(__u32 tid, struct step_ctx *sc)
+{
+	struct loop_state *ls = bpf_map_lookup_elem(&loops, &tid);
+
+	if (ls && ls->iter_start) {
+		sc->iter = ls->iter_start;
+		sc->off0 = ls->off_ns;
+		sc->pre0 = ls->preempt_ns;
+	}
 }
 
 /* A suspended task resumes: how long it waited, at which chain, and how
@@ -420,6 +448,7 @@ int BPF_KPROBE(py_send_enter, __u64 coro) /* BPF_UPROBE: libbpf >= 1.2 */
 	}
 	if (w)
 		bpf_map_delete_elem(&suspended_map, &k);
+	step_loop_times(tid, &sc);
 	bpf_map_update_elem(&steps, &tid, &sc, BPF_ANY);
 	return 0;
 }

@@ -225,6 +225,9 @@ struct step_event {
 	struct py_frame code; /* the coroutine's code (instr 0) */
 	__u32 first_instr;
 	__u32 _pad;
+	__u64 off_ns;	  /* of ns, off the CPU (a loop thread's: blocked or
+			   * preempted; 0 for others) */
+	__u64 preempt_ns; /* ... of which preempted (runnable) */
 };
 
 struct await_event {

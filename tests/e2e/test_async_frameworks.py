@@ -29,8 +29,9 @@ def attach(pid, seconds, out, fmt="json"):
                        stdout=subprocess.PIPE)
 
 
-def load(port, seconds, latencies):
-    """Two clients on /api/heroes, one on /api/sleep (its latencies kept)."""
+def load(port, seconds, latencies, extra=()):
+    """Two clients on /api/heroes, one on /api/sleep (its latencies kept),
+    and one on each path of extra."""
     end = time.monotonic() + seconds
 
     def client(path, keep):
@@ -41,7 +42,8 @@ def load(port, seconds, latencies):
                 keep.append(time.monotonic() - t)
 
     threads = [threading.Thread(target=client, args=a) for a in
-               (("/api/heroes/1", None), ("/api/heroes/2", None), ("/api/sleep", latencies))]
+               [("/api/heroes/1", None), ("/api/heroes/2", None), ("/api/sleep", latencies)]
+               + [(path, None) for path in extra]]
     for t in threads:
         t.start()
     for t in threads:
@@ -147,7 +149,7 @@ def test_fastapi_router_text(tmp):
         http_get(port, "/api/sleep")
         prof = start_ready(["async", "-q", "-p", app.pid, "-d", 6, "-o", out,
                             "--slow", "40ms"], stdout=subprocess.PIPE)
-        load(port, 3, [])
+        load(port, 3, [], ["/api/report"])
         _, err = prof.communicate(timeout=120)
         assert prof.returncode == 0, err
     finally:
@@ -164,6 +166,13 @@ def test_fastapi_router_text(tmp):
     assert re.search(r"slowest \(\d+ over --slow 40\.0 ms\):\n +\d+\.\d ms: running ", eps), eps
     assert re.search(r"ms at .*\.\.\. > hero_and_villain \(%s:%d\) > get_hero" % (
         re.escape(ROUTER), line), eps), eps
+    # the endpoint that blocks the loop 30 ms (time.sleep in a step) says
+    # so; on a loaded host the wake-up's wait for a CPU adds to it (the
+    # thread is off the CPU until it runs again), hence no upper bound but
+    # the task's own length
+    report = re.split(r"\n  (?! )", eps.split("slow_report (%s)" % ROUTER)[1])[0]
+    tasks = re.findall(r"\n +(\d+\.\d) ms: running .* blocking the loop (\d+\.\d) ms", report)
+    assert tasks and all(25 <= float(b) <= float(life) for life, b in tasks), report
 
 
 @pytest.mark.parametrize("name", ["debian-3.11", "debian-sid-3.14"])

@@ -99,13 +99,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			asyncrep__stall(a, &e);
 			break;
 		}
-		case 2:
+		case 2: {
 			/* a step with its times: a task's life when it ends */
-			asyncrep__step_at(a, v & 3, v >> 4 & 0xff,
-					  frames_parse(&ft, rest, strlen(rest), false),
-					  v >> 12 & 0xfffff, v >> 16, v >> 40,
-					  (int)(v >> 2 & 1) - (int)(v >> 3 & 1));
+			struct asyncrep_step st = {
+				.pid = v & 3, .coro = v >> 4 & 0xff,
+				.code = frames_parse(&ft, rest, strlen(rest), false),
+				.start = v >> 12 & 0xfffff, .ns = v >> 16,
+				.born = v >> 40, .off_ns = v >> 20,
+				.preempt_ns = v >> 24,
+				.result = (int)(v >> 2 & 1) - (int)(v >> 3 & 1),
+			};
+
+			asyncrep__step_at(a, &st);
 			break;
+		}
 		case 3:
 			nf = folded(&ft, rest, fr);
 			asyncrep__resume_at(a, v & 3, v >> 4 & 0xff, fr, nf, v >> 16,

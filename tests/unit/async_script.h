@@ -42,10 +42,7 @@ struct async_feed {
 	void (*resume)(void *ctx, pid_t pid, unsigned long long coro,
 		       const frame_id *chain, uint32_t n, unsigned long long ns);
 	/* the same with the times a task's life is made of */
-	void (*step_at)(void *ctx, pid_t pid, unsigned long long coro,
-			frame_id code, unsigned long long start,
-			unsigned long long ns, unsigned long long born,
-			int result);
+	void (*step_at)(void *ctx, const struct asyncrep_step *st);
 	void (*resume_at)(void *ctx, pid_t pid, unsigned long long coro,
 			  const frame_id *chain, uint32_t n,
 			  unsigned long long ns, unsigned long long queued_ns);
@@ -452,13 +449,30 @@ static inline void script_requests(const struct async_feed *fd)
 		unsigned long long wait = (k == 7 ? 300 : k == 21 ? 400 : 50 + k) * MS;
 		unsigned long long queued = k == 21 ? 30 * MS : 100000;
 
-		fd->step_at(fd->ctx, 8, coro, run, t + MS, 200000, t, 1);
+		struct asyncrep_step first = {
+			.pid = 8, .coro = coro, .code = run, .start = t + MS,
+			.ns = 200000, .born = t, .result = 1,
+		}, last = first;
+
+		/* the slow one at 7 also blocked the loop 5 ms in a step, of
+		 * which 1 ms preempted */
+		if (k == 7)
+			first = (struct asyncrep_step){ .pid = 8, .coro = coro,
+				.code = run, .start = t + MS, .ns = 5200000,
+				.born = t, .off_ns = 5 * MS, .preempt_ns = MS,
+				.result = 1 };
+		last.start = first.start + first.ns + wait;
+		last.ns = 300000;
+		last.result = 0;
+		fd->step_at(fd->ctx, &first);
 		fd->resume_at(fd->ctx, 8, coro, c, n, wait, queued);
-		fd->step_at(fd->ctx, 8, coro, run, t + MS + 200000 + wait, 300000, t, 0);
+		fd->step_at(fd->ctx, &last);
 	}
 	for (int k = 0; k < 10; k++, t += MS)
-		fd->step_at(fd->ctx, 8, 0x20000 + k, run, t + 100000, 400000, t, 0);
-	fd->step_at(fd->ctx, 8, 0x30000, run, t, 400000, 0, 0);
+		fd->step_at(fd->ctx, &(struct asyncrep_step){ .pid = 8, .coro = 0x20000 + k,
+			.code = run, .start = t + 100000, .ns = 400000, .born = t });
+	fd->step_at(fd->ctx, &(struct asyncrep_step){ .pid = 8, .coro = 0x30000,
+		.code = run, .start = t, .ns = 400000 });
 }
 
 static inline void script_awaits(const struct async_feed *fd)

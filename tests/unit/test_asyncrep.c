@@ -503,11 +503,9 @@ static void feed_resume(void *ctx, pid_t pid, unsigned long long coro,
 	asyncrep__resume(ctx, pid, coro, chain, n, ns);
 }
 
-static void feed_step_at(void *ctx, pid_t pid, unsigned long long coro,
-			 frame_id code, unsigned long long start,
-			 unsigned long long ns, unsigned long long born, int result)
+static void feed_step_at(void *ctx, const struct asyncrep_step *st)
 {
-	asyncrep__step_at(ctx, pid, coro, code, start, ns, born, result);
+	asyncrep__step_at(ctx, st);
 }
 
 static void feed_resume_at(void *ctx, pid_t pid, unsigned long long coro,

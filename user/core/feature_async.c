@@ -163,6 +163,7 @@ static void on_step(struct session *s, const struct step_event *e)
 		.pid = e->pid, .tid = e->tid, .coro = e->coro,
 		.code = stackbuild_python_frame(s, t, &e->code),
 		.start = e->start, .ns = e->ns, .born = e->born,
+		.off_ns = e->off_ns, .preempt_ns = e->preempt_ns,
 		.result = e->result,
 	};
 	if (st.code != FRAME_NONE)

@@ -131,6 +131,8 @@ struct session_step {
 	unsigned long long coro;
 	frame_id code;
 	unsigned long long start, ns, born;
+	unsigned long long off_ns, preempt_ns; /* of ns: off the CPU, and
+						 * of that preempted */
 	int result;
 };
 

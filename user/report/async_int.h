@@ -119,7 +119,9 @@ struct task_wait {
 	unsigned long long ns;
 };
 struct slow_task {
-	unsigned long long life, running, queued, waiting;
+	/* running: in its steps, of which blocked (off the CPU, not
+	 * runnable) and preempted (runnable, not running) */
+	unsigned long long life, running, blocked, preempted, queued, waiting;
 	uint32_t steps;
 	struct task_wait waits[TASK_WAITS];
 };
@@ -169,9 +171,7 @@ struct dist *async_dist_get(struct dist_table *t, const struct rkey *k);
 void async_dist_add(struct asyncrep *a, struct dist *d, unsigned long long ns);
 
 /* ---- async_tasks.c: task lives, requests by endpoint ---- */
-void async_task_step(struct asyncrep *a, pid_t pid, unsigned long long coro,
-		     frame_id code, unsigned long long start,
-		     unsigned long long ns, unsigned long long born, int result);
+void async_task_step(struct asyncrep *a, const struct asyncrep_step *st);
 void async_task_resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
 		       stack_id chain, unsigned long long ns,
 		       unsigned long long queued_ns);

@@ -237,9 +237,10 @@ static void json_slow_task(const struct asyncrep *a, FILE *f,
 	char site[1024];
 	bool first = true;
 
-	fprintf(f, "{\"ms\":%.3f,\"running_ms\":%.3f,\"steps\":%u,\"queued_ms\":%.3f,\"waiting_ms\":%.3f,\"waits\":[",
-		t->life / 1e6, t->running / 1e6, t->steps, t->queued / 1e6,
-		t->waiting / 1e6);
+	fprintf(f, "{\"ms\":%.3f,\"running_ms\":%.3f,\"oncpu_ms\":%.3f,\"blocking_ms\":%.3f,\"preempted_ms\":%.3f,\"steps\":%u,\"queued_ms\":%.3f,\"waiting_ms\":%.3f,\"waits\":[",
+		t->life / 1e6, t->running / 1e6,
+		(t->running - t->blocked - t->preempted) / 1e6, t->blocked / 1e6,
+		t->preempted / 1e6, t->steps, t->queued / 1e6, t->waiting / 1e6);
 	for (int i = 0; i < TASK_WAITS; i++) {
 		const struct task_wait *w = &t->waits[i];
 		struct await_site st;

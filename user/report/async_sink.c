@@ -88,8 +88,14 @@ static void step(void *ctx, const struct session_step *s)
 {
 	struct async_sink *as = ctx;
 
-	asyncrep__step_at(as->rep, s->pid, s->coro, s->code, s->start, s->ns,
-			  s->born, s->result);
+	struct asyncrep_step st = {
+		.pid = s->pid, .coro = s->coro, .code = s->code,
+		.start = s->start, .ns = s->ns, .born = s->born,
+		.off_ns = s->off_ns, .preempt_ns = s->preempt_ns,
+		.result = s->result,
+	};
+
+	asyncrep__step_at(as->rep, &st);
 }
 
 static void resume(void *ctx, const struct session_resume *r)

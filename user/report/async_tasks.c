@@ -127,25 +127,27 @@ static void task_ended(struct asyncrep *a, struct task_life *l, frame_id code,
 	a->tasks_ended++;
 }
 
-void async_task_step(struct asyncrep *a, pid_t pid, unsigned long long coro,
-		     frame_id code, unsigned long long start,
-		     unsigned long long ns, unsigned long long born, int result)
+void async_task_step(struct asyncrep *a, const struct asyncrep_step *st)
 {
+	unsigned long long off = st->off_ns <= st->ns ? st->off_ns : st->ns;
+	unsigned long long pre = st->preempt_ns <= off ? st->preempt_ns : off;
 	struct task_life *l;
 	bool fresh;
 
-	if (!start || !(l = life_slot(a, pid, coro, &fresh)))
+	if (!st->start || !(l = life_slot(a, st->pid, st->coro, &fresh)))
 		return;
 	if (fresh) {
 		/* the first step seen: ready since its iteration began */
-		l->born = born;
-		if (born && start >= born)
-			l->t.queued += start - born;
+		l->born = st->born;
+		if (st->born && st->start >= st->born)
+			l->t.queued += st->start - st->born;
 	}
-	l->t.running += ns;
+	l->t.running += st->ns;
+	l->t.blocked += off - pre;
+	l->t.preempted += pre;
 	l->t.steps++;
-	if (result == 0) {
-		task_ended(a, l, code, start + ns);
+	if (st->result == 0) {
+		task_ended(a, l, st->code, st->start + st->ns);
 		l->coro = 0;
 	}
 }

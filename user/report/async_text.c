@@ -326,15 +326,20 @@ static void text_pairs(const struct asyncrep *a, FILE *f)
 static void text_slow_task(const struct asyncrep *a, FILE *f,
 			   const struct slow_task *t)
 {
-	char b[4][32], site[1024];
+	char b[6][32], site[1024];
 	int order[TASK_WAITS];
 
 	fmt_ms(b[0], 32, (double)t->life);
 	fmt_ms(b[1], 32, (double)t->running);
 	fmt_ms(b[2], 32, (double)t->queued);
 	fmt_ms(b[3], 32, (double)t->waiting);
-	fprintf(f, "    %s: running %s (%u step%s: on the CPU or blocking the loop), ready but queued behind other tasks %s, waiting %s\n",
-		b[0], b[1], t->steps, t->steps == 1 ? "" : "s", b[2], b[3]);
+	fprintf(f, "    %s: running %s in %u step%s (", b[0], b[1], t->steps,
+		t->steps == 1 ? "" : "s");
+	fmt_ms(b[1], 32, (double)(t->running - t->blocked - t->preempted));
+	fmt_ms(b[4], 32, (double)t->blocked);
+	fmt_ms(b[5], 32, (double)t->preempted);
+	fprintf(f, "on the CPU %s, blocking the loop %s, preempted %s), ready but queued behind other tasks %s, waiting %s\n",
+		b[1], b[4], b[5], b[2], b[3]);
 	for (int i = 0; i < TASK_WAITS; i++)
 		order[i] = i;
 	for (int i = 1; i < TASK_WAITS; i++)

@@ -443,19 +443,22 @@ int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
 		   frame_id code, unsigned long long ns, int result)
 {
-	return asyncrep__step_at(a, pid, coro, code, 0, ns, 0, result);
+	struct asyncrep_step st = { .pid = pid, .coro = coro, .code = code,
+				    .ns = ns, .result = result };
+
+	return asyncrep__step_at(a, &st);
 }
 
-int asyncrep__step_at(struct asyncrep *a, pid_t pid, unsigned long long coro,
-		      frame_id code, unsigned long long start,
-		      unsigned long long ns, unsigned long long born, int result)
+int asyncrep__step_at(struct asyncrep *a, const struct asyncrep_step *st)
 {
-	struct rkey k = { .pid = pid, .k = { code } };
+	struct rkey k = { .pid = st->pid, .k = { st->code } };
+	frame_id code = st->code;
+	unsigned long long ns = st->ns;
 	struct dist *d;
 
 	a->steps_seen++;
 	if (code < a->ft->n)
-		async_task_step(a, pid, coro, code, start, ns, born, result);
+		async_task_step(a, st);
 	if (code >= a->ft->n || !(d = async_dist_get(&a->steps, &k))) {
 		a->lost_other++;
 		return -ENOMEM;

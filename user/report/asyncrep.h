@@ -59,10 +59,17 @@ int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
 		   frame_id code, unsigned long long ns, int result);
 /* The same, with when it began (ktime), when its task began (born, 0: not
- * known) and result 0: the task ended, which gives its life. */
-int asyncrep__step_at(struct asyncrep *a, pid_t pid, unsigned long long coro,
-		      frame_id code, unsigned long long start,
-		      unsigned long long ns, unsigned long long born, int result);
+ * known), how much of ns its thread was off the CPU (off_ns, of which
+ * preempt_ns preempted) and result 0: the task ended, which gives its
+ * life. */
+struct asyncrep_step {
+	pid_t pid;
+	unsigned long long coro;
+	frame_id code;
+	unsigned long long start, ns, born, off_ns, preempt_ns;
+	int result;
+};
+int asyncrep__step_at(struct asyncrep *a, const struct asyncrep_step *st);
 /* Task coro resumed after ns suspended at chain[0..n) (the coroutine
  * frames where it awaited, outermost first). */
 int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,

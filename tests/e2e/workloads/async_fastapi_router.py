@@ -4,7 +4,8 @@
 # with a prefix and a dependency, so uvicorn, Starlette and FastAPI put
 # many coroutine levels between a connection's task and an endpoint.
 # /api/heroes/{id} awaits two independent coroutines in sequence (a
-# gather candidate); /api/sleep awaits asyncio.sleep(0.05); /api/yield
+# gather candidate); /api/sleep awaits asyncio.sleep(0.05); /api/report
+# blocks the loop 30 ms with time.sleep; /api/yield
 # yields to the loop twice at the bottom of the chain without waiting (the
 # cost of walking deep chains, scripts/bench_async.py --app router).
 # argv: PORT (0: any) LOOP (asyncio or uvloop). Prints "ready PORT" once
@@ -12,6 +13,7 @@
 import asyncio
 import socket
 import sys
+import time
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI
@@ -42,6 +44,13 @@ async def hero_and_villain(hero_id: int, user: str = Depends(current_user)):
     hero = await get_hero(hero_id)  # planted: independent of the next
     villain = await get_villain(hero_id)  # planted: could run together with gather
     return {"hero": hero, "villain": villain, "user": user}
+
+
+@router.get("/report")
+async def slow_report():
+    await asyncio.sleep(0.01)
+    time.sleep(0.03)  # planted: blocks the loop 30 ms
+    return {"report": True}
 
 
 async def pause():
