@@ -326,6 +326,7 @@ static void write_health(struct metrics *m, FILE *f)
 		{"offcpu_events_lost", st[STAT_OFF_LOST] + st[STAT_ON_LOST]},
 		{"stall_events_lost", st[STAT_STALL_LOST]},
 		{"await_events_lost", st[STAT_STEP_LOST]},
+		{"await_chains_lost", st[STAT_CHAIN_LOST]},
 		{"gc_events_lost", st[STAT_GC_LOST]},
 		{"loop_table_full", st[STAT_LOOP_FULL]},
 		{"userspace", h->rec.lost_samples},
