@@ -159,6 +159,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	}
 	s->ev.weight_ns = weight;
 	s->ev.stack_hash = 0;
+	s->ev.aux[0] = s->ev.aux[1] = 0;
 	flags |= arch_perf_user_mode(ctx) ? 0 : SAMPLE_KERNEL;
 	/* one walk and one send in this program: the verifier walks each
 	 * path through them once */
@@ -167,6 +168,10 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		stat_inc((flags & SAMPLE_READ_ERROR) ? STAT_T_UNREADABLE :
 						       STAT_T_NO_FRAMES);
 		return 0;
+	}
+	if (track_tasks) {
+		s->ev.aux[0] = (__s64)s->coro_frame;
+		s->ev.aux[1] = s->coro_index;
 	}
 	/* a loop thread's sample inside an iteration goes to the stall it
 	 * belongs to: sent on its own */

@@ -62,6 +62,9 @@ const volatile bool step_events = true;
 const volatile bool count_stacks = false;
 /* ... per thread (--threads): the key holds the tid. */
 const volatile bool count_tid = false;
+/* record --tasks: CPU samples carry the running coroutine's frame (aux[0])
+ * and its index + 1 among the frames (aux[1]; 0: none). */
+const volatile bool track_tasks = false;
 /* pyrograph mem --allocations: one sample per this many bytes, on average. */
 const volatile __u64 alloc_period = 512 * 1024;
 /* pyrograph mem --live: C allocations of at least this many bytes are

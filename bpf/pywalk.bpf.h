@@ -24,6 +24,11 @@ struct walk_scratch {
 	__u8 chunk[FRAME_CHUNK];
 	__u8 codebuf[TAG_CHUNK];
 	__u64 hash; /* of the frames walked (stacks counted in the kernel) */
+	/* the outermost frame owned by a coroutine (or generator), and its
+	 * index in ev.frames + 1 (0: none): where record --tasks finds the
+	 * running task (the frame lives inside the coroutine object) */
+	__u64 coro_frame;
+	__u32 coro_index;
 };
 
 /*
@@ -127,9 +132,15 @@ struct walk_ctx {
 	const struct py_proc *proc;
 	__u64 frame;
 	__u64 hash;
+	__u64 coro_frame;
+	__u32 coro_index;
 	__u32 n;
 	__u32 flags;
 };
+
+/* _PyInterpreterFrame.owner of a generator's or coroutine's frame
+ * (FRAME_OWNED_BY_GENERATOR: 1 in 3.11-3.15). */
+#define PY_OWNER_GENERATOR 1
 
 _Static_assert(FRAME_CHUNK == TAG_CHUNK, "chunk_u64 serves both buffers");
 
@@ -206,6 +217,10 @@ static long walk_step(__u32 i, void *data)
 	if (o->frame_owner != PY_OFF_NONE && o->frame_owner < FRAME_CHUNK) {
 		__u8 owner = s->chunk[o->frame_owner & (FRAME_CHUNK - 1)];
 
+		if (owner == PY_OWNER_GENERATOR && code) {
+			c->coro_frame = c->frame;
+			c->coro_index = c->n + 1;
+		}
 		if (owner >= o->owner_skip_min) {
 			/* Entry/shim frame owned by the C stack: not Python
 			 * code, but it says the frame before it (inner) was
@@ -284,6 +299,8 @@ static __noinline __u32 py_walk_stack(struct walk_scratch *s,
 		c.flags |= SAMPLE_TRUNCATED;
 	*flags |= c.flags;
 	s->hash = c.hash ^ c.n;
+	s->coro_frame = c.coro_frame;
+	s->coro_index = c.coro_index <= c.n ? c.coro_index : 0;
 	return c.n;
 }
 

@@ -312,6 +312,16 @@ def debug_offsets():
     return out
 
 
+def asyncio_offsets():
+    """The AsyncioDebug sections of Debian's 3.14.10 _asyncio and 3.15.2
+    binary (13 uint64_t, read with objcopy), after the minor byte."""
+    sections = {
+        14: (168, 136, 96, 108, 109, 128, 152, 225864, 10880, 936, 864, 872, 880),
+        15: (168, 136, 96, 108, 109, 128, 152, 226240, 10856, 1104, 1024, 1032, 1048),
+    }
+    return {"debian-3.%d" % m: bytes([m]) + struct.pack("<13Q", *v) for m, v in sections.items()}
+
+
 def elf():
     return elf_seeds()
 
@@ -328,7 +338,7 @@ def pythreads():
     """A 3.11 process with one thread, 'alpha' (tid 1234), laid out as
     user/python/pythreads.c reads it (see tests/fuzz/fuzz_pythreads.c)."""
     B = 0x10000000
-    img = bytearray(0x1800)
+    img = bytearray(0x1a00)
     def q(off, v): struct.pack_into("<Q", img, off, v)
     def s(off, text):  # compact ASCII str, 3.11 (PyASCIIObject is 48 bytes)
         q(off + 16, len(text)); struct.pack_into("<I", img, off + 32, 0x64)
@@ -348,15 +358,69 @@ def pythreads():
     q(0x500 + 16, B + 0x600)              # module -> md_dict
     dict_(0x600, B + 0x700); keys(0x700, 1, [(B + 0x800, B + 0xa00)]); s(0x800, "_active")
     dict_(0xa00, B + 0xb00); keys(0xb00, 0, [(B + 0xc00, B + 0xd00)])
-    q(0xc00 + 8, 0x980); q(0xc00 + 16, 2); struct.pack_into("<II", img, 0xc00 + 24, 0x2b80, 0x1fc5)
+    q(0x1800 + 168, 1 << 24)              # int's type: Py_TPFLAGS_LONG_SUBCLASS
+    q(0xc00 + 8, B + 0x1800); q(0xc00 + 16, 2); struct.pack_into("<II", img, 0xc00 + 24, 0x2b80, 0x1fc5)
     q(0xd00 - 32, B + 0x1400)             # managed values, 3.11
     q(0xd00 + 8, B + 0xe00)               # Thread -> its type
     q(0xe00 + 32, 24); q(0xe00 + 168, 1 << 4); q(0xe00 + 872, B + 0x1300)
     keys(0x1300, 2, [(B + 0x1500, None), (B + 0x1580, None)])
     q(0x1400, B + 0x1600); q(0x1408, B + 0x1700)
     s(0x1500, "_name"); s(0x1580, "_native_id"); s(0x1600, "alpha")
-    q(0x1700 + 8, 0x980); q(0x1700 + 16, 1); struct.pack_into("<I", img, 0x1700 + 24, 1234)
+    q(0x1700 + 8, B + 0x1800); q(0x1700 + 16, 1); struct.pack_into("<I", img, 0x1700 + 24, 1234)
     return {"3.11-alpha": bytes([3, 0]) + bytes(img)}
+
+
+def pytasks():
+    """A 3.11 process with two asyncio tasks, 'parent' awaiting 'leaf' whose
+    coroutine awaits another, laid out as user/python/pytasks.c reads them
+    (see tests/fuzz/fuzz_pytasks.c: sys.modules at interp + 64)."""
+    B = 0x10000000
+    img = bytearray(0x2000)
+    def q(off, v): struct.pack_into("<Q", img, off, v)
+    def s(off, text):  # compact ASCII str, 3.11 (PyASCIIObject is 48 bytes)
+        q(off + 16, len(text)); struct.pack_into("<I", img, off + 32, 0x64)
+        img[off + 48:off + 48 + len(text)] = text.encode()
+    def keys(off, kind, entries):  # log2 size 3, 8 one-byte indices
+        img[off + 8:off + 11] = bytes([3, 3, kind]); q(off + 24, len(entries))
+        esz = 16 if kind else 24
+        for i, (k, v) in enumerate(entries):
+            q(off + 40 + i * esz + (0 if kind else 8), k)
+            if v is not None:
+                q(off + 40 + i * esz + (8 if kind else 16), v)
+    def dict_(off, k):
+        q(off + 8, 0x900); q(off + 16, 1); q(off + 32, k)
+    def type_(off, name_at, name, flags=0, cached_keys=0):  # tp_name: a C string
+        q(off + 24, B + name_at); img[name_at:name_at + len(name)] = name.encode()
+        q(off + 168, flags); q(off + 872, cached_keys)
+    def task(off, name_at, coro, waiter):
+        q(off + 8, B + 0x1600); q(off + 16, B + 0x40)          # type, loop
+        q(off + 128, waiter); q(off + 136, coro); q(off + 144, B + name_at)
+    def coro_(off, state, code, awaits=0):
+        q(off + 8, B + 0x1e00); img[off + 75] = state & 0xff  # gi_frame_state
+        q(off + 80 + 32, code)                                  # iframe.f_code
+        if awaits:
+            struct.pack_into("<i", img, off + 80 + 64, 1)       # stacktop
+            q(off + 80 + 72, awaits)                            # localsplus[0]
+    q(40, B + 0x100)                      # runtime -> interpreters.head
+    q(0x100 + 64, B + 0x200)              # interp -> modules
+    dict_(0x200, B + 0x300); keys(0x300, 1, [(B + 0x400, B + 0x500)]); s(0x400, "_asyncio")
+    q(0x500 + 16, B + 0x600)              # module -> md_dict
+    dict_(0x600, B + 0x700); keys(0x700, 1, [(B + 0x800, B + 0xa00)]); s(0x800, "_all_tasks")
+    q(0xa00 - 32, B + 0xa80)              # the WeakSet's managed values, 3.11
+    q(0xa00 + 8, B + 0xb00)               # -> its type, keys shared in it
+    type_(0xb00, 0x1f00, "WeakSet", 1 << 4, B + 0xc80)
+    keys(0xc80, 2, [(B + 0xd00, None)]); s(0xd00, "data"); q(0xa80, B + 0xe00)
+    q(0xe00 + 8, B + 0x1000); type_(0x1000, 0x1f20, "set")
+    q(0xe00 + 16, 2); q(0xe00 + 32, 7); q(0xe00 + 40, B + 0x1380)  # fill, mask, table
+    q(0x1380, B + 0x1440); q(0x1390, B + 0x1460)        # weak references
+    q(0x1440 + 16, B + 0x1480); q(0x1460 + 16, B + 0x1700)
+    type_(0x1600, 0x1f40, "_asyncio.Task")
+    task(0x1480, 0x1900, B + 0x1a00, B + 0x1c00); s(0x1900, "leaf")
+    task(0x1700, 0x1980, B + 0x1b00, B + 0x1480); s(0x1980, "parent")
+    coro_(0x1a00, -1, B + 0x1c00, B + 0x1d00)
+    coro_(0x1d00, -2, B + 0x1c00)
+    coro_(0x1b00, -1, B + 0x1c00, B + 0x1480)
+    return {"3.11-parent-leaf": bytes([3, 15]) + bytes(img)}
 
 
 SEEDS = {
@@ -364,7 +428,8 @@ SEEDS = {
     "fuzz_elf": elf, "fuzz_frames": frames, "fuzz_pystack": pystack, "fuzz_asyncrep": asyncrep,
     "fuzz_memrep": memrep, "fuzz_diffrep": diffrep, "fuzz_pprof": pprof,
     "fuzz_metrics": metrics, "fuzz_containers": containers, "fuzz_maps": maps,
-    "fuzz_pythreads": pythreads,
+    "fuzz_pythreads": pythreads, "fuzz_pytasks": pytasks,
+    "fuzz_asyncio_offsets": asyncio_offsets,
 }
 
 

@@ -2,9 +2,14 @@
 #ifndef PYROGRAPH_CMD_H
 #define PYROGRAPH_CMD_H
 
+#include <stdbool.h>
+
 /* Subcommands: each parses its own argv (argv[0] is the subcommand). */
 int cmd_record(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+/* dump --tasks (cmd/dump_tasks.c): asyncio task trees */
+bool dump_tasks_wanted(int argc, char **argv);
+int cmd_dump_tasks(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_async(int argc, char **argv);

@@ -57,12 +57,16 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -p, --pid PID   the process (required)\n"
 		"  -j, --json      one JSON object instead of text\n"
+		"      --tasks     asyncio task trees instead of threads, of one or\n"
+		"                  more processes (-p PID..., -a, --container NAME):\n"
+		"                  pyrograph dump --tasks --help\n"
 		"  -v, --verbose   debug messages\n"
 		"  -h, --help      this help\n"
 		"\n"
 		"Examples:\n"
 		"  pyrograph dump -p 1234\n"
-		"  pyrograph dump -p 1234 --json | jq '.threads[] | select(.holds_gil)'\n");
+		"  pyrograph dump -p 1234 --json | jq '.threads[] | select(.holds_gil)'\n"
+		"  pyrograph dump --tasks -p 1234\n");
 }
 
 /* The process's threads with their fs base, from the BPF task iterator. */
@@ -340,6 +344,8 @@ int cmd_dump(int argc, char **argv)
 	char err[512];
 	int c, n, ntasks, nnames, ret = 1;
 
+	if (dump_tasks_wanted(argc, argv))
+		return cmd_dump_tasks(argc, argv);
 	session_opts_init(&unused);
 	res = options_parse(&dump_def, argc, argv, &unused, &args, NULL);
 	if (res != OPTS_OK)

@@ -26,7 +26,7 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "record", cmd_record, "sample Python stacks and write a flame graph" },
-	{ "dump", cmd_dump, "print every thread's current Python stack once" },
+	{ "dump", cmd_dump, "every thread's Python stack once; --tasks: asyncio task trees" },
 	{ "top", cmd_top, "live view of the busiest Python functions" },
 	{ "async", cmd_async, "asyncio event loops: loop lag, stalls, blocking calls" },
 	{ "mem", cmd_mem, "memory growth by Python stack, leaks, GC pauses" },

@@ -120,6 +120,15 @@ static void usage(FILE *f)
 		"                        copied in BPF, unwound with elfutils from .eh_frame;\n"
 		"                        build-id debuginfo under /usr/lib/debug is used)\n"
 		"      --kernel          kernel frames (suffix _[k]) under the Python frames\n"
+		"      --tasks           asyncio: a sample taken in a task continues through\n"
+		"                        the tasks awaiting it, 'task NAME' frames between\n"
+		"                        them, so the samples of gather() children and of\n"
+		"                        awaited tasks sit under the task that awaits them\n"
+		"                        (CPython 3.11-3.15; the tasks are read from the\n"
+		"                        process's memory about once a second). With\n"
+		"                        --idle, every task that awaits no other task and\n"
+		"                        does not run is also charged its wall time, ending\n"
+		"                        in [await TYPE] or [ready] (tasks read every 0.1 s)\n"
 		"  -g, --group-by KIND   root frames: container (a container frame, then\n"
 		"                        'command (pid)'; the default with -a), process\n"
 		"                        (the default otherwise) or none\n"
@@ -150,14 +159,16 @@ static void usage(FILE *f)
 		"  pyrograph record -o out.svg -- python3 app.py --port 8000\n"
 		"  pyrograph record -a -d 5 -f collapsed -o - | sort -k2 -n | tail\n"
 		"  pyrograph record -p 1234 -d 30 -o cpu.pb.gz -o cpu.speedscope.json\n"
-		"  pyrograph record --container web -d 10 -o web.svg\n");
+		"  pyrograph record --container web -d 10 -o web.svg\n"
+		"  pyrograph record --tasks -p 1234 -d 10 -o tasks.svg\n");
 }
 
-enum { O_OUTPUT = 'o', O_FORMAT = 'f' };
+enum { O_OUTPUT = 'o', O_FORMAT = 'f', O_TASKS = 1 };
 
 static const struct cmd_opt record_opts[] = {
 	{ "output", 'o', true, O_OUTPUT },
 	{ "format", 'f', true, O_FORMAT },
+	{ "tasks", 0, false, O_TASKS },
 	{ NULL },
 };
 
@@ -165,6 +176,10 @@ static int record_opt(void *ctx, int id, const char *arg)
 {
 	struct recorder *r = ctx;
 
+	if (id == O_TASKS) {
+		r->so.tasks = true;
+		return 0;
+	}
 	if (id == O_FORMAT) {
 		r->fmt = arg;
 		return 0;
@@ -315,7 +330,14 @@ int cmd_record(int argc, char **argv)
 		goto out;
 	}
 	/* privileges first: without them nothing else is worth checking */
-	if (res != OPTS_OK || check_privileges() || resolve_outputs(r))
+	if (res != OPTS_OK)
+		goto out;
+	if (r->so.tasks && r->so.native) {
+		pr_err("record: --tasks and --native do not combine (the task frames go between Python frames the native merge orders)");
+		ret = 2;
+		goto out;
+	}
+	if (check_privileges() || resolve_outputs(r))
 		goto out;
 	r->timed = r->so.offcpu || r->so.gil;
 	ret = record_run(r) ? 1 : 0;

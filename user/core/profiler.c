@@ -262,6 +262,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	p->skel->rodata->gil_only = o->gil_only;
 	p->skel->rodata->count_stacks = o->count_stacks;
 	p->skel->rodata->count_tid = o->count_tid;
+	p->skel->rodata->track_tasks = o->tasks;
 	/* unused: no memory for it */
 	bpf_map__set_max_entries(p->skel->maps.stack_counts,
 				 !o->count_stacks ? 1 : o->stack_map ? o->stack_map : 16384);

@@ -39,6 +39,8 @@ struct profiler_opts {
 				* BPF (profiler__counts), not sent */
 	bool count_tid;	       /* ... per thread */
 	unsigned int stack_map; /* stacks counted at once (0: default) */
+	bool tasks;	       /* record --tasks: samples carry the running
+				* coroutine's frame (sample_event.aux) */
 };
 
 /*

@@ -62,6 +62,7 @@ void session_opts_init(struct session_opts *o)
 
 static const struct feature *const all_features[] = {
 	&feature_offcpu, &feature_async, &feature_mem, &feature_threads,
+	&feature_tasks,
 };
 
 /* --idle/--gil weights: the time since the CPU's previous tick. */
@@ -193,7 +194,7 @@ static int configure(struct session *s, struct profiler_opts *po)
 	 * native frames (samples inside event-loop iterations are always
 	 * sent: they belong to a stall). */
 	po->count_stacks = o->cpu && !o->timeline && !o->offcpu && !o->gil &&
-			   !o->kernel && !o->native;
+			   !o->kernel && !o->native && !o->tasks;
 	po->count_tid = o->threads;
 	po->stack_map = o->stack_map;
 	if (po->count_stacks && stackcount_init(s))
@@ -568,6 +569,9 @@ static int loop(struct session *s)
 			summary_status_line(s, false);
 			next_status = now + 1000;
 		}
+		for (int i = 0; i < s->nfeatures; i++)
+			if (s->features[i]->poll)
+				s->features[i]->poll(s);
 		for (int i = 0; i < s->nsinks; i++)
 			if (s->sinks[i].poll && s->sinks[i].poll(s->sinks[i].ctx))
 				return 0;

@@ -58,6 +58,8 @@ struct session_opts {
 	unsigned int stack_map; /* stacks counted in BPF at once (0: default) */
 	bool kernel;  /* kernel frames under the Python (and native) ones */
 	bool native;  /* native frames between the Python ones */
+	bool tasks;   /* record --tasks: a running coroutine's stack continues
+		       * through the asyncio tasks awaiting it */
 	/* features */
 	bool cpu;     /* the CPU sampler (off: memory only) */
 	bool offcpu;  /* off-CPU intervals (--idle) */

@@ -12,6 +12,7 @@
 struct symcache;
 struct stackcount;
 struct thread_names;
+struct task_view;
 struct offcpu;
 struct tasklist;
 struct ksyms;
@@ -37,6 +38,7 @@ struct tracked {
 	bool asyncio_text; /* async: _asyncio's code located */
 	int mem_probes;	   /* mem: PROFILER_MEM_* bits placed, or -errno */
 	struct thread_names *names; /* --threads: threadnames.c */
+	struct task_view *tasks;    /* record --tasks: feature_tasks.c */
 	struct tracked *next;
 };
 
@@ -69,6 +71,7 @@ struct feature {
 	bool (*ready)(struct session *s, pid_t pid);
 	void (*attach)(struct session *s, struct tracked *t);
 	void (*tick)(struct session *s); /* about once a second */
+	void (*poll)(struct session *s); /* every pass of the loop (~20 ms) */
 	/* a record of type (enum event_type); returns true if handled */
 	bool (*event)(struct session *s, __u32 type, const void *data,
 		      size_t size);
@@ -78,13 +81,13 @@ struct feature {
 };
 
 extern const struct feature feature_offcpu, feature_async, feature_mem,
-	feature_threads;
+	feature_threads, feature_tasks;
 
 struct session {
 	struct session_opts o;
 	struct session_sink sinks[SESSION_MAX_SINKS];
 	int nsinks;
-	const struct feature *features[5];
+	const struct feature *features[6];
 	int nfeatures;
 
 	struct profiler *prof;
@@ -161,6 +164,14 @@ void session_deliver(struct session *s, const struct session_sample *ss);
 frame_id threadnames_frame(struct session *s, struct tracked *t, pid_t tid,
 			   const char *comm);
 void threadnames_free(struct tracked *t);
+
+/* core/feature_tasks.c (record --tasks): the frames of e that run inside
+ * an asyncio task, with the tasks awaiting it between them ("task NAME",
+ * each awaiting task's coroutine frames); false when e ran in no task
+ * known (the caller pushes the frames as they are). */
+bool tasks_push_python(struct session *s, struct tracked *t,
+		       const struct sample_event *e, uint32_t *n);
+void tasks_view_free(struct tracked *t);
 
 /* core/stackcount.c: stacks counted in the kernel. */
 int stackcount_init(struct session *s);

@@ -134,6 +134,8 @@ static uint32_t push_python(struct session *s, struct tracked *t, uint32_t n,
 		n = push(s, n, s->f_truncated);
 	else if (e->flags & SAMPLE_READ_ERROR)
 		n = push(s, n, s->f_unreadable);
+	if (s->o.tasks && tasks_push_python(s, t, e, &n))
+		return n;
 	for (__u32 i = e->nframes; i-- > 0;)
 		n = push(s, n, stackbuild_python_frame(s, t, &e->frames[i]));
 	return n;

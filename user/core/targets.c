@@ -60,6 +60,7 @@ void targets_drop(struct session *s, pid_t pid)
 			}
 			symcache__free(t->sc);
 			threadnames_free(t);
+			tasks_view_free(t);
 			free(t);
 			return;
 		}

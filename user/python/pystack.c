@@ -33,8 +33,8 @@ static unsigned long long chunk_u64(const unsigned char *c, unsigned int off)
 	return v;
 }
 
-static __u32 code_tag(pid_t pid, const struct py_proc *p,
-		      unsigned long long code)
+__u32 pystack_code_tag(pid_t pid, const struct py_proc *p,
+		       unsigned long long code)
 {
 	unsigned char b[TAG_CHUNK];
 	__u32 first;
@@ -112,7 +112,7 @@ static void walk(pid_t pid, const struct py_proc *p, struct py_thread *t)
 				f->instr = 0x7fffffff;
 			if (o->frame_is_entry < FRAME_CHUNK && c[o->frame_is_entry])
 				f->instr |= PY_INSTR_ENTRY;
-			f->tag = code_tag(pid, p, code);
+			f->tag = pystack_code_tag(pid, p, code);
 		}
 		frame = prev;
 	}

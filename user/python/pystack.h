@@ -43,4 +43,9 @@ void pystack_walk(pid_t pid, const struct py_proc *p, struct py_thread *t);
 int pystack_read(pid_t pid, const struct py_proc *p, struct py_thread *out,
 		 int max);
 
+/* The tag of the code object at code (include/pytag.h), as BPF computes it;
+ * 0 when unreadable. */
+__u32 pystack_code_tag(pid_t pid, const struct py_proc *p,
+		       unsigned long long code);
+
 #endif
