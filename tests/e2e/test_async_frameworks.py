@@ -97,8 +97,11 @@ def test_framework(framework, name, tmp):
     # the endpoint's awaits: whole chains from uvicorn's task down to
     # asyncio.sleep, named by the application's coroutines
     for callee, line in endpoint_line.items():
-        found = site_of(callee)
-        assert len(found) == 1, (callee, [s["site_text"] for s in sites])
+        # one chain for nearly all of them (a rare request may await in a
+        # framework coroutine at another line, a chain of its own)
+        found = sorted(site_of(callee), key=lambda s: -s["count"])
+        assert found and sum(s["count"] for s in found[1:]) <= 0.1 * found[0]["count"], \
+            (callee, [(s["count"], [(f["function"], f["line"]) for f in s["chain"]]) for s in found])
         s = found[0]
         names = [f["function"] for f in s["chain"]]
         at = names.index("hero_and_villain")
@@ -108,8 +111,9 @@ def test_framework(framework, name, tmp):
         assert s["site_is_app"] and s["count"] >= 20, s
         assert "> ...%d levels... > hero_and_villain (%s:%d) > %s (" % (
             at - 1, path, line, callee) in s["site_text"], s["site_text"]
-    sleepy = site_of("sleepy")
-    assert len(sleepy) == 1, [s["site_text"] for s in sites]
+    sleepy = sorted(site_of("sleepy"), key=lambda s: -s["count"])
+    assert sleepy and sum(s["count"] for s in sleepy[1:]) <= 0.1 * sleepy[0]["count"], \
+        [(s["count"], s["site_text"]) for s in sleepy]
     assert sleepy[0]["site"]["line"] == line_of(source, "planted: 50 ms")
     # the await itself lasts what asyncio.sleep(0.05) does
     assert 45 <= sleepy[0]["p50_ms"] <= 75, sleepy[0]
