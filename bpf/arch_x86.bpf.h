@@ -17,6 +17,10 @@
 #define NR_EPOLL_WAIT 232
 #define NR_EPOLL_PWAIT 281
 #define NR_EPOLL_PWAIT2 441
+#define NR_MMAP 9
+#define NR_MUNMAP 11
+#define NR_BRK 12
+#define NR_MREMAP 25
 
 /*
  * At a return probe, sp is above its value at the function's entry probe
@@ -110,6 +114,26 @@ static __always_inline __u64 arch_entry_return_addr(struct pt_regs *ctx)
 				(void *)arch_stack_pointer(ctx)))
 		return 0;
 	return ret;
+}
+
+/* Argument n (0-5) of the syscall whose user registers are regs, in the
+ * syscall ABI's order (r10, not cx, is the fourth). */
+static __always_inline __u64 arch_syscall_arg(const struct pt_regs *regs, int n)
+{
+	switch (n) {
+	case 0:
+		return BPF_CORE_READ(regs, di);
+	case 1:
+		return BPF_CORE_READ(regs, si);
+	case 2:
+		return BPF_CORE_READ(regs, dx);
+	case 3:
+		return BPF_CORE_READ(regs, r10);
+	case 4:
+		return BPF_CORE_READ(regs, r8);
+	default:
+		return BPF_CORE_READ(regs, r9);
+	}
 }
 
 #endif /* PYROGRAPH_ARCH_X86_BPF_H */

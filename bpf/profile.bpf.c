@@ -83,4 +83,5 @@ const volatile __u64 live_min = 64 * 1024;
 #include "gc.bpf.h"	 /* collections (mem) */
 #include "alloc.bpf.h"	 /* sampled allocations (mem --allocations) */
 #include "live.bpf.h"	 /* allocations not freed yet (mem --live) */
+#include "held.bpf.h"	 /* memory mapped and not given back (mem) */
 #include "procs.bpf.h"	 /* process exec, exit and fork */

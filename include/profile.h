@@ -40,7 +40,10 @@ enum event_type {
 	EV_LIVE = 14,	 /* a large allocation now tracked (mem --live): value
 			  * bytes, aux[0] its address */
 	EV_LIVE_FREE = 15, /* a tracked allocation was freed: struct live_free */
-	EV_CHAIN = 16,	 /* an await chain seen for the first time (async) */
+	EV_MAP = 16,	   /* memory taken (mem's held view): value bytes,
+			    * aux[0] its address, aux[1] 1 if heap (brk) growth */
+	EV_UNMAP = 17,	   /* memory given back: struct live_free (no stack) */
+	EV_CHAIN = 18,	   /* an await chain seen for the first time (async) */
 };
 
 enum sample_flags {
@@ -347,6 +350,10 @@ enum stat_idx {
 	STAT_LIVE_LOST,		/* ... not tracked: ring buffer full */
 	STAT_LIVE_FREE_LOST,	/* frees of tracked ones lost (ring buffer full):
 				 * userspace keeps counting them live */
+	STAT_MAP_EVENTS,	/* mem: mappings and heap growth sent (EV_MAP) */
+	STAT_MAP_LOST,		/* ... lost (ring buffer full) */
+	STAT_UNMAP_LOST,	/* unmappings lost (ring buffer full): their
+				 * memory stays counted as held */
 	STAT_T_COUNTED,		/* counted in stack_counts (a stack seen before) */
 	STAT_COUNT_FULL,	/* a new stack found stack_counts full: sent
 				 * as every sample of it will be (not lost) */

@@ -110,29 +110,6 @@ def test_leak_vs_churn(name, tmp):
     assert not any(churn in l and "LEAK" in l for l in r.stdout.splitlines()), r.stdout
 
 
-def test_leak_without_live(tmp):
-    """Without --live the same program's growth is charged by first touch:
-    the report still accounts for RSS, and says nothing is tracked."""
-    it = by_name("debian-3.11")
-    p = it.start("mem_leak.py", 30)
-    try:
-        before = rss(p.pid)
-        out = tmp / "mem.json"
-        run_mem("-p", p.pid, "-d", 4, "-i", "1s", "-f", "json", "-o", out)
-        after = rss(p.pid)
-        text = run_mem("-p", p.pid, "-d", 4, "-i", "1s").stdout
-    finally:
-        stop(p)
-    d = json.loads(out.read_text())
-    # first touch blames churn here; the text report says how to tell
-    if "LEAK CANDIDATE" in text:
-        assert "`mem --live -p PID`" in text, text
-    assert d["live_by_function"] == [] and d["live_min"] == 0
-    assert d["processes"][0]["live_probes"] is False
-    net = sum(g["net"] for g in d["growth_by_function"])
-    assert 0.7 * (after - before) <= net <= 1.3 * (after - before), (net, after - before)
-
-
 def gc_report(it, tmp, seconds=5):
     """mem_gc.py watched by `mem -f json` for SECONDS (and a text report);
     returns the process, the JSON, the text, the json run and the

@@ -44,8 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	memcpy(text, d, n);
 	text[n] = '\0';
 	memrep__set_alloc_period(m, 4096);
-	/* few held at once, so the bound is hit */
+	/* few held at once, so the bound is hit; odd inputs take the held
+	 * view of mappings (the default of mem), even ones --live's */
 	memrep__set_live(m, 65536, 64);
+	if (n & 1)
+		memrep__set_held(m, MEMREP_HELD_MAPS);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		uint64_t v = 0;
 		size_t l = strlen(line);
@@ -58,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		st = (struct memrep_stack){ fb.f, nf > 0 ? (uint32_t)nf : 0, 0 };
 		while (st.nroot < st.n && frame_is_root(&ft, st.f[st.nroot]))
 			st.nroot++;
-		switch (line[0] % 7) {
+		switch (line[0] % 9) {
 		case 0:
 			memrep__proc(m, v & 3, rest, rest, (int)(v >> 8) - 128);
 			break;
@@ -86,6 +89,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			break;
 		case 6:
 			memrep__live_free(m, v & 3, (v >> 8) & 255, (v >> 40) * 1000000ULL);
+			break;
+		case 7:
+			/* a few pages of address space: overlapping mappings, heap
+			 * growth below its top, signed lengths */
+			memrep__map(m, v & 3, &st, ((v >> 8) & 63) << 12,
+				    (long long)(int16_t)(v >> 16) << 12, (v >> 32) & 1,
+				    (v >> 40) * 1000000ULL);
+			break;
+		case 8:
+			memrep__unmap(m, v & 3, ((v >> 8) & 63) << 12,
+				      (long long)(int16_t)(v >> 16) << 12, (v >> 40) * 1000000ULL);
 			break;
 		}
 	}

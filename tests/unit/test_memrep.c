@@ -377,12 +377,74 @@ static void test_roots_and_long_stacks(void)
 	memrep__free(m);
 }
 
+/*
+ * The held view of mappings: a mapping is its maker's until unmapped (the
+ * head of one, or several at once); the heap's growth is its grower's and
+ * a shrink is taken off the top extents, last grown first; unmappings of
+ * memory taken before the start are counted, never charged; resident pages
+ * returned are not charged to the stack that runs.
+ */
+static void test_held_maps(void)
+{
+	struct memrep *m = memrep__new(&ft, S, 0);
+	const char *arena = "app (7);main (/a.py:9);fill (/a.py:3)";
+	const char *big = "app (7);main (/a.py:9);big (/a.py:4)";
+	const char *grow = "app (7);main (/a.py:9);grow (/a.py:5)";
+	const char *other = "app (7);<module> (/a.py:1)";
+	const unsigned long long H = 0x5000000;
+	char *json, *text;
+
+	memrep__proc(m, 7, "app (7)", "3.11.2", PROFILER_MEM_GC);
+	memrep__set_held(m, MEMREP_HELD_MAPS);
+	memrep__set_duration(m, 8.0);
+	for (int k = 0; k < 8; k++) {
+		unsigned long long t = k * S + 1;
+
+		/* fill: an arena of 1 MiB per interval, kept */
+		memrep__map(m, 7, stk(arena), 0x7f0000000000ULL + k * MiB, MiB, false, t);
+		/* big: 4 MiB mapped and unmapped in two halves */
+		memrep__map(m, 7, stk(big), 0x7e0000000000ULL, 4 * MiB, false, t + 1);
+		memrep__unmap(m, 7, 0x7e0000000000ULL, 2 * MiB, t + 2);
+		memrep__unmap(m, 7, 0x7e0000000000ULL + 2 * MiB, 2 * MiB, t + 3);
+		/* grow: the heap up 3 MiB and back down (in two steps) */
+		memrep__map(m, 7, stk(grow), H, 2 * MiB, true, t + 4);
+		memrep__map(m, 7, stk(grow), H + 2 * MiB, MiB, true, t + 5);
+		memrep__unmap(m, 7, H + MiB, 2 * MiB, t + 6);
+		memrep__unmap(m, 7, H, MiB, t + 7);
+		/* frees seen while <module> runs: never its */
+		memrep__growth(m, 7, stk(other), -4 * MiB, t + 8);
+	}
+	/* memory from before the start; two arenas unmapped at once */
+	memrep__unmap(m, 7, 0x10000, 4096, 8 * S);
+	memrep__unmap(m, 7, 0x7f0000000000ULL + 6 * MiB, 2 * MiB, 8 * S);
+	json = render(m, true);
+	CHECK(strstr(json, "\"live_by_function\":[{\"pid\":7,\"frame\":\"fill (/a.py:3)\",\"held\":6291456,\"allocated\":8388608,\"freed\":2097152,\"intervals_grown\":8,\"leak_candidate\":true}"),
+	      "fill: %s", json);
+	CHECK(strstr(json, "\"frame\":\"big (/a.py:4)\",\"held\":0,\"allocated\":33554432,\"freed\":33554432,"),
+	      "big: %s", json);
+	CHECK(strstr(json, "\"frame\":\"grow (/a.py:5)\",\"held\":0,\"allocated\":25165824,\"freed\":25165824,"),
+	      "grow: %s", json);
+	CHECK(!strstr(json, "<module> (/a.py:1)\",\"net\":-"), "a free charged: %s", json);
+	CHECK(strstr(json, "\"held_view\":\"maps\"") && strstr(json, "\"unmaps_unmatched\":1"),
+	      "counts: %s", json);
+	text = render(m, false);
+	CHECK(strstr(text, "memory taken from the kernel 64.0 MiB, given back 58.0 MiB, net +6.0 MiB"),
+	      "taken:\n%s", text);
+	CHECK(strstr(text, "Resident memory by function") && !strstr(text, "Growth by function"),
+	      "second view:\n%s", text);
+	CHECK(memrep__live_stacks(m)->total == 6 * MiB, "held at the end");
+	free(json);
+	free(text);
+	memrep__free(m);
+}
+
 int main(void)
 {
 	frames_init(&ft);
 	test_leaks();
 	test_live();
 	test_live_table();
+	test_held_maps();
 	test_gc_and_probes();
 	test_bounds();
 	test_roots_and_long_stacks();

@@ -164,6 +164,14 @@ static void compare(const char *dir, const char *name, const char *got, size_t l
 	char *want;
 
 	snprintf(path, sizeof(path), "%s/golden/%s", dir, name);
+	/* GOLDEN_UPDATE=1: a deliberate change of the report is written as
+	 * the new golden (review its diff before committing it) */
+	if (getenv("GOLDEN_UPDATE")) {
+		FILE *f = fopen(path, "w");
+
+		CHECK(f && fwrite(got, 1, len, f) == len && !fclose(f),
+		      "cannot write %s", path);
+	}
 	want = slurp(path, &wlen);
 	CHECK(want, "no golden file %s", path);
 	if (!want)

@@ -29,7 +29,7 @@ static const struct cmd cmds[] = {
 	{ "dump", cmd_dump, "every thread's Python stack once; --tasks: asyncio task trees" },
 	{ "top", cmd_top, "live view of the busiest Python functions" },
 	{ "async", cmd_async, "asyncio event loops: loop lag, stalls, blocking calls" },
-	{ "mem", cmd_mem, "memory growth by Python stack, leaks, GC pauses" },
+	{ "mem", cmd_mem, "memory held by Python stack, leaks, GC pauses" },
 	{ "check", cmd_check, "judge processes against rules; exit 1 on a failure" },
 	{ "diff", cmd_diff, "what changed between two recordings" },
 	{ "agent", cmd_agent, "profile continuously and send pprof to a Pyroscope server" },

@@ -48,37 +48,42 @@ static void usage(FILE *f)
 		"\n"
 		"Where Python processes' memory grows, from outside (no restart, no\n"
 		"tracemalloc):\n"
-		"  - growth by stack: every change of a process's resident memory (pages\n"
-		"    first touched, and pages returned by munmap or a trimmed heap) is charged\n"
-		"    to the Python stack of the thread that made it, counted in the kernel;\n"
-		"  - over time: RSS read every interval, the growth of each stack per interval,\n"
-		"    and leak candidates: stacks that keep growing interval after interval and\n"
-		"    give little back;\n"
+		"  - held by stack (the first view): memory a process takes from the kernel\n"
+		"    -- pymalloc's arenas, where small objects live, the C allocator's large\n"
+		"    blocks and its heap's growth -- charged to the Python stack that took it\n"
+		"    until it is given back (munmap, a trimmed heap); what is given back is\n"
+		"    taken off that stack, never charged to the one running at the time;\n"
+		"  - over time: RSS read every interval, what each stack took and gave back\n"
+		"    per interval, and leak candidates: stacks that keep holding more,\n"
+		"    interval after interval, and give little back;\n"
+		"  - resident memory by stack (the second view): pages charged to the stack\n"
+		"    that touched them first;\n"
 		"  - garbage collections: pause histograms by generation and the stacks that\n"
 		"    set them off (CPython's USDT probes: Debian's builds have them; builds\n"
 		"    without them are named in the report);\n"
-		"  - --live: who keeps memory: C allocations (malloc, calloc, realloc) of at\n"
-		"    least --live-bytes tracked until freed, each charged to the Python stack\n"
-		"    that made it; bytes held by function and per interval, and leak\n"
-		"    candidates from what stacks hold rather than from what they touch;\n"
+		"  - --live: held by C allocation instead: malloc, calloc and realloc of at\n"
+		"    least --live-bytes tracked until freed (uprobes; costly, see below);\n"
 		"  - --allocations: sampled allocator calls by allocation site.\n"
 		"\n"
-		"Growth is charged where pages are first touched: when the C allocator hands\n"
-		"out memory that another function freed but the heap kept, the function that\n"
-		"later extends the heap is charged, and one that only allocates and frees in\n"
-		"the same thread as a leak can look like the leak. --live answers who keeps\n"
-		"memory; without it, growth is only who touched it first.\n"
+		"Held memory is seen where the kernel sees it (the tracepoints of mmap,\n"
+		"munmap, mremap and brk; the allocators' own calls never trap: measured\n"
+		"within the noise on allocation loops, scripts/bench_mem.py). Memory an\n"
+		"allocator reuses is charged to the stack that made it take the memory from\n"
+		"the kernel: a function that churns objects of the size a leak keeps can be\n"
+		"charged for some of the leak's arenas or heap. --live answers for large C\n"
+		"allocations one by one.\n"
 		"\n"
 		HELP_TARGETS
 		"\n"
 		"Options:\n"
 		"  -d, --duration SEC     stop after SEC seconds (default: until Ctrl-C, or\n"
 		"                         until COMMAND exits)\n"
-		"  -i, --interval TIME    RSS reading and growth interval (default 5s; units\n"
+		"  -i, --interval TIME    RSS reading and held/growth interval (default: a\n"
+		"                         tenth of -d, from 1s to 5s; 5s without -d; units\n"
 		"                         ms, s; a bare number is seconds)\n"
-		"  -f, --format FMT       text (default), json, flamegraph (SVG of growth; of\n"
-		"                         memory held with --live; of allocations with\n"
-		"                         --allocations) or collapsed\n"
+		"  -f, --format FMT       text (default), json, flamegraph (SVG of memory\n"
+		"                         held; of allocations with --allocations) or\n"
+		"                         collapsed\n"
 		"  -o, --output FILE      where the format goes, '-' for stdout (default:\n"
 		"                         stdout; mem.svg for flamegraph); with flamegraph or\n"
 		"                         collapsed into a file, the text report goes to stdout\n"
@@ -90,8 +95,9 @@ static void usage(FILE *f)
 		"                         on one making 64 KiB objects (scripts/bench_mem.py)\n"
 		"      --sample-bytes N   one allocation sample per N bytes on average\n"
 		"                         (default 524288; k and M suffixes)\n"
-		"      --live             track large C allocations until freed, in one\n"
-		"                         process (-p PID or COMMAND): uprobes on its\n"
+		"      --live             held by C allocation instead: large ones tracked\n"
+		"                         until freed, in one process (-p PID or\n"
+		"                         COMMAND): uprobes on its\n"
 		"                         malloc, calloc, realloc and free (libc's, or a\n"
 		"                         preloaded jemalloc, tcmalloc or mimalloc).\n"
 		"                         Every malloc and free traps into the kernel, small\n"
@@ -169,9 +175,9 @@ static int write_outputs(struct mem_cmd *c)
 			pd.title = "pyrograph mem: memory held";
 			pd.subtitle = "weights in bytes: large C allocations not freed at the end, by the stack that made them";
 		} else {
-			pd.prof = memrep__growth_stacks(c->rep);
-			pd.title = "pyrograph mem: resident memory growth";
-			pd.subtitle = "weights in bytes: net resident memory gained, by the stack that touched it first";
+			pd.prof = memrep__live_stacks(c->rep);
+			pd.title = "pyrograph mem: memory held";
+			pd.subtitle = "weights in bytes: memory taken from the kernel and not given back at the end, by the stack that took it";
 		}
 		ret = !pd.prof;
 		if (!ret)
@@ -298,6 +304,8 @@ static int mem_run(struct mem_cmd *c)
 	memrep__set_alloc_period(c->rep, c->allocations ? c->period : 0);
 	/* twice the BPF map's entries: slack for frees lost on the way */
 	memrep__set_live(c->rep, c->live ? c->live_min : 0, 2 * c->live_max);
+	if (!c->live)
+		memrep__set_held(c->rep, MEMREP_HELD_MAPS);
 	mem_sink_init(&sink, &c->sink, c->rep, c->interval_ns);
 	ret = session_add_sink(s, &sink);
 	if (!ret)
@@ -333,7 +341,7 @@ int cmd_mem(int argc, char **argv)
 
 	if (!c)
 		return 1;
-	c->interval_ns = 5000000000ULL;
+	c->interval_ns = 0; /* unless -i: from the duration, below */
 	c->period = 512 * 1024;
 	c->live_min = 64 * 1024;
 	c->live_max = 65536;
@@ -345,6 +353,14 @@ int cmd_mem(int argc, char **argv)
 	}
 	if (check_one_process(c) || check_privileges())
 		goto out;
+	/* Without -i: ten intervals in a run of -d (a leak candidate needs
+	 * three), of 1 to 5 s; 5 s when the run has no end. A 10 s run finds
+	 * leak candidates at 1 s intervals. */
+	if (!c->interval_ns) {
+		double iv = c->so.duration > 0 ? c->so.duration / 10 : 5;
+
+		c->interval_ns = (unsigned long long)((iv < 1 ? 1 : iv > 5 ? 5 : iv) * 1e9);
+	}
 	if (!c->out)
 		c->out = c->fmt == MEM_FLAMEGRAPH ? "mem.svg" : "-";
 	if ((strcmp(c->out, "-") && output_check_writable(c->out)) ||
@@ -358,6 +374,7 @@ int cmd_mem(int argc, char **argv)
 		.alloc_period = c->allocations ? c->period : 0,
 		.live_min = c->live ? c->live_min : 0,
 		.live_max = (unsigned int)c->live_max,
+		.held = !c->live,
 	};
 	ret = mem_run(c) ? 1 : 0;
 out:

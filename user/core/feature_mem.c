@@ -5,7 +5,9 @@
  * (CPython's USDT probes, placed per process here) and, with
  * --allocations, sampled allocator calls; with --live, the large C
  * allocations until they are freed (uprobes on the process's malloc and
- * free). Each comes with the Python stack of the thread that made it.
+ * free); by default, the memory it maps and the heap it grows until given
+ * back (held.bpf.h). Each comes with the Python stack of the thread that
+ * made it; what is given back comes without one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +31,7 @@ static void configure(struct session *s, struct profiler_opts *po)
 	po->alloc_period = s->o.mem.alloc_period;
 	po->live_min = s->o.mem.live_min;
 	po->live_max = s->o.mem.live_max;
+	po->held = s->o.mem.held;
 }
 
 /*
@@ -155,14 +158,16 @@ static bool event(struct session *s, __u32 type, const void *data, size_t size)
 	case EV_GC:
 	case EV_ALLOC:
 	case EV_LIVE:
+	case EV_MAP:
 		if (size >= offsetof(struct sample_event, frames))
 			on_stack_event(s, data, size);
 		return true;
 	case EV_LIVE_FREE:
+	case EV_UNMAP:
 		if (size >= sizeof(struct live_free)) {
 			const struct live_free *lf = data;
 			struct session_mem_event m = {
-				.pid = lf->pid, .type = EV_LIVE_FREE,
+				.pid = lf->pid, .type = type,
 				.value = (long long)lf->bytes,
 				.aux0 = (long long)lf->addr, .ktime = lf->ktime,
 			};

@@ -34,6 +34,8 @@ struct profiler_opts {
 	unsigned long long live_min; /* mem --live: C allocations this large are
 				      * tracked until freed (0: off) */
 	unsigned int live_max;	     /* ... at most this many at once */
+	bool held;		     /* mem: mappings and heap growth until
+				      * given back (held.bpf.h) */
 	bool no_sampler;       /* no CPU sampler (memory only) */
 	bool count_stacks;     /* CPU samples of stacks seen before counted in
 				* BPF (profiler__counts), not sent */

@@ -78,6 +78,7 @@ struct session_opts {
 		unsigned long long alloc_period;/* --allocations: bytes per sample */
 		unsigned long long live_min;	/* --live: tracked from this size */
 		unsigned int live_max;		/* ... at most this many at once */
+		bool held;			/* mappings until given back */
 	} mem;
 };
 

@@ -43,7 +43,7 @@ static void iv_intervals(const struct memrep *m, const long long *iv, size_t niv
  * allocations if it made any. */
 bool mem_by_live(const struct memrep *m, const struct mstack *s)
 {
-	return m->live_min && s->lalloc > 0;
+	return m->held && s->lalloc > 0;
 }
 
 void mem_growth_intervals(const struct memrep *m, const struct mstack *s,
@@ -68,11 +68,16 @@ void mem_growth_intervals(const struct memrep *m, const struct mstack *s,
  * the one that extends the heap, and one that keeps memory is a leak even
  * when it keeps blocks another function touched first. Stacks with no
  * tracked allocation (leaks of small objects) keep the resident rule.
+ * The held view of mappings sees small objects too (pymalloc's arenas are
+ * mappings): there, only what stacks hold makes a leak candidate, and
+ * first touch never does.
  */
 static bool is_leak(const struct memrep *m, const struct mstack *s)
 {
 	size_t grew, since;
 
+	if (m->held == MEMREP_HELD_MAPS && !mem_by_live(m, s))
+		return false;
 	if (mem_by_live(m, s)) {
 		if (s->live <= 0 || s->lfreed * 4 > s->lalloc)
 			return false;
@@ -410,7 +415,7 @@ static void growth_where(struct memrep *m, const struct mproc *p,
 	long long best_live = 0;
 	char held[32];
 
-	for (size_t k = 0; m->live_min && sites && k < nsites; k++) {
+	for (size_t k = 0; m->held && sites && k < nsites; k++) {
 		if (sites[k].pid != p->pid || !sites[k].leak || sites[k].live <= 0 ||
 		    (out[0] && sites[k].live <= best_live))
 			continue;

@@ -125,7 +125,7 @@ static void json_sites(struct memrep *m, struct json *j, const struct site *site
 	}
 	json_end(j);
 	json_arr(j, "live_by_function");
-	l = m->live_min ? mem_live_sites(sites, nsites, &nl) : NULL;
+	l = m->held ? mem_live_sites(sites, nsites, &nl) : NULL;
 	for (size_t i = 0; l && i < nl; i++) {
 		json_obj(j, NULL);
 		json_i(j, "pid", l[i].pid);
@@ -167,7 +167,7 @@ static void json_intervals(struct memrep *m, struct json *j, size_t n)
 		json_obj(j, NULL);
 		json_f(j, "start_s", "%.3f", k * m->interval_ns / 1e9);
 		json_interval_tops(m, j, "top", k, false, true);
-		json_interval_tops(m, j, "held_top", k, true, m->live_min);
+		json_interval_tops(m, j, "held_top", k, true, m->held);
 		json_end(j);
 	}
 	json_end(j);
@@ -217,6 +217,14 @@ static void json_tail(struct memrep *m, struct json *j)
 	json_end(j);
 	json_i(j, "not_itemised", m->folded);
 	json_u(j, "live_min", m->live_min);
+	/* what "held" means: "maps" (memory taken from the kernel until
+	 * given back, the default), "malloc" (--live) or "none" */
+	json_s(j, "held_view", m->held == MEMREP_HELD_MAPS ? "maps" :
+			       m->held == MEMREP_HELD_MALLOC ? "malloc" : "none");
+	json_u(j, "maps_sent", m->maps_sent);
+	json_u(j, "maps_lost", m->maps_lost);
+	json_u(j, "unmaps_lost", m->unmaps_lost);
+	json_u(j, "unmaps_unmatched", m->unmatched);
 	json_u(j, "live_tracked", m->ltracked);
 	json_i(j, "held_not_itemised", m->live_folded);
 }

@@ -53,6 +53,14 @@ static void event(void *ctx, const struct session_mem_event *m)
 		memrep__live_free(ms->rep, m->pid, (unsigned long long)m->aux0,
 				  m->ktime);
 		break;
+	case EV_MAP:
+		memrep__map(ms->rep, m->pid, &st, (unsigned long long)m->aux0,
+			    m->value, m->aux1 != 0, m->ktime);
+		break;
+	case EV_UNMAP:
+		memrep__unmap(ms->rep, m->pid, (unsigned long long)m->aux0,
+			      m->value, m->ktime);
+		break;
 	}
 }
 
@@ -102,11 +110,15 @@ static void done(void *ctx, const struct session_health *h)
 		       st[STAT_MEM_LOST], st[STAT_GC_LOST], st[STAT_ALLOC_LOST]);
 	memrep__live_counts(ms->rep, st[STAT_LIVE_EVENTS], st[STAT_LIVE_FULL],
 			    st[STAT_LIVE_LOST], st[STAT_LIVE_FREE_LOST]);
+	memrep__map_counts(ms->rep, st[STAT_MAP_EVENTS], st[STAT_MAP_LOST],
+			   st[STAT_UNMAP_LOST]);
 	if (st[STAT_MEM_LOST] + st[STAT_GC_LOST] + st[STAT_ALLOC_LOST] +
-	    st[STAT_LIVE_LOST] + st[STAT_LIVE_FREE_LOST])
-		pr_warn("events lost (ring buffer full): %llu memory changes, %llu collections, %llu allocation samples, %llu tracked allocations, %llu frees; try --buffer-size",
+	    st[STAT_LIVE_LOST] + st[STAT_LIVE_FREE_LOST] + st[STAT_MAP_LOST] +
+	    st[STAT_UNMAP_LOST])
+		pr_warn("events lost (ring buffer full): %llu memory changes, %llu collections, %llu allocation samples, %llu tracked allocations, %llu frees, %llu mappings, %llu unmappings; try --buffer-size",
 			st[STAT_MEM_LOST], st[STAT_GC_LOST], st[STAT_ALLOC_LOST],
-			st[STAT_LIVE_LOST], st[STAT_LIVE_FREE_LOST]);
+			st[STAT_LIVE_LOST], st[STAT_LIVE_FREE_LOST],
+			st[STAT_MAP_LOST], st[STAT_UNMAP_LOST]);
 	if (st[STAT_LIVE_FULL])
 		pr_warn("%llu large allocations not tracked: more than --live-max held at once",
 			st[STAT_LIVE_FULL]);

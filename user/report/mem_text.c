@@ -84,7 +84,14 @@ static void write_head(const struct memrep *m, FILE *f, size_t n)
 		mem_bytes_str(p->returned, b, sizeof(b), false);
 		mem_bytes_str(p->grown - p->returned, c, sizeof(c), true);
 		fprintf(f, "  resident memory gained %s, returned %s, net %s\n", a, b, c);
-		if (m->live_min && (p->probes < 0 || !(p->probes & PROFILER_MEM_LIVE)))
+		if (m->held == MEMREP_HELD_MAPS) {
+			mem_bytes_str(p->taken, a, sizeof(a), false);
+			mem_bytes_str(p->given, b, sizeof(b), false);
+			mem_bytes_str(p->taken - p->given, c, sizeof(c), true);
+			fprintf(f, "  memory taken from the kernel %s, given back %s, net %s\n",
+				a, b, c);
+		}
+		if (m->held == MEMREP_HELD_MALLOC && (p->probes < 0 || !(p->probes & PROFILER_MEM_LIVE)))
 			fprintf(f, "  its allocations are not tracked: no probes on its C allocator (-v says why)\n");
 	}
 }
@@ -98,12 +105,20 @@ static void write_live(const struct memrep *m, FILE *f, const struct site *sites
 	char a[32], b[32], c[32];
 
 	mem_bytes_str(m->live_min, a, sizeof(a), false);
-	fprintf(f, "\nHeld by function (C allocations of %s or more not freed, by the stack that made them; top %d)\n",
-		a, TOP);
-	if (!nl)
-		fprintf(f, "  (no tracked allocations)\n");
+	if (m->held == MEMREP_HELD_MAPS)
+		fprintf(f, "\nHeld by function (memory taken from the kernel and not given back --\n"
+			   "pymalloc arenas of small objects, large blocks, heap growth -- by the stack\n"
+			   "that took it; top %d)\n", TOP);
 	else
-		fprintf(f, "  %10s %10s %10s  %9s  %s\n", "held", "allocated", "freed",
+		fprintf(f, "\nHeld by function (C allocations of %s or more not freed, by the stack that made them; top %d)\n",
+			a, TOP);
+	if (!nl)
+		fprintf(f, "  %s\n", m->held == MEMREP_HELD_MAPS ? "(no memory taken)" :
+							  "(no tracked allocations)");
+	else
+		fprintf(f, "  %10s %10s %10s  %9s  %s\n", "held",
+			m->held == MEMREP_HELD_MAPS ? "taken" : "allocated",
+			m->held == MEMREP_HELD_MAPS ? "given" : "freed",
 			"intervals", "function (file:line)  [process]");
 	for (size_t i = 0; l && i < nl && i < TOP; i++) {
 		mem_bytes_str(l[i].live, a, sizeof(a), false);
@@ -116,12 +131,45 @@ static void write_live(const struct memrep *m, FILE *f, const struct site *sites
 	free(l);
 }
 
+/*
+ * The second view beside memory held: resident pages by the function that
+ * touched them first. Pages returned count for the process only (the
+ * head's line): the thread that returns them is rarely the one that took
+ * them.
+ */
+static void write_touched(const struct memrep *m, FILE *f, const struct site *sites,
+			  size_t nsites, size_t n)
+{
+	char a[32];
+	size_t shown = 0;
+
+	fprintf(f, "\nResident memory by function (second view: pages where first touched; the C\n"
+		   "allocator reuses freed memory, so this is who touched it, not who keeps it; top %d)\n",
+		TOP);
+	for (size_t i = 0; i < nsites && shown < TOP; i++) {
+		if (sites[i].grown <= 0)
+			continue;
+		if (!shown++)
+			fprintf(f, "  %10s  %9s  %s\n", "touched", "intervals",
+				"function (file:line)  [process]");
+		mem_bytes_str(sites[i].grown, a, sizeof(a), false);
+		fprintf(f, "  %10s  %4zu/%-4zu  %s  [%s]\n", a, sites[i].grew, n,
+			frame_text(m->ft, sites[i].leaf), mem_label_of(m, sites[i].pid));
+	}
+	if (!shown)
+		fprintf(f, "  (no growth seen)\n");
+}
+
 static void write_growth(const struct memrep *m, FILE *f, const struct site *sites,
 			 size_t nsites, size_t n)
 {
 	char a[32], b[32], c[32];
 	size_t nrss = 0;
 
+	if (m->held == MEMREP_HELD_MAPS) {
+		write_touched(m, f, sites, nsites, n);
+		return;
+	}
 	fprintf(f, "\nGrowth by function (net resident bytes gained where the pages were first touched; top %d)\n",
 		TOP);
 	/* sites known only from tracked allocations (--live) touched nothing */
@@ -186,7 +234,7 @@ static void write_intervals(const struct memrep *m, FILE *f)
 		}
 		fputc('\n', f);
 		write_interval_tops(m, f, k, false);
-		if (m->live_min)
+		if (m->held)
 			write_interval_tops(m, f, k, true);
 	}
 }
@@ -198,7 +246,8 @@ static void write_leaks(struct memrep *m, FILE *f, const stack_id *lk,
 
 	fprintf(f, "\nLeak candidates (grew in at least %d intervals and in 2 of every 3 since it began, kept 3/4 or more%s)\n",
 		MEMREP_LEAK_MIN_INTERVALS,
-		m->live_min ? "; of the bytes held, for stacks with tracked allocations" : "");
+		m->held == MEMREP_HELD_MAPS ? "; of the bytes held" :
+		m->held ? "; of the bytes held, for stacks with tracked allocations" : "");
 	if (!nleaks)
 		fprintf(f, "  none\n");
 	for (size_t i = 0; i < nleaks && i < TOP; i++) {
@@ -216,7 +265,7 @@ static void write_leaks(struct memrep *m, FILE *f, const stack_id *lk,
 		fprintf(f, "    stack: %s\n", mem_text_below_root(m, fr, nf, s->nroot));
 	}
 	/* first touch is not keeping: say how to tell them apart */
-	if (nleaks && !m->live_min)
+	if (nleaks && !m->held)
 		fprintf(f, "  (charged where pages were first touched; the C allocator may have handed\n"
 			   "   another function's freed memory to the one that keeps it: `mem --live -p PID`\n"
 			   "   shows which function holds the memory)\n");
@@ -350,6 +399,20 @@ static void write_tail(const struct memrep *m, FILE *f)
 		fprintf(f, "; %s beyond %d distinct stacks not itemised", a, MAX_STACKS);
 	}
 	fputc('\n', f);
+	if (m->held == MEMREP_HELD_MAPS) {
+		fprintf(f, "%llu mappings and heap growths seen (%llu lost); unmappings lost: %llu; not matched to memory taken since the start: %llu",
+			m->maps_sent, m->maps_lost, m->unmaps_lost, m->unmatched);
+		if (m->loverflow)
+			fprintf(f, "; %llu beyond %zu held at once", m->loverflow,
+				m->live_max);
+		if (m->live_folded) {
+			mem_bytes_str(m->live_folded, a, sizeof(a), false);
+			fprintf(f, "; %s held beyond %d distinct stacks not itemised", a,
+				MAX_STACKS);
+		}
+		fputc('\n', f);
+		return;
+	}
 	if (!m->live_min)
 		return;
 	fprintf(f, "%llu allocations tracked; not tracked: %llu (map full), %llu (ring buffer full), %llu beyond %zu held at once; frees lost: %llu",
@@ -370,7 +433,7 @@ int memrep__write_text(struct memrep *m, FILE *f)
 	stack_id *lk = mem_leaks(m, &nleaks);
 
 	write_head(m, f, n);
-	if (m->live_min)
+	if (m->held)
 		write_live(m, f, sites, nsites, n);
 	write_growth(m, f, sites, nsites, n);
 	write_intervals(m, f);

@@ -39,6 +39,7 @@ void memrep__free(struct memrep *m)
 		free(p->label);
 		free(p->version);
 		free(p->rss);
+		free(p->heap);
 		for (int g = 0; g < GC_GENS; g++)
 			free(p->gen[g].ns);
 	}
@@ -235,6 +236,12 @@ void memrep__growth(struct memrep *m, pid_t pid, const struct memrep_stack *s,
 		p->grown += bytes;
 	else
 		p->returned -= bytes;
+	/* With the held view of mappings, what is given back is taken off
+	 * whoever took it there; resident pages returned are the process's,
+	 * not the stack's that happens to run (issue 18: frees charged to
+	 * <module>). */
+	if (m->held == MEMREP_HELD_MAPS && bytes < 0)
+		return;
 	id = stack_get(m, pid, s);
 	if (id < 0) {
 		m->folded += bytes;
@@ -379,56 +386,81 @@ static int lgrow(struct memrep *m)
 	return 0;
 }
 
+/* bytes of what stack holds are given back, as of mono_ns. */
+static void held_release(struct memrep *m, stack_id stack, long long bytes,
+			 unsigned long long mono_ns)
+{
+	if (stack != MEM_NO_STACK) {
+		struct mstack *s = &m->figs[stack];
+
+		s->live -= bytes;
+		s->lfreed += bytes;
+		iv_add(&s->liv, &s->nliv, interval_of(m, mono_ns), -bytes);
+	} else {
+		m->live_folded -= bytes;
+	}
+}
+
+/* bytes now held by stack s of pid (the stack's id, or MEM_NO_STACK when
+ * it is not itemised). */
+static stack_id held_take(struct memrep *m, pid_t pid, const struct memrep_stack *s,
+			  long long bytes, unsigned long long mono_ns)
+{
+	long id = stack_get(m, pid, s);
+	struct mstack *ms;
+
+	if (id < 0) {
+		m->live_folded += bytes;
+		return MEM_NO_STACK;
+	}
+	ms = &m->figs[id];
+	ms->live += bytes;
+	ms->lalloc += bytes;
+	iv_add(&ms->liv, &ms->nliv, interval_of(m, mono_ns), bytes);
+	return (stack_id)id;
+}
+
 /* e's bytes are no longer held, as of mono_ns. */
 static void lrelease(struct memrep *m, struct lentry *e, unsigned long long mono_ns)
 {
-	if (e->stack != MEM_NO_STACK) {
-		struct mstack *s = &m->figs[e->stack];
-
-		s->live -= e->bytes;
-		s->lfreed += e->bytes;
-		iv_add(&s->liv, &s->nliv, interval_of(m, mono_ns), -e->bytes);
-	} else {
-		m->live_folded -= e->bytes;
-	}
+	held_release(m, e->stack, e->bytes, mono_ns);
 	ldel(m, e);
+}
+
+/* A new entry for addr; NULL when the table is full. */
+static struct lentry *ladd(struct memrep *m, pid_t pid, unsigned long long addr)
+{
+	size_t i;
+
+	if (m->ln >= m->live_max ||
+	    ((m->ln + 1) * 10 > m->lcap * 7 && lgrow(m))) {
+		m->loverflow++;
+		return NULL;
+	}
+	for (i = lslot(m, pid, addr); m->ltab[i].used; i = (i + 1) & (m->lcap - 1))
+		;
+	m->ln++;
+	m->ltab[i] = (struct lentry){ .addr = addr, .pid = pid, .used = true,
+				      .stack = MEM_NO_STACK };
+	return &m->ltab[i];
 }
 
 void memrep__live(struct memrep *m, pid_t pid, const struct memrep_stack *s,
 		  unsigned long long addr, long long bytes,
 		  unsigned long long mono_ns)
 {
-	struct mstack *ms;
 	struct lentry *e;
-	long id;
-	size_t i;
 
 	if (!proc_get(m, pid, false) || bytes <= 0 || !s || !s->n)
 		return;
 	e = lfind(m, pid, addr);
 	if (e) /* its free was lost: it is gone now */
 		lrelease(m, e, mono_ns);
-	if (m->ln >= m->live_max ||
-	    ((m->ln + 1) * 10 > m->lcap * 7 && lgrow(m))) {
-		m->loverflow++;
+	e = ladd(m, pid, addr);
+	if (!e)
 		return;
-	}
-	id = stack_get(m, pid, s);
-	for (i = lslot(m, pid, addr); m->ltab[i].used; i = (i + 1) & (m->lcap - 1))
-		;
-	e = &m->ltab[i];
-	*e = (struct lentry){ .addr = addr, .pid = pid, .used = true,
-			      .stack = MEM_NO_STACK, .bytes = bytes };
-	m->ln++;
-	if (id < 0) {
-		m->live_folded += bytes;
-		return;
-	}
-	e->stack = (stack_id)id;
-	ms = &m->figs[id];
-	ms->live += bytes;
-	ms->lalloc += bytes;
-	iv_add(&ms->liv, &ms->nliv, interval_of(m, mono_ns), bytes);
+	e->bytes = bytes;
+	e->stack = held_take(m, pid, s, bytes, mono_ns);
 }
 
 void memrep__live_free(struct memrep *m, pid_t pid, unsigned long long addr,
@@ -444,6 +476,8 @@ void memrep__set_live(struct memrep *m, unsigned long long min_bytes,
 		      size_t max_held)
 {
 	m->live_min = min_bytes;
+	if (min_bytes)
+		m->held = MEMREP_HELD_MALLOC;
 	m->live_max = max_held && max_held < MAX_LIVE ? max_held : MAX_LIVE;
 }
 
@@ -536,4 +570,140 @@ struct profile *memrep__live_stacks(struct memrep *m)
 struct profile *memrep__alloc_stacks(struct memrep *m)
 {
 	return fill(m, &m->alloc_out, W_ALLOC);
+}
+
+/* ---- held maps: memory taken from the kernel until given back ---- */
+
+void memrep__set_held(struct memrep *m, enum memrep_held held)
+{
+	m->held = held;
+	if (!m->live_max)
+		m->live_max = MAX_LIVE;
+}
+
+/* The heap's top shrank to addr: taken off its top extents' stacks. */
+static bool heap_shrink(struct memrep *m, struct mproc *p, unsigned long long addr,
+			unsigned long long mono_ns)
+{
+	bool any = false;
+
+	while (p->nheap && p->heap[p->nheap - 1].end > addr) {
+		struct heap_ext *top = &p->heap[p->nheap - 1];
+		unsigned long long lo = top->start > addr ? top->start : addr;
+
+		held_release(m, top->stack, (long long)(top->end - lo), mono_ns);
+		p->given += (long long)(top->end - lo);
+		top->end = lo;
+		if (top->end <= top->start)
+			p->nheap--;
+		any = true;
+	}
+	return any;
+}
+
+/* The heap grew by [addr, addr + bytes): a new top extent, or the top one
+ * longer when the same stack grew it. */
+static void heap_grow(struct memrep *m, struct mproc *p, const struct memrep_stack *s,
+		      unsigned long long addr, long long bytes,
+		      unsigned long long mono_ns)
+{
+	struct heap_ext *top;
+	stack_id id;
+
+	/* growth from below the top: a shrink was lost on the way */
+	if (p->nheap && p->heap[p->nheap - 1].end > addr)
+		heap_shrink(m, p, addr, mono_ns);
+	if (p->nheap == p->cap_heap) {
+		size_t cap = p->cap_heap ? 2 * p->cap_heap : 16;
+		struct heap_ext *n = NULL;
+
+		if (cap <= MAX_HEAP_EXT)
+			n = realloc(p->heap, cap * sizeof(*n));
+		if (!n) { /* a full list: not itemised, as a full table */
+			m->loverflow++;
+			return;
+		}
+		p->heap = n;
+		p->cap_heap = cap;
+	}
+	id = held_take(m, p->pid, s, bytes, mono_ns);
+	top = p->nheap ? &p->heap[p->nheap - 1] : NULL;
+	if (top && top->end == addr && top->stack == id)
+		top->end += bytes;
+	else
+		p->heap[p->nheap++] = (struct heap_ext){ addr, addr + bytes, id };
+}
+
+void memrep__map(struct memrep *m, pid_t pid, const struct memrep_stack *s,
+		 unsigned long long addr, long long bytes, bool heap,
+		 unsigned long long mono_ns)
+{
+	struct mproc *p = proc_get(m, pid, false);
+
+	if (!p || bytes <= 0 || bytes > (1LL << 46) || !s || !s->n)
+		return;
+	p->taken += bytes;
+	if (heap) {
+		heap_grow(m, p, s, addr, bytes, mono_ns);
+		return;
+	}
+	memrep__live(m, pid, s, addr, bytes, mono_ns);
+}
+
+/*
+ * [addr, addr + bytes) given back: the mappings that begin there, one
+ * after the other (an unmapping may span several, or the head of one),
+ * else the heap's top.
+ */
+void memrep__unmap(struct memrep *m, pid_t pid, unsigned long long addr,
+		   long long bytes, unsigned long long mono_ns)
+{
+	struct mproc *p = proc_get(m, pid, false);
+	unsigned long long end;
+	bool any = false;
+
+	if (!p || bytes <= 0 || bytes > (1LL << 46))
+		return;
+	end = addr + (unsigned long long)bytes;
+	/* bounded: each pass takes one whole entry or ends */
+	while (addr < end) {
+		struct lentry *e = lfind(m, pid, addr);
+		struct lentry moved;
+
+		if (!e)
+			break;
+		any = true;
+		if (e->bytes <= (long long)(end - addr)) {
+			addr += e->bytes;
+			p->given += e->bytes;
+			lrelease(m, e, mono_ns);
+			continue;
+		}
+		/* its head only: the rest stays its maker's, at its new start */
+		moved = *e;
+		held_release(m, e->stack, (long long)(end - addr), mono_ns);
+		p->given += (long long)(end - addr);
+		ldel(m, e);
+		moved.addr = end;
+		moved.bytes -= (long long)(end - addr);
+		e = ladd(m, pid, moved.addr);
+		if (e)
+			*e = moved;
+		else
+			held_release(m, moved.stack, moved.bytes, mono_ns);
+		addr = end;
+	}
+	if (addr < end && p->nheap && addr >= p->heap[0].start &&
+	    end >= p->heap[p->nheap - 1].end)
+		any |= heap_shrink(m, p, addr, mono_ns);
+	if (!any)
+		m->unmatched++;
+}
+
+void memrep__map_counts(struct memrep *m, unsigned long long sent,
+			unsigned long long lost, unsigned long long unmaps_lost)
+{
+	m->maps_sent = sent;
+	m->maps_lost = lost;
+	m->unmaps_lost = unmaps_lost;
 }

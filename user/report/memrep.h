@@ -61,6 +61,29 @@ void memrep__live(struct memrep *m, pid_t pid, const struct memrep_stack *s,
 		  unsigned long long mono_ns);
 void memrep__live_free(struct memrep *m, pid_t pid, unsigned long long addr,
 		       unsigned long long mono_ns);
+/*
+ * What the held view tracks: nothing, the memory each stack takes from the
+ * kernel until given back (mappings and heap growth: mem's default), or
+ * C allocations of at least --live-bytes (mem --live).
+ */
+enum memrep_held { MEMREP_HELD_NONE, MEMREP_HELD_MAPS, MEMREP_HELD_MALLOC };
+void memrep__set_held(struct memrep *m, enum memrep_held held);
+/*
+ * Held maps: [addr, addr + bytes) taken by stack at mono_ns, by a mapping
+ * or (heap) by growing the heap; and given back. What is given back is
+ * taken off the stacks that took it (a mapping's maker; the heap's top
+ * extents), never charged to the thread that gives it back. Memory taken
+ * before the start, and unmappings that begin inside a mapping, are
+ * counted as unmatched.
+ */
+void memrep__map(struct memrep *m, pid_t pid, const struct memrep_stack *s,
+		 unsigned long long addr, long long bytes, bool heap,
+		 unsigned long long mono_ns);
+void memrep__unmap(struct memrep *m, pid_t pid, unsigned long long addr,
+		   long long bytes, unsigned long long mono_ns);
+/* The BPF side's counts: mappings sent, lost; unmappings lost. */
+void memrep__map_counts(struct memrep *m, unsigned long long sent,
+			unsigned long long lost, unsigned long long unmaps_lost);
 /* Allocations of at least min_bytes are tracked (0: off, the default),
  * at most max_held at once (0: a built-in bound): leak candidates then come
  * from what stacks keep, not what they touch. */

@@ -42,6 +42,8 @@
 #define MEM_TEXT_MAX (1 << 20)
 /* A tracked allocation whose stack is not itemised (beyond MAX_STACKS). */
 #define MEM_NO_STACK UINT32_MAX
+/* Heap (brk) extents kept per process; beyond, growth joins the top one. */
+#define MAX_HEAP_EXT 65536
 
 struct gc_gen {
 	unsigned long long count, sum_ns, max_ns, collected;
@@ -62,6 +64,14 @@ struct mproc {
 	size_t nrss, cap_rss, rss_every, rss_skip;
 	long long first_rss, last_rss, peak_rss;
 	long long grown, returned;
+	/* held maps: the heap's extents, lowest first, each grown by one
+	 * stack (MEM_NO_STACK: not itemised); what was taken and given back */
+	struct heap_ext {
+		unsigned long long start, end;
+		stack_id stack;
+	} *heap;
+	size_t nheap, cap_heap;
+	long long taken, given;
 	struct gc_gen gen[GC_GENS];
 	unsigned long long gc_other; /* generations beyond GC_GENS */
 };
@@ -106,7 +116,8 @@ struct memrep {
 	unsigned long long changes, no_stack, lost_changes, lost_gc, lost_alloc;
 	/* the profiles handed out (memrep__*_stacks) */
 	struct profile growth_out, live_out, alloc_out;
-	/* --live */
+	/* what the held view tracks (memrep__set_held); --live's threshold */
+	enum memrep_held held;
 	unsigned long long live_min;
 	size_t live_max;
 	struct lentry *ltab;
@@ -114,6 +125,9 @@ struct memrep {
 	long long live_folded;	   /* held by stacks beyond MAX_STACKS */
 	unsigned long long loverflow; /* allocations beyond MAX_LIVE */
 	unsigned long long ltracked, lfull, llost, lfree_lost;
+	/* held maps: mappings sent, lost; unmappings lost; unmappings of
+	 * memory taken before the start or not at a mapping's start */
+	unsigned long long maps_sent, maps_lost, unmaps_lost, unmatched;
 	char *text; /* one stack's text, for the writers */
 	size_t text_cap;
 };
@@ -151,7 +165,8 @@ struct site {
 
 /* Intervals the run covered (the last one may be partial). */
 size_t mem_nintervals(const struct memrep *m);
-/* Is s judged by what its tracked allocations hold (--live)? */
+/* Is s judged by what it holds (the held view: its mappings, or with
+ * --live its tracked allocations)? */
 bool mem_by_live(const struct memrep *m, const struct mstack *s);
 /* The intervals in which s grew, and those since it first grew. */
 void mem_growth_intervals(const struct memrep *m, const struct mstack *s,

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef PYROGRAPH_HELD_HOOKS_H
+#define PYROGRAPH_HELD_HOOKS_H
+
+#include <stdbool.h>
+
+/*
+ * mem's held view: the BPF programs that see a process map, unmap, remap
+ * and grow its heap. The per-syscall tracepoints of mmap, munmap, mremap
+ * and brk (only those syscalls run BPF), or, where the kernel has none or
+ * tracefs cannot be mounted, BPF on every syscall of the host (it tests
+ * the number first; a warning says it costs every syscall). The same
+ * choice as the event-loop hooks (loop_hooks.h) make for epoll.
+ */
+struct profile_bpf;
+struct bpf_link;
+
+#define HELD_HOOK_SYSCALLS 4
+
+struct held_hooks {
+	bool on;	 /* the held view is on */
+	bool raw;	 /* ... by the every-syscall fallback */
+	const char *dir; /* the tracing directory (tracepoints) */
+	int n;
+	struct bpf_link *links[2 * HELD_HOOK_SYSCALLS];
+};
+
+/* Before the object is loaded: which programs load (none unless on).
+ * Mounts tracefs when needed (so before the capabilities are dropped). */
+void held_hooks_choose(struct profile_bpf *skel, bool on, struct held_hooks *h);
+/* After the skeleton is attached: the tracepoints. Returns 0 or -errno
+ * (and says what failed). */
+int held_hooks_attach(struct profile_bpf *skel, struct held_hooks *h);
+/* Detaches every hook (the fallback's too). */
+void held_hooks_detach(struct profile_bpf *skel, struct held_hooks *h);
+
+#endif
