@@ -43,6 +43,7 @@ enum event_type {
 	EV_MAP = 16,	   /* memory taken (mem's held view): value bytes,
 			    * aux[0] its address, aux[1] 1 if heap (brk) growth */
 	EV_UNMAP = 17,	   /* memory given back: struct live_free (no stack) */
+	EV_CHAIN = 18,	   /* an await chain seen for the first time (async) */
 };
 
 enum sample_flags {
@@ -170,37 +171,79 @@ struct asyncio_text {
 	__u64 lo, hi; /* [lo, hi): callers that are task steps */
 };
 
-/* Coroutine frames kept per suspension, outermost (the task's) first. */
-#define AWAIT_DEPTH 8
+/*
+ * Await chains (async): from a task's coroutine through the coroutines
+ * each one awaits, outermost first. At most AWAIT_STEPS levels are walked
+ * (deeper: AWAIT_TRUNCATED, the innermost are missing) and the innermost
+ * AWAIT_DEPTH of them kept (deeper: the outermost are dropped).
+ */
+#define AWAIT_DEPTH 128
+#define AWAIT_STEPS 256
+#define AWAIT_TRUNCATED 1
 
-/* Where a task's coroutine chain was suspended, and since when. */
-struct await_chain {
-	__u64 since;
+/*
+ * A chain as BPF sends it the first time a process suspends at it (a hash
+ * of its frames names it from then on). Level i of the n walked is in
+ * frames[i % AWAIT_DEPTH]; only the first min(n, AWAIT_DEPTH) entries are
+ * sent.
+ */
+struct chain_event {
+	__u32 type; /* EV_CHAIN */
+	__u32 pid;
 	__u32 n;
-	__u32 _pad;
+	__u32 flags; /* AWAIT_TRUNCATED */
+	__u64 hash;
 	struct py_frame frames[AWAIT_DEPTH];
+};
+
+/* Where chain_seen remembers a chain was sent. */
+struct chain_key {
+	__u64 hash;
+	__u32 pid; /* host tgid */
+	__u32 _pad;
+};
+
+/*
+ * A task as steps know it: its coroutine object in its process. A task's
+ * life is counted from `born`, the start of the loop iteration that ran
+ * its first step (0: its first step was not seen, it began before);
+ * first_instr is where its coroutine was at the first step seen.
+ */
+struct task_key {
+	__u64 coro;
+	__u32 pid; /* host tgid */
+	__u32 _pad;
 };
 
 struct step_event {
 	__u32 type; /* EV_STEP */
 	__u32 pid;
 	__u32 tid;
-	__s32 result; /* 1: the coroutine is suspended (awaits), 0: it finished */
+	__s32 result; /* 1: suspended (awaits), 0: finished (returned or raised),
+		       * -1: unknown (its coroutine could not be read) */
 	__u64 start;  /* ktime the step began */
 	__u64 ns;
 	__u64 coro;   /* the coroutine object: the task's identity */
+	__u64 born;
 	struct py_frame code; /* the coroutine's code (instr 0) */
+	__u32 first_instr;
+	__u32 _pad;
+	__u64 off_ns;	  /* of ns, off the CPU (a loop thread's: blocked or
+			   * preempted; 0 for others) */
+	__u64 preempt_ns; /* ... of which preempted (runnable) */
 };
 
 struct await_event {
 	__u32 type; /* EV_AWAIT */
 	__u32 pid;
 	__u32 tid;
-	__u32 n;      /* valid frames */
-	__u64 ktime;  /* when the task resumed */
-	__u64 ns;     /* how long it was suspended */
+	__u32 _pad;
+	__u64 ktime;	 /* when the task resumed */
+	__u64 ns;	 /* how long it was suspended */
+	__u64 queued_ns; /* ... of which after the loop iteration that resumed
+			  * it began: ready, behind other callbacks and steps */
 	__u64 coro;
-	struct py_frame frames[AWAIT_DEPTH]; /* outermost first */
+	__u64 chain;	 /* the hash of its await chain (EV_CHAIN) */
 };
 
 /*
@@ -314,6 +357,9 @@ enum stat_idx {
 	STAT_T_COUNTED,		/* counted in stack_counts (a stack seen before) */
 	STAT_COUNT_FULL,	/* a new stack found stack_counts full: sent
 				 * as every sample of it will be (not lost) */
+	STAT_CHAIN_LOST,	/* async: await chains lost (ring buffer full); sent
+				 * again at the next suspension there */
+	STAT_CHAIN_DEEP,	/* async: await chains deeper than AWAIT_STEPS */
 	STAT_NR,
 };
 

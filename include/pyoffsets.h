@@ -80,6 +80,13 @@ struct py_offsets {
 	 */
 	__u16 frame_stack;
 	__u16 frame_localsplus;
+	/*
+	 * A coroutine's int8 gi_frame_state (PY_OFF_NONE: unknown), and two of
+	 * its values, which differ between versions: FRAME_CREATED (never
+	 * run) and the first of the finished ones (3.11-3.14 FRAME_COMPLETED,
+	 * 3.15 FRAME_CLEARED): a task's first step and its end.
+	 */
+	__u16 gen_frame_state;
 	/* PyInterpreterState's sys.modules dict (modules; imports.modules
 	 * 3.12+), where thread names are found (python/pythreads.c);
 	 * PY_OFF_NONE where not known (3.14+, whose OS thread names are). */
@@ -89,6 +96,8 @@ struct py_offsets {
 	__u8 owner_skip_min;	  /* skip frames whose owner >= this; 0xff: never */
 	__u8 code_tag_mask;	  /* low bits to clear from the code pointer (3.14: 7) */
 	__u8 stack_kind;	  /* enum py_stack_kind */
+	__s8 gen_state_created;
+	__s8 gen_state_done;
 };
 
 #endif /* PYROGRAPH_PYOFFSETS_H */

@@ -8,7 +8,7 @@ everything; `no-steps`, async --no-steps), in an order rotated every round
 so that a drift of the host's speed does not land on one of them.
 
     scripts/bench_async.py [--build build] [--rounds 5] [--seconds 10]
-                           [--loop asyncio|uvloop] [--path /ok]
+                           [--loop asyncio|uvloop] [--app fastapi|router] [--path /ok]
                            [--modes all,no-steps] [--agent] [--syscalls]
 
 The breakdown, per mode (medians over the rounds): the requests/s lost;
@@ -17,6 +17,10 @@ each BPF program's runs per second, ns per run and share of one CPU
 own CPU (userspace and the syscalls it makes). What neither shows is the
 uprobe trap of a task step (~1 us in a VM): the difference between `all`
 and `no-steps` less the step program's BPF time.
+
+--app router --path /api/yield measures a FastAPI app with Starlette's
+middleware and an APIRouter, whose tasks suspend at ~18-level await chains
+(the cost of walking whole chains: the step program's ns per run).
 
 --agent measures `pyrograph agent --metrics-listen` instead (the same BPF
 side, run without end), scraped every second as Prometheus would.
@@ -47,7 +51,13 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-APP = os.path.join(HERE, "..", "tests", "e2e", "workloads", "async_fastapi.py")
+APPS = {
+    # the app of the planted-problem tests: /ok awaits nothing
+    "fastapi": os.path.join(HERE, "..", "tests", "e2e", "workloads", "async_fastapi.py"),
+    # Starlette's middleware and an APIRouter: ~18 coroutine levels per
+    # await chain (/api/yield suspends twice per request at the bottom)
+    "router": os.path.join(HERE, "..", "tests", "e2e", "workloads", "async_fastapi_router.py"),
+}
 FORCE_RAW = "PYROGRAPH_TEST_NO_SYSCALL_TRACEPOINTS"
 
 
@@ -229,7 +239,7 @@ def profiled_run(a, binary, port, app_pid, mode, scrapes):
 
 def bench_requests(a, binary):
     port = free_port()
-    app = subprocess.Popen(["/usr/bin/python3.11", APP, str(port), a.loop],
+    app = subprocess.Popen(["/usr/bin/python3.11", APPS[a.app], str(port), a.loop],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     modes = a.modes.split(",")
     base, runs, scrapes = [], {m: [] for m in modes}, []
@@ -357,6 +367,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
+    ap.add_argument("--app", default="fastapi", choices=sorted(APPS),
+                    help="router: the middleware-and-APIRouter app, deep await chains "
+                    "(with --path /api/yield)")
     ap.add_argument("--path", default="/ok")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--modes", default="all,no-steps",

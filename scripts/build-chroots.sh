@@ -10,6 +10,13 @@
 #   sid           python3.14 (+ -dbg, -nopie)
 #   experimental  sid + experimental, python3.15 from experimental (+ -dbg, -nopie)
 #
+# The trees of released interpreters also get the Python packages of the
+# asyncio web tests (FastAPI on uvicorn, aiohttp: tree_pkgs). A tree's
+# <tree>/.pyrograph-extras lists the ones installed; a cached tree whose
+# list differs from tree_pkgs gets them installed in place on the next run
+# (apt-get in a private mount namespace, as for a build), so a changed list
+# reaches trees built before it.
+#
 # Trees live outside the repository, in ${PYROGRAPH_CHROOTS:-/var/cache/pyrograph/chroots}/<tree>.
 # A tree is built in a temporary directory next to it and renamed into place
 # only once it is complete, so a tree that exists is always usable.  Its
@@ -74,9 +81,37 @@ tree_suite() { case $1 in trixie) echo trixie ;; sid|experimental) echo sid ;; e
 tree_extra() { case $1 in experimental) echo experimental ;; *) echo "" ;; esac; }
 tree_python() { case $1 in trixie) echo python3.13 ;; sid) echo python3.14 ;; experimental) echo python3.15 ;; esac; }
 
+# Python packages of the tests, from the tree's suite. Not in experimental:
+# sid's packages are built for python3.14 (pydantic-core, aiohttp, uvloop
+# have compiled parts that python3.15 cannot load), and installing them
+# there would only pull in python3.14.
+EXTRA_PKGS=(python3-fastapi python3-uvicorn python3-aiohttp)
+tree_pkgs() { case $1 in experimental) ;; *) printf '%s\n' "${EXTRA_PKGS[@]}" ;; esac; }
+
 APT_OPTS=(-y -q -o Acquire::Check-Valid-Until=false -o Acquire::Retries=3
 	-o APT::Install-Recommends=false -o APT::Install-Suggests=false
 	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+
+# The stamp: every interpreter binary of tree root with the version it
+# reports, into file out; and the interpreter packages' versions. Args:
+# root python3.X out.
+write_stamp() {
+	local root=$1 py=$2 stamp=$3 bin name ver
+	: > "$stamp"
+	for bin in "$root"/usr/bin/python3.*; do
+		name=${bin##*/}
+		# python3.X-dbg is a symlink to python3.Xd: list real files only.
+		[[ $name =~ ^python3\.[0-9]+(d|-pie)?$ ]] || continue
+		[[ -f $bin && -x $bin && ! -L $bin ]] || continue
+		ver=$(chroot "$root" "/usr/bin/$name" -I -S -c 'import sys; print(sys.version.split()[0])') ||
+			{ echo "== $name does not run"; return 1; }
+		echo "$name $ver" >> "$stamp"
+	done
+	grep -q "^$py " "$stamp" || { echo "== $py missing after install"; return 1; }
+	# shellcheck disable=SC2016 # dpkg-query's format, not shell
+	chroot "$root" dpkg-query -W -f '${Package} ${Version}\n' "$py*" "lib$py*" |
+		awk 'NF == 2' > "$root/.pyrograph-packages" || true
+}
 
 # ---------------------------------------------------------------------------
 # Inner build: runs in its own mount namespace (see main below).
@@ -128,7 +163,7 @@ inner_build() {
 	echo "== apt-get update"
 	in_root apt-get "${APT_OPTS[@]}" update
 
-	local target=() pkgs=("$py") p
+	local target=() pkgs=("$py") p extras=()
 	[[ -n $extra ]] && target=(-t "$extra")
 	for p in "$py-dbg" "$py-nopie"; do
 		# Only variants that exist in this tree's archive(s).
@@ -143,26 +178,17 @@ inner_build() {
 	in_root apt-cache policy "${pkgs[@]}"
 	echo "== apt-get ${target[*]} install ${pkgs[*]}"
 	in_root apt-get "${APT_OPTS[@]}" "${target[@]}" install "${pkgs[@]}"
+	mapfile -t extras < <(tree_pkgs "$tree")
+	if ((${#extras[@]})); then
+		echo "== apt-get ${target[*]} install ${extras[*]}"
+		in_root apt-get "${APT_OPTS[@]}" "${target[@]}" install "${extras[@]}"
+	fi
+	tree_pkgs "$tree" > "$root/.pyrograph-extras"
 	in_root apt-get -q clean
 	rm -rf "$root"/var/lib/apt/lists/*_Packages "$root"/var/lib/apt/lists/*_Release \
 		"$root"/var/lib/apt/lists/*_InRelease "$root"/var/cache/apt/*.bin
 
-	# Stamp: every interpreter binary with the version it reports.
-	local stamp="$root/.pyrograph-ready.new" bin name ver
-	: > "$stamp"
-	for bin in "$root"/usr/bin/python3.*; do
-		name=${bin##*/}
-		# python3.X-dbg is a symlink to python3.Xd: list real files only.
-		[[ $name =~ ^python3\.[0-9]+(d|-pie)?$ ]] || continue
-		[[ -f $bin && -x $bin && ! -L $bin ]] || continue
-		ver=$(in_root "/usr/bin/$name" -I -S -c 'import sys; print(sys.version.split()[0])') ||
-			{ echo "== $name does not run"; return 1; }
-		echo "$name $ver" >> "$stamp"
-	done
-	grep -q "^$py " "$stamp" || { echo "== $py missing after install"; return 1; }
-	# shellcheck disable=SC2016 # dpkg-query's format, not shell
-	in_root dpkg-query -W -f '${Package} ${Version}\n' "$py*" "lib$py*" |
-		awk 'NF == 2' > "$root/.pyrograph-packages" || true
+	write_stamp "$root" "$py" "$root/.pyrograph-ready.new" || return 1
 
 	umount "$root/proc"
 	# A mount left behind would make the rename below move a live mount.
@@ -170,8 +196,40 @@ inner_build() {
 		echo "== something is still mounted under $root"
 		return 1
 	fi
-	mv "$stamp" "$root/.pyrograph-ready"
+	mv "$root/.pyrograph-ready.new" "$root/.pyrograph-ready"
 }
+
+# The extra packages, into a tree that has everything else; the list
+# installed goes to <tree>/.pyrograph-extras. Args: tree root. Runs in its
+# own mount namespace, like inner_build (the tree's apt lists were removed:
+# they are fetched again).
+inner_extras() {
+	local tree=$1 root=$2 target=() extras=()
+	mount --make-rprivate /
+	mount -t proc proc "$root/proc"
+	[[ -n $(tree_extra "$tree") ]] && target=(-t "$(tree_extra "$tree")")
+	mapfile -t extras < <(tree_pkgs "$tree")
+	if ((${#extras[@]})); then
+		echo "== apt-get update (extras)"
+		chroot "$root" apt-get "${APT_OPTS[@]}" update
+		echo "== apt-get ${target[*]} install ${extras[*]}"
+		chroot "$root" apt-get "${APT_OPTS[@]}" "${target[@]}" install "${extras[@]}"
+	fi
+	chroot "$root" apt-get -q clean
+	rm -rf "$root"/var/lib/apt/lists/*_Packages "$root"/var/lib/apt/lists/*_Release \
+		"$root"/var/lib/apt/lists/*_InRelease "$root"/var/cache/apt/*.bin
+	# apt may have upgraded an interpreter to satisfy a dependency
+	write_stamp "$root" "$(tree_python "$tree")" "$root/.pyrograph-ready.new" || return 1
+	mv "$root/.pyrograph-ready.new" "$root/.pyrograph-ready"
+	umount "$root/proc"
+	tree_pkgs "$tree" > "$root/.pyrograph-extras"
+}
+
+if [[ ${1:-} == --extras ]]; then
+	shift
+	inner_extras "$@"
+	exit $?
+fi
 
 if [[ ${1:-} == --inner ]]; then
 	shift
@@ -220,9 +278,25 @@ for d in "$CACHE"/.*.tmp.*; do
 	[[ -d $d ]] && { remove_tree "$d" || true; }
 done
 
+# Does tree (at path) have exactly its tree_pkgs installed (as last
+# recorded)? Args: tree path.
+extras_current() {
+	[[ -f $2/.pyrograph-extras ]] &&
+		[[ $(cat "$2/.pyrograph-extras") == "$(tree_pkgs "$1")" ]]
+}
+
 failed=0
 for tree in "${trees[@]}"; do
 	final="$CACHE/$tree"
+	if [[ -f $final/.pyrograph-ready ]] && ! extras_current "$tree" "$final"; then
+		log="$CACHE/.logs/$tree-extras.log"
+		echo "$tree: extra packages: $(tree_pkgs "$tree" | paste -sd' ' | grep . || echo none) (the list changed; log $log)"
+		if ! unshare --mount --propagation private -- bash "$SELF" --extras "$tree" "$final" > "$log" 2>&1; then
+			reason=$(grep -E '^(E:|Err:)' "$log" | tail -n 1 || true)
+			echo "$tree: FAILED to install the extra packages (${reason:-see $log})"
+			failed=1
+		fi
+	fi
 	if [[ -f $final/.pyrograph-ready ]]; then
 		echo "$tree: cached ($(du -sh --one-file-system "$final" | cut -f1)): $(paste -sd, "$final/.pyrograph-ready" | sed 's/,/, /g')"
 		continue

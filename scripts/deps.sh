@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(clang llvm libbpf-dev libelf-dev libdw-dev zlib1g-dev bpftool meson ninja-build
       pkg-config libcurl4-openssl-dev openssl gcc gdb python3 python3-pytest chromium debootstrap
       libxml2-utils util-linux python3.11-dbg python3.11-dev tmux golang-go nodejs
-      python3-fastapi python3-uvicorn python3-uvloop python3-asyncpg postgresql wrk
+      python3-fastapi python3-uvicorn python3-uvloop python3-asyncpg python3-aiohttp postgresql wrk
       prometheus podman runc libjson-c-dev)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -75,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	src_b = "y = await g(x)";
 	asyncrep__set_source(a, source, NULL);
 	asyncrep__set_rate(a, 199);
+	asyncrep__set_slow(a, n & 1 ? 1000000 : 0);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		uint64_t v = 0;
 		size_t l = strlen(line);
@@ -98,14 +99,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			asyncrep__stall(a, &e);
 			break;
 		}
-		case 2:
-			asyncrep__step(a, v & 3, v >> 4 & 0xff,
-				       frames_parse(&ft, rest, strlen(rest), false),
-				       v >> 16, 1);
+		case 2: {
+			/* a step with its times: a task's life when it ends */
+			struct asyncrep_step st = {
+				.pid = v & 3, .coro = v >> 4 & 0xff,
+				.code = frames_parse(&ft, rest, strlen(rest), false),
+				.start = v >> 12 & 0xfffff, .ns = v >> 16,
+				.born = v >> 40, .off_ns = v >> 20,
+				.preempt_ns = v >> 24,
+				.result = (int)(v >> 2 & 1) - (int)(v >> 3 & 1),
+			};
+
+			asyncrep__step_at(a, &st);
 			break;
+		}
 		case 3:
 			nf = folded(&ft, rest, fr);
-			asyncrep__resume(a, v & 3, v >> 4 & 0xff, fr, nf, v >> 16);
+			asyncrep__resume_at(a, v & 3, v >> 4 & 0xff, fr, nf, v >> 16,
+					    v >> 36);
 			break;
 		case 4:
 			memset(&ls, 0, sizeof(ls));

@@ -41,6 +41,11 @@ struct async_feed {
 		     frame_id code, unsigned long long ns, int result);
 	void (*resume)(void *ctx, pid_t pid, unsigned long long coro,
 		       const frame_id *chain, uint32_t n, unsigned long long ns);
+	/* the same with the times a task's life is made of */
+	void (*step_at)(void *ctx, const struct asyncrep_step *st);
+	void (*resume_at)(void *ctx, pid_t pid, unsigned long long coro,
+			  const frame_id *chain, uint32_t n,
+			  unsigned long long ns, unsigned long long queued_ns);
 };
 
 /* The report's clock and length for the script (TZ=UTC). */
@@ -411,6 +416,65 @@ static inline void script_steps(const struct async_feed *fd)
 		 3 * MS, -1);
 }
 
+/*
+ * pid 8: requests of a FastAPI app on uvicorn. Each task: a first step
+ * (ready 1 ms after its iteration began), a wait at the endpoint's await
+ * under 16 server and framework levels, a last step. /users: 40 tasks of
+ * 50-89 ms, two of them slow at the database (300 and 400 ms, one queued
+ * 30 ms behind other tasks); /health never awaits (named by its task's
+ * coroutine); one task began before the recording.
+ */
+static inline void script_requests(const struct async_feed *fd)
+{
+	struct frame_table *ft = fd->ft;
+	const char *uv = "/usr/lib/python3/dist-packages/uvicorn/protocols/http/h11_impl.py";
+	frame_id run = frames_python(ft, "RequestResponseCycle.run_asgi", uv, 426);
+	frame_id sleep = frames_python(ft, "sleep", "/usr/lib/python3.11/asyncio/tasks.py", 639);
+	frame_id c[24];
+	uint32_t n = 0;
+	unsigned long long t = 40 * SEC;
+
+	c[n++] = run;
+	for (int i = 0; i < 16; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "Middleware_%d.__call__", i);
+		c[n++] = frames_python(ft, name, "/usr/lib/python3/dist-packages/starlette/x.py", 100 + i);
+	}
+	c[n++] = frames_python(ft, "list_users", "/srv/main.py", 30);
+	c[n++] = frames_python(ft, "db_query", "/srv/db.py", 12);
+	c[n++] = sleep;
+	for (int k = 0; k < 40; k++, t += 100 * MS) {
+		unsigned long long coro = 0x8000 + 0x100 * k;
+		unsigned long long wait = (k == 7 ? 300 : k == 21 ? 400 : 50 + k) * MS;
+		unsigned long long queued = k == 21 ? 30 * MS : 100000;
+
+		struct asyncrep_step first = {
+			.pid = 8, .coro = coro, .code = run, .start = t + MS,
+			.ns = 200000, .born = t, .result = 1,
+		}, last = first;
+
+		/* the slow one at 7 also blocked the loop 5 ms in a step, of
+		 * which 1 ms preempted */
+		if (k == 7)
+			first = (struct asyncrep_step){ .pid = 8, .coro = coro,
+				.code = run, .start = t + MS, .ns = 5200000,
+				.born = t, .off_ns = 5 * MS, .preempt_ns = MS,
+				.result = 1 };
+		last.start = first.start + first.ns + wait;
+		last.ns = 300000;
+		last.result = 0;
+		fd->step_at(fd->ctx, &first);
+		fd->resume_at(fd->ctx, 8, coro, c, n, wait, queued);
+		fd->step_at(fd->ctx, &last);
+	}
+	for (int k = 0; k < 10; k++, t += MS)
+		fd->step_at(fd->ctx, &(struct asyncrep_step){ .pid = 8, .coro = 0x20000 + k,
+			.code = run, .start = t + 100000, .ns = 400000, .born = t });
+	fd->step_at(fd->ctx, &(struct asyncrep_step){ .pid = 8, .coro = 0x30000,
+		.code = run, .start = t, .ns = 400000 });
+}
+
 static inline void script_awaits(const struct async_feed *fd)
 {
 	struct frame_table *ft = fd->ft;
@@ -517,6 +581,7 @@ static inline void async_script(const struct async_feed *fd)
 	fd->stall(fd->ctx, 10, 10, 30 * SEC, 110 * MS, 50 * MS, 0, 0);
 	script_steps(fd);
 	script_awaits(fd);
+	script_requests(fd);
 	script_loops(fd);
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "report/asyncrep.h"
+#include "report/await_site.h"
 #include "async_script.h"
 #include "check.h"
 #include "model/frames.h"
@@ -359,6 +360,74 @@ static void test_unseen(void)
 	frames_free(&ft);
 }
 
+/*
+ * A chain as FastAPI on uvicorn makes it: 20 levels of server and framework
+ * coroutines (dist-packages) above the endpoint. The site is the endpoint's
+ * coroutine, the levels above collapsed; two sequential awaits of the
+ * endpoint make a pair through them.
+ */
+static void test_deep_chain(void)
+{
+	static const char *fw = "/usr/lib/python3/dist-packages/starlette/routing.py";
+	struct frame_table ft;
+	struct asyncrep *a;
+	struct await_site st;
+	frame_id f[64];
+	char chain[4096], text[1024];
+	size_t at = 0;
+	uint32_t n;
+	char *t;
+
+	frames_init(&ft);
+	a = asyncrep__new(100000000ULL, &ft);
+	asyncrep__set_source(a, src, NULL);
+	at += snprintf(chain + at, sizeof(chain) - at,
+		       "RequestResponseCycle.run_asgi (/usr/lib/python3/dist-packages/uvicorn/h11_impl.py:366)");
+	for (int i = 0; i < 19; i++)
+		at += snprintf(chain + at, sizeof(chain) - at, ";level_%d (%s:%d)", i, fw, 100 + i);
+	snprintf(chain + at, sizeof(chain) - at,
+		 ";seq (/a.py:10);fetch_user (/a.py:3);sleep (/usr/lib/python3.11/asyncio/tasks.py:639)");
+	n = folded(&ft, chain, f, 64);
+	CHECK(n == 23, "frames %u", n);
+	await_site_find(&ft, f, n, &st);
+	CHECK(st.app && st.site == 21 && st.from == 20, "site %u from %u app %d",
+	      st.site, st.from, st.app);
+	await_site_text(&ft, f, n, text, sizeof(text));
+	CHECK(!strcmp(text, "RequestResponseCycle.run_asgi (/usr/lib/python3/dist-packages/uvicorn/h11_impl.py:366)"
+			    " > ...19 levels... > seq (/a.py:10) > fetch_user (/a.py:3)"
+			    " > sleep (/usr/lib/python3.11/asyncio/tasks.py:639)"),
+	      "site text: %s", text);
+	CHECK(await_site_entry(&ft, f, n) == 20, "endpoint %u", await_site_entry(&ft, f, n));
+	{
+		/* the application's own middleware above the framework's
+		 * frames: the endpoint is the innermost application run's */
+		frame_id mw[5] = { f[0], frames_python(&ft, "timing", "/a.py", 40), f[1], f[20], f[22] };
+
+		CHECK(await_site_entry(&ft, mw, 5) == 3, "endpoint under middleware %u",
+		      await_site_entry(&ft, mw, 5));
+		CHECK(await_site_entry(&ft, f, 1) == 1, "no application frame");
+	}
+	/* a chain of library frames only: its innermost Python frame */
+	await_site_find(&ft, f, 20, &st);
+	CHECK(!st.app && st.site == 19, "library site %u app %d", st.site, st.app);
+	for (int i = 0; i < 3; i++) {
+		resume(a, &ft, 7, 0xabc0, chain, 50000000);
+		snprintf(chain + at, sizeof(chain) - at,
+			 ";seq (/a.py:11);fetch_orders (/a.py:6);sleep (/usr/lib/python3.11/asyncio/tasks.py:639)");
+		resume(a, &ft, 7, 0xabc0, chain, 60000000);
+		snprintf(chain + at, sizeof(chain) - at,
+			 ";seq (/a.py:10);fetch_user (/a.py:3);sleep (/usr/lib/python3.11/asyncio/tasks.py:639)");
+	}
+	t = report(a, false);
+	CHECK(t && strstr(t, "seq (/a.py): line 10 (p50 50.0 ms) then line 11"),
+	      "pair through the framework: %s", t ? t : "(null)");
+	CHECK(t && strstr(t, "...19 levels... > seq (/a.py:11) > fetch_orders (/a.py:6)"),
+	      "site: %s", t ? t : "(null)");
+	free(t);
+	asyncrep__free(a);
+	frames_free(&ft);
+}
+
 /* Stacks without a stall, garbage texts, unknown tids: bounded, no crash. */
 static void test_garbage(void)
 {
@@ -432,6 +501,18 @@ static void feed_resume(void *ctx, pid_t pid, unsigned long long coro,
 			const frame_id *chain, uint32_t n, unsigned long long ns)
 {
 	asyncrep__resume(ctx, pid, coro, chain, n, ns);
+}
+
+static void feed_step_at(void *ctx, const struct asyncrep_step *st)
+{
+	asyncrep__step_at(ctx, st);
+}
+
+static void feed_resume_at(void *ctx, pid_t pid, unsigned long long coro,
+			   const frame_id *chain, uint32_t n,
+			   unsigned long long ns, unsigned long long queued_ns)
+{
+	asyncrep__resume_at(ctx, pid, coro, chain, n, ns, queued_ns);
 }
 
 /* What pyrograph check prints of each loop, and the stall stacks as a
@@ -546,6 +627,8 @@ static void golden_run(const char *name, void (*script)(const struct async_feed 
 		.loop = feed_loop,
 		.step = feed_step,
 		.resume = feed_resume,
+		.step_at = feed_step_at,
+		.resume_at = feed_resume_at,
 	};
 	char file[128];
 	char *t;
@@ -688,6 +771,7 @@ int main(int argc, char **argv)
 	test_percentiles();
 	test_independent();
 	test_report();
+	test_deep_chain();
 	test_unseen();
 	test_garbage();
 	test_golden();

@@ -243,6 +243,8 @@ static const struct dwarf_expr dwarf_exprs[] = {
 	{"bytes_size", "&((PyBytesObject *)0)->ob_base.ob_size", M(bytes_size)},
 	{"bytes_data", "&((PyBytesObject *)0)->ob_sval", M(bytes_data)},
 	{"gen_iframe", "&((PyGenObject *)0)->gi_iframe", M(gen_iframe)},
+	{"gen_frame_state", "&((PyGenObject *)0)->gi_frame_state",
+	 M(gen_frame_state)},
 	{"frame_localsplus", "&((struct _PyInterpreterFrame *)0)->localsplus",
 	 M(frame_localsplus)},
 	/* one or the other exists: 3.13 stacktop, 3.14+ stackpointer */
@@ -487,6 +489,11 @@ static void check_invariants(const char *path, const struct py_offsets *o)
 	CHECK(o->gen_iframe != PY_OFF_NONE && o->gen_iframe % 8 == 0 &&
 		      o->gen_iframe >= 56,
 	      "%s: gen_iframe %u", path, o->gen_iframe);
+	CHECK(o->gen_frame_state != PY_OFF_NONE &&
+		      o->gen_frame_state < o->gen_iframe &&
+		      o->gen_state_created < o->gen_state_done,
+	      "%s: gen_frame_state %u created %d done %d", path,
+	      o->gen_frame_state, o->gen_state_created, o->gen_state_done);
 	CHECK(o->stack_kind != PY_STACK_NONE && o->frame_stack < o->frame_localsplus &&
 		      o->frame_localsplus != PY_OFF_NONE,
 	      "%s: frame value stack %u kind %u localsplus %u", path,

@@ -30,6 +30,7 @@ struct async_cmd {
 	const char *out;       /* report: "-" = stdout */
 	const char *stalls_svg; /* stall stacks: SVG or collapsed */
 	unsigned long long stall_ns;
+	unsigned long long slow_ns; /* --slow; 0: over each endpoint's p95 */
 	bool json;
 };
 
@@ -49,7 +50,13 @@ static void usage(FILE *f)
 		"  - task steps per coroutine and await latency per await site (how long\n"
 		"    tasks stayed suspended where they awaited: query timing without code\n"
 		"    changes), p50/p95/p99/max; sequential independent awaits that could run\n"
-		"    together with asyncio.gather (CPython 3.11+, C Task implementation).\n"
+		"    together with asyncio.gather (CPython 3.11+, C Task implementation);\n"
+		"    await sites are named by the application's coroutines, whatever server\n"
+		"    and framework coroutines are above them;\n"
+		"  - requests by endpoint: each task's life from its first step to its end,\n"
+		"    by its first application coroutine (an ASGI server's endpoint function),\n"
+		"    p50/p95/p99/max, and for the slowest where the time went: running,\n"
+		"    ready but queued behind other tasks, waiting at which await sites.\n"
 		"Iterations are timed at the epoll syscalls' own tracepoints, so no other\n"
 		"syscall runs BPF: tracefs is mounted at /sys/kernel/tracing when it is not\n"
 		"(and left mounted); where it cannot be, or the kernel has no syscall\n"
@@ -62,6 +69,8 @@ static void usage(FILE *f)
 		"                         until COMMAND exits)\n"
 		"  -T, --threshold TIME   an iteration this long is a stall (default 100ms;\n"
 		"                         units us, ms, s; a bare number is milliseconds)\n"
+		"      --slow TIME        show the tasks of an endpoint slower than this\n"
+		"                         (default: those over the endpoint's p95)\n"
 		"  -f, --format FMT       text (default) or json\n"
 		"  -o, --output FILE      the report, '-' for stdout (default: stdout)\n"
 		"      --stalls-svg FILE  the stacks inside stalls as a flame graph (SVG; a\n"
@@ -92,7 +101,7 @@ static int write_report(FILE *f, void *ctx)
 }
 
 enum { A_THRESHOLD = 'T', A_FORMAT = 'f', A_OUTPUT = 'o', A_STALLS_SVG = 256,
-       A_NO_STEPS };
+       A_NO_STEPS, A_SLOW };
 
 static const struct cmd_opt async_opts[] = {
 	{ "threshold", 'T', true, A_THRESHOLD },
@@ -100,6 +109,7 @@ static const struct cmd_opt async_opts[] = {
 	{ "output", 'o', true, A_OUTPUT },
 	{ "stalls-svg", 0, true, A_STALLS_SVG },
 	{ "no-steps", 0, false, A_NO_STEPS },
+	{ "slow", 0, true, A_SLOW },
 	{ NULL },
 };
 
@@ -129,6 +139,12 @@ static int async_opt(void *ctx, int id, const char *arg)
 		return 0;
 	case A_NO_STEPS:
 		c->so.async.steps = false;
+		return 0;
+	case A_SLOW:
+		if (parse_time(arg, 1e6, 1e3, 3600e9, &c->slow_ns)) {
+			pr_err("invalid --slow '%s' (e.g. 200ms, 1s)", arg);
+			return -EINVAL;
+		}
 		return 0;
 	}
 	return -EINVAL;
@@ -177,6 +193,7 @@ static int async_run(struct async_cmd *c)
 		session_close(s);
 		return -ENOMEM;
 	}
+	asyncrep__set_slow(c->rep, c->slow_ns);
 	async_sink_init(&sink, &c->sink, c->rep);
 	ret = session_add_sink(s, &sink);
 	if (!ret)

@@ -11,9 +11,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libelf.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/await_chains.h"
 #include "core/session_int.h"
 #include "python/pltstub.h"
 #include "sys/log.h"
@@ -160,27 +162,64 @@ static void on_step(struct session *s, const struct step_event *e)
 	st = (struct session_step){
 		.pid = e->pid, .tid = e->tid, .coro = e->coro,
 		.code = stackbuild_python_frame(s, t, &e->code),
-		.start = e->start, .ns = e->ns, .result = e->result,
+		.start = e->start, .ns = e->ns, .born = e->born,
+		.off_ns = e->off_ns, .preempt_ns = e->preempt_ns,
+		.result = e->result,
 	};
 	if (st.code != FRAME_NONE)
 		SINKS_CALL(s, step, &st);
 }
 
+/*
+ * A chain BPF walked: levels [0, e->n), of which the innermost
+ * min(n, AWAIT_DEPTH) were sent, level i in frames[i % AWAIT_DEPTH]. Outer
+ * levels not kept, or inner ones not walked, are a [truncated] frame at
+ * that end.
+ */
+static void on_chain(struct session *s, const struct chain_event *e, size_t size)
+{
+	static frame_id chain[AWAIT_DEPTH + 2];
+	struct tracked *t = targets_find(s, e->pid);
+	__u32 kept = e->n > AWAIT_DEPTH ? AWAIT_DEPTH : e->n, first, n = 0;
+
+	if (!t || !t->python || !kept ||
+	    size < offsetof(struct chain_event, frames) + kept * sizeof(e->frames[0]))
+		return;
+	if (!s->chains && !(s->chains = await_chains_new()))
+		return;
+	first = e->n - kept;
+	if (first)
+		chain[n++] = s->f_truncated;
+	for (__u32 i = first; i < e->n; i++) {
+		frame_id f = stackbuild_python_frame(s, t, &e->frames[i % AWAIT_DEPTH]);
+
+		if (f != FRAME_NONE)
+			chain[n++] = f;
+	}
+	if (e->flags & AWAIT_TRUNCATED)
+		chain[n++] = s->f_truncated;
+	if (await_chains_add(s->chains, e->pid, e->hash, chain, n))
+		pr_debug("process %d: await chain %#llx not kept", e->pid,
+			 (unsigned long long)e->hash);
+}
+
 static void on_await(struct session *s, const struct await_event *e)
 {
 	struct tracked *t = targets_find(s, e->pid);
-	frame_id chain[AWAIT_DEPTH];
 	struct session_resume r = {
-		.pid = e->pid, .tid = e->tid, .coro = e->coro, .chain = chain,
-		.at = e->ktime, .ns = e->ns,
+		.pid = e->pid, .tid = e->tid, .coro = e->coro,
+		.at = e->ktime, .ns = e->ns, .queued_ns = e->queued_ns,
 	};
 
-	if (!t || !t->python || !e->n)
+	if (!t || !t->python)
 		return;
-	for (__u32 i = 0; i < e->n && i < AWAIT_DEPTH; i++) {
-		chain[r.n] = stackbuild_python_frame(s, t, &e->frames[i]);
-		if (chain[r.n] != FRAME_NONE)
-			r.n++;
+	r.chain = s->chains ? await_chains_get(s->chains, e->pid, e->chain, &r.n) : NULL;
+	if (!r.chain) {
+		/* sent before this process was known, or not kept: have BPF
+		 * send it again at its next suspension */
+		s->chains_unknown++;
+		profiler__forget_chain(s->prof, e->pid, e->chain);
+		return;
 	}
 	SINKS_CALL(s, resume, &r);
 }
@@ -196,6 +235,10 @@ static bool event(struct session *s, __u32 type, const void *data, size_t size)
 		if (size >= sizeof(struct await_event))
 			on_await(s, data);
 		return true;
+	case EV_CHAIN:
+		if (size >= offsetof(struct chain_event, frames))
+			on_chain(s, data, size);
+		return true;
 	case EV_STALL:
 		if (size >= sizeof(struct stall_event)) {
 			s->stalls++;
@@ -206,6 +249,18 @@ static bool event(struct session *s, __u32 type, const void *data, size_t size)
 	return false;
 }
 
+static void exit_fn(struct session *s, pid_t pid, unsigned long long ktime)
+{
+	(void)ktime;
+	await_chains_forget_pid(s->chains, pid);
+}
+
+static void close_fn(struct session *s)
+{
+	await_chains_free(s->chains);
+	s->chains = NULL;
+}
+
 const struct feature feature_async = {
 	.name = "asyncio",
 	.wanted = wanted,
@@ -213,4 +268,6 @@ const struct feature feature_async = {
 	.attach = attach,
 	.tick = tick,
 	.event = event,
+	.exit = exit_fn,
+	.close = close_fn,
 };

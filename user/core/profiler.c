@@ -283,6 +283,7 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 		bpf_map__set_max_entries(p->skel->maps.steps, 1);
 		bpf_map__set_max_entries(p->skel->maps.suspended_map, 1);
 		bpf_map__set_max_entries(p->skel->maps.asyncio_text, 1);
+		bpf_map__set_max_entries(p->skel->maps.chain_seen, 1);
 	}
 	if (!(o->offcpu || o->gil_only || o->loops))
 		bpf_map__set_max_entries(p->skel->maps.offcpu_start, 1);
@@ -427,6 +428,13 @@ int profiler__del_proc(struct profiler *p, pid_t pid)
 	__u32 k = pid;
 
 	return bpf_map__delete_elem(p->skel->maps.procs, &k, sizeof(k), 0);
+}
+
+int profiler__forget_chain(struct profiler *p, pid_t pid, unsigned long long hash)
+{
+	struct chain_key k = { .hash = hash, .pid = (__u32)pid };
+
+	return bpf_map__delete_elem(p->skel->maps.chain_seen, &k, sizeof(k), 0);
 }
 
 int profiler__poll(struct profiler *p, int timeout_ms)

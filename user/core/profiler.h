@@ -107,6 +107,9 @@ void profiler__detach_steps(struct profiler *p, pid_t pid);
 #define PROFILER_MEM_LIVE 4
 int profiler__attach_mem(struct profiler *p, pid_t pid, const char *path,
 			 bool allocations, const char *malloc_lib);
+/* async: have BPF send the await chain (pid, hash) again at its next
+ * suspension (userspace does not know it). */
+int profiler__forget_chain(struct profiler *p, pid_t pid, unsigned long long hash);
 int profiler__set_asyncio_text(struct profiler *p, pid_t pid,
 			       unsigned long long lo, unsigned long long hi);
 /*

@@ -126,23 +126,29 @@ struct session_mem_event {
 };
 
 /* async: a task step of coroutine coro (code: its function) ended;
- * result as PyIter_Send's (1 suspended, 0 returned, -1 raised). */
+ * result 1: suspended, 0: the task ended (returned or raised), -1: not
+ * known. born: when its task began (the loop iteration of its first step;
+ * 0: before it was seen). */
 struct session_step {
 	pid_t pid, tid;
 	unsigned long long coro;
 	frame_id code;
-	unsigned long long start, ns;
+	unsigned long long start, ns, born;
+	unsigned long long off_ns, preempt_ns; /* of ns: off the CPU, and
+						 * of that preempted */
 	int result;
 };
 
 /* async: task coro resumed after ns suspended at chain (its coroutine
- * frames where it awaited, outermost first). */
+ * frames where it awaited, outermost first; [truncated] at an end whose
+ * levels were not kept), of which queued_ns ready (since the loop
+ * iteration that resumed it began). */
 struct session_resume {
 	pid_t pid, tid;
 	unsigned long long coro;
 	const frame_id *chain;
 	uint32_t n;
-	unsigned long long at, ns;
+	unsigned long long at, ns, queued_ns;
 };
 
 /* The session's own figures. */

@@ -101,6 +101,8 @@ struct session {
 	bool child_done;
 	frame_id *stack; /* the stack being built */
 	struct offcpu *offcpu;	/* feature_offcpu's open intervals */
+	struct await_chains *chains; /* feature_async's await chains */
+	unsigned long long chains_unknown; /* resumes at a chain not known */
 	struct tasklist *tasks;	/* feature_offcpu: threads found blocked */
 	struct stackcount *counts; /* stacks counted in BPF (stackcount.c) */
 	struct ksyms *ksyms;

@@ -78,6 +78,11 @@ void session_print_summary(struct session *s)
 		fprintf(stderr,
 			"pyrograph: event loops: %llu stalls; %llu stalls lost (buffer full); %llu polling threads beyond the table\n",
 			s->stalls, st[STAT_STALL_LOST], st[STAT_LOOP_FULL]);
+	if (s->o.async.on && s->o.async.steps)
+		fprintf(stderr,
+			"pyrograph: task steps: %llu step or resume events lost (buffer full); await chains: %llu lost (buffer full), %llu resumes at a chain not known (sent again), %llu suspensions at chains deeper than %d levels (innermost cut)\n",
+			st[STAT_STEP_LOST], st[STAT_CHAIN_LOST], s->chains_unknown,
+			st[STAT_CHAIN_DEEP], AWAIT_STEPS);
 	if (s->o.offcpu || s->o.gil || s->o.async.on)
 		print_offcpu(s, st);
 	stackcount_summary(s, st[STAT_COUNT_FULL]);

@@ -73,6 +73,7 @@ enum dof {
 	DOF_UNICODE_COMPACT_SIZE,
 	DOF_GEN_SIZE,
 	DOF_GEN_IFRAME,
+	DOF_GEN_FRAME_STATE,
 	DOF_FRAME_LOCALSPLUS,
 	DOF_FRAME_STACKPOINTER,
 	DOF__NR
@@ -84,6 +85,8 @@ struct dof_layout {
 	__u8 code_tag_mask;
 	__u16 struct_size;    /* sizeof(_Py_DebugOffsets) */
 	__u16 gen_iframe_std; /* used when gen_object is not published */
+	__u16 gen_frame_state_std;
+	__s8 gen_state_created, gen_state_done; /* enum _framestate */
 	__u16 pos[DOF__NR];   /* byte position in _Py_DebugOffsets; 0: absent */
 };
 
@@ -102,6 +105,13 @@ struct dof_layout {
  *   at 72 there (cpython/genobject.h: 16-byte PyObject header, weakreflist,
  *   name, qualname, 16-byte exc_state, origin_or_finalizer, 4 chars, padded
  *   to 8) — valid only with a 16-byte PyObject header, which we check.
+ * - gen_frame_state_std: gi_frame_state, the last of the four chars before
+ *   gi_iframe in 3.13 (67). enum _framestate: 3.13 and 3.14
+ *   (pycore_frame.h) FRAME_CREATED -3, SUSPENDED -2, SUSPENDED_YIELD_FROM
+ *   -1, EXECUTING 0, COMPLETED 1, CLEARED 4; 3.15 renumbers them CREATED 0,
+ *   SUSPENDED 1, SUSPENDED_YIELD_FROM 2, ..._LOCKED 3, EXECUTING 4, CLEARED
+ *   5 (no COMPLETED). Checked on a live coroutine of each (created, awaiting,
+ *   returned): 253/255/4 on 3.13 and 3.14, 0/2/5 on 3.15.
  * - compact_size, where not published (3.13, 3.14): PyCompactUnicodeObject
  *   is PyASCIIObject + Py_ssize_t utf8_length + char *utf8 (3.12+,
  *   cpython/unicodeobject.h), i.e. asciiobject_size + 16 (56).
@@ -113,6 +123,9 @@ static const struct dof_layout layouts[] = {
 		.code_tag_mask = 0,
 		.struct_size = 584,
 		.gen_iframe_std = 72,
+		.gen_frame_state_std = 67,
+		.gen_state_created = -3,
+		.gen_state_done = 1,
 		.pos =
 			{
 				[DOF_RUNTIME_SIZE] = 24,
@@ -154,6 +167,8 @@ static const struct dof_layout layouts[] = {
 		.owner_skip_min = 3,
 		.code_tag_mask = 7,
 		.struct_size = 760,
+		.gen_state_created = -3,
+		.gen_state_done = 1,
 		.pos =
 			{
 				[DOF_RUNTIME_SIZE] = 24,
@@ -190,6 +205,7 @@ static const struct dof_layout layouts[] = {
 				[DOF_UNICODE_ASCII_SIZE] = 640,
 				[DOF_GEN_SIZE] = 664,
 				[DOF_GEN_IFRAME] = 680,
+				[DOF_GEN_FRAME_STATE] = 688,
 			},
 	},
 	{
@@ -197,6 +213,8 @@ static const struct dof_layout layouts[] = {
 		.owner_skip_min = 3,
 		.code_tag_mask = 7,
 		.struct_size = 888,
+		.gen_state_created = 0,
+		.gen_state_done = 5,
 		.pos =
 			{
 				[DOF_RUNTIME_SIZE] = 24,
@@ -234,6 +252,7 @@ static const struct dof_layout layouts[] = {
 				[DOF_UNICODE_COMPACT_SIZE] = 744,
 				[DOF_GEN_SIZE] = 792,
 				[DOF_GEN_IFRAME] = 808,
+				[DOF_GEN_FRAME_STATE] = 816,
 			},
 	},
 };
@@ -408,23 +427,32 @@ static int dof_unicode(const struct dof_layout *l, const uint64_t v[DOF__NR],
 	return 0;
 }
 
-/* Where a generator's (coroutine's) interpreter frame lies. */
+/* Where a generator's (coroutine's) interpreter frame and state lie. */
 static int dof_gen_iframe(const struct dof_layout *l, const uint64_t v[DOF__NR],
 			  struct py_offsets *o)
 {
-	uint64_t gen_iframe;
+	uint64_t gen_iframe, state = PY_OFF_NONE;
 
 	if (l->pos[DOF_GEN_IFRAME]) {
 		gen_iframe = v[DOF_GEN_IFRAME];
 		if (gen_iframe % 8 || gen_iframe < v[DOF_PYOBJECT_SIZE] ||
 		    gen_iframe >= v[DOF_GEN_SIZE] || !fits16(gen_iframe))
 			return -EINVAL;
+		if (l->pos[DOF_GEN_FRAME_STATE]) {
+			state = v[DOF_GEN_FRAME_STATE];
+			if (state < v[DOF_PYOBJECT_SIZE] || state >= gen_iframe)
+				return -EINVAL;
+		}
 	} else if (l->gen_iframe_std && v[DOF_PYOBJECT_SIZE] == 16) {
 		gen_iframe = l->gen_iframe_std;
+		state = l->gen_frame_state_std ? l->gen_frame_state_std : PY_OFF_NONE;
 	} else {
 		gen_iframe = PY_OFF_NONE;
 	}
 	o->gen_iframe = (__u16)gen_iframe;
+	o->gen_frame_state = (__u16)state;
+	o->gen_state_created = l->gen_state_created;
+	o->gen_state_done = l->gen_state_done;
 	return 0;
 }
 

@@ -36,6 +36,10 @@
  *   kept, hence 0xff (never skip).
  * - gen_iframe: PyGenObject.gi_iframe == PyCoroObject.cr_iframe (checked
  *   equal); the embedded _PyInterpreterFrame of a generator/coroutine.
+ * - gen_frame_state: PyGenObject.gi_frame_state (int8, the last of the
+ *   four chars before gi_iframe); enum _framestate (pycore_frame.h) of 3.11
+ *   and 3.12: FRAME_CREATED -2, SUSPENDED -1, EXECUTING 0, COMPLETED 1,
+ *   CLEARED 4.
  * - unicode: PyASCIIObject.state is a bitfield word (interned:2, kind:3,
  *   compact:1, ascii:1, then ready:1 up to 3.11) at unicode_state.
  */
@@ -78,6 +82,7 @@ static const struct py_offsets py_table[PY_MAX_MINOR + 1] = {
 		.bytes_size = 16,
 		.bytes_data = 32,
 		.gen_iframe = PY_OFF_NONE,
+		.gen_frame_state = PY_OFF_NONE,
 		.instr_kind = PY_INSTR_LASTI_BYTES,
 		.frame_link = PY_LINK_DIRECT,
 		.owner_skip_min = 0xff,
@@ -113,6 +118,7 @@ static const struct py_offsets py_table[PY_MAX_MINOR + 1] = {
 		.bytes_size = 16,
 		.bytes_data = 32,
 		.gen_iframe = PY_OFF_NONE,
+		.gen_frame_state = PY_OFF_NONE,
 		.instr_kind = PY_INSTR_LASTI_BYTES,
 		.frame_link = PY_LINK_DIRECT,
 		.owner_skip_min = 0xff,
@@ -148,6 +154,7 @@ static const struct py_offsets py_table[PY_MAX_MINOR + 1] = {
 		.bytes_size = 16,
 		.bytes_data = 32,
 		.gen_iframe = PY_OFF_NONE,
+		.gen_frame_state = PY_OFF_NONE,
 		.instr_kind = PY_INSTR_LASTI_UNITS,
 		.frame_link = PY_LINK_DIRECT,
 		.owner_skip_min = 0xff,
@@ -184,6 +191,9 @@ static const struct py_offsets py_table[PY_MAX_MINOR + 1] = {
 		.bytes_size = 16,
 		.bytes_data = 32,
 		.gen_iframe = 80,
+		.gen_frame_state = 75,
+		.gen_state_created = -2,
+		.gen_state_done = 1,
 		.instr_kind = PY_INSTR_PTR,
 		.frame_link = PY_LINK_CFRAME,
 		.owner_skip_min = 0xff, /* no CSTACK owner in 3.11 */
@@ -220,6 +230,9 @@ static const struct py_offsets py_table[PY_MAX_MINOR + 1] = {
 		.bytes_size = 16,
 		.bytes_data = 32,
 		.gen_iframe = 72,
+		.gen_frame_state = 67,
+		.gen_state_created = -2,
+		.gen_state_done = 1,
 		.instr_kind = PY_INSTR_PTR,
 		.frame_link = PY_LINK_CFRAME,
 		.owner_skip_min = 3, /* FRAME_OWNED_BY_CSTACK */

@@ -89,6 +89,11 @@ struct dist {
 	size_t n, cap;
 	/* pairs of sequential awaits: the second site's durations */
 	unsigned long long total_b_ns;
+	/* endpoints: the frame naming it, the slowest tasks, how many were
+	 * over --slow */
+	frame_id frame;
+	struct slow_task *slow;
+	unsigned long long over;
 };
 
 /* Records in first-seen order, found by their key. */
@@ -106,6 +111,29 @@ struct task_slot {
 	unsigned long long ns;
 };
 
+/* Where a task's time went (async_tasks.c). */
+#define TASK_WAITS 3 /* await sites kept per task: its longest waits */
+#define SLOW_KEEP 3  /* slowest tasks kept per endpoint */
+struct task_wait {
+	uint32_t chain; /* stack id in chains + 1; 0: none */
+	unsigned long long ns;
+};
+struct slow_task {
+	/* running: in its steps, of which blocked (off the CPU, not
+	 * runnable) and preempted (runnable, not running) */
+	unsigned long long life, running, blocked, preempted, queued, waiting;
+	uint32_t steps;
+	struct task_wait waits[TASK_WAITS];
+};
+/* A task followed from its first step to its end. */
+struct task_life {
+	unsigned long long coro; /* 0: free */
+	pid_t pid;
+	unsigned long long born; /* 0: began before it was seen */
+	frame_id endpoint;	 /* FRAME_NONE until a chain names it */
+	struct slow_task t;
+};
+
 struct asyncrep {
 	struct frame_table *ft;
 	unsigned long long stall_ns;
@@ -118,6 +146,10 @@ struct asyncrep {
 	struct stall *stalls;
 	size_t nstalls, cap_stalls;
 	struct dist_table sites, steps, awaits, pairs;
+	struct dist_table endpoints; /* task lives by endpoint (name, file) */
+	struct task_life *lives;
+	unsigned long long slow_ns;
+	unsigned long long tasks_ended, tasks_unknown_start, tasks_forgotten;
 	struct stack_table chains; /* await chains */
 	struct loop *loops;
 	size_t nloops, cap_loops;
@@ -132,6 +164,20 @@ struct asyncrep {
 	/* what could not be kept, shown in the report */
 	unsigned long long lost_stacks, lost_stalls, lost_other;
 };
+
+/* Records by key (asyncrep.c): the record of k, created if new (NULL: out
+ * of memory or MAX_DISTS); a duration into d. */
+struct dist *async_dist_get(struct dist_table *t, const struct rkey *k);
+void async_dist_add(struct asyncrep *a, struct dist *d, unsigned long long ns);
+
+/* ---- async_tasks.c: task lives, requests by endpoint ---- */
+void async_task_step(struct asyncrep *a, const struct asyncrep_step *st);
+void async_task_resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
+		       stack_id chain, unsigned long long ns,
+		       unsigned long long queued_ns);
+/* The threshold over which an endpoint's tasks are shown as slow. */
+unsigned long long async_slow_threshold(const struct asyncrep *a,
+					const struct dist *d);
 
 /* The process pid, or NULL. */
 struct proc *async_proc_find(const struct asyncrep *a, pid_t pid);

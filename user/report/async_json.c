@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "report/async_int.h"
+#include "report/await_site.h"
 #include "model/json.h"
 
 static void json_frame(FILE *f, const struct asyncrep *a, frame_id id)
@@ -174,12 +175,21 @@ static void json_dists(const struct asyncrep *a, FILE *f,
 			uint32_t n;
 			const frame_id *c = stacks_get(&a->chains, v[i]->key.k[0], &n);
 
+			struct await_site st;
+			char text[1024];
+
 			fprintf(f, "[");
-			for (uint32_t j = 0; j < AWAIT_DEPTH && j < n; j++) {
+			for (uint32_t j = 0; j < n; j++) {
 				fprintf(f, "%s", j ? "," : "");
 				json_frame(f, a, c[j]);
 			}
-			fprintf(f, "]");
+			await_site_find(a->ft, c, n, &st);
+			await_site_text(a->ft, c, n, text, sizeof(text));
+			fprintf(f, "],\"depth\":%u,\"site\":", n);
+			json_frame_or_null(f, a, st.site < n ? c[st.site] : FRAME_NONE);
+			fprintf(f, ",\"site_is_app\":%s,\"site_text\":",
+				st.app ? "true" : "false");
+			json_str(f, text);
 		} else {
 			json_frame(f, a, v[i]->key.k[0]);
 		}
@@ -220,6 +230,75 @@ static void json_pairs(const struct asyncrep *a, FILE *f)
 	free(v);
 }
 
+/* One slow task: where its time went. */
+static void json_slow_task(const struct asyncrep *a, FILE *f,
+			   const struct slow_task *t)
+{
+	char site[1024];
+	bool first = true;
+
+	fprintf(f, "{\"ms\":%.3f,\"running_ms\":%.3f,\"oncpu_ms\":%.3f,\"blocking_ms\":%.3f,\"preempted_ms\":%.3f,\"steps\":%u,\"queued_ms\":%.3f,\"waiting_ms\":%.3f,\"waits\":[",
+		t->life / 1e6, t->running / 1e6,
+		(t->running - t->blocked - t->preempted) / 1e6, t->blocked / 1e6,
+		t->preempted / 1e6, t->steps, t->queued / 1e6, t->waiting / 1e6);
+	for (int i = 0; i < TASK_WAITS; i++) {
+		const struct task_wait *w = &t->waits[i];
+		struct await_site st;
+		const frame_id *c;
+		uint32_t n;
+
+		if (!w->chain)
+			continue;
+		c = stacks_get(&a->chains, w->chain - 1, &n);
+		await_site_find(a->ft, c, n, &st);
+		await_site_text(a->ft, c, n, site, sizeof(site));
+		fprintf(f, "%s{\"ms\":%.3f,\"site\":", first ? "" : ",", w->ns / 1e6);
+		json_frame_or_null(f, a, st.site < n ? c[st.site] : FRAME_NONE);
+		fprintf(f, ",\"site_text\":");
+		json_str(f, site);
+		fprintf(f, "}");
+		first = false;
+	}
+	fprintf(f, "]}");
+}
+
+/* Requests by endpoint, with their slowest tasks over the threshold. */
+static void json_endpoints(const struct asyncrep *a, FILE *f)
+{
+	const struct dist **v = async_dists_sorted(&a->endpoints);
+	char lb[64];
+	double pc[3];
+
+	for (size_t i = 0; v && i < a->endpoints.n; i++) {
+		const struct dist *d = v[i];
+		unsigned long long over = async_slow_threshold(a, d);
+		bool first = true;
+
+		async_dist_pcts(d, pc);
+		fprintf(f, "%s{\"pid\":%d,\"process\":", i ? "," : "", d->key.pid);
+		json_str(f, async_proc_label(a, d->key.pid, lb, sizeof(lb)));
+		fprintf(f, ",\"endpoint\":{\"function\":");
+		json_str(f, frames_s(a->ft, d->key.k[0]));
+		fprintf(f, ",\"file\":");
+		json_str(f, frames_s(a->ft, d->key.k[1]));
+		fprintf(f, "},\"count\":%llu,\"total_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"slow_ms\":%.3f,",
+			d->count, d->total_ns / 1e6, pc[0] / 1e6, pc[1] / 1e6,
+			pc[2] / 1e6, d->max_ns / 1e6, over / 1e6);
+		if (a->slow_ns)
+			fprintf(f, "\"over_slow\":%llu,", d->over);
+		fprintf(f, "\"slowest\":[");
+		for (int j = 0; d->slow && j < SLOW_KEEP; j++) {
+			if (!d->slow[j].life || d->slow[j].life < over)
+				continue;
+			fprintf(f, "%s", first ? "" : ",");
+			json_slow_task(a, f, &d->slow[j]);
+			first = false;
+		}
+		fprintf(f, "]}");
+	}
+	free(v);
+}
+
 int asyncrep__write_json(struct asyncrep *a, FILE *f)
 {
 	async_stalls_sort(a);
@@ -241,7 +320,11 @@ int asyncrep__write_json(struct asyncrep *a, FILE *f)
 	json_dists(a, f, &a->awaits, "chain", true);
 	fprintf(f, "],\"sequential_awaits\":[");
 	json_pairs(a, f);
-	fprintf(f, "],\"not_kept\":{\"stacks\":%llu,\"stalls\":%llu,\"other\":%llu}}\n",
+	fprintf(f, "],\"endpoints\":[");
+	json_endpoints(a, f);
+	fprintf(f, "],\"tasks\":{\"ended\":%llu,\"began_before\":%llu,\"not_followed\":%llu}",
+		a->tasks_ended, a->tasks_unknown_start, a->tasks_forgotten);
+	fprintf(f, ",\"not_kept\":{\"stacks\":%llu,\"stalls\":%llu,\"other\":%llu}}\n",
 		a->lost_stacks, a->lost_stalls, a->lost_other);
 	return ferror(f) ? -EIO : 0;
 }

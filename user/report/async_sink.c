@@ -88,14 +88,22 @@ static void step(void *ctx, const struct session_step *s)
 {
 	struct async_sink *as = ctx;
 
-	asyncrep__step(as->rep, s->pid, s->coro, s->code, s->ns, s->result);
+	struct asyncrep_step st = {
+		.pid = s->pid, .coro = s->coro, .code = s->code,
+		.start = s->start, .ns = s->ns, .born = s->born,
+		.off_ns = s->off_ns, .preempt_ns = s->preempt_ns,
+		.result = s->result,
+	};
+
+	asyncrep__step_at(as->rep, &st);
 }
 
 static void resume(void *ctx, const struct session_resume *r)
 {
 	struct async_sink *as = ctx;
 
-	asyncrep__resume(as->rep, r->pid, r->coro, r->chain, r->n, r->ns);
+	asyncrep__resume_at(as->rep, r->pid, r->coro, r->chain, r->n, r->ns,
+			    r->queued_ns);
 }
 
 /*

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "report/async_int.h"
+#include "report/await_site.h"
 
 static void fmt_ms(char *buf, size_t len, double ns)
 {
@@ -274,10 +275,11 @@ static void text_dists(const struct asyncrep *a, FILE *f,
 		if (chain) {
 			uint32_t n;
 			const frame_id *c = stacks_get(&a->chains, v[i]->key.k[0], &n);
+			char site[1024];
 
-			for (uint32_t j = 0; j < n; j++)
-				fprintf(f, "%s%s", j ? " > " : "",
-					frame_text(a->ft, c[j]));
+			await_site_text(a->ft, c, n, site, sizeof(site));
+			fprintf(f, "%s  [%s]", site,
+				async_proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
 		} else {
 			fprintf(f, "%s  [%s]", frame_text(a->ft, v[i]->key.k[0]),
 				async_proc_label(a, v[i]->key.pid, lb, sizeof(lb)));
@@ -320,15 +322,113 @@ static void text_pairs(const struct asyncrep *a, FILE *f)
 	free(v);
 }
 
+/* Where one slow task's time went. */
+static void text_slow_task(const struct asyncrep *a, FILE *f,
+			   const struct slow_task *t)
+{
+	char b[6][32], site[1024];
+	int order[TASK_WAITS];
+
+	fmt_ms(b[0], 32, (double)t->life);
+	fmt_ms(b[1], 32, (double)t->running);
+	fmt_ms(b[2], 32, (double)t->queued);
+	fmt_ms(b[3], 32, (double)t->waiting);
+	fprintf(f, "    %s: running %s in %u step%s (", b[0], b[1], t->steps,
+		t->steps == 1 ? "" : "s");
+	fmt_ms(b[1], 32, (double)(t->running - t->blocked - t->preempted));
+	fmt_ms(b[4], 32, (double)t->blocked);
+	fmt_ms(b[5], 32, (double)t->preempted);
+	fprintf(f, "on the CPU %s, blocking the loop %s, preempted %s), ready but queued behind other tasks %s, waiting %s\n",
+		b[1], b[4], b[5], b[2], b[3]);
+	for (int i = 0; i < TASK_WAITS; i++)
+		order[i] = i;
+	for (int i = 1; i < TASK_WAITS; i++)
+		for (int j = i; j > 0 && t->waits[order[j]].ns > t->waits[order[j - 1]].ns; j--) {
+			int x = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	for (int i = 0; i < TASK_WAITS; i++) {
+		const struct task_wait *w = &t->waits[order[i]];
+		uint32_t n;
+		const frame_id *c;
+
+		if (!w->chain)
+			continue;
+		c = stacks_get(&a->chains, w->chain - 1, &n);
+		await_site_text(a->ft, c, n, site, sizeof(site));
+		fmt_ms(b[0], 32, (double)w->ns);
+		fprintf(f, "      %10s at %s\n", b[0], site);
+	}
+}
+
+/* Requests by endpoint, the most total time first; under each, its
+ * slowest tasks over the threshold. */
+static void text_endpoints(const struct asyncrep *a, FILE *f)
+{
+	const struct dist **v = async_dists_sorted(&a->endpoints);
+	char b[6][32], lb[64];
+	double pc[3];
+
+	fprintf(f, "\nRequests by endpoint: %llu tasks of %zu endpoint%s (a task from the loop iteration\nof its first step to its end; its endpoint: the application coroutine under\nthe server's and framework's, or the task's own)\n",
+		a->tasks_ended, a->endpoints.n, a->endpoints.n == 1 ? "" : "s");
+	if (v && a->endpoints.n)
+		fprintf(f, "  %8s %10s %10s %10s %10s %10s  %s\n", "tasks", "total",
+			"p50", "p95", "p99", "max", "endpoint");
+	for (size_t i = 0; v && i < a->endpoints.n && i < TEXT_SITES; i++) {
+		const struct dist *d = v[i];
+		unsigned long long over = async_slow_threshold(a, d);
+		size_t shown = 0;
+
+		async_dist_pcts(d, pc);
+		fmt_ms(b[0], 32, (double)d->total_ns);
+		fmt_ms(b[1], 32, pc[0]);
+		fmt_ms(b[2], 32, pc[1]);
+		fmt_ms(b[3], 32, pc[2]);
+		fmt_ms(b[4], 32, (double)d->max_ns);
+		fprintf(f, "  %8llu %10s %10s %10s %10s %10s  %s (%s)  [%s]\n", d->count,
+			b[0], b[1], b[2], b[3], b[4], frames_s(a->ft, d->key.k[0]),
+			frames_s(a->ft, d->key.k[1]),
+			async_proc_label(a, d->key.pid, lb, sizeof(lb)));
+		for (int k = 0; d->slow && k < SLOW_KEEP; k++) {
+			/* the slowest first */
+			const struct slow_task *t = NULL;
+
+			for (int j = 0; j < SLOW_KEEP; j++)
+				if (d->slow[j].life && d->slow[j].life >= over &&
+				    (!t || d->slow[j].life > t->life) &&
+				    (k == 0 || d->slow[j].life < shown))
+					t = &d->slow[j];
+			if (!t)
+				break;
+			if (k == 0) {
+				fmt_ms(b[5], 32, (double)over);
+				if (a->slow_ns)
+					fprintf(f, "    slowest (%llu over --slow %s):\n", d->over, b[5]);
+				else
+					fprintf(f, "    slowest (over p95 %s):\n", b[5]);
+			}
+			text_slow_task(a, f, t);
+			shown = t->life;
+		}
+	}
+	if (a->tasks_unknown_start || a->tasks_forgotten)
+		fprintf(f, "  not counted: %llu tasks that began before the recording, %llu not followed (table full)\n",
+			a->tasks_unknown_start, a->tasks_forgotten);
+	free(v);
+}
+
 static void text_steps_awaits(const struct asyncrep *a, FILE *f)
 {
 	fprintf(f, "\nTask steps by coroutine: %llu steps of %zu coroutine%s\n",
 		a->steps_seen, a->steps.n, a->steps.n == 1 ? "" : "s");
 	text_dists(a, f, &a->steps, "steps", false);
-	fprintf(f, "\nAwait latency by await site: %llu resumes at %zu site%s (where each task\nwaited, outermost coroutine first)\n",
+	fprintf(f, "\nAwait latency by await site: %llu resumes at %zu site%s (where each task\nwaited, named by the innermost coroutines of the application: the task's\ncoroutine > ...levels... > the application's awaiting coroutines > what they awaited)\n",
 		a->resumes_seen, a->awaits.n, a->awaits.n == 1 ? "" : "s");
 	text_dists(a, f, &a->awaits, "awaits", true);
 	text_pairs(a, f);
+	text_endpoints(a, f);
 }
 
 int asyncrep__write_text(struct asyncrep *a, FILE *f)

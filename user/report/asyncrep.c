@@ -35,8 +35,10 @@ struct asyncrep *asyncrep__new(unsigned long long stall_ns,
 
 static void dists_free(struct dist_table *t)
 {
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		free(t->d[i].ns);
+		free(t->d[i].slow);
+	}
 	free(t->d);
 	hashidx_free(&t->ix);
 }
@@ -58,7 +60,9 @@ void asyncrep__free(struct asyncrep *a)
 	dists_free(&a->steps);
 	dists_free(&a->awaits);
 	dists_free(&a->pairs);
+	dists_free(&a->endpoints);
 	free(a->tasks);
+	free(a->lives);
 	profile_free(&a->stall_prof);
 	free(a);
 }
@@ -176,7 +180,7 @@ static bool dist_eq(const void *ctx, uint32_t pos)
 
 /* The record of key k, created empty if new; NULL when out of memory or
  * past MAX_DISTS records. */
-static struct dist *dist_get(struct dist_table *t, const struct rkey *k)
+struct dist *async_dist_get(struct dist_table *t, const struct rkey *k)
 {
 	struct dist_key dk = { t, k };
 	uint64_t h = hash_u32s((const uint32_t *)k, sizeof(*k) / sizeof(uint32_t));
@@ -193,7 +197,7 @@ static struct dist *dist_get(struct dist_table *t, const struct rkey *k)
 	return &t->d[t->n++];
 }
 
-static void dist_add(struct asyncrep *a, struct dist *d, unsigned long long ns)
+void async_dist_add(struct asyncrep *a, struct dist *d, unsigned long long ns)
 {
 	d->count++;
 	d->total_ns += ns;
@@ -256,7 +260,7 @@ static void add_site(struct asyncrep *a, pid_t pid, stack_id stack,
 		return;
 	k.k[0] = stack_culprit(&si);
 	k.k[1] = si.reason;
-	d = dist_get(&a->sites, &k);
+	d = async_dist_get(&a->sites, &k);
 	if (!d) {
 		a->lost_other++;
 		return;
@@ -439,17 +443,27 @@ int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
 		   frame_id code, unsigned long long ns, int result)
 {
-	struct rkey k = { .pid = pid, .k = { code } };
+	struct asyncrep_step st = { .pid = pid, .coro = coro, .code = code,
+				    .ns = ns, .result = result };
+
+	return asyncrep__step_at(a, &st);
+}
+
+int asyncrep__step_at(struct asyncrep *a, const struct asyncrep_step *st)
+{
+	struct rkey k = { .pid = st->pid, .k = { st->code } };
+	frame_id code = st->code;
+	unsigned long long ns = st->ns;
 	struct dist *d;
 
-	(void)coro;
-	(void)result;
 	a->steps_seen++;
-	if (code >= a->ft->n || !(d = dist_get(&a->steps, &k))) {
+	if (code < a->ft->n)
+		async_task_step(a, st);
+	if (code >= a->ft->n || !(d = async_dist_get(&a->steps, &k))) {
 		a->lost_other++;
 		return -ENOMEM;
 	}
-	dist_add(a, d, ns);
+	async_dist_add(a, d, ns);
 	return 0;
 }
 
@@ -466,8 +480,9 @@ static void note_pair(struct asyncrep *a, pid_t pid, stack_id c1,
 	const frame_id *f1 = stacks_get(&a->chains, c1, &n1);
 	const frame_id *f2 = stacks_get(&a->chains, c2, &n2);
 
-	for (uint32_t i = 0; i < AWAIT_DEPTH && i < n1 && i < n2; i++) {
+	for (uint32_t i = 0; i < n1 && i < n2; i++) {
 		const struct frame *p1, *p2;
+		const char *file;
 		struct rkey k = { .pid = pid };
 		struct dist *d;
 
@@ -479,16 +494,21 @@ static void note_pair(struct asyncrep *a, pid_t pid, stack_id c1,
 		    p1->name != p2->name || p1->file != p2->file ||
 		    p2->line <= p1->line)
 			return;
+		/* the application's code only: a server's or framework's own
+		 * sequential awaits are not the user's to change */
+		file = frames_s(a->ft, p1->file);
+		if (!file || frame_origin(file, strlen(file)) != ORIGIN_APP)
+			return;
 		k.k[0] = p1->name;
 		k.k[1] = p1->file;
 		k.k[2] = (uint32_t)p1->line;
 		k.k[3] = (uint32_t)p2->line;
-		d = dist_get(&a->pairs, &k);
+		d = async_dist_get(&a->pairs, &k);
 		if (!d) {
 			a->lost_other++;
 			return;
 		}
-		dist_add(a, d, ns1);
+		async_dist_add(a, d, ns1);
 		d->total_b_ns += ns2;
 		return;
 	}
@@ -496,6 +516,13 @@ static void note_pair(struct asyncrep *a, pid_t pid, stack_id c1,
 
 int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
 		     const frame_id *chain, uint32_t n, unsigned long long ns)
+{
+	return asyncrep__resume_at(a, pid, coro, chain, n, ns, 0);
+}
+
+int asyncrep__resume_at(struct asyncrep *a, pid_t pid, unsigned long long coro,
+			const frame_id *chain, uint32_t n, unsigned long long ns,
+			unsigned long long queued_ns)
 {
 	struct rkey k = { .pid = pid };
 	struct task_slot *ts;
@@ -506,11 +533,12 @@ int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
 	id = n ? stacks_add(&a->chains, chain, n) : -EINVAL;
 	if (id >= 0)
 		k.k[0] = (uint32_t)id;
-	if (id < 0 || !(d = dist_get(&a->awaits, &k))) {
+	if (id < 0 || !(d = async_dist_get(&a->awaits, &k))) {
 		a->lost_other++;
 		return -ENOMEM;
 	}
-	dist_add(a, d, ns);
+	async_dist_add(a, d, ns);
+	async_task_resume(a, pid, coro, (stack_id)id, ns, queued_ns);
 
 	if (!a->tasks && !(a->tasks = calloc(TASKS, sizeof(*a->tasks))))
 		return -ENOMEM;

@@ -58,10 +58,29 @@ int asyncrep__loop(struct asyncrep *a, pid_t tid, const char *comm,
 /* A task step of coroutine object coro (code: its function's frame). */
 int asyncrep__step(struct asyncrep *a, pid_t pid, unsigned long long coro,
 		   frame_id code, unsigned long long ns, int result);
+/* The same, with when it began (ktime), when its task began (born, 0: not
+ * known), how much of ns its thread was off the CPU (off_ns, of which
+ * preempt_ns preempted) and result 0: the task ended, which gives its
+ * life. */
+struct asyncrep_step {
+	pid_t pid;
+	unsigned long long coro;
+	frame_id code;
+	unsigned long long start, ns, born, off_ns, preempt_ns;
+	int result;
+};
+int asyncrep__step_at(struct asyncrep *a, const struct asyncrep_step *st);
 /* Task coro resumed after ns suspended at chain[0..n) (the coroutine
  * frames where it awaited, outermost first). */
 int asyncrep__resume(struct asyncrep *a, pid_t pid, unsigned long long coro,
 		     const frame_id *chain, uint32_t n, unsigned long long ns);
+/* The same, of which queued_ns ready but waiting for the loop. */
+int asyncrep__resume_at(struct asyncrep *a, pid_t pid, unsigned long long coro,
+			const frame_id *chain, uint32_t n, unsigned long long ns,
+			unsigned long long queued_ns);
+/* Tasks slower than ns are shown with where their time went (0: those
+ * over their endpoint's p95). */
+void asyncrep__set_slow(struct asyncrep *a, unsigned long long ns);
 /*
  * Reads line `line` of source file `file` as process pid sees it into buf
  * (for telling whether one await uses the result of the one before).

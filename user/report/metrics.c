@@ -29,7 +29,8 @@ struct metrics *metrics__new(const char *host, unsigned int max_sites)
 static void proc_free(struct proc *p)
 {
 	free(p->loops);
-	free(p->sites);
+	free(p->awaits.v);
+	free(p->requests.v);
 	free(p);
 }
 
@@ -323,46 +324,60 @@ void metrics__blocking(struct metrics *m, pid_t pid, pid_t tid,
 	l->blk[blk_slot(l, kind)].seconds += ns / 1e9;
 }
 
+/* ns into set under name (a site or endpoint). */
+static void site_add(struct metrics *m, struct site_set *set, const char *site,
+		     unsigned long long ns)
+{
+	char name[SITE_LEN];
+	int i;
+
+	clean_name(site, name, sizeof(name));
+	for (i = 0; i < set->n; i++)
+		if (!strcmp(set->v[i].name, name))
+			break;
+	if (i == set->n) {
+		/* once every own series is handed out, a new site can only
+		 * ever be "other" */
+		if (set->nown >= (int)m->max_sites || set->n == METRICS_MAX_SITES) {
+			hist_add(&set->other, ns);
+			set->has_other = true;
+			return;
+		}
+		if (set->n == set->cap) {
+			int cap = set->cap ? 2 * set->cap : 4;
+			struct site *n = realloc(set->v, cap * sizeof(*n));
+
+			if (!n) {
+				hist_add(&set->other, ns);
+				set->has_other = true;
+				return;
+			}
+			set->v = n;
+			set->cap = cap;
+		}
+		memset(&set->v[i], 0, sizeof(set->v[i]));
+		snprintf(set->v[i].name, sizeof(set->v[i].name), "%s", name);
+		set->n++;
+	}
+	hist_add(&set->v[i].h, ns);
+}
+
 void metrics__await(struct metrics *m, pid_t pid, const char *site,
 		    unsigned long long ns)
 {
 	struct proc *p = find(m, pid);
-	char name[SITE_LEN];
-	int i;
 
-	if (!p || !site)
-		return;
-	clean_name(site, name, sizeof(name));
-	for (i = 0; i < p->nsites; i++)
-		if (!strcmp(p->sites[i].name, name))
-			break;
-	if (i == p->nsites) {
-		/* once every own series is handed out, a new site can only
-		 * ever be "other" */
-		if (p->nown >= (int)m->max_sites ||
-		    p->nsites == METRICS_MAX_SITES) {
-			hist_add(&p->other, ns);
-			p->has_other = true;
-			return;
-		}
-		if (p->nsites == p->cap_sites) {
-			int cap = p->cap_sites ? 2 * p->cap_sites : 4;
-			struct site *n = realloc(p->sites, cap * sizeof(*n));
+	if (p && site)
+		site_add(m, &p->awaits, site, ns);
+}
 
-			if (!n) {
-				hist_add(&p->other, ns);
-				p->has_other = true;
-				return;
-			}
-			p->sites = n;
-			p->cap_sites = cap;
-		}
-		memset(&p->sites[i], 0, sizeof(p->sites[i]));
-		snprintf(p->sites[i].name, sizeof(p->sites[i].name), "%s",
-			 name);
-		p->nsites++;
-	}
-	hist_add(&p->sites[i].h, ns);
+void metrics__request(struct metrics *m, pid_t pid, const char *endpoint,
+		      unsigned long long ns)
+{
+	struct proc *p = find(m, pid);
+
+	if (p && endpoint)
+		site_add(m, &p->requests, endpoint, ns);
 }
 
 /*
@@ -370,20 +385,19 @@ void metrics__await(struct metrics *m, pid_t pid, const char *site,
  * there is room; the others are shown as "other" from then on. A site is
  * never moved out of "other" (nor into it), so every series only grows.
  */
-void metrics_promote_sites(struct metrics *m, struct proc *p)
+void metrics_promote_sites(struct metrics *m, struct site_set *set)
 {
-	while (p->nown < (int)m->max_sites) {
+	while (set->nown < (int)m->max_sites) {
 		int best = -1;
 
-		for (int i = 0; i < p->nsites; i++)
-			if (!p->sites[i].own &&
-			    (best < 0 ||
-			     p->sites[i].h.count > p->sites[best].h.count))
+		for (int i = 0; i < set->n; i++)
+			if (!set->v[i].own &&
+			    (best < 0 || set->v[i].h.count > set->v[best].h.count))
 				best = i;
 		if (best < 0)
 			return;
-		p->sites[best].own = true;
-		p->nown++;
+		set->v[best].own = true;
+		set->nown++;
 	}
 }
 

@@ -50,6 +50,10 @@ void metrics__blocking(struct metrics *m, pid_t pid, pid_t tid,
 /* A task resumed after ns suspended at site ("func (file:line)"). */
 void metrics__await(struct metrics *m, pid_t pid, const char *site,
 		    unsigned long long ns);
+/* A task of endpoint ("func (file)") lived ns, from its first step to its
+ * end; endpoints have the same bound as await sites. */
+void metrics__request(struct metrics *m, pid_t pid, const char *endpoint,
+		      unsigned long long ns);
 /* A collection of generation gen that took ns. */
 void metrics__gc(struct metrics *m, pid_t pid, int gen, unsigned long long ns);
 /* The process's resident bytes and CPU seconds read at mono_ns; also

@@ -38,6 +38,15 @@ struct site {
 	bool own; /* has its own series (for good: counters must not move) */
 };
 
+/* Histograms by a label of unbounded cardinality (await sites, request
+ * endpoints): the busiest get their own series, the rest are "other". */
+struct site_set {
+	struct site *v;
+	int n, cap, nown;
+	struct hist other; /* sites without their own series */
+	bool has_other;
+};
+
 struct proc {
 	pid_t pid;
 	struct proc *next;
@@ -48,10 +57,8 @@ struct proc {
 	int nloops, cap_loops;
 	pid_t refused[REFUSED_TIDS]; /* loop threads beyond the cap */
 	int nrefused;
-	struct site *sites;
-	int nsites, cap_sites, nown;
-	struct hist other; /* sites without their own series */
-	bool has_other;
+	struct site_set awaits;	  /* by await site */
+	struct site_set requests; /* task lives by endpoint */
 	long long rss;
 	double cpu;
 	bool usage;
@@ -75,8 +82,8 @@ struct metrics {
 
 /* Bytes of the valid UTF-8 sequence at s (at most n), 0 if none. */
 size_t metrics_utf8_len(const unsigned char *s, size_t n);
-/* Gives the busiest sites of p their own series, for good. */
-void metrics_promote_sites(struct metrics *m, struct proc *p);
+/* Gives the busiest sites of set their own series, for good. */
+void metrics_promote_sites(struct metrics *m, struct site_set *set);
 void metrics_hist_merge(struct hist *to, const struct hist *from);
 
 #endif

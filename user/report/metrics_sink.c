@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/profiler.h"
+#include "report/await_site.h"
 #include "report/labels.h"
 #include "report/metrics_sink.h"
 #include "sys/clock.h"
@@ -61,28 +63,82 @@ static void stall(void *ctx, const struct stall_event *e)
 	metrics__stall(ms->m, e->pid, e->tid, e->ns);
 }
 
+/* A task followed from its first step seen: its endpoint so far. */
+#define METRICS_TASKS 16384
+#define SITE_NAME_MAX 1024
+struct metrics_task {
+	unsigned long long coro;
+	pid_t pid;
+	frame_id endpoint;
+};
+
+static struct metrics_task *task_of(struct metrics_sink *ms, pid_t pid,
+				    unsigned long long coro)
+{
+	struct metrics_task *t;
+
+	if (!ms->tasks && !(ms->tasks = calloc(METRICS_TASKS, sizeof(*ms->tasks))))
+		return NULL;
+	t = &ms->tasks[((coro >> 4) ^ (unsigned long long)pid * 0x9e3779b1ULL) %
+		       METRICS_TASKS];
+	/* a slot shared by two tasks keeps the newer one */
+	if (t->coro != coro || t->pid != pid)
+		*t = (struct metrics_task){ .coro = coro, .pid = pid,
+					    .endpoint = FRAME_NONE };
+	return t;
+}
+
 /*
- * The site is the innermost coroutine frame that is not asyncio's own
- * (asyncio.sleep, wait_for, Queue.get...): the application's await. A
- * chain made only of asyncio frames keeps its innermost.
+ * The site is the chain's innermost application frame (await_site.h): the
+ * user's coroutine that awaited, whatever framework is above it and
+ * library below it; a chain without one keeps its innermost Python frame.
+ * The chain also names the task's endpoint (await_site_entry()).
  */
 static void resume(void *ctx, const struct session_resume *r)
 {
 	struct metrics_sink *ms = ctx;
-	frame_id site;
+	struct metrics_task *t;
+	struct await_site st;
+	uint32_t entry;
 
-	if (!r->n)
+	await_site_find(ms->ft, r->chain, r->n, &st);
+	if (st.site >= r->n)
 		return;
-	site = r->chain[r->n - 1];
-	for (uint32_t i = r->n; i-- > 0;) {
-		const char *file = frame_file(ms->ft, r->chain[i]);
+	metrics__await(ms->m, r->pid, frame_text(ms->ft, r->chain[st.site]), r->ns);
+	entry = await_site_entry(ms->ft, r->chain, r->n);
+	if (entry < r->n && (t = task_of(ms, r->pid, r->coro)))
+		t->endpoint = r->chain[entry];
+}
 
-		if (!file || !strstr(file, "/asyncio/")) {
-			site = r->chain[i];
-			break;
-		}
-	}
-	metrics__await(ms->m, r->pid, frame_text(ms->ft, site), r->ns);
+/* A task ended: its life by endpoint ("func (file)"; a task that never
+ * awaited: its coroutine's). Tasks that began unseen have no life. */
+static void step(void *ctx, const struct session_step *s)
+{
+	struct metrics_sink *ms = ctx;
+	struct metrics_task *t;
+	frame_id ep;
+	char name[SITE_NAME_MAX];
+
+	if (s->result != 0)
+		return;
+	t = task_of(ms, s->pid, s->coro);
+	ep = t && t->endpoint != FRAME_NONE ? t->endpoint : s->code;
+	if (t)
+		t->coro = 0;
+	if (!s->born || s->start + s->ns < s->born || ep == FRAME_NONE)
+		return;
+	snprintf(name, sizeof(name), "%s (%s)", frame_name(ms->ft, ep),
+		 frame_file(ms->ft, ep) ? frame_file(ms->ft, ep) : "");
+	metrics__request(ms->m, s->pid, name, s->start + s->ns - s->born);
+}
+
+static void done(void *ctx, const struct session_health *h)
+{
+	struct metrics_sink *ms = ctx;
+
+	(void)h;
+	free(ms->tasks);
+	ms->tasks = NULL;
 }
 
 static int loop(void *ctx, __u32 tid, const struct loop_state *ls)
@@ -181,6 +237,8 @@ void metrics_sink_init(struct session_sink *sink, struct metrics_sink *ms,
 		.sample = sample,
 		.stall = stall,
 		.resume = resume,
+		.step = step,
+		.done = done,
 		.loop = loop,
 		.mem = mem,
 		.tick = tick,

@@ -8,7 +8,8 @@
 
 /*
  * The agent's Prometheus metrics fed by a session: event loops, stalls,
- * blocking calls, await sites, collections, and each process's RSS and CPU
+ * blocking calls, await sites, requests by endpoint, collections, and each
+ * process's RSS and CPU
  * read every second; /metrics served from the session's loop.
  */
 struct metrics_sink {
@@ -16,6 +17,9 @@ struct metrics_sink {
 	struct httpd *httpd;
 	struct frame_table *ft;
 	long clk_tck;
+	/* tasks followed for their endpoint (METRICS_TASKS, made at the
+	 * first task step, freed when the session is done) */
+	struct metrics_task *tasks;
 	/* the agent's upload figures, asked for at each tick (may be NULL) */
 	void (*uploads)(void *ctx, struct metrics_health *mh);
 	void *uploads_ctx;

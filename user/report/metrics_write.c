@@ -108,6 +108,51 @@ static void write_hist(struct metrics *m, FILE *f, const char *name,
 	for (int _b = 0; _b < NBUCKETS_HASH; _b++) \
 		for (struct proc *p = (m)->buckets[_b]; p; p = p->next)
 
+static struct site_set *awaits_of(struct proc *p)
+{
+	return &p->awaits;
+}
+
+static struct site_set *requests_of(struct proc *p)
+{
+	return &p->requests;
+}
+
+/* A histogram family by the sites of each process's set_of(), under label
+ * `label`. */
+static void write_site_family(struct metrics *m, FILE *f, const char *name,
+			      const char *help, const char *label,
+			      struct site_set *(*set_of)(struct proc *))
+{
+	char pl[PROC_LABELS], l[PROC_LABELS + 32];
+
+	family(f, name, "histogram", help);
+	EACH_PROC(m, p)
+	{
+		struct site_set *ss = set_of(p);
+		char site[SITE_LEN * 2 + 8], l2[sizeof(pl) + sizeof(site) + 32];
+		struct hist other = ss->other;
+		bool has_other = ss->has_other;
+
+		metrics_promote_sites(m, ss);
+		proc_labels(m, p, pl, sizeof(pl));
+		for (int i = 0; i < ss->n; i++) {
+			if (!ss->v[i].own) {
+				metrics_hist_merge(&other, &ss->v[i].h);
+				has_other = true;
+				continue;
+			}
+			snprintf(l2, sizeof(l2), "%s,%s=\"%s\"", pl, label,
+				 metrics_label_value(ss->v[i].name, site, sizeof(site)));
+			write_hist(m, f, name, l2, &ss->v[i].h);
+		}
+		if (has_other) {
+			snprintf(l, sizeof(l), "%s,%s=\"other\"", pl, label);
+			write_hist(m, f, name, l, &other);
+		}
+	}
+}
+
 static void write_loops(struct metrics *m, FILE *f)
 {
 	char pl[PROC_LABELS], l[PROC_LABELS + 100], kind[100];
@@ -169,37 +214,16 @@ static void write_loops(struct metrics *m, FILE *f)
 			}
 		}
 	}
-	family(f, "pyrograph_asyncio_await_latency_seconds", "histogram",
-	       "How long tasks stayed suspended at an await, by the await's site "
-	       "(the busiest sites get their own series; the rest are site=\"other\").");
-	EACH_PROC(m, p)
-	{
-		char site[SITE_LEN * 2 + 8], l2[sizeof(pl) + sizeof(site) + 16];
-		struct hist other = p->other;
-		bool has_other = p->has_other;
-
-		metrics_promote_sites(m, p);
-		proc_labels(m, p, pl, sizeof(pl));
-		for (int i = 0; i < p->nsites; i++) {
-			if (!p->sites[i].own) {
-				metrics_hist_merge(&other, &p->sites[i].h);
-				has_other = true;
-				continue;
-			}
-			snprintf(l2, sizeof(l2), "%s,site=\"%s\"", pl,
-				 metrics_label_value(p->sites[i].name, site,
-						     sizeof(site)));
-			write_hist(m, f,
-				   "pyrograph_asyncio_await_latency_seconds",
-				   l2, &p->sites[i].h);
-		}
-		if (has_other) {
-			snprintf(l, sizeof(l), "%s,site=\"other\"", pl);
-			write_hist(m, f,
-				   "pyrograph_asyncio_await_latency_seconds", l,
-				   &other);
-		}
-	}
+	write_site_family(m, f, "pyrograph_asyncio_await_latency_seconds",
+			  "How long tasks stayed suspended at an await, by the await's site "
+			  "(the busiest sites get their own series; the rest are site=\"other\").",
+			  "site", awaits_of);
+	write_site_family(m, f, "pyrograph_asyncio_request_seconds",
+			  "How long tasks lived, from their first step to their end, by "
+			  "endpoint: for a web server's task the endpoint function, for "
+			  "others their coroutine (the busiest get their own series; the "
+			  "rest are endpoint=\"other\").",
+			  "endpoint", requests_of);
 }
 
 /* One sample of a per-process family, with prec decimals. */
@@ -302,6 +326,7 @@ static void write_health(struct metrics *m, FILE *f)
 		{"offcpu_events_lost", st[STAT_OFF_LOST] + st[STAT_ON_LOST]},
 		{"stall_events_lost", st[STAT_STALL_LOST]},
 		{"await_events_lost", st[STAT_STEP_LOST]},
+		{"await_chains_lost", st[STAT_CHAIN_LOST]},
 		{"gc_events_lost", st[STAT_GC_LOST]},
 		{"loop_table_full", st[STAT_LOOP_FULL]},
 		{"userspace", h->rec.lost_samples},
