@@ -97,6 +97,7 @@ int py_sample(struct bpf_perf_event_data *ctx)
 	struct stack_key k = {};
 	struct cpu_time *ct;
 	__u32 zero = 0, flags = 0, n;
+	bool in_loop;
 
 	if (!tgid)
 		return 0; /* idle */
@@ -174,13 +175,15 @@ int py_sample(struct bpf_perf_event_data *ctx)
 		s->ev.aux[1] = s->coro_index;
 	}
 	/* a loop thread's sample inside an iteration goes to the stall it
-	 * belongs to: sent on its own */
-	if (count_stacks && !(flags & SAMPLE_IN_LOOP) && counted(s, &k, id, &flags)) {
+	 * belongs to: sent on its own. in_loop is a constant false when
+	 * loops are not timed, so the verifier then walks one path only. */
+	in_loop = track_loops && (flags & SAMPLE_IN_LOOP);
+	if (count_stacks && !in_loop && counted(s, &k, id, &flags)) {
 		stat_inc(STAT_T_COUNTED);
 		return 0;
 	}
 	why = emit_walked(ctx, s, n, EV_SAMPLE, id, flags, want_kstack);
-	if (count_stacks && !why && !(flags & SAMPLE_IN_LOOP))
+	if (count_stacks && !why && !in_loop)
 		count_new(&k);
 	stat_inc(why ?: STAT_T_EMITTED);
 	return 0;
