@@ -4,25 +4,23 @@
 
 #include <stdbool.h>
 
+#include "core/syscall_hooks.h"
+
 /*
  * mem's held view: the BPF programs that see a process map, unmap, remap
  * and grow its heap. The per-syscall tracepoints of mmap, munmap, mremap
  * and brk (only those syscalls run BPF), or, where the kernel has none or
  * tracefs cannot be mounted, BPF on every syscall of the host (it tests
- * the number first; a warning says it costs every syscall). The same
- * choice as the event-loop hooks (loop_hooks.h) make for epoll.
+ * the number first; a warning says it costs every syscall): the choice
+ * is syscall_hooks.h's, as for the event-loop hooks' epoll syscalls.
  */
 struct profile_bpf;
-struct bpf_link;
 
 #define HELD_HOOK_SYSCALLS 4
 
 struct held_hooks {
-	bool on;	 /* the held view is on */
-	bool raw;	 /* ... by the every-syscall fallback */
-	const char *dir; /* the tracing directory (tracepoints) */
-	int n;
-	struct bpf_link *links[2 * HELD_HOOK_SYSCALLS];
+	bool on; /* the held view is on */
+	struct syscall_hooks sys;
 };
 
 /* Before the object is loaded: which programs load (none unless on).

@@ -4,25 +4,25 @@
 
 #include <stdbool.h>
 
+#include "core/syscall_hooks.h"
+
 /*
  * Event-loop timing (async, check, the agent's metrics): the BPF programs
  * that see a thread enter and leave its epoll wait. Either the per-syscall
  * tracepoints of the epoll syscalls (only those syscalls run BPF), or,
  * where the kernel has none or tracefs cannot be mounted, BPF on every
- * syscall of the host (with a warning: it costs every syscall).
+ * syscall of the host (with a warning: it costs every syscall); the choice
+ * is syscall_hooks.h's.
  */
 struct profile_bpf;
-struct bpf_link;
 
 #define LOOP_HOOK_SYSCALLS 3
 
 struct loop_hooks {
-	bool on;     /* event loops are timed */
-	bool raw;    /* ... by the every-syscall fallback */
-	const char *dir; /* the tracing directory (tracepoints) */
-	bool have[LOOP_HOOK_SYSCALLS]; /* which epoll syscalls have them */
-	int n;
-	struct bpf_link *links[2 * LOOP_HOOK_SYSCALLS];
+	bool on; /* event loops are timed */
+	bool have
+		[LOOP_HOOK_SYSCALLS]; /* which epoll syscalls have tracepoints */
+	struct syscall_hooks sys;
 };
 
 /* Before the object is loaded: which programs load (none unless on).
