@@ -185,42 +185,26 @@ int profiler__calibrate(struct profiler *p)
 	return 0;
 }
 
-int profiler__open(struct profiler **out, const struct profiler_opts *o,
-		   profiler_event_fn fn, void *ctx)
+/* The mean period for rate_hz, and a first guess at what re-drawing the
+ * period every PROFILER_JITTER_MS loses (see profiler__calibrate). */
+static void set_rate(struct profiler *p, unsigned int rate_hz)
 {
-	struct profiler *p;
-	int err;
+	double loss;
 
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	p->ncpu = libbpf_num_possible_cpus();
-	if (p->ncpu <= 0) {
-		free(p);
-		return -EINVAL;
-	}
-	unsigned long long t0 = clock_mono_ns(), t1, t2, t3;
-
-	p->skel = profile_bpf__open();
-	if (!p->skel) {
-		err = -errno;
-		pr_err("failed to open the BPF program: %s", strerror(-err));
-		goto fail;
-	}
-	p->period_ns = 1000000000ULL / o->rate_hz;
+	p->period_ns = 1000000000ULL / rate_hz;
 	if (p->period_ns < 10000)
 		p->period_ns = 10000; /* the kernel's floor for cpu-clock */
 	p->target_ns = p->period_ns;
 	p->mean_hz = 1e9 / (double)p->period_ns;
-	{
-		/* First guess at the restart loss (see profiler__calibrate):
-		 * about 0.6 of a mean period per re-draw. */
-		double loss = 0.6 * p->target_ns / (PROFILER_JITTER_MS * 1e6);
+	/* about 0.6 of a mean period lost per re-draw */
+	loss = 0.6 * p->target_ns / (PROFILER_JITTER_MS * 1e6);
+	p->period_ns = (unsigned long long)(p->target_ns * (1.0 - (loss < 0.5 ? loss : 0.5)));
+}
 
-		p->period_ns = (unsigned long long)(p->target_ns *
-						    (1.0 - (loss < 0.5 ? loss : 0.5)));
-	}
-	p->rng = (clock_mono_ns() ^ ((unsigned long long)getpid() << 32)) | 1;
+/* Before the load: the BPF knobs (rodata), which programs load and how
+ * big each map is. Maps of features not in use get one entry: no memory. */
+static void configure(struct profiler *p, const struct profiler_opts *o)
+{
 	p->skel->rodata->target_all = o->all;
 	p->skel->rodata->follow_children = o->follow_children;
 	p->skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
@@ -294,6 +278,33 @@ int profiler__open(struct profiler **out, const struct profiler_opts *o,
 	bpf_map__set_max_entries(p->skel->maps.events, o->ringbuf_bytes);
 	bpf_map__set_max_entries(p->skel->maps.procs, o->max_procs);
 	bpf_map__set_max_entries(p->skel->maps.walk_scratch, p->ncpu);
+}
+
+int profiler__open(struct profiler **out, const struct profiler_opts *o,
+		   profiler_event_fn fn, void *ctx)
+{
+	struct profiler *p;
+	int err;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ncpu = libbpf_num_possible_cpus();
+	if (p->ncpu <= 0) {
+		free(p);
+		return -EINVAL;
+	}
+	unsigned long long t0 = clock_mono_ns(), t1, t2, t3;
+
+	p->skel = profile_bpf__open();
+	if (!p->skel) {
+		err = -errno;
+		pr_err("failed to open the BPF program: %s", strerror(-err));
+		goto fail;
+	}
+	set_rate(p, o->rate_hz);
+	p->rng = (clock_mono_ns() ^ ((unsigned long long)getpid() << 32)) | 1;
+	configure(p, o);
 
 	t1 = clock_mono_ns();
 	err = profile_bpf__load(p->skel);
