@@ -10,6 +10,11 @@ int cmd_dump(int argc, char **argv);
 /* dump --tasks (cmd/dump_tasks.c): asyncio task trees */
 bool dump_tasks_wanted(int argc, char **argv);
 int cmd_dump_tasks(int argc, char **argv);
+struct json;
+struct symcache;
+struct py_frame;
+void dump_json_frames(struct json *j, const char *key, struct symcache *sc,
+		      const struct py_frame *frames, unsigned int n);
 int cmd_top(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_async(int argc, char **argv);

@@ -224,16 +224,18 @@ static void print_text(const struct pyproc_info *info, struct symcache *sc,
 	}
 }
 
-static void json_frames(struct json *j, struct symcache *sc,
-			const struct py_thread *t)
+/* frames as a JSON array under key: function, file, line (null when
+ * unknown); dump's threads and dump --tasks' tasks. */
+void dump_json_frames(struct json *j, const char *key, struct symcache *sc,
+		      const struct py_frame *frames, unsigned int n)
 {
-	json_arr(j, "frames");
-	for (__u32 k = 0; k < t->nframes; k++) {
+	json_arr(j, key);
+	for (unsigned int k = 0; k < n; k++) {
 		const char *name, *file;
 		int line;
 
 		json_obj(j, NULL);
-		if (symcache__resolve(sc, &t->frames[k], &name, &file, &line)) {
+		if (symcache__resolve(sc, &frames[k], &name, &file, &line)) {
 			json_null(j, "function");
 			json_null(j, "file");
 			json_null(j, "line");
@@ -286,7 +288,7 @@ static void print_json(const struct pyproc_info *info, struct symcache *sc,
 		json_s(&j, "reason", idle ? v[i].reason : NULL);
 		json_s(&j, "syscall", idle ? v[i].syscall : NULL);
 		json_b(&j, "truncated", t->flags & SAMPLE_TRUNCATED);
-		json_frames(&j, sc, t);
+		dump_json_frames(&j, "frames", sc, t->frames, t->nframes);
 		json_end(&j);
 	}
 	json_end(&j);

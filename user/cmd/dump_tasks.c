@@ -321,32 +321,6 @@ static void print_text(struct proc_tasks *p)
 	putchar('\n');
 }
 
-static void json_frames(struct json *j, struct symcache *sc,
-			const struct py_task *t)
-{
-	json_arr(j, "stack");
-	for (unsigned int k = 0; k < t->nframes; k++) {
-		const char *name, *file;
-		int ln;
-
-		json_obj(j, NULL);
-		if (symcache__resolve(sc, &t->frames[k], &name, &file, &ln)) {
-			json_null(j, "function");
-			json_null(j, "file");
-			json_null(j, "line");
-		} else {
-			json_s(j, "function", name);
-			json_s(j, "file", file);
-			if (ln > 0)
-				json_i(j, "line", ln);
-			else
-				json_null(j, "line");
-		}
-		json_end(j);
-	}
-	json_end(j);
-}
-
 static void json_task(struct json *j, const struct proc_tasks *p,
 		      const struct py_task *t)
 {
@@ -377,7 +351,7 @@ static void json_task(struct json *j, const struct proc_tasks *p,
 		json_s(j, NULL, id);
 	}
 	json_end(j);
-	json_frames(j, p->sc, t);
+	dump_json_frames(j, "stack", p->sc, t->frames, t->nframes);
 	json_b(j, "truncated", t->flags & PYTASK_TRUNCATED);
 	json_b(j, "unreadable", t->flags & PYTASK_UNREADABLE);
 	json_end(j);
