@@ -3,20 +3,16 @@
  * asyncio layouts (see asyncio_offsets.h).
  *
  * 3.11-3.13 were measured with gdb (ptype /o TaskObj, PyGenObject,
- * PyInterpreterState, enum _framestate) from the DWARF of the pyenv
+ * PyInterpreterState) from the DWARF of the pyenv
  * builds 3.11.7, 3.12.1 and 3.13.0; tests/e2e/test_tasks.py checks them
  * live, on those and on Debian's 3.11.2 and 3.13.5, against a known tree:
  * - TaskObj 3.11/3.12: task_loop 16, task_state 88, task_fut_waiter 128,
  *   task_coro 136, task_name 144, 176 bytes. 3.13 moved cancelled_exc up
  *   and packed the flags into bits: task_state 96, task_fut_waiter 112,
  *   task_coro 120, task_name 128, 144 bytes.
- * - PyGenObject.gi_frame_state: 75 (3.11), 67 (3.12 on; also what the
- *   _Py_DebugOffsets of Debian's 3.14.10 and 3.15.2 publish).
- * - enum _framestate: 3.11/3.12 CREATED -2, SUSPENDED -1, EXECUTING 0,
- *   COMPLETED 1, CLEARED 4; 3.13/3.14 CREATED -3, SUSPENDED -2,
- *   SUSPENDED_YIELD_FROM -1, EXECUTING 0, COMPLETED 1, CLEARED 4; 3.15
- *   CREATED 0, SUSPENDED 1, SUSPENDED_YIELD_FROM 2, ..._LOCKED 3,
- *   EXECUTING 4, CLEARED 5 (DWARF of python3.14d and python3.15d).
+ * A coroutine's gi_frame_state and its enum _framestate values are the
+ * interpreter's facts, in struct py_offsets (pyversions.c, debug_offsets.c),
+ * which the task reader takes from there.
  *
  * 3.14 and 3.15 publish _Py_AsyncioModuleDebugOffsets (Modules/
  * _asynciomodule.c) in the AsyncioDebug section: 13 uint64_t, task_object
@@ -45,11 +41,6 @@ static const struct asyncio_layout table[] = {
 		.waiter = 128,
 		.coro = 136,
 		.name = 144,
-		.gen_frame_state = 75,
-		.st_created = -2,
-		.st_suspended_lo = -1,
-		.st_suspended_hi = -1,
-		.st_executing = 0,
 	},
 	{
 		.minor = 12,
@@ -59,11 +50,6 @@ static const struct asyncio_layout table[] = {
 		.waiter = 128,
 		.coro = 136,
 		.name = 144,
-		.gen_frame_state = 67,
-		.st_created = -2,
-		.st_suspended_lo = -1,
-		.st_suspended_hi = -1,
-		.st_executing = 0,
 	},
 	{
 		.minor = 13,
@@ -73,11 +59,6 @@ static const struct asyncio_layout table[] = {
 		.waiter = 112,
 		.coro = 120,
 		.name = 128,
-		.gen_frame_state = 67,
-		.st_created = -3,
-		.st_suspended_lo = -2,
-		.st_suspended_hi = -1,
-		.st_executing = 0,
 	},
 };
 
@@ -122,22 +103,10 @@ int asyncio_layout_parse(unsigned minor, const void *buf, size_t len,
 		.minor = (unsigned char)minor,
 		.task_lists = true,
 		.loop = 16,
-		.gen_frame_state = 67,
 	};
 
-	if (minor == 14) {
-		l.st_created = -3;
-		l.st_suspended_lo = -2;
-		l.st_suspended_hi = -1;
-		l.st_executing = 0;
-	} else if (minor == 15) {
-		l.st_created = 0;
-		l.st_suspended_lo = 1;
-		l.st_suspended_hi = 3;
-		l.st_executing = 4;
-	} else {
+	if (minor != 14 && minor != 15)
 		return -ENOTSUP;
-	}
 	if (!buf || len < sizeof(v))
 		return -EINVAL;
 	memcpy(v, buf, sizeof(v));

@@ -24,9 +24,6 @@ struct asyncio_layout {
 	unsigned short task_node;	  /* its llist node in the lists */
 	unsigned short tstate_tasks_head; /* PyThreadState's list head */
 	unsigned short interp_tasks_head; /* the interpreter's (threads gone) */
-	/* PyGenObject.gi_frame_state (int8) and its values */
-	unsigned short gen_frame_state;
-	signed char st_created, st_suspended_lo, st_suspended_hi, st_executing;
 };
 
 /* Bytes of the AsyncioDebug section (13 uint64_t in 3.14 and 3.15). */

@@ -442,12 +442,16 @@ static unsigned long long awaited(struct pytasks *pt, unsigned long long frame,
 static void read_stack(struct pytasks *pt, struct py_task *t)
 {
 	const struct py_offsets *o = &pt->proc.off;
-	const struct asyncio_layout *l = &pt->lay;
 	unsigned char b[256 + FRAME_READ];
 	unsigned long long coro = t->coro, type, code, ip, base;
 	size_t len = o->gen_iframe + FRAME_READ;
+	/* enum _framestate, in every version: CREATED, the SUSPENDED kinds,
+	 * EXECUTING, then the done ones from gen_state_done on (the BPF
+	 * await-chain walk reads the same py_offsets facts) */
+	signed char created = o->gen_state_created,
+		    executing = (signed char)(o->gen_state_done - 1);
 
-	if (len > sizeof(b) || l->gen_frame_state >= o->gen_iframe) {
+	if (len > sizeof(b) || o->gen_frame_state >= o->gen_iframe) {
 		t->flags |= PYTASK_UNREADABLE;
 		return;
 	}
@@ -466,11 +470,10 @@ static void read_stack(struct pytasks *pt, struct py_task *t)
 			t->flags |= PYTASK_UNREADABLE;
 			return;
 		}
-		st = (signed char)b[l->gen_frame_state];
-		if (level == 0 && st == l->st_executing)
+		st = (signed char)b[o->gen_frame_state];
+		if (level == 0 && st == executing)
 			t->state = PYTASK_RUNNING;
-		if (st != l->st_created && st != l->st_executing &&
-		    (st < l->st_suspended_lo || st > l->st_suspended_hi))
+		if (st < created || st > executing)
 			return; /* done: its frame is cleared */
 		code = u64_at(f, o->frame_code) &
 		       ~(unsigned long long)o->code_tag_mask;
@@ -484,7 +487,7 @@ static void read_stack(struct pytasks *pt, struct py_task *t)
 				    (__u32)((ip - base) / 2) :
 				    0;
 		pf->tag = code_tag(pt, code);
-		if (st < l->st_suspended_lo || st > l->st_suspended_hi)
+		if (st == created || st == executing)
 			return; /* running, or not started: awaits nothing */
 		coro = awaited(pt, coro + o->gen_iframe, f);
 		/* only a coroutine continues the stack: a future (and what
