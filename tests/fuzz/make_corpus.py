@@ -334,24 +334,40 @@ def pystack():
     return image_seeds(DATA)
 
 
-def pythreads():
-    """A 3.11 process with one thread, 'alpha' (tid 1234), laid out as
-    user/python/pythreads.c reads it (see tests/fuzz/fuzz_pythreads.c)."""
-    B = 0x10000000
-    img = bytearray(0x1a00)
-    def q(off, v): struct.pack_into("<Q", img, off, v)
+def image311(img):
+    """Writers into img, a fake 3.11 address space for the object readers'
+    fuzzers (pythreads, pytasks): a u64, a compact ASCII str, a dict's keys
+    object and a dict pointing at it."""
+    def q(off, v):
+        struct.pack_into("<Q", img, off, v)
+
     def s(off, text):  # compact ASCII str, 3.11 (PyASCIIObject is 48 bytes)
-        q(off + 16, len(text)); struct.pack_into("<I", img, off + 32, 0x64)
+        q(off + 16, len(text))
+        struct.pack_into("<I", img, off + 32, 0x64)
         img[off + 48:off + 48 + len(text)] = text.encode()
+
     def keys(off, kind, entries):  # log2 size 3, 8 one-byte indices
-        img[off + 8:off + 11] = bytes([3, 3, kind]); q(off + 24, len(entries))
+        img[off + 8:off + 11] = bytes([3, 3, kind])
+        q(off + 24, len(entries))
         esz = 16 if kind else 24
         for i, (k, v) in enumerate(entries):
             q(off + 40 + i * esz + (0 if kind else 8), k)
             if v is not None:
                 q(off + 40 + i * esz + (8 if kind else 16), v)
+
     def dict_(off, k):
-        q(off + 8, 0x900); q(off + 16, 1); q(off + 32, k)
+        q(off + 8, 0x900)
+        q(off + 16, 1)
+        q(off + 32, k)
+    return q, s, keys, dict_
+
+
+def pythreads():
+    """A 3.11 process with one thread, 'alpha' (tid 1234), laid out as
+    user/python/pythreads.c reads it (see tests/fuzz/fuzz_pythreads.c)."""
+    B = 0x10000000
+    img = bytearray(0x1a00)
+    q, s, keys, dict_ = image311(img)
     q(40, B + 0x100)                      # runtime -> interpreters.head
     q(0x100 + 64, B + 0x200)              # interp -> modules
     dict_(0x200, B + 0x300); keys(0x300, 1, [(B + 0x400, B + 0x500)]); s(0x400, "threading")
@@ -376,19 +392,7 @@ def pytasks():
     (see tests/fuzz/fuzz_pytasks.c: sys.modules at interp + 64)."""
     B = 0x10000000
     img = bytearray(0x2000)
-    def q(off, v): struct.pack_into("<Q", img, off, v)
-    def s(off, text):  # compact ASCII str, 3.11 (PyASCIIObject is 48 bytes)
-        q(off + 16, len(text)); struct.pack_into("<I", img, off + 32, 0x64)
-        img[off + 48:off + 48 + len(text)] = text.encode()
-    def keys(off, kind, entries):  # log2 size 3, 8 one-byte indices
-        img[off + 8:off + 11] = bytes([3, 3, kind]); q(off + 24, len(entries))
-        esz = 16 if kind else 24
-        for i, (k, v) in enumerate(entries):
-            q(off + 40 + i * esz + (0 if kind else 8), k)
-            if v is not None:
-                q(off + 40 + i * esz + (8 if kind else 16), v)
-    def dict_(off, k):
-        q(off + 8, 0x900); q(off + 16, 1); q(off + 32, k)
+    q, s, keys, dict_ = image311(img)
     def type_(off, name_at, name, flags=0, cached_keys=0):  # tp_name: a C string
         q(off + 24, B + name_at); img[name_at:name_at + len(name)] = name.encode()
         q(off + 168, flags); q(off + 872, cached_keys)
