@@ -82,19 +82,30 @@ def test_planted(name, tmp):
     # every stall is one of the two planted problems; the ticker and the
     # sequential awaits never stall the loop.
     # A stall without a culprit ("blind") is allowed only as what the kernel
-    # saw without a stack: preemption on a busy host, or a wait whose start
-    # was not seen, which the summary owns up to as a loss (an off-CPU
+    # saw without a stack: preemption on a busy host, running unsampled, or
+    # a wait whose start was not seen, which the summary owns up to as a loss (an off-CPU
     # interval's switch-out lost, sent without a Python stack, or left
     # unmeasured -- CI saw one on 3.14 right after attaching)
     m = re.search(r"(\d+) switch-outs and (\d+) returns lost \(buffer full\), (\d+) intervals "
                   r"unmeasured, (\d+) switch-outs without a Python stack", r.stderr)
     lost = sum(int(x) for x in m.groups())
     blind = [s for s in stalls if not s["culprit"]]
+    print("blind stalls:", json.dumps(blind))
     for s in blind:
-        assert s["kind"] in ("preempted", "blocked_start_not_seen", "unknown"), s
+        assert s["kind"] in ("preempted", "blocked_start_not_seen", "unsampled", "unknown"), s
+    # "unsampled": the kernel counted the thread running (every switch-out
+    # seen) for 5 sampling periods more than its samples cover -- what a
+    # VM whose host took its CPU shows (CI saw one on 3.12); never for a
+    # stall that began before the recording (that is a wait not seen)
+    hz = float(re.search(r"s at (\d+) Hz", r.stderr).group(1))
+    for s in blind:
+        if s["kind"] == "unsampled":
+            assert not s["began_before_recording"], s
+            assert (s["oncpu_ms"] - s["sampled_oncpu_ms"]) * hz >= 5e3, (s, hz)
     # (the iteration running when the recording began is no loss: its
     # start was before pyrograph saw the thread, and it says so)
-    unseen = [s for s in blind if s["kind"] != "preempted" and not s["began_before_recording"]]
+    unseen = [s for s in blind if s["kind"] not in ("preempted", "unsampled")
+              and not s["began_before_recording"]]
     assert len(unseen) <= lost, (unseen, r.stderr)
     assert len(sleeps) + len(cpus) + len(blind) == len(stalls), [fn(s["culprit"]) for s in stalls]
     for s in stalls:
@@ -228,9 +239,11 @@ def test_fastapi(loop, tmp):
         if not s["culprit"]:
             # no culprit: the iteration running when pyrograph found the
             # process (began before it: a wait whose start was not seen),
-            # or preemption on this busy host -- never one called CPU-bound
-            assert s["kind"] in ("blocked_start_not_seen", "preempted"), json.dumps(s)
-            assert s["kind"] == "preempted" or s["began_before_recording"], json.dumps(s)
+            # or preemption on this busy host, or running unsampled (a VM
+            # whose host took the CPU) -- never one called CPU-bound
+            assert s["kind"] in ("blocked_start_not_seen", "preempted", "unsampled"), json.dumps(s)
+            assert s["kind"] != "blocked_start_not_seen" or s["began_before_recording"], json.dumps(s)
+            assert s["kind"] != "unsampled" or not s["began_before_recording"], json.dumps(s)
             continue
         if fn(s["culprit"]) == "blocking_endpoint":
             assert s["culprit"]["line"] == line_of(FASTAPI, "planted: blocks the event loop")

@@ -227,8 +227,9 @@ static inline void script_app(const struct async_feed *fd)
 		   frames_python(ft, "FileIO.read", "/usr/lib/python3.11/_pyio.py", 1590),
 		   frames_synthetic(ft, "[disk I/O]"), END), t + MS, 110 * MS);
 	fd->stall(fd->ctx, 7, 7, t, 112 * MS, 110 * MS, 0, 0);
-	/* nothing seen, though 105 ms on the CPU would have been sampled:
-	 * the thread was off it, its wait's start unseen; then only
+	/* nothing seen, though 105 ms on the CPU by the kernel's count (no
+	 * switch-out) would have been sampled: the samples did not come
+	 * (unsampled: a host that took the VM's CPU); then only
 	 * preemption (not blocking, no CPU stack), as an older recording
 	 * sent it (a stack) and as the kernel counts it now (no stack) */
 	fd->stall(fd->ctx, 7, 7, 22 * SEC, 105 * MS, 0, 0, 0);

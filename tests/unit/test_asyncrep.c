@@ -278,8 +278,9 @@ static void test_unseen(void)
 		double at; /* s */
 		const char *kind;
 	} want[] = {
-		{ 1, "blocked_start_not_seen" }, { 2, "blocked_start_not_seen" },
+		{ 1, "blocked_start_not_seen" }, { 2, "unsampled" },
 		{ 3, "blocked_start_not_seen" }, { 4, "preempted" }, { 5, "cpu" },
+		{ 6, "blocked_start_not_seen" },
 	};
 	struct frame_table ft;
 	struct asyncrep *a;
@@ -292,9 +293,13 @@ static void test_unseen(void)
 	asyncrep__set_rate(a, 199);
 	/* 1 s: no stack at all, the kernel counted 200 of 205 ms off the CPU */
 	stall(a, 7, 7, 1000000000ULL, 205000000, 200000000, 0, 0);
-	/* 2 s: no stack, nothing off the CPU: 200 ms "on" it, never sampled
-	 * at 199 Hz (~40 samples due) */
+	/* 2 s: no stack, nothing off the CPU: 200 ms on it by the kernel's
+	 * count (every switch-out seen), never sampled at 199 Hz (~40 samples
+	 * due): the samples are missing, not the wait's start */
 	stall(a, 7, 7, 2000000000ULL, 200000000, 0, 0, 0);
+	/* 6 s: the same, running when the thread was first seen: its wait's
+	 * start is what was not seen */
+	stall(a, 7, 7, 6000000000ULL, 200000000, 0, 0, STALL_BEGAN_BEFORE);
 	/* 3 s: one CPU sample before an unseen 200 ms wait */
 	snprintf(stack, sizeof(stack), "%ssleepy (/a.py:17)", loop);
 	add_stack(a, &ft, 7, 7, stack, true, 3001000000ULL, 5000000);
@@ -325,6 +330,8 @@ static void test_unseen(void)
 	/* the causes: no culprit (null), grouped by kind */
 	CHECK(t && strstr(t, "{\"culprit\":null,\"kind\":\"blocked_start_not_seen\",\"stalls\":3"),
 	      "unseen cause: %s", t ? strstr(t, "stall_causes") : "(null)");
+	CHECK(t && strstr(t, "{\"culprit\":null,\"kind\":\"unsampled\",\"stalls\":1"),
+	      "unseen cause: %s", t ? strstr(t, "stall_causes") : "(null)");
 	CHECK(t && strstr(t, "{\"culprit\":null,\"kind\":\"preempted\",\"stalls\":1"),
 	      "preempted cause: %s", t ? strstr(t, "stall_causes") : "(null)");
 	free(t);
@@ -332,6 +339,8 @@ static void test_unseen(void)
 	CHECK(t && strstr(t, "205.0 ms  blocked: start not seen (sampled on CPU never, counted off CPU 200.0 ms)"),
 	      "text: %s", t ? t : "(null)");
 	CHECK(t && strstr(t, "210.0 ms  blocked: start not seen (sampled on CPU 5.0 ms"),
+	      "text: %s", t ? t : "(null)");
+	CHECK(t && strstr(t, "200.0 ms  on CPU, not sampled (on CPU 200.0 ms by the kernel's clock, sampled never)"),
 	      "text: %s", t ? t : "(null)");
 	CHECK(t && strstr(t, "108.0 ms  preempted (on CPU 4.0 ms, off CPU 104.0 ms, preempted 104.0 ms)"),
 	      "text: %s", t ? t : "(null)");

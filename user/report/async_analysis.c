@@ -125,6 +125,7 @@ const char *async_stall_kind_json(enum stall_kind k)
 		[STALL_CPU] = "cpu", [STALL_BLOCKING] = "blocking",
 		[STALL_PREEMPTED] = "preempted",
 		[STALL_UNSEEN] = "blocked_start_not_seen",
+		[STALL_UNSAMPLED] = "unsampled",
 		[STALL_UNKNOWN] = "unknown",
 	};
 
@@ -137,6 +138,7 @@ const char *async_stall_kind_text(enum stall_kind k)
 		[STALL_CPU] = "CPU-bound", [STALL_BLOCKING] = "blocking",
 		[STALL_PREEMPTED] = "preempted",
 		[STALL_UNSEEN] = "blocked: start not seen",
+		[STALL_UNSAMPLED] = "on CPU, not sampled",
 		[STALL_UNKNOWN] = "no stack seen",
 	};
 
@@ -147,7 +149,10 @@ const char *async_stall_kind_text(enum stall_kind k)
  * A thread on the CPU this many sampling periods is sampled with near
  * certainty (a miss has probability e^-5 < 1%): the part of a stall "on
  * the CPU" by the kernel's count that its CPU samples leave uncovered by
- * that much was off it, in a wait whose start was not seen.
+ * that much was off it, in a wait whose start was not seen -- when the
+ * stall began before its thread was seen. Otherwise every switch-out was
+ * seen, and the thread did run by the kernel's clock: the samples are what
+ * is missing (UNSAMPLED).
  */
 #define SAMPLES_DUE 5.0
 
@@ -159,6 +164,7 @@ static enum stall_kind stall_kind(const struct asyncrep *a, const struct stall *
 	unsigned long long pre = st->ev_off_ns > blk ? st->ev_off_ns - blk : 0;
 	unsigned long long on = st->ns > st->off_ns ? st->ns - st->off_ns : 0;
 	unsigned long long unseen, unsampled = on > cpu ? on - cpu : 0;
+	unsigned long long unsampled_due = 0;
 
 	if (st->preempt_ns > pre)
 		pre = st->preempt_ns;
@@ -166,13 +172,15 @@ static enum stall_kind stall_kind(const struct asyncrep *a, const struct stall *
 	unseen = st->off_ns > blk + pre ? st->off_ns - blk - pre : 0;
 	/* "on the CPU" for SAMPLES_DUE periods more than the samples cover */
 	if (a->hz > 0 && (double)unsampled * a->hz >= SAMPLES_DUE * 1e9)
-		unseen += unsampled;
+		unsampled_due = unsampled;
+	unseen += unsampled_due;
 	if (cpu && cpu + pre >= blk && cpu + pre >= unseen)
 		return STALL_CPU;
 	if (blk && blk >= unseen && blk >= pre)
 		return STALL_BLOCKING;
 	if (unseen && unseen >= pre)
-		return STALL_UNSEEN;
+		return st->began_before || unsampled_due <= unseen - unsampled_due ?
+			       STALL_UNSEEN : STALL_UNSAMPLED;
 	if (pre)
 		return STALL_PREEMPTED;
 	return STALL_UNKNOWN;
@@ -224,6 +232,8 @@ const char *async_stall_advice(const struct asyncrep *a, const struct stall_view
 	case STALL_BLOCKING:
 	case STALL_PREEMPTED:
 		return async_advice_for(async_stall_reason(a, v), false);
+	case STALL_UNSAMPLED:
+		return "the loop thread was on the CPU by the kernel's clock, long enough to be sampled, and was not: the host took this machine's CPU (a VM's stolen time counts as the running task's), or samples were lost (see the summary); the stall is real, its cause was not seen";
 	case STALL_UNSEEN:
 		return "the loop thread was off the CPU, in a wait whose start was not seen (it began before the recording, or its switch-out was lost: see the summary); the blocking calls by site, or a longer recording, name it";
 	default:

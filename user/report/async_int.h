@@ -217,12 +217,18 @@ const char *async_advice_for(const char *reason, bool cpu);
  *              switch-out lost, or sent without a stack, or the thread was
  *              already off the CPU when the iteration began): the kernel
  *              counted off-CPU time no stack explains, or the stall was
- *              long enough on the CPU to be sampled and was not
+ *              long enough "on the CPU" to be sampled and was not, and it
+ *              was running when its thread was first seen
+ *   UNSAMPLED  on the CPU by the kernel's count, every switch-out seen, and
+ *              long enough to be sampled but not: the samples did not come
+ *              (a VM whose host took its CPU away: guests without steal
+ *              accounting see that time as the running task's; or samples
+ *              lost, see the summary)
  *   UNKNOWN    nothing says
  * Never CPU without a CPU sample.
  */
 enum stall_kind { STALL_CPU, STALL_BLOCKING, STALL_PREEMPTED, STALL_UNSEEN,
-		  STALL_UNKNOWN };
+		  STALL_UNSAMPLED, STALL_UNKNOWN };
 
 /* Its name in the JSON report, and in the text report. */
 const char *async_stall_kind_json(enum stall_kind k);

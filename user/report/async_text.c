@@ -83,6 +83,8 @@ static const char *cause_kind(enum stall_kind k)
 		return "preempted";
 	case STALL_UNSEEN:
 		return "not seen";
+	case STALL_UNSAMPLED:
+		return "unsampled";
 	default:
 		return "unknown";
 	}
@@ -153,11 +155,19 @@ static void text_also(const struct asyncrep *a, FILE *f, const struct stall *st)
 }
 
 /* "(on CPU a, off CPU b[, preempted c])", or for a wait whose start was
- * not seen (the kernel's split is then wrong) what the samples say. */
+ * not seen (the kernel's split is then wrong) what the samples say, or for
+ * a stall the samples missed both. */
 static void text_split(FILE *f, const struct stall *st, const struct stall_view *v)
 {
 	char b1[32], b2[32], b3[32];
 
+	if (v->kind == STALL_UNSAMPLED) {
+		fmt_ms(b1, sizeof(b1), (double)(st->ns - st->off_ns));
+		fmt_ms(b2, sizeof(b2), (double)st->ev_cpu_ns);
+		fprintf(f, "(on CPU %s by the kernel's clock, sampled %s)", b1,
+			st->ev_cpu_ns ? b2 : "never");
+		return;
+	}
 	if (v->kind == STALL_UNSEEN) {
 		fmt_ms(b1, sizeof(b1), (double)st->ev_cpu_ns);
 		fmt_ms(b2, sizeof(b2), (double)st->off_ns);
