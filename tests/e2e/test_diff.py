@@ -9,7 +9,7 @@ import os
 import re
 import subprocess
 
-from conftest import WORKLOADS, binary, by_name, line_of, record
+from conftest import WORKLOADS, binary, by_name, record
 
 WORK = os.path.join(WORKLOADS, "diff_work.py")
 
@@ -34,13 +34,18 @@ def fills(svg, prefix):
 def record_pair(it, tmp):
     """Both runs recorded at 1999 Hz as folded stacks and pprof (~2500
     samples of steady() a run: a 4-sigma bound of ~15% on the double ratio
-    below); returns the
-    files and what each run measured itself (thread CPU seconds in heavy()
-    and steady())."""
+    below), one after the other on one CPU: this VM's two CPUs run at
+    speeds that differ by up to 1.5x (the job's own clock), and raw counts
+    compared across them show that (CI saw steady() take 44% fewer samples
+    in a second run that landed on the faster CPU). Returns the files and
+    what each run measured itself (thread CPU seconds in heavy() and
+    steady())."""
     files, pprofs, spent = [], [], []
+    cpu = str(max(os.sched_getaffinity(0)))
     for factor in (1, 2):
         out, pb = tmp / ("run%d.txt" % factor), tmp / ("run%d.pb.gz" % factor)
-        r = record(["-r", 1999, "-o", out, "-o", pb, "--", it.python, WORK, 2000],
+        r = record(["-r", 1999, "-o", out, "-o", pb, "--", "taskset", "-c", cpu,
+                    it.python, WORK, 2000],
                    env=dict(os.environ, DIFF_FACTOR=str(factor)))
         assert r.returncode == 0, r.stderr
         files.append(out)
