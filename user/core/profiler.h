@@ -128,14 +128,14 @@ long long profiler__forget_count(struct profiler *p, const struct stack_key *k);
 unsigned int profiler__count_capacity(const struct profiler *p);
 /* Sums the per-CPU counters. */
 void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
-/* How often the caller re-draws the periods (profiler__jitter). */
-#define PROFILER_JITTER_MS 20
-
 /*
  * Re-draws each CPU's timer period around the mean (see profiler.c); call
- * it every few tens of milliseconds while recording.
+ * it every profiler__jitter_ms() while recording.
  */
 int profiler__jitter(struct profiler *p);
+/* How often to call profiler__jitter: every 20 mean periods, at least
+ * every 100 ms (each re-draw is an IPI to every CPU). */
+unsigned int profiler__jitter_ms(const struct profiler *p);
 /* Keeps the mean timer rate at the asked rate; call it about once a second. */
 int profiler__calibrate(struct profiler *p);
 /* Effective sampling: the timer period, and mean_hz, the measured samples

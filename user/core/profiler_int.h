@@ -22,6 +22,7 @@ struct profiler {
 	struct bpf_link **links;
 	unsigned long long period_ns; /* mean period, calibrated */
 	unsigned long long target_ns; /* mean period asked for */
+	unsigned int jitter_ms;	      /* how often the periods are re-drawn */
 	double mean_hz;
 	unsigned long long rng;
 	int nevents; /* CPUs with a perf event */

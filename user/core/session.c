@@ -197,6 +197,7 @@ static int configure(struct session *s, struct profiler_opts *po)
 			   !o->kernel && !o->native && !o->tasks;
 	po->count_tid = o->threads;
 	po->stack_map = o->stack_map;
+	s->counting_only = po->count_stacks;
 	if (po->count_stacks && stackcount_init(s))
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(all_features) / sizeof(all_features[0]); i++) {
@@ -530,20 +531,57 @@ static void every_second(struct session *s)
 		malloc_trim(0);
 }
 
+/*
+ * Events sent without a wake-up (samples, off-CPU intervals, loop and
+ * memory events) are drained every SESSION_POLL_MS, and so are the
+ * features' and sinks' polls and detection retries. When only stacks
+ * counted in the kernel flow (a plain recording), the kernel wakes us for
+ * each new stack and process, so the loop sleeps until its next duty.
+ */
+#define SESSION_POLL_MS 20
+
+static bool polls_needed(const struct session *s)
+{
+	if (!s->counting_only || s->nfeatures || s->npending)
+		return true;
+	for (int i = 0; i < s->nsinks; i++)
+		if (s->sinks[i].poll)
+			return true;
+	return false;
+}
+
+static int poll_ms(const struct session *s, unsigned long long now,
+		   unsigned long long due)
+{
+	if (polls_needed(s))
+		return SESSION_POLL_MS;
+	if (s->end_ms && s->end_ms < due)
+		due = s->end_ms;
+	/* a child's exit is noticed by waitpid here, not by a wake-up */
+	if (s->child > 0 && due > now + 100)
+		due = now + 100;
+	return due > now ? (int)(due - now) : 0;
+}
+
+static unsigned long long min_ull(unsigned long long a, unsigned long long b)
+{
+	return a < b ? a : b;
+}
+
 static int loop(struct session *s)
 {
 	unsigned long long next_status, next_jitter = 0, next_second = 0;
-	unsigned long long next_tick = 0;
+	unsigned long long next_tick = 0, due, now;
+	unsigned int jitter_ms = profiler__jitter_ms(s->prof);
 	int ret = 0;
 
 	next_status = s->start_ms + 1000;
 	while (!stop_requested) {
-		unsigned long long now;
-
-		/* Short timeouts: the timer jitter and detection retries run
-		 * from this loop. */
+		due = min_ull(min_ull(next_jitter, next_second), next_tick);
+		if (!s->o.quiet)
+			due = min_ull(due, next_status);
 		s->drain_deadline = clock_mono_ns() + 200000000ULL;
-		ret = profiler__poll(s->prof, PROFILER_JITTER_MS);
+		ret = profiler__poll(s->prof, poll_ms(s, session_now_ms(), due));
 		if (ret < 0) {
 			pr_err("error reading samples: %s", strerror(-ret));
 			return ret;
@@ -557,7 +595,7 @@ static int loop(struct session *s)
 		now = session_now_ms();
 		if (now >= next_jitter) {
 			profiler__jitter(s->prof);
-			next_jitter = now + PROFILER_JITTER_MS;
+			next_jitter = now + jitter_ms;
 		}
 		if (now >= next_second) {
 			every_second(s);
