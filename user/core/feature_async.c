@@ -117,6 +117,7 @@ static void find_asyncio(struct session *s, struct tracked *t)
 	if (err) {
 		pr_warn("process %d: asyncio task steps not traced: its %s cannot be opened as the file it maps (%s)",
 			t->pid, t->info.elf_map.path, targetfile_strerror(err));
+		s->probes_refused++;
 		return;
 	}
 	err = profiler__attach_steps(s->prof, t->pid, tf.path);

@@ -98,6 +98,7 @@ static void attach(struct session *s, struct tracked *t)
 	if (err) {
 		pr_warn("process %d: no memory probes placed: its %s cannot be opened as the file it maps (%s)",
 			t->pid, t->info.elf_map.path, targetfile_strerror(err));
+		s->probes_refused++;
 		t->mem_probes = err;
 		return;
 	}
@@ -108,6 +109,7 @@ static void attach(struct session *s, struct tracked *t)
 	} else if (live && (err = targetfile_open_mapped(t->pid, &libm, &lib))) {
 		pr_warn("process %d: its allocations are not tracked: its %s cannot be opened as the file it maps (%s)",
 			t->pid, libm.path, targetfile_strerror(err));
+		s->probes_refused++;
 		live = false;
 	}
 	what = profiler__attach_mem(s->prof, t->pid, bin.path, s->o.mem.alloc_period > 0,

@@ -114,6 +114,7 @@ struct session {
 	unsigned long long offcpu_ns, offcpu_intervals;
 	unsigned long long py_samples, unresolved_frames, lost_samples, stalls;
 	unsigned int nfiltered;
+	unsigned int probes_refused; /* files not opened as mapped: no probe */
 	unsigned int nprocs_seen, nprocs_live, nunsupported;
 	unsigned long long start_ms, end_ms, start_wall_ns;
 	double end_elapsed; /* seconds sampled, fixed when the run ends */

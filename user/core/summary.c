@@ -90,6 +90,10 @@ void session_print_summary(struct session *s)
 		fprintf(stderr,
 			"pyrograph: %llu stacks broke off at an unreadable frame ([unreadable frames]); %llu frames could not be resolved\n",
 			st[STAT_PARTIAL], s->unresolved_frames);
+	if (s->probes_refused)
+		fprintf(stderr,
+			"pyrograph: %u probe sets not placed: a file the process maps could not be opened as the inode it maps (see the warnings)\n",
+			s->probes_refused);
 	if (st[STAT_DROP_EVENTS])
 		fprintf(stderr, "pyrograph: %llu process events lost\n",
 			st[STAT_DROP_EVENTS]);
