@@ -37,15 +37,14 @@ static unsigned long long next_rand(unsigned long long *state)
  * A timer with a fixed period ticks in lockstep with periodic work (a
  * 100 Hz timer against a 10 ms loop sees one phase only), and so does any
  * fixed lattice of ticks, whatever its spacing. So each CPU's rate is
- * re-drawn uniformly from [0.5, 1.5] x the asked rate every 20 mean periods
- * or 100 ms, whichever is longer (setting the period restarts the cpu-clock
+ * re-drawn uniformly from [0.5, 1.5] x the asked rate every 25 mean periods
+ * or 250 ms, whichever is longer (setting the period restarts the cpu-clock
  * hrtimer): sample times have no lattice to align with. Not more often:
- * setting a CPU's period is an IPI to it, which costs the target and us
- * more than the timer itself (measured: at a 20 ms re-draw, the ioctls
- * were ~40% of pyrograph's CPU in a steady 1 kHz recording). The rate, not the period, is drawn
- * uniformly because each draw holds for a stretch of time, so the time
- * average of the rate is the mean of the draws (a uniform period would
- * average to ln(3)/period, 10% fast).
+ * setting a CPU's period is an IPI to it (measured: re-drawn every 20 ms,
+ * the ioctls were ~40% of pyrograph's CPU in a steady 1 kHz recording).
+ * The rate, not the period, is drawn uniformly because each draw holds
+ * for a stretch of time, so the time average of the rate is the mean of
+ * the draws (a uniform period would average to ln(3)/period, 10% fast).
  */
 int profiler__jitter(struct profiler *p)
 {
@@ -205,9 +204,9 @@ static void set_rate(struct profiler *p, unsigned int rate_hz)
 		p->period_ns = 10000; /* the kernel's floor for cpu-clock */
 	p->target_ns = p->period_ns;
 	p->mean_hz = 1e9 / (double)p->period_ns;
-	jitter_ns = 20 * p->target_ns;
-	if (jitter_ns < 100000000ULL)
-		jitter_ns = 100000000ULL;
+	jitter_ns = 25 * p->target_ns;
+	if (jitter_ns < 250000000ULL)
+		jitter_ns = 250000000ULL;
 	p->jitter_ms = jitter_ns / 1000000;
 	/* about 0.6 of a mean period lost per re-draw */
 	loss = 0.6 * p->target_ns / (double)jitter_ns;

@@ -133,8 +133,8 @@ void profiler__stats(struct profiler *p, unsigned long long st[STAT_NR]);
  * it every profiler__jitter_ms() while recording.
  */
 int profiler__jitter(struct profiler *p);
-/* How often to call profiler__jitter: every 20 mean periods, at least
- * every 100 ms (each re-draw is an IPI to every CPU). */
+/* How often to call profiler__jitter: every 25 mean periods, at least
+ * every 250 ms (each re-draw is an IPI to every CPU). */
 unsigned int profiler__jitter_ms(const struct profiler *p);
 /* Keeps the mean timer rate at the asked rate; call it about once a second. */
 int profiler__calibrate(struct profiler *p);
