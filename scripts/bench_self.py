@@ -7,9 +7,15 @@ it at 1 kHz for a short and a long run. The difference of pyrograph's CPU
 time (user + system, from wait4) between the two runs, divided by the
 difference of their Python samples, is its CPU per sample in steady state:
 start-up (BTF, skeleton load, /proc scan) cancels out, and is reported
-beside it as what the short run cost beyond its samples. With
+beside it as what the short run cost beyond its samples. A second figure
+reads pyrograph's own run time (/proc/PID/task/*/schedstat) over the long
+run's window from 1 s in to 0.3 s before its end, per Python sample of
+that window: start-up is outside it, so it is steadier than the
+difference of two runs. With
 kernel.bpf_stats_enabled the BPF programs' run time per sample is read from
-the kernel too (bpftool prog), apart from pyrograph's own.
+the kernel too (bpftool prog, while the long run records), apart from
+pyrograph's own. The target is pinned to the last CPU: this VM's vCPUs run
+at different speeds.
 
 Several binaries (e.g. two builds) are measured in interleaved rounds and
 reported as medians, since this VM's speed moves 10-30% run to run.
@@ -56,24 +62,42 @@ def bpf_run_ns():
     return ns, cnt
 
 
+def oncpu_ns(pid):
+    """Time pid's threads have run so far (ns, /proc/PID/task/*/schedstat)."""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
 def one_run(binary, python, seconds, rate, depth):
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "spin.py")
         with open(script, "w") as f:
             f.write(SPIN)
+        cpu = os.cpu_count() - 1
         target = subprocess.Popen([python, script, str(depth), str(seconds + 30)],
-                                  stdout=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, text=True,
+                                  preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
         target.stdout.readline()
         try:
-            before = bpf_run_ns()
             t0 = time.monotonic()
             p = subprocess.Popen([binary, "record", "-q", "-p", str(target.pid), "-r",
                                   str(rate), "-d", str(seconds), "-f", "collapsed", "-o",
                                   os.devnull], stderr=subprocess.PIPE, text=True)
+            # The programs go with the process: read their run time while
+            # it records, from 1 s in (loaded) to 0.3 s before the end.
+            time.sleep(max(0.0, t0 + 1.0 - time.monotonic()))
+            before, cpu0, w0 = bpf_run_ns(), oncpu_ns(p.pid), time.monotonic()
+            time.sleep(max(0.0, t0 + seconds - 0.3 - time.monotonic()))
+            after, cpu1, w1 = bpf_run_ns(), oncpu_ns(p.pid), time.monotonic()
             err = p.stderr.read()
             _, status, ru = os.wait4(p.pid, 0)
             wall = time.monotonic() - t0
-            after = bpf_run_ns()
         finally:
             target.kill()
             target.wait()
@@ -85,8 +109,13 @@ def one_run(binary, python, seconds, rate, depth):
     bpf = None
     if before and after and after[1] > before[1]:
         bpf = (after[0] - before[0]) / (after[1] - before[1])
+    # pyrograph's CPU inside the window, per Python sample of the window
+    # (the spinner is busy all along: its samples are spread evenly)
+    window = None
+    if cpu0 is not None and cpu1 is not None and w1 > w0:
+        window = (cpu1 - cpu0) / (int(m.group(1)) * (w1 - w0) / seconds)
     return {"cpu": ru.ru_utime + ru.ru_stime, "samples": int(m.group(1)), "wall": wall,
-            "bpf_ns_per_run": bpf}
+            "bpf_ns_per_run": bpf, "window_ns_per_sample": window}
 
 
 def main():
@@ -113,16 +142,19 @@ def main():
             startup = short["cpu"] - per * short["samples"]
             res[b].append({"us_per_sample": per * 1e6, "startup_s": startup,
                            "bpf_us": (long_["bpf_ns_per_run"] or 0) / 1e3,
+                           "window_us": (long_["window_ns_per_sample"] or 0) / 1e3,
                            "samples_long": long_["samples"]})
-            print("round %d %s: %.2f us/sample, start-up %.3f s, BPF %.2f us/run, %d samples"
-                  % (r + 1, b, per * 1e6, startup, res[b][-1]["bpf_us"],
-                     long_["samples"]), flush=True)
+            print("round %d %s: %.2f us/sample (%.2f in the window), start-up %.3f s, "
+                  "BPF %.2f us/run, %d samples"
+                  % (r + 1, b, per * 1e6, res[b][-1]["window_us"], startup,
+                     res[b][-1]["bpf_us"], long_["samples"]), flush=True)
     print("\nmedians over %d rounds (%s, %d-deep stack, %d Hz, %g s vs %g s):"
           % (a.rounds, a.python, a.depth, a.rate, a.short, a.long))
     for b in binaries:
         med = {k: statistics.median(x[k] for x in res[b]) for k in res[b][0]}
-        print("  %-40s %6.2f us per sample  start-up %.3f s CPU  BPF %.2f us per run"
-              % (b, med["us_per_sample"], med["startup_s"], med["bpf_us"]))
+        print("  %-40s %6.2f us per sample (%.2f in the window)  start-up %.3f s CPU  "
+              "BPF %.2f us per run"
+              % (b, med["us_per_sample"], med["window_us"], med["startup_s"], med["bpf_us"]))
 
 
 if __name__ == "__main__":
