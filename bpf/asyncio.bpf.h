@@ -169,45 +169,47 @@ static __always_inline enum coro_state coro_state(const struct py_offsets *o,
 	return st > o->gen_state_created ? CORO_SUSPENDED : CORO_UNKNOWN;
 }
 
+/* The chain walk's context. What changes from level to level lives in
+ * the per-CPU scratch (s->c_*), not here on the stack: loaded from a map,
+ * it is unknown to the verifier, which then verifies chain_step a few
+ * times rather than once per state it could tell apart (60 passes and
+ * ~0.1 s of async's start-up, before). */
 struct chain_ctx {
 	struct walk_scratch *s;
 	const struct py_proc *proc;
 	struct chain_event *c;
-	__u64 obj;   /* the coroutine at this level */
 	__u64 type;  /* the task coroutine's type: deeper levels must match */
-	__u64 hash;
 	const struct py_frame *known; /* level 0's code and tag, if known */
-	bool awaits; /* the task's own coroutine awaits something */
-	bool more;   /* stopped at AWAIT_STEPS with a coroutine left */
 };
 
 /* One level: record obj's frame, then step to what it awaits. */
 static long chain_step(__u32 i, void *data)
 {
 	struct chain_ctx *x = data;
+	struct walk_scratch *s = x->s;
 	const struct py_offsets *o = &x->proc->off;
-	__u64 frame = x->obj + o->gen_iframe, yf;
+	__u64 frame = s->c_obj + o->gen_iframe, yf;
 	struct py_frame *f;
 	__u32 n = x->c->n;
 
 	if (n >= AWAIT_STEPS) {
-		x->more = true;
+		s->c_more = 1;
 		return 1;
 	}
 	f = &x->c->frames[n & (AWAIT_DEPTH - 1)];
 	if (!read_iframe(x->s, x->proc, frame, f, n ? NULL : x->known))
 		return 1;
 	x->c->n = n + 1;
-	x->hash = (x->hash ^ f->code) * 0x100000001b3ULL;
-	x->hash = (x->hash ^ ((__u64)f->tag << 32 | f->instr)) * 0x100000001b3ULL;
+	s->c_hash = (s->c_hash ^ f->code) * 0x100000001b3ULL;
+	s->c_hash = (s->c_hash ^ ((__u64)f->tag << 32 | f->instr)) * 0x100000001b3ULL;
 	yf = frame_stack_top(x->s, o, frame);
 	if (n == 0)
-		x->awaits = yf != 0;
+		s->c_awaits = yf != 0;
 	/* Only a coroutine continues the chain; a Future, a Task or a
 	 * compiled (Cython) awaitable ends it. */
 	if (!yf || read_ptr(yf + 8) != x->type)
 		return 1;
-	x->obj = yf;
+	s->c_obj = yf;
 	return 0;
 }
 
@@ -269,15 +271,18 @@ static __always_inline void step_end(const struct py_proc *proc, __u32 tgid,
 	if (proc && c && s && steps_enabled(proc) &&
 	    proc->off.stack_kind != PY_STACK_NONE) {
 		struct chain_ctx x = {
-			.s = s, .proc = proc, .c = c, .obj = sc->coro,
+			.s = s, .proc = proc, .c = c,
 			.type = read_ptr(sc->coro + 8), .known = &sc->code,
-			.hash = 0xcbf29ce484222325ULL,
 		};
 
 		enum coro_state st = coro_state(&proc->off, sc->coro);
 
 		c->n = 0;
 		c->flags = 0;
+		s->c_obj = sc->coro;
+		s->c_hash = 0xcbf29ce484222325ULL;
+		s->c_awaits = 0;
+		s->c_more = 0;
 		/* a finished coroutine's value stack may still hold what it
 		 * last awaited (3.11): its state says it is done */
 		if (st != CORO_DONE)
@@ -287,18 +292,18 @@ static __always_inline void step_end(const struct py_proc *proc, __u32 tgid,
 		if (st == CORO_DONE)
 			result = 0;
 		else if (c->n)
-			result = c->frames[0].code == sc->code.code && x.awaits &&
+			result = c->frames[0].code == sc->code.code && s->c_awaits &&
 				 st != CORO_CREATED;
 		if (result == 1) {
 			struct task_key k = { .coro = sc->coro, .pid = tgid };
 			struct suspension w = {
 				.since = now, .born = sc->born,
-				.chain = x.hash ^ c->n, .code = sc->code.code,
+				.chain = s->c_hash ^ c->n, .code = sc->code.code,
 				.first_instr = sc->first_instr,
 			};
 
 			c->hash = w.chain;
-			if (x.more) {
+			if (s->c_more) {
 				c->flags = AWAIT_TRUNCATED;
 				stat_inc(STAT_CHAIN_DEEP);
 			}

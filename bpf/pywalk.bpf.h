@@ -29,6 +29,20 @@ struct walk_scratch {
 	 * running task (the frame lives inside the coroutine object) */
 	__u64 coro_frame;
 	__u32 coro_index;
+	/* The walk's running state (walk_step). Kept here, not in the
+	 * loop's context on the stack: values loaded from a map are unknown
+	 * to the verifier, so it verifies the loop body a few times instead
+	 * of once per frame count and flag combination it could tell apart
+	 * (35 passes, 0.3 s of every start-up, before). */
+	__u64 w_frame;
+	__u64 w_hash;
+	__u32 w_n;
+	__u32 w_flags;
+	/* the await-chain walk's (asyncio.bpf.h chain_step), likewise */
+	__u64 c_obj;  /* the coroutine at this level */
+	__u64 c_hash;
+	__u8 c_awaits; /* the task's own coroutine awaits something */
+	__u8 c_more;   /* stopped at AWAIT_STEPS with a coroutine left */
 };
 
 /*
@@ -130,12 +144,6 @@ static __noinline __u64 py_find_tstate(const struct py_proc *proc, __u32 tid)
 struct walk_ctx {
 	struct walk_scratch *s;
 	const struct py_proc *proc;
-	__u64 frame;
-	__u64 hash;
-	__u64 coro_frame;
-	__u32 coro_index;
-	__u32 n;
-	__u32 flags;
 };
 
 /* _PyInterpreterFrame.owner of a generator's or coroutine's frame
@@ -183,34 +191,34 @@ static long walk_step(__u32 i, void *data)
 	__u32 tag = 0, n;
 	__u16 off;
 
-	if (!c->frame)
+	if (!s->w_frame)
 		return 1;
-	if (c->n >= MAX_PY_FRAMES) {
-		c->flags |= SAMPLE_TRUNCATED;
+	if (s->w_n >= MAX_PY_FRAMES) {
+		s->w_flags |= SAMPLE_TRUNCATED;
 		return 1;
 	}
-	if (bpf_probe_read_user(s->chunk, sizeof(s->chunk), (void *)c->frame)) {
+	if (bpf_probe_read_user(s->chunk, sizeof(s->chunk), (void *)s->w_frame)) {
 		/* The chunk may run past the end of a mapping: retry small. */
 		__builtin_memset(s->chunk, 0, sizeof(s->chunk));
 		off = o->frame_code;
 		if (off > FRAME_CHUNK - 8 ||
 		    bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)), 8,
-					(void *)(c->frame + off))) {
-			c->flags |= SAMPLE_READ_ERROR;
+					(void *)(s->w_frame + off))) {
+			s->w_flags |= SAMPLE_READ_ERROR;
 			return 1;
 		}
 		off = o->frame_previous;
 		if (off <= FRAME_CHUNK - 8)
 			bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)),
-					    8, (void *)(c->frame + off));
+					    8, (void *)(s->w_frame + off));
 		off = o->frame_instr;
 		if (off <= FRAME_CHUNK - 8)
 			bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)),
-					    8, (void *)(c->frame + off));
+					    8, (void *)(s->w_frame + off));
 		off = o->frame_owner;
 		if (off <= FRAME_CHUNK - 8)
 			bpf_probe_read_user(s->chunk + (off & (FRAME_CHUNK - 1)),
-					    1, (void *)(c->frame + off));
+					    1, (void *)(s->w_frame + off));
 	}
 	code = chunk_u64(s->chunk, o->frame_code) & ~(__u64)o->code_tag_mask;
 	prev = chunk_u64(s->chunk, o->frame_previous);
@@ -220,28 +228,28 @@ static long walk_step(__u32 i, void *data)
 		/* track_tasks is a load-time constant: without --tasks the
 		 * verifier drops this, and the walk verifies as before */
 		if (track_tasks && owner == PY_OWNER_GENERATOR && code) {
-			c->coro_frame = c->frame;
-			c->coro_index = c->n + 1;
+			s->coro_frame = s->w_frame;
+			s->coro_index = s->w_n + 1;
 		}
 		if (owner >= o->owner_skip_min) {
 			/* Entry/shim frame owned by the C stack: not Python
 			 * code, but it says the frame before it (inner) was
 			 * the first of an eval-loop call. */
-			n = c->n;
+			n = s->w_n;
 			if (n > 0 && n <= MAX_PY_FRAMES)
 				s->ev.frames[(n - 1) & (MAX_PY_FRAMES - 1)].instr |=
 					PY_INSTR_ENTRY;
-			c->frame = prev;
+			s->w_frame = prev;
 			return 0;
 		}
 	}
-	if (prev == c->frame) {
+	if (prev == s->w_frame) {
 		/* A frame that is its own parent: corrupt chain. */
-		c->flags |= SAMPLE_READ_ERROR;
+		s->w_flags |= SAMPLE_READ_ERROR;
 		prev = 0;
 	}
 	if (!code) {
-		c->frame = prev;
+		s->w_frame = prev;
 		return 0;
 	}
 	if (o->instr_kind == PY_INSTR_PTR) {
@@ -256,7 +264,7 @@ static long walk_step(__u32 i, void *data)
 	}
 	tag = code_tag(s, c->proc, code);
 
-	n = c->n;
+	n = s->w_n;
 	if (n < MAX_PY_FRAMES) {
 		struct py_frame *f = &s->ev.frames[n & (MAX_PY_FRAMES - 1)];
 
@@ -268,14 +276,14 @@ static long walk_step(__u32 i, void *data)
 		    s->chunk[o->frame_is_entry & (FRAME_CHUNK - 1)])
 			f->instr |= PY_INSTR_ENTRY;
 		f->tag = tag;
-		c->n = n + 1;
+		s->w_n = n + 1;
 		/* the frame as userspace resolves it: the eval-loop entry bit
 		 * (set on it later, by a shim frame) does not change its line */
-		c->hash = (c->hash ^ code) * 0x100000001b3ULL;
-		c->hash = (c->hash ^ ((__u64)tag << 32 | (f->instr & ~PY_INSTR_ENTRY))) *
+		s->w_hash = (s->w_hash ^ code) * 0x100000001b3ULL;
+		s->w_hash = (s->w_hash ^ ((__u64)tag << 32 | (f->instr & ~PY_INSTR_ENTRY))) *
 			  0x100000001b3ULL;
 	}
-	c->frame = prev;
+	s->w_frame = prev;
 	return 0;
 }
 
@@ -288,25 +296,29 @@ static __noinline __u32 py_walk_stack(struct walk_scratch *s,
 				      __u32 *flags)
 {
 	const struct py_offsets *o = &proc->off;
-	struct walk_ctx c = { .s = s, .proc = proc, .hash = 0xcbf29ce484222325ULL };
+	struct walk_ctx c = { .s = s, .proc = proc };
+	__u32 n;
 
-	c.frame = read_ptr(tstate + o->tstate_frame);
-	if (o->frame_link == PY_LINK_CFRAME && c.frame)
-		c.frame = read_ptr(c.frame + o->cframe_current_frame);
-	if (!c.frame)
+	s->w_frame = read_ptr(tstate + o->tstate_frame);
+	if (o->frame_link == PY_LINK_CFRAME && s->w_frame)
+		s->w_frame = read_ptr(s->w_frame + o->cframe_current_frame);
+	if (!s->w_frame)
 		return 0;
+	s->w_hash = 0xcbf29ce484222325ULL;
+	s->w_n = 0;
+	s->w_flags = 0;
+	/* coro_index is not clamped to n: userspace checks it against the
+	 * frames it got */
+	s->coro_frame = 0;
+	s->coro_index = 0;
 	bpf_loop(MAX_FRAME_STEPS, walk_step, &c, 0);
 	/* Frames left over: too deep, or a chain that loops through shims. */
-	if (c.frame && !(c.flags & SAMPLE_READ_ERROR))
-		c.flags |= SAMPLE_TRUNCATED;
-	*flags |= c.flags;
-	s->hash = c.hash ^ c.n;
-	s->coro_frame = c.coro_frame;
-	/* not clamped to n here: a comparison makes the verifier track the
-	 * index precisely through every iteration (5x the load time);
-	 * userspace checks it against the frames it got */
-	s->coro_index = c.coro_index;
-	return c.n;
+	if (s->w_frame && !(s->w_flags & SAMPLE_READ_ERROR))
+		s->w_flags |= SAMPLE_TRUNCATED;
+	*flags |= s->w_flags;
+	n = s->w_n;
+	s->hash = s->w_hash ^ n;
+	return n;
 }
 
 #endif /* PYROGRAPH_PYWALK_BPF_H */
