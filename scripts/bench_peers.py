@@ -42,28 +42,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROOTS = os.environ.get("PYROGRAPH_CHROOTS", "/var/cache/pyrograph/chroots")
-SPIN = r'''
-import sys, time
-def f(n, end):
-    if n:
-        return f(n - 1, end)
-    while time.monotonic() < end:
-        pass
-print("ready", flush=True)
-f(int(sys.argv[1]) - 2, time.monotonic() + float(sys.argv[2]))
-'''
-
-
-def oncpu_ns(pid):
-    """Run time of pid's threads so far (ns), or None once it is gone."""
-    total = 0
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return total
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_self import SPIN, oncpu_ns  # noqa: E402  the same spinner and clock
 
 
 def in_target_root(target_pid, argv):
