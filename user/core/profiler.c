@@ -139,10 +139,10 @@ static unsigned long long busy_ns(void)
  * Setting the period restarts the timer, discarding the part of the
  * current interval already elapsed, so re-drawing at arbitrary times makes
  * the timers fire less often than the drawn periods say (25% less at
- * 100 Hz with a 20 ms re-draw). Rather than model that, measure it: BPF
- * counts every expiry on a busy CPU (STAT_TICKS), and the mean period is
- * scaled by observed/target, observed being those expiries per second of
- * busy CPU time. Expiries on idle CPUs do not count: an idle CPU's timer
+ * 100 Hz with the 20 ms re-draw of earlier builds). Rather than model
+ * that, measure it: BPF counts every expiry on a busy CPU (STAT_TICKS),
+ * and the mean period is scaled by observed/target, observed being those
+ * expiries per second of busy CPU time. Expiries on idle CPUs do not count: an idle CPU's timer
  * was seen here to fire at its rate in one run and hardly at all in the
  * next, and calibrating on the host-wide count then raised the busy CPUs'
  * rate by a fifth (and halved the rate the outputs convert samples with).
