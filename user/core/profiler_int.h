@@ -25,6 +25,8 @@ struct profiler {
 	unsigned int jitter_ms;	      /* how often the periods are re-drawn */
 	double mean_hz;
 	unsigned long long rng;
+	double *draw_u;		/* each CPU's last draw (profiler__jitter) */
+	unsigned long long draws;
 	int nevents; /* CPUs with a perf event */
 	/* busy ticks and busy CPU time (host) at the last calibration, and
 	 * at profiler__start */

@@ -576,6 +576,9 @@ static int loop(struct session *s)
 	int ret = 0;
 
 	next_status = s->start_ms + 1000;
+	/* the periods drawn at the start hold for a whole interval: the
+	 * draws pair up (profiler__jitter) */
+	next_jitter = session_now_ms() + jitter_ms;
 	while (!stop_requested) {
 		due = min_ull(min_ull(next_jitter, next_second), next_tick);
 		if (!s->o.quiet)
