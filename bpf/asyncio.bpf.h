@@ -197,12 +197,12 @@ static long chain_step(__u32 i, void *data)
 		return 1;
 	}
 	f = &x->c->frames[n & (AWAIT_DEPTH - 1)];
-	if (!read_iframe(x->s, x->proc, frame, f, n ? NULL : x->known))
+	if (!read_iframe(s, x->proc, frame, f, n ? NULL : x->known))
 		return 1;
 	x->c->n = n + 1;
 	s->c_hash = (s->c_hash ^ f->code) * 0x100000001b3ULL;
 	s->c_hash = (s->c_hash ^ ((__u64)f->tag << 32 | f->instr)) * 0x100000001b3ULL;
-	yf = frame_stack_top(x->s, o, frame);
+	yf = frame_stack_top(s, o, frame);
 	if (n == 0)
 		s->c_awaits = yf != 0;
 	/* Only a coroutine continues the chain; a Future, a Task or a

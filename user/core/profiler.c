@@ -54,12 +54,11 @@ int profiler__jitter(struct profiler *p)
 	bool fresh = !(p->draws++ & 1);
 
 	for (int cpu = 0; p->pfds && cpu < p->ncpu; cpu++) {
-		unsigned long long r = next_rand(&p->rng) >> 11; /* 53 bits */
-		double u = (double)r / (double)(1ULL << 53);
+		double u = 1.0 - p->draw_u[cpu];
 		__u64 period;
 
-		if (!fresh)
-			u = 1.0 - p->draw_u[cpu];
+		if (fresh) /* 53 random bits in [0, 1) */
+			u = (double)(next_rand(&p->rng) >> 11) / (double)(1ULL << 53);
 		p->draw_u[cpu] = u;
 		period = (__u64)(p->period_ns / (0.5 + u));
 
@@ -153,9 +152,9 @@ static unsigned long long busy_ns(void)
  * 100 Hz with the 20 ms re-draw of earlier builds). Rather than model
  * that, measure it: BPF counts every expiry on a busy CPU (STAT_TICKS),
  * and the mean period is scaled by observed/target, observed being those
- * expiries per second of busy CPU time. Expiries on idle CPUs do not count: an idle CPU's timer
- * was seen here to fire at its rate in one run and hardly at all in the
- * next, and calibrating on the host-wide count then raised the busy CPUs'
+ * expiries per second of busy CPU time. Expiries on idle CPUs do not
+ * count: an idle CPU's timer was seen here to fire at its rate in one run
+ * and hardly at all in the next, and calibrating on the host-wide count then raised the busy CPUs'
  * rate by a fifth (and halved the rate the outputs convert samples with).
  */
 int profiler__calibrate(struct profiler *p)

@@ -197,7 +197,6 @@ static int configure(struct session *s, struct profiler_opts *po)
 			   !o->kernel && !o->native && !o->tasks;
 	po->count_tid = o->threads;
 	po->stack_map = o->stack_map;
-	s->counting_only = po->count_stacks;
 	if (po->count_stacks && stackcount_init(s))
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(all_features) / sizeof(all_features[0]); i++) {
@@ -542,7 +541,8 @@ static void every_second(struct session *s)
 
 static bool polls_needed(const struct session *s)
 {
-	if (!s->counting_only || s->nfeatures || s->npending)
+	/* s->counts: stacks are counted in the kernel (no per-sample events) */
+	if (!s->counts || s->nfeatures || s->npending)
 		return true;
 	for (int i = 0; i < s->nsinks; i++)
 		if (s->sinks[i].poll)

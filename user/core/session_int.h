@@ -121,7 +121,6 @@ struct session {
 	unsigned long long drained, drain_deadline;
 	unsigned int trims;
 	bool running;
-	bool counting_only; /* no per-sample events: see polls_needed() */
 };
 
 /* Sinks: every sink's callback of that name, in order. */
