@@ -234,7 +234,7 @@ static __always_inline void chain_send(struct chain_event *c, __u32 tgid)
 			       offsetof(struct chain_event, frames) +
 				       (n & (2 * AWAIT_DEPTH - 1)) *
 					       sizeof(struct py_frame),
-			       0)) {
+			       ring_flags(false))) {
 		stat_inc(STAT_CHAIN_LOST);
 		return;
 	}
@@ -339,7 +339,7 @@ static __always_inline void step_end(const struct py_proc *proc, __u32 tgid,
 		e->code = sc->code;
 		e->first_instr = sc->first_instr;
 		e->_pad = 0;
-		bpf_ringbuf_submit(e, 0);
+		bpf_ringbuf_submit(e, ring_flags(false));
 	} else if (step_events || result == 0) {
 		stat_inc(STAT_STEP_LOST);
 	}
@@ -389,7 +389,7 @@ static __always_inline void task_resumed(__u32 tgid, __u32 tid, __u64 coro,
 	e->queued_ns = now - ready;
 	e->coro = coro;
 	e->chain = w->chain;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ring_flags(false));
 }
 
 /*

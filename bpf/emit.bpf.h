@@ -7,10 +7,6 @@
 #ifndef PYROGRAPH_EMIT_BPF_H
 #define PYROGRAPH_EMIT_BPF_H
 
-/* A new stack wakes the reader while less than this is pending (a few
- * events): the first ones after a drain, not every one of a burst. */
-#define NEW_STACK_WAKE_BYTES 4096
-
 struct ucopy_ctx {
 	struct walk_scratch *s;
 	__u64 src;  /* next user address to copy */
@@ -56,8 +52,6 @@ static __always_inline __u32 emit_walked(void *ctx, struct walk_scratch *s,
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	__u32 ulen = 0;
 	long sz, ks;
-	__u64 avail;
-	bool wake;
 
 	s->ev.type = type;
 	s->ev.pid = id >> 32;
@@ -99,11 +93,8 @@ static __always_inline __u32 emit_walked(void *ctx, struct walk_scratch *s,
 	 * milliseconds, unless the buffer is filling up. A new stack does,
 	 * when little is pending: its process may be short-lived, and while
 	 * stacks are counted here nothing else makes the reader look. */
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	wake = avail >= wakeup_bytes ||
-	       ((flags & SAMPLE_NEW_STACK) && avail < NEW_STACK_WAKE_BYTES);
 	if (bpf_ringbuf_output(&events, &s->ev, sz,
-			       wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+			       ring_flags(flags & SAMPLE_NEW_STACK)))
 		return STAT_T_RINGBUF_FULL;
 	if (flags & SAMPLE_READ_ERROR)
 		stat_inc(STAT_PARTIAL);

@@ -68,6 +68,28 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by userspace */
 } events SEC(".maps");
 
+/* A new stack wakes the reader while less than this is pending (a few
+ * events): the first ones after a drain, not every one of a burst. */
+#define NEW_STACK_WAKE_BYTES 4096
+
+/*
+ * How an event is committed to the ring: without waking the reader, which
+ * drains every 20 ms while events flow (session.c), unless the buffer is
+ * filling up (wakeup_bytes), or urgent and little is pending. A wakeup is
+ * an irq_work self-IPI on the target's CPU: at one per event (the default
+ * whenever the reader has caught up) it cost a FastAPI app under `async`
+ * more than the BPF programs did.
+ */
+static __always_inline __u64 ring_flags(bool urgent)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	return avail >= wakeup_bytes ||
+			       (urgent && avail < NEW_STACK_WAKE_BYTES) ?
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit_proc_event(__u32 type, __u32 pid, __u32 ppid)
 {
 	struct pyproc_event *e;

@@ -10,6 +10,7 @@ so that a drift of the host's speed does not land on one of them.
     scripts/bench_async.py [--build build] [--rounds 5] [--seconds 10]
                            [--loop asyncio|uvloop] [--app fastapi|router] [--path /ok]
                            [--modes all,no-steps] [--agent] [--syscalls]
+                           [--paired]
 
 The breakdown, per mode (medians over the rounds): the requests/s lost;
 each BPF program's runs per second, ns per run and share of one CPU
@@ -24,6 +25,17 @@ middleware and an APIRouter, whose tasks suspend at ~18-level await chains
 
 --agent measures `pyrograph agent --metrics-listen` instead (the same BPF
 side, run without end), scraped every second as Prometheus would.
+
+--paired measures against a peer in the same run instead, the steadier
+figure on a VM whose speed swings: two copies of the app pinned together to
+CPU 1 (the kernel shares it between them evenly), each under its own wrk on
+CPU 0, pyrograph (on CPU 0 too) attached to one copy, alternately. The loss
+is 1 - requests/s of the watched copy over the unwatched one's, corrected
+by their ratio in rounds with neither watched; it counts the BPF and the
+uprobe traps that run in the app's thread, not pyrograph's own CPU, which is
+shown beside it as a share of the app's CPU. (The programs on the epoll
+tracepoints and sched_switch run for the unwatched copy too, where they stop
+at their first lookup: ~0.1-0.2 us a call.)
 
 --syscalls measures instead the cost of the event-loop hooks to unrelated
 syscalls: ns per getppid() of a C loop with nothing attached, with
@@ -81,8 +93,9 @@ def wait_up(port, proc):
     raise RuntimeError("the app did not come up")
 
 
-def wrk(port, path, seconds, conns):
-    out = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
+def wrk(port, path, seconds, conns, cpu=None):
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    out = subprocess.run(pin + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds,
                           "http://127.0.0.1:%d%s" % (port, path)],
                          capture_output=True, text=True, check=True).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -150,10 +163,11 @@ def wait_ready(rfd, proc, timeout=60):
     os.close(rfd)
 
 
-def start_async(binary, args, env=None):
+def start_async(binary, args, env=None, cpu=None):
     """pyrograph async ARGS, returned once its probes are attached."""
     rfd, wfd = os.pipe()
-    rec = subprocess.Popen([binary, "async", "-q"] + args + ["--ready-fd", str(wfd)],
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    rec = subprocess.Popen(pin + [binary, "async", "-q"] + args + ["--ready-fd", str(wfd)],
                            pass_fds=(wfd,), stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True, env=env)
     os.close(wfd)
@@ -298,6 +312,97 @@ def bench_requests(a, binary):
             statistics.median(x[1] for x in scrapes)))
 
 
+def paired_round(a, binary, ports, pids, watched, mode):
+    """Both copies under wrk at once, pyrograph on copy `watched` (None:
+    neither). Returns (requests/s of each copy, pyrograph's CPU in seconds,
+    the app's CPU in seconds, BPF deltas, seconds)."""
+    rec, before, c0 = None, {}, 0.0
+    if watched is not None:
+        rec = start_async(binary, ["-p", str(pids[watched]), "-f", "json", "-o", "/dev/null"]
+                          + (["--no-steps"] if mode == "no-steps" else []), cpu=0)
+        time.sleep(1.0)  # task-step probes placed (once a second at most)
+        before, c0 = prog_stats(rec.pid), cpu_seconds(rec.pid)
+    app0 = [cpu_seconds(p) for p in pids]
+    got = [None, None]
+    t0 = time.monotonic()
+
+    def load(i):
+        got[i] = wrk(ports[i], a.path, a.seconds, a.connections, cpu=0)
+    ths = [threading.Thread(target=load, args=(i,)) for i in (0, 1)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    el = time.monotonic() - t0
+    own, app_cpu, bpf = 0.0, 0.0, {}
+    if rec:
+        own = cpu_seconds(rec.pid) - c0
+        app_cpu = cpu_seconds(pids[watched]) - app0[watched]
+        for name, (cnt, ns) in prog_stats(rec.pid).items():
+            c_0, n_0 = before.get(name, (0, 0))
+            if cnt > c_0:
+                bpf[name] = (cnt - c_0, ns - n_0)
+        stop_async(rec)
+    return got, own, app_cpu, bpf, el
+
+
+def bench_paired(a, binary):
+    ports = [free_port(), free_port()]
+    apps = [subprocess.Popen(["taskset", "-c", "1", "/usr/bin/python3.11", APPS[a.app],
+                              str(port), a.loop],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for port in ports]
+    pids = [x.pid for x in apps]
+    modes = a.modes.split(",")
+    ratio, loss = [], {m: [] for m in modes}
+    extra = {m: [] for m in modes}
+    load0 = loadavg()
+    try:
+        for port, app in zip(ports, apps):
+            wait_up(port, app)
+            wrk(port, a.path, 2, a.connections, cpu=0)  # warm up
+        for r in range(a.rounds):
+            line = []
+            got, *_ = paired_round(a, binary, ports, pids, None, None)
+            ratio.append(got[0] / got[1])
+            line.append("neither %.0f/%.0f" % tuple(got))
+            for k, m in enumerate(modes):
+                w = (r + k) % 2
+                got, own, app_cpu, bpf, el = paired_round(a, binary, ports, pids, w, m)
+                # the watched copy against the other, less their usual ratio
+                base = statistics.median(ratio)
+                rel = got[0] / got[1] / base
+                rel = rel if w == 0 else 1.0 / rel
+                loss[m].append(100.0 * (rel - 1.0))
+                bpf_s = sum(ns for _, ns in bpf.values()) / 1e9
+                extra[m].append((own, app_cpu, bpf_s, bpf, el))
+                line.append("%s on copy %d: %.0f/%.0f req/s (%+.1f%%)" % (
+                    m, w, got[0], got[1], loss[m][-1]))
+            print("round %d: %s; load %s" % (r + 1, "; ".join(line), loadavg()), flush=True)
+    finally:
+        for app in apps:
+            app.kill()
+            app.wait()
+    print("\nFastAPI %s %s, two copies on CPU 1, wrk -t1 -c%d each on CPU 0, %d rounds x "
+          "%d s, pyrograph async on CPU 0; load average %s before, %s after" % (
+              a.loop, a.path, a.connections, a.rounds, a.seconds, load0, loadavg()))
+    print("  copy 0 / copy 1 unwatched: median ratio %.3f (rounds %s)" % (
+        statistics.median(ratio), ", ".join("%.3f" % x for x in ratio)))
+    for m in modes:
+        ex = extra[m]
+        print("  %s: requests/s of the watched copy %+.2f%% (median; rounds %s)" % (
+            m, statistics.median(loss[m]), ", ".join("%+.1f%%" % x for x in loss[m])))
+        print("    BPF %.2f%% and pyrograph %.2f%% of the watched app's CPU (medians)" % (
+            statistics.median(100.0 * x[2] / x[1] for x in ex if x[1]),
+            statistics.median(100.0 * x[0] / x[1] for x in ex if x[1])))
+        names = sorted({n for x in ex for n in x[3]})
+        for n in names:
+            have = [x for x in ex if n in x[3]]
+            print("    %-16s %9.0f runs/s %7.0f ns/run" % (
+                n, statistics.median(x[3][n][0] / x[4] for x in have),
+                statistics.median(x[3][n][1] / x[3][n][0] for x in have)))
+
+
 GETPPID_C = r"""
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +482,8 @@ def main():
                     "agent: --no-await)")
     ap.add_argument("--agent", action="store_true",
                     help="measure agent --metrics-listen, scraped every second")
+    ap.add_argument("--paired", action="store_true",
+                    help="against a second copy of the app in the same run (see above)")
     ap.add_argument("--syscalls", action="store_true",
                     help="ns per unrelated syscall instead of requests/s")
     a = ap.parse_args()
@@ -390,6 +497,8 @@ def main():
     try:
         if a.syscalls:
             bench_syscalls(a, binary)
+        elif a.paired:
+            bench_paired(a, binary)
         else:
             bench_requests(a, binary)
     finally:
