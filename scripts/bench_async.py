@@ -312,19 +312,17 @@ def bench_requests(a, binary):
             statistics.median(x[1] for x in scrapes)))
 
 
-def paired_round(a, binary, ports, pids, watched, mode):
-    """Both copies under wrk at once, pyrograph on copy `watched` (None:
-    neither). Returns (requests/s of each copy, pyrograph's CPU in seconds,
-    the app's CPU in seconds, BPF deltas, seconds)."""
+def paired_round(a, ports, pids, watched, start):
+    """Both copies under wrk at once, start(pid) (a profiler, returned
+    ready) on copy `watched` (None: neither). Returns (requests/s of each
+    copy, the profiler's CPU seconds, the watched app's CPU seconds, BPF
+    deltas)."""
     rec, before, c0 = None, {}, 0.0
     if watched is not None:
-        rec = start_async(binary, ["-p", str(pids[watched]), "-f", "json", "-o", "/dev/null"]
-                          + (["--no-steps"] if mode == "no-steps" else []), cpu=0)
-        time.sleep(1.0)  # task-step probes placed (once a second at most)
+        rec = start(pids[watched])
         before, c0 = prog_stats(rec.pid), cpu_seconds(rec.pid)
     app0 = [cpu_seconds(p) for p in pids]
     got = [None, None]
-    t0 = time.monotonic()
 
     def load(i):
         got[i] = wrk(ports[i], a.path, a.seconds, a.connections, cpu=0)
@@ -333,7 +331,6 @@ def paired_round(a, binary, ports, pids, watched, mode):
         th.start()
     for th in ths:
         th.join()
-    el = time.monotonic() - t0
     own, app_cpu, bpf = 0.0, 0.0, {}
     if rec:
         own = cpu_seconds(rec.pid) - c0
@@ -343,39 +340,37 @@ def paired_round(a, binary, ports, pids, watched, mode):
             if cnt > c_0:
                 bpf[name] = (cnt - c_0, ns - n_0)
         stop_async(rec)
-    return got, own, app_cpu, bpf, el
+    return got, own, app_cpu, bpf
 
 
-def bench_paired(a, binary):
+def bench_paired(a, python, app_path, tool, watchers):
+    """Two copies of the app on CPU 1 under wrk on CPU 0; per round one
+    run with neither watched, then each of watchers {mode: start(pid)} on
+    one copy, alternately. Prints the watched copy's requests/s against
+    the other's, and the BPF and the profiler's CPU per app CPU."""
     ports = [free_port(), free_port()]
-    apps = [subprocess.Popen(["taskset", "-c", "1", "/usr/bin/python3.11", APPS[a.app],
-                              str(port), a.loop],
+    apps = [subprocess.Popen(["taskset", "-c", "1", python, app_path, str(port), a.loop],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             for port in ports]
     pids = [x.pid for x in apps]
-    modes = a.modes.split(",")
-    ratio, loss = [], {m: [] for m in modes}
-    extra = {m: [] for m in modes}
+    ratio, loss, extra = [], {m: [] for m in watchers}, {m: [] for m in watchers}
     load0 = loadavg()
     try:
         for port, app in zip(ports, apps):
             wait_up(port, app)
             wrk(port, a.path, 2, a.connections, cpu=0)  # warm up
         for r in range(a.rounds):
-            line = []
-            got, *_ = paired_round(a, binary, ports, pids, None, None)
+            got, *_ = paired_round(a, ports, pids, None, None)
             ratio.append(got[0] / got[1])
-            line.append("neither %.0f/%.0f" % tuple(got))
-            for k, m in enumerate(modes):
+            line = ["neither %.0f/%.0f" % tuple(got)]
+            for k, m in enumerate(watchers):
                 w = (r + k) % 2
-                got, own, app_cpu, bpf, el = paired_round(a, binary, ports, pids, w, m)
+                got, own, app_cpu, bpf = paired_round(a, ports, pids, w, watchers[m])
                 # the watched copy against the other, less their usual ratio
-                base = statistics.median(ratio)
-                rel = got[0] / got[1] / base
+                rel = got[0] / got[1] / statistics.median(ratio)
                 rel = rel if w == 0 else 1.0 / rel
                 loss[m].append(100.0 * (rel - 1.0))
-                bpf_s = sum(ns for _, ns in bpf.values()) / 1e9
-                extra[m].append((own, app_cpu, bpf_s, bpf, el))
+                extra[m].append((own, app_cpu, bpf))
                 line.append("%s on copy %d: %.0f/%.0f req/s (%+.1f%%)" % (
                     m, w, got[0], got[1], loss[m][-1]))
             print("round %d: %s; load %s" % (r + 1, "; ".join(line), loadavg()), flush=True)
@@ -383,24 +378,37 @@ def bench_paired(a, binary):
         for app in apps:
             app.kill()
             app.wait()
-    print("\nFastAPI %s %s, two copies on CPU 1, wrk -t1 -c%d each on CPU 0, %d rounds x "
-          "%d s, pyrograph async on CPU 0; load average %s before, %s after" % (
-              a.loop, a.path, a.connections, a.rounds, a.seconds, load0, loadavg()))
+    print("\n%s %s %s, two copies on CPU 1, wrk -t1 -c%d each on CPU 0, %d rounds x "
+          "%d s, pyrograph %s on CPU 0; load average %s before, %s after" % (
+              os.path.basename(app_path), a.loop, a.path, a.connections, a.rounds,
+              a.seconds, tool, load0, loadavg()))
     print("  copy 0 / copy 1 unwatched: median ratio %.3f (rounds %s)" % (
         statistics.median(ratio), ", ".join("%.3f" % x for x in ratio)))
-    for m in modes:
-        ex = extra[m]
+    for m in watchers:
+        ex = [x for x in extra[m] if x[1]]
         print("  %s: requests/s of the watched copy %+.2f%% (median; rounds %s)" % (
             m, statistics.median(loss[m]), ", ".join("%+.1f%%" % x for x in loss[m])))
         print("    BPF %.2f%% and pyrograph %.2f%% of the watched app's CPU (medians)" % (
-            statistics.median(100.0 * x[2] / x[1] for x in ex if x[1]),
-            statistics.median(100.0 * x[0] / x[1] for x in ex if x[1])))
-        names = sorted({n for x in ex for n in x[3]})
-        for n in names:
-            have = [x for x in ex if n in x[3]]
+            statistics.median(100.0 * sum(ns for _, ns in x[2].values()) / 1e9 / x[1]
+                              for x in ex),
+            statistics.median(100.0 * x[0] / x[1] for x in ex)))
+        for n in sorted({n for x in ex for n in x[2]}):
+            have = [x[2][n] for x in ex if n in x[2]]
             print("    %-16s %9.0f runs/s %7.0f ns/run" % (
-                n, statistics.median(x[3][n][0] / x[4] for x in have),
-                statistics.median(x[3][n][1] / x[3][n][0] for x in have)))
+                n, statistics.median(c / a.seconds for c, _ in have),
+                statistics.median(ns / c for c, ns in have)))
+
+
+def async_watchers(a, binary):
+    """{mode: start(pid)}: pyrograph async -p PID in each mode, on CPU 0."""
+    def watcher(mode):
+        def start(pid):
+            rec = start_async(binary, ["-p", str(pid), "-f", "json", "-o", "/dev/null"] +
+                              (["--no-steps"] if mode == "no-steps" else []), cpu=0)
+            time.sleep(1.0)  # task-step probes placed (once a second at most)
+            return rec
+        return start
+    return {m: watcher(m) for m in a.modes.split(",")}
 
 
 GETPPID_C = r"""
@@ -498,7 +506,8 @@ def main():
         if a.syscalls:
             bench_syscalls(a, binary)
         elif a.paired:
-            bench_paired(a, binary)
+            bench_paired(a, "/usr/bin/python3.11", APPS[a.app], "async",
+                         async_watchers(a, binary))
         else:
             bench_requests(a, binary)
     finally:

@@ -9,9 +9,16 @@ free traps; the large ones are tracked) and `mem --allocations` (every
 CPython allocator call traps). --service measures a FastAPI app on uvicorn
 under wrk instead: requests per second with and without `pyrograph mem`.
 
+--paired measures against a peer in the same run instead, the steadier
+figure on a VM whose speed swings: two copies of the workload (of the app)
+pinned together to CPU 1, which the kernel shares between them evenly,
+`pyrograph mem` (on CPU 0) on one of them, alternately, with a round with
+neither watched first. Workloads: the watched copy's CPU time against the
+other's; the service: its requests/s (scripts/bench_async.py --paired).
+
     scripts/bench_mem.py [--build build] [--rounds 5] [--python /usr/bin/python3.11]
-                         [--modes none,mem,live,allocations]
-    scripts/bench_mem.py --service [--rounds 5] [--seconds 10]
+                         [--modes none,mem,live,allocations] [--paired]
+    scripts/bench_mem.py --service [--rounds 5] [--seconds 10] [--paired]
 
 Workloads:
   alloc  builds and drops dicts, lists and strings (millions of small
@@ -76,32 +83,87 @@ print(time.perf_counter() - t, time.process_time() - c, flush=True)
 }
 
 
-def run_once(a, code, mode):
-    p = subprocess.Popen([a.python, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         text=True)
-    assert p.stdout.readline().strip() == "ready"
-    mem = None
-    if mode != "none":
-        args = [os.path.join(a.build, "pyrograph"), "mem", "-q", "-p", str(p.pid), "-d", "120",
-                "-o", "/dev/null"]
-        if mode != "mem":
-            args.append("--" + mode)
-        sys.path.insert(0, HERE)
-        from bench_async import wait_ready
+sys.path.insert(0, HERE)
+from bench_async import (APPS, cpu_seconds, free_port, prog_stats,  # noqa: E402
+                         wait_ready, wait_up, wrk)
 
-        rfd, wfd = os.pipe()
-        mem = subprocess.Popen(args + ["--ready-fd", str(wfd)], pass_fds=(wfd,),
-                               stderr=subprocess.PIPE, text=True)
-        os.close(wfd)
-        wait_ready(rfd, mem)  # BPF loaded, probes placed
-    p.stdin.write("go\n")
-    p.stdin.flush()
+
+def start_mem(a, pid, mode, cpu=None):
+    """pyrograph mem [--MODE] -p PID, returned with its probes placed."""
+    args = [os.path.join(a.build, "pyrograph"), "mem", "-q", "-p", str(pid), "-d", "600",
+            "-o", "/dev/null"]
+    if mode != "mem":
+        args.append("--" + mode)
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    rfd, wfd = os.pipe()
+    mem = subprocess.Popen(pin + args + ["--ready-fd", str(wfd)], pass_fds=(wfd,),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    os.close(wfd)
+    wait_ready(rfd, mem)  # BPF loaded, probes placed
+    return mem
+
+
+def start_workload(a, code, cpu=None):
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    p = subprocess.Popen(pin + [a.python, "-c", code], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def finish_workload(p):
+    """Its (wall, CPU) seconds, once it has run."""
     wall, cpu = (float(x) for x in p.stdout.readline().split())
     p.wait()
+    return wall, cpu
+
+
+def run_once(a, code, mode):
+    p = start_workload(a, code)
+    mem = start_mem(a, p.pid, mode) if mode != "none" else None
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    wall, cpu = finish_workload(p)
     if mem:
         mem.terminate()
         mem.wait()
     return wall, cpu
+
+
+def run_paired(a, code, mode, watched):
+    """Two copies at once on CPU 1, mem on copy `watched` (None: neither).
+    Returns their CPU seconds."""
+    ps = [start_workload(a, code, cpu=1) for _ in range(2)]
+    mem = start_mem(a, ps[watched].pid, mode, cpu=0) if watched is not None else None
+    for p in ps:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    cpu = [finish_workload(p)[1] for p in ps]
+    if mem:
+        mem.terminate()
+        mem.wait()
+    return cpu
+
+
+def paired_workloads(a, modes):
+    print("| workload | copy 0 / copy 1 CPU, unwatched | %s |" % " | ".join(
+        "`mem%s`: the watched copy's CPU" % ("" if m == "mem" else " --" + m)
+        for m in modes))
+    print("|---|---|%s" % ("---|" * len(modes)))
+    for name in a.workloads.split(","):
+        ratio, cost = [], {m: [] for m in modes}
+        for r in range(a.rounds):
+            cpu = run_paired(a, WORKLOADS[name], None, None)
+            ratio.append(cpu[0] / cpu[1])
+            for k, m in enumerate(modes):
+                w = (r + k) % 2
+                cpu = run_paired(a, WORKLOADS[name], m, w)
+                rel = cpu[0] / cpu[1] / statistics.median(ratio)
+                cost[m].append(100.0 * ((rel if w == 0 else 1.0 / rel) - 1.0))
+        print("| %s | %.3f | %s |" % (name, statistics.median(ratio), " | ".join(
+            "%+.1f%% (rounds %s)" % (statistics.median(cost[m]),
+                                     ", ".join("%+.1f" % x for x in cost[m]))
+            for m in modes)), flush=True)
 
 
 def service(a):
@@ -110,12 +172,9 @@ def service(a):
     per request (user and system, where the BPF programs run: the steadier
     measure on a shared machine), and the in-kernel cost of each of mem's
     BPF programs (bpf_stats)."""
-    sys.path.insert(0, HERE)
-    from bench_async import APP, cpu_seconds, free_port, prog_stats, wait_ready, wait_up, wrk
-
     binary = os.path.join(a.build, "pyrograph")
     port = free_port()
-    app = subprocess.Popen([a.python, APP, str(port), "asyncio"],
+    app = subprocess.Popen([a.python, APPS["fastapi"], str(port), "asyncio"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
     rps = {"none": [], "mem": []}
@@ -189,14 +248,25 @@ def main():
     ap.add_argument("--service", action="store_true",
                     help="a FastAPI app under wrk instead of the workloads")
     ap.add_argument("--seconds", type=int, default=10, help="--service: wrk's run")
+    ap.add_argument("--paired", action="store_true",
+                    help="against a second copy in the same run (see above)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
-    if a.service:
-        return service(a)
     modes = tuple(a.modes.split(","))
     if modes[0] != "none" or not set(modes) <= {"none", "mem", "live", "allocations"}:
         sys.exit("--modes: none first, then some of mem, live, allocations")
+    if a.service and a.paired:
+        from bench_async import bench_paired
+
+        a.loop, a.path, a.connections = "asyncio", "/ok", 8
+        subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
+        return bench_paired(a, a.python, APPS["fastapi"], "mem", {
+            m: (lambda pid, m=m: start_mem(a, pid, m, cpu=0)) for m in modes[1:]})
+    if a.service:
+        return service(a)
+    if a.paired:
+        return paired_workloads(a, modes[1:])
     names = {"mem": "mem", "live": "mem --live", "allocations": "mem --allocations"}
     print("| workload | unwatched: wall, CPU (s) | %s |" % " | ".join(
         names[m] + ": wall, CPU" for m in modes[1:]))
