@@ -58,12 +58,16 @@ static __always_inline void send_stall(__u32 pid, __u32 tid, __u64 start,
  * bound). The entry made here keeps it to once per thread, also when the
  * table is full.
  */
-static __always_inline void first_poll(__u32 tgid, __u32 tid, __u64 now)
+static __always_inline void first_poll(__u32 tgid, __u32 tid)
 {
 	struct py_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
 	struct loop_state *ls;
+	__u64 now;
 
-	if (!proc || !proc->runtime || !proc->since || now < proc->since)
+	if (!proc || !proc->runtime || !proc->since)
+		return;
+	now = bpf_ktime_get_ns();
+	if (now < proc->since)
 		return;
 	if (bpf_map_update_elem(&loops, &tid, &empty_loop, BPF_NOEXIST)) {
 		if (!bpf_map_lookup_elem(&loops, &tid))
@@ -91,16 +95,19 @@ static __always_inline void poll_enter(void)
 	__u32 tid = (__u32)id, b;
 	struct loop_state *ls;
 
-	now = bpf_ktime_get_ns();
 	/* back to the poll: the last task step is over */
-	step_end(NULL, id >> 32, tid, now);
+	if (track_steps)
+		step_end(NULL, id >> 32, tid, bpf_ktime_get_ns());
+	/* most polls on a host are other programs': they stop here, before
+	 * reading the clock */
 	ls = bpf_map_lookup_elem(&loops, &tid);
 	if (!ls) {
-		first_poll(id >> 32, tid, now);
+		first_poll(id >> 32, tid);
 		return;
 	}
 	if (!ls->iter_start)
 		return;
+	now = bpf_ktime_get_ns();
 	ns = now - ls->iter_start;
 	us = ns / 1000;
 	b = us ? log2_u64(us) : 0;

@@ -34,7 +34,7 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 {
 	__u32 ntid = next->pid, tid = prev->pid, tgid = prev->tgid;
 	__u32 flags = 0, why, zero = 0;
-	__u64 now = bpf_ktime_get_ns(), *start, tstate;
+	__u64 now = 0, *start, tstate;
 	struct loop_state *ls = NULL;
 	struct cpu_time *ct;
 	struct walk_scratch *s;
@@ -45,11 +45,11 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 	ct = bpf_map_lookup_elem(&cpu_time, &zero);
 	if (ct) {
 		if (!tid && ct->idle_since) {
-			ct->idle_total += now - ct->idle_since;
+			ct->idle_total += clock_once(&now) - ct->idle_since;
 			ct->idle_since = 0;
 		}
 		if (!ntid)
-			ct->idle_since = now;
+			ct->idle_since = clock_once(&now);
 	}
 	start = bpf_map_lookup_elem(&offcpu_start, &ntid);
 	if (start) {
@@ -61,7 +61,7 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 			e->pid = next->tgid;
 			e->tid = ntid;
 			e->_pad = 0;
-			e->ktime = now;
+			e->ktime = clock_once(&now);
 			e->offcpu_ns = now - *start;
 			bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 		} else {
@@ -72,7 +72,7 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 	if (track_loops) {
 		ls = bpf_map_lookup_elem(&loops, &ntid);
 		if (ls && ls->off_since) {
-			__u64 off = now - ls->off_since;
+			__u64 off = clock_once(&now) - ls->off_since;
 
 			ls->off_ns += off;
 			if (ls->off_runnable) {
@@ -86,7 +86,7 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 		ls = bpf_map_lookup_elem(&loops, &tid);
 		if (!ls || !ls->iter_start)
 			return 0;
-		ls->off_since = now;
+		ls->off_since = clock_once(&now);
 		ls->off_runnable = prev_state == 0;
 		/*
 		 * Preempted (still runnable): counted above, no stack. It
@@ -135,6 +135,7 @@ int BPF_PROG(py_switch, bool preempt, struct task_struct *prev,
 		stat_inc(STAT_OFF_NO_STACK);
 		return 0;
 	}
+	clock_once(&now);
 	bpf_map_update_elem(&offcpu_start, &tid, &now, BPF_ANY);
 	stat_inc(STAT_OFF_EMITTED);
 	return 0;
