@@ -141,8 +141,13 @@ static __always_inline __u64 frame_stack_top(struct walk_scratch *s,
 
 		if (sp <= addr + o->frame_localsplus || sp > addr + (1 << 20))
 			return 0;
-		/* _PyStackRef: its low bits are tags */
-		return read_ptr(sp - 8) & ~(__u64)3;
+		/* _PyStackRef: its low bits are tags. 3.15 pushes a NULL
+		 * above the awaitable before SEND (on top in 3.14), as
+		 * pytasks.c reads it too. */
+		slot = read_ptr(sp - 8) & ~(__u64)3;
+		if (slot || sp < addr + o->frame_localsplus + 16)
+			return slot;
+		return read_ptr(sp - 16) & ~(__u64)3;
 	}
 	return 0;
 }
