@@ -33,7 +33,8 @@ def fn(frame):
     return frame["function"] if frame else None
 
 
-@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12", "pyenv-3.13", "debian-sid-3.14"])
+@pytest.mark.parametrize("name", ["debian-3.11", "pyenv-3.12", "pyenv-3.13", "debian-sid-3.14",
+                                  "debian-experimental-3.15"])
 def test_planted(name, tmp):
     it = by_name(name)
     sleep_line = line_of(PLANTED, "planted: blocking sleep")

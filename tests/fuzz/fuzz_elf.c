@@ -27,6 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		elf_facts_parse(elf, &f);
 		plt_stub_offset(elf, "PyIter_Send", &off);
 		plt_call_sites(elf, "PyIter_Send", sites, 4);
+		elf_exported(elf, "PyInit__asyncio");
+		elf_calls_from(elf, elf, "task_step_impl", "PyIter_Send", sites, 4);
 		elf_end(elf);
 	}
 	free(copy);

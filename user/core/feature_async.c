@@ -17,6 +17,7 @@
 
 #include "core/await_chains.h"
 #include "core/session_int.h"
+#include "python/debugfile.h"
 #include "python/pltstub.h"
 #include "sys/log.h"
 #include "sys/procfs.h"
@@ -59,6 +60,47 @@ static int asyncio_sites(const struct target_file *tf, unsigned long long *off,
 }
 
 /*
+ * _asyncio linked into the interpreter (Debian's 3.15, which then exports
+ * PyInit__asyncio): its task steps are task_step_impl's calls of
+ * PyIter_Send, found by that static function's symbol in the ELF's
+ * .symtab or its debug file (pythonX.Y-dbg). Probes them; returns 0, or
+ * -ENOENT where _asyncio is not built in or has no symbols (or -errno).
+ */
+static int find_builtin_asyncio(struct session *s, struct tracked *t)
+{
+	unsigned long long sites[PROFILER_STEP_SITES];
+	struct target_file tf = TARGET_FILE_INIT, dtf = TARGET_FILE_INIT;
+	Elf *elf = NULL, *debug = NULL;
+	int n, err;
+
+	n = targetfile_open_mapped(t->pid, &t->info.elf_map, &tf);
+	if (!n && !(elf = elf_begin(tf.fd, ELF_C_READ_MMAP, NULL)))
+		n = -ENOEXEC;
+	if (!n && !elf_exported(elf, "PyInit__asyncio"))
+		n = -ENOENT;
+	if (!n) {
+		n = elf_calls_from(elf, elf, "task_step_impl", "PyIter_Send",
+				   sites, PROFILER_STEP_SITES);
+		if (n == -ENOENT && !debugfile_open(t->pid, elf, &dtf, &debug))
+			n = elf_calls_from(elf, debug, "task_step_impl",
+					   "PyIter_Send", sites, PROFILER_STEP_SITES);
+	}
+	err = n > 0 ? profiler__attach_steps_at(s->prof, t->pid, tf.path, sites, n) : n;
+	if (!err)
+		err = profiler__set_asyncio_text(s->prof, t->pid, 0, ~0ULL);
+	if (!err)
+		pr_debug("process %d: task steps at %d place%s in task_step_impl of %s",
+			 t->pid, n, n == 1 ? "" : "s", t->info.elf_map.path);
+	if (debug)
+		elf_end(debug);
+	targetfile_close(&dtf);
+	if (elf)
+		elf_end(elf);
+	targetfile_close(&tf);
+	return err;
+}
+
+/*
  * async: once t has imported _asyncio, trace its task steps: each calls
  * PyIter_Send from _asyncio. Probing inside _asyncio sees only those calls;
  * PyIter_Send's own entry (the fallback, with the caller checked in BPF)
@@ -92,8 +134,20 @@ static void find_asyncio(struct session *s, struct tracked *t)
 			text = *m;
 	}
 	procfs_maps_close(&it);
+	if (!lo && !t->asyncio_builtin_looked) {
+		t->asyncio_builtin_looked = true;
+		err = find_builtin_asyncio(s, t);
+		if (!err)
+			t->asyncio_text = true;
+		else if (err == -ENOENT)
+			pr_debug("process %d: no _asyncio module mapped yet, and no task_step_impl (with symbols) in %s",
+				 t->pid, t->info.elf_map.path);
+		else
+			pr_warn("process %d: cannot trace asyncio task steps in its %s: %s",
+				t->pid, t->info.elf_map.path, strerror(-err));
+	}
 	if (!lo)
-		return; /* not imported yet */
+		return; /* not imported yet, or linked in */
 	t->asyncio_text = true;
 	err = targetfile_open_mapped(t->pid, &text, &tf);
 	if (!err) {

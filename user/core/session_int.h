@@ -36,6 +36,7 @@ struct tracked {
 	unsigned long long samples;
 	bool steps_wanted; /* async: a version whose task steps we trace */
 	bool asyncio_text; /* async: _asyncio's code located */
+	bool asyncio_builtin_looked; /* async: in the interpreter's ELF */
 	int mem_probes;	   /* mem: PROFILER_MEM_* bits placed, or -errno */
 	struct thread_names *names; /* --threads: threadnames.c */
 	struct task_view *tasks;    /* record --tasks: feature_tasks.c */

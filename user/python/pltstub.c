@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <gelf.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "python/pltstub.h"
 
 #define PLT_ENTRY 16
-#define MAX_RELOCS (1 << 20) /* bounds a hostile file's section sizes */
+#define MAX_ENTRIES (1 << 20) /* bounds a hostile file's table sizes */
 
 static Elf_Scn *section(Elf *elf, const char *name, GElf_Shdr *sh)
 {
@@ -45,7 +47,7 @@ static GElf_Addr got_slot(Elf *elf, const char *sym)
 	if (!rel || !syms)
 		return 0;
 	n = rsh.sh_size / rsh.sh_entsize;
-	if (n > MAX_RELOCS)
+	if (n > MAX_ENTRIES)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Rela r;
@@ -131,20 +133,17 @@ int plt_stub_offset(Elf *elf, const char *sym, unsigned long long *file_off)
 	return stub(elf, sym, file_off, NULL);
 }
 
-int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
-		   int max)
+/*
+ * Appends to off[*n..max) the file offsets of the e8 rel32 calls of
+ * target in elf's executable sections (not its PLT when skip_plt), at
+ * addresses in [lo, hi). -E2BIG when there are more than max.
+ */
+static int scan_calls(Elf *elf, GElf_Addr target, GElf_Addr lo, GElf_Addr hi,
+		      bool skip_plt, unsigned long long *off, int max, int *n)
 {
-	unsigned long long stub_off;
-	GElf_Addr target;
 	Elf_Scn *scn = NULL;
 	size_t shstrndx;
-	int n = 0, err;
 
-	if (!off || max <= 0)
-		return -EINVAL;
-	err = stub(elf, sym, &stub_off, &target);
-	if (err)
-		return err;
 	if (elf_getshdrstrndx(elf, &shstrndx))
 		return -EINVAL;
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -152,18 +151,24 @@ int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
 		Elf_Data *d;
 		const char *name;
 		const unsigned char *p;
+		size_t from = 0, to;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
 		    !(sh.sh_flags & SHF_EXECINSTR))
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (!name || !strncmp(name, ".plt", 4))
+		if (!name || (skip_plt && !strncmp(name, ".plt", 4)))
+			continue;
+		if (sh.sh_addr >= hi || sh.sh_addr + sh.sh_size <= lo)
 			continue;
 		d = elf_getdata(scn, NULL);
 		if (!d || !d->d_buf || d->d_size > sh.sh_size)
 			continue;
+		if (lo > sh.sh_addr)
+			from = lo - sh.sh_addr;
+		to = hi - sh.sh_addr < d->d_size ? hi - sh.sh_addr : d->d_size;
 		p = d->d_buf;
-		for (size_t i = 0; i + 5 <= d->d_size; i++) {
+		for (size_t i = from; i + 5 <= to; i++) {
 			int32_t rel;
 
 			if (p[i] != 0xe8)
@@ -171,10 +176,138 @@ int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
 			memcpy(&rel, p + i + 1, sizeof(rel));
 			if (sh.sh_addr + i + 5 + (GElf_Addr)(int64_t)rel != target)
 				continue;
-			if (n == max)
+			if (*n == max)
 				return -E2BIG;
-			off[n++] = sh.sh_offset + i;
+			off[(*n)++] = sh.sh_offset + i;
 		}
+	}
+	return 0;
+}
+
+int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
+		   int max)
+{
+	unsigned long long stub_off;
+	GElf_Addr target;
+	int n = 0, err;
+
+	if (!off || max <= 0)
+		return -EINVAL;
+	err = stub(elf, sym, &stub_off, &target);
+	if (err)
+		return err;
+	err = scan_calls(elf, target, 0, ~(GElf_Addr)0, true, off, max, &n);
+	if (err)
+		return err;
+	return n ? n : -ENOENT;
+}
+
+/*
+ * Visits elf's function symbols of table type (SHT_SYMTAB or SHT_DYNSYM)
+ * that are defined, until fn returns true. A target's file: the count is
+ * bounded, libelf checks the rest.
+ */
+static bool each_func(Elf *elf, Elf64_Word type,
+		      bool (*fn)(const char *name, const GElf_Sym *sym, void *arg),
+		      void *arg)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		size_t n;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		n = sh.sh_size / sh.sh_entsize;
+		if (n > MAX_ENTRIES)
+			n = MAX_ENTRIES;
+		for (size_t i = 0; i < n; i++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_shndx == SHN_UNDEF || !sym.st_value)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (name && fn(name, &sym, arg))
+				return true;
+		}
+	}
+	return false;
+}
+
+struct named {
+	const char *name;
+	GElf_Addr addr;
+};
+
+static bool is_named(const char *name, const GElf_Sym *sym, void *arg)
+{
+	struct named *x = arg;
+
+	if (strcmp(name, x->name))
+		return false;
+	x->addr = sym->st_value;
+	return true;
+}
+
+GElf_Addr elf_exported(Elf *elf, const char *sym)
+{
+	struct named x = { .name = sym };
+
+	return elf && each_func(elf, SHT_DYNSYM, is_named, &x) ? x.addr : 0;
+}
+
+#define MAX_PARTS 8
+
+struct parts {
+	const char *prefix;
+	size_t len;
+	int n;
+	GElf_Addr lo[MAX_PARTS], hi[MAX_PARTS];
+};
+
+/* name itself, or a compiler's clone or part of it: "name.lto_priv.0",
+ * "name.lto_priv.0.cold", "name.isra.0" */
+static bool add_part(const char *name, const GElf_Sym *sym, void *arg)
+{
+	struct parts *x = arg;
+
+	if (strncmp(name, x->prefix, x->len) ||
+	    (name[x->len] && name[x->len] != '.') || !sym->st_size)
+		return false;
+	x->lo[x->n] = sym->st_value;
+	x->hi[x->n] = sym->st_value + sym->st_size;
+	return ++x->n == MAX_PARTS;
+}
+
+int elf_calls_from(Elf *code, Elf *syms, const char *caller,
+		   const char *callee, unsigned long long *off, int max)
+{
+	struct parts x = { .prefix = caller, .len = strlen(caller) };
+	GElf_Addr target;
+	GElf_Ehdr eh;
+	int n = 0, err;
+
+	if (!code || !syms || !off || max <= 0 || elf_kind(code) != ELF_K_ELF ||
+	    !gelf_getehdr(code, &eh))
+		return -EINVAL;
+	if (eh.e_machine != EM_X86_64)
+		return -ENOENT;
+	target = elf_exported(code, callee);
+	if (!target)
+		return -ENOENT;
+	each_func(syms, SHT_SYMTAB, add_part, &x);
+	for (int i = 0; i < x.n; i++) {
+		err = scan_calls(code, target, x.lo[i], x.hi[i], false, off, max, &n);
+		if (err)
+			return err;
 	}
 	return n ? n : -ENOENT;
 }

@@ -2,7 +2,7 @@
 #ifndef PYROGRAPH_PLTSTUB_H
 #define PYROGRAPH_PLTSTUB_H
 
-#include <libelf.h>
+#include <gelf.h>
 
 /*
  * The file offset of the PLT stub through which an x86-64 ELF calls the
@@ -29,5 +29,21 @@ int plt_stub_offset(Elf *elf, const char *sym, unsigned long long *file_off);
  */
 int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
 		   int max);
+
+/* The address of function sym as elf exports it (.dynsym), 0 if none. */
+GElf_Addr elf_exported(Elf *elf, const char *sym);
+
+/*
+ * The call instructions (e8 rel32) of the function callee, which code
+ * exports, made from inside the function caller: its symbol, its clones
+ * and its parts ("caller.lto_priv.0", "caller.lto_priv.0.cold"), looked up
+ * in syms (code itself when it has a .symtab, else its separate debug
+ * file). For a module linked into the interpreter, with no PLT of its own:
+ * async probes the calls of PyIter_Send in _asyncio's task_step_impl. File
+ * offsets of code, at most max; returns how many, or -errno (-ENOENT: no
+ * such symbol or call).
+ */
+int elf_calls_from(Elf *code, Elf *syms, const char *caller,
+		   const char *callee, unsigned long long *off, int max);
 
 #endif
