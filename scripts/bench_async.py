@@ -10,7 +10,7 @@ so that a drift of the host's speed does not land on one of them.
     scripts/bench_async.py [--build build] [--rounds 5] [--seconds 10]
                            [--loop asyncio|uvloop] [--app fastapi|router] [--path /ok]
                            [--modes all,no-steps] [--agent] [--syscalls]
-                           [--paired]
+                           [--paired] [--trap]
 
 The breakdown, per mode (medians over the rounds): the requests/s lost;
 each BPF program's runs per second, ns per run and share of one CPU
@@ -36,6 +36,11 @@ uprobe traps that run in the app's thread, not pyrograph's own CPU, which is
 shown beside it as a share of the app's CPU. (The programs on the epoll
 tracepoints and sched_switch run for the unwatched copy too, where they stop
 at their first lookup: ~0.1-0.2 us a call.)
+
+--trap measures what one task-step probe costs before any BPF runs: ns per
+call of a C function whose first instruction is a `call rel32` (what async
+probes in _asyncio, emulated by the kernel: one trap) with nothing attached
+and with bpftrace's empty uprobe program on it, interleaved rounds, medians.
 
 --syscalls measures instead the cost of the event-loop hooks to unrelated
 syscalls: ns per getppid() of a C loop with nothing attached, with
@@ -433,6 +438,73 @@ int main(int argc, char **argv)
 """
 
 
+TRAP_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+__attribute__((noinline, used)) int callee(int x)
+{
+	asm volatile("");
+	return x + 1;
+}
+
+/* Its first instruction is the call: a uprobe there is emulated. */
+int probed(int x);
+asm(".text\n.globl probed\n.type probed, @function\nprobed:\n"
+    "\tcall callee\n\tret\n.size probed, .-probed\n");
+
+int main(int argc, char **argv)
+{
+	long n = atol(argv[1]);
+	struct timespec a, b;
+	int s = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < n; i++)
+		s = probed(s);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+	return s == 0;
+}
+"""
+
+
+def bench_trap(a):
+    """ns per call of probed(): bare, and under an empty uprobe program."""
+    d = tempfile.mkdtemp(prefix="pyrograph-bench-")
+    src, exe = os.path.join(d, "trap.c"), os.path.join(d, "trap")
+    with open(src, "w") as f:
+        f.write(TRAP_C)
+    subprocess.run(["cc", "-O2", "-o", exe, src], check=True)
+
+    def call_ns(n):
+        return float(subprocess.run(["taskset", "-c", "1", exe, str(n)], capture_output=True,
+                                    text=True, check=True).stdout)
+    got = {"bare": [], "uprobe": []}
+    for r in range(a.rounds):
+        got["bare"].append(min(call_ns(10000000) for _ in range(3)))
+        bt = subprocess.Popen(["bpftrace", "-e", "uprobe:%s:probed { }" % exe],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            bt.stdout.readline()  # "Attaching 1 probe..."
+            time.sleep(0.5)
+            got["uprobe"].append(min(call_ns(100000) for _ in range(3)))
+        finally:
+            bt.send_signal(signal.SIGINT)
+            try:
+                bt.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                bt.kill()
+                bt.wait()
+        print("round %d: bare %.1f ns, uprobe %.0f ns per call" % (
+            r + 1, got["bare"][-1], got["uprobe"][-1]), flush=True)
+    print("\nns per call of a probed `call rel32` (best of 3 per round, CPU 1), %d rounds: "
+          "bare %.1f, with an empty uprobe program %.0f (rounds %s)" % (
+              a.rounds, statistics.median(got["bare"]), statistics.median(got["uprobe"]),
+              ", ".join("%.0f" % x for x in got["uprobe"])))
+
+
 def bench_syscalls(a, binary):
     """ns per getppid(): nothing attached, async -a, async -a on the
     fallback hooks; interleaved, a few loops per condition and round."""
@@ -492,6 +564,8 @@ def main():
                     help="measure agent --metrics-listen, scraped every second")
     ap.add_argument("--paired", action="store_true",
                     help="against a second copy of the app in the same run (see above)")
+    ap.add_argument("--trap", action="store_true",
+                    help="ns per uprobe hit on a `call rel32`, the step probe's trap")
     ap.add_argument("--syscalls", action="store_true",
                     help="ns per unrelated syscall instead of requests/s")
     a = ap.parse_args()
@@ -503,7 +577,9 @@ def main():
         was = f.read().strip()
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=False)
     try:
-        if a.syscalls:
+        if a.trap:
+            bench_trap(a)
+        elif a.syscalls:
             bench_syscalls(a, binary)
         elif a.paired:
             bench_paired(a, "/usr/bin/python3.11", APPS[a.app], "async",
