@@ -83,9 +83,13 @@ static int find_builtin_asyncio(struct session *s, struct tracked *t)
 				   sites, PROFILER_STEP_SITES);
 		if (n == -ENOENT && !debugfile_open(t->pid, elf, &dtf, &debug))
 			n = elf_calls_from(elf, debug, "task_step_impl",
-					   "PyIter_Send", sites, PROFILER_STEP_SITES);
+					   "PyIter_Send", sites,
+					   PROFILER_STEP_SITES);
 	}
-	err = n > 0 ? profiler__attach_steps_at(s->prof, t->pid, tf.path, sites, n) : n;
+	err = n;
+	if (n > 0)
+		err = profiler__attach_steps_at(s->prof, t->pid, tf.path, sites,
+						n);
 	if (!err)
 		err = profiler__set_asyncio_text(s->prof, t->pid, 0, ~0ULL);
 	if (!err)

@@ -8,7 +8,7 @@
 
 /* A debug file's size bound: the largest Debian ships are ~100 MiB. */
 #define MAX_DEBUG_FILE ((off_t)1 << 31)
-#define MAX_BUILD_ID 64
+#define MAX_BUILD_ID   64
 
 int debugfile_open(pid_t pid, Elf *elf, struct target_file *tf, Elf **debug)
 {
@@ -21,7 +21,8 @@ int debugfile_open(pid_t pid, Elf *elf, struct target_file *tf, Elf **debug)
 	len = dwelf_elf_gnu_build_id(elf, (const void **)&id);
 	if (len < 2 || len > MAX_BUILD_ID)
 		return -ENOENT;
-	off = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
+	off = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/",
+		       id[0]);
 	for (ssize_t i = 1; i < len; i++)
 		off += snprintf(path + off, sizeof(path) - off, "%02x", id[i]);
 	snprintf(path + off, sizeof(path) - off, ".debug");
@@ -29,7 +30,8 @@ int debugfile_open(pid_t pid, Elf *elf, struct target_file *tf, Elf **debug)
 	if (err)
 		return err;
 	*debug = elf_begin(tf->fd, ELF_C_READ_MMAP, NULL);
-	len2 = *debug ? dwelf_elf_gnu_build_id(*debug, (const void **)&id2) : -1;
+	len2 = *debug ? dwelf_elf_gnu_build_id(*debug, (const void **)&id2) :
+			-1;
 	if (len2 == len && !memcmp(id, id2, len))
 		return 0;
 	if (*debug)

@@ -174,7 +174,8 @@ static int scan_calls(Elf *elf, GElf_Addr target, GElf_Addr lo, GElf_Addr hi,
 			if (p[i] != 0xe8)
 				continue;
 			memcpy(&rel, p + i + 1, sizeof(rel));
-			if (sh.sh_addr + i + 5 + (GElf_Addr)(int64_t)rel != target)
+			if (sh.sh_addr + i + 5 + (GElf_Addr)(int64_t)rel !=
+			    target)
 				continue;
 			if (*n == max)
 				return -E2BIG;
@@ -208,7 +209,8 @@ int plt_call_sites(Elf *elf, const char *sym, unsigned long long *off,
  * bounded, libelf checks the rest.
  */
 static bool each_func(Elf *elf, Elf64_Word type,
-		      bool (*fn)(const char *name, const GElf_Sym *sym, void *arg),
+		      bool (*fn)(const char *name, const GElf_Sym *sym,
+				 void *arg),
 		      void *arg)
 {
 	Elf_Scn *scn = NULL;
@@ -218,7 +220,8 @@ static bool each_func(Elf *elf, Elf64_Word type,
 		Elf_Data *data;
 		size_t n;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type || !sh.sh_entsize)
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type ||
+		    !sh.sh_entsize)
 			continue;
 		data = elf_getdata(scn, NULL);
 		if (!data)
