@@ -37,6 +37,12 @@ def fn(frame):
                                   "debian-experimental-3.15"])
 def test_planted(name, tmp):
     it = by_name(name)
+    if name == "debian-experimental-3.15":
+        # _asyncio is linked in: its task_step_impl is found by the
+        # symbols python3.15-dbg installs (scripts/build-chroots.sh)
+        assert glob.glob(os.path.join(it.root, "usr/lib/debug/.build-id/*/*.debug")) and \
+            os.path.exists(os.path.join(it.root, "usr/bin/python3.15d")), \
+            "python3.15-dbg is not installed in the experimental tree"
     sleep_line = line_of(PLANTED, "planted: blocking sleep")
     cpu_line = line_of(PLANTED, "planted: CPU-bound loop")
     p = it.start("async_planted.py", 60)
