@@ -81,8 +81,12 @@ int syscall_hooks_attach(struct syscall_hooks *h, const char *name,
 	for (int d = 0; d < 2; d++) {
 		struct bpf_link *l;
 
-		if (h->n >= 2 * SYSCALL_HOOKS_MAX)
+		if (h->n >= 2 * SYSCALL_HOOKS_MAX) {
+			pr_err("more than %d syscalls hooked for one feature",
+			       SYSCALL_HOOKS_MAX);
+			syscall_hooks_detach(h);
 			return -E2BIG;
+		}
 		snprintf(tp, sizeof(tp), "sys_%s_%s", d ? "exit" : "enter",
 			 name);
 		l = bpf_program__attach_tracepoint(d ? exit : enter, "syscalls",

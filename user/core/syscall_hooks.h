@@ -16,7 +16,7 @@
 struct bpf_program;
 struct bpf_link;
 
-#define SYSCALL_HOOKS_MAX 4 /* syscalls per feature */
+#define SYSCALL_HOOKS_MAX 8 /* syscalls per feature */
 
 struct syscall_hooks {
 	bool raw;	 /* the every-syscall fallback */
