@@ -18,6 +18,7 @@
 #define NR_EPOLL_PWAIT 281
 #define NR_EPOLL_PWAIT2 441
 #define NR_MMAP 9
+#define NR_MPROTECT 10
 #define NR_MUNMAP 11
 #define NR_BRK 12
 #define NR_MREMAP 25

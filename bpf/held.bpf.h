@@ -3,7 +3,8 @@
  * Part of profile.bpf.c: memory held (mem's default view). A Python
  * process takes memory from the kernel in mappings: pymalloc's arenas
  * (every small object lives in one), the C allocator's large blocks
- * (mmap'ed one each) and its heap (brk). Each new writable private
+ * (mmap'ed one each), its heap (brk) and its other threads' heaps (a
+ * reservation made writable page by page with mprotect). Each new writable private
  * anonymous mapping, and each extension of the heap, is sent with the
  * Python stack of the thread that made it; each unmapping, heap shrink or
  * move is sent without one, and userspace takes it off the mapping's
@@ -25,6 +26,10 @@
 #define HELD_MAP_FIXED 0x10
 #define HELD_MAP_ANONYMOUS 0x20
 #define HELD_PAGE 4096ULL
+/* vm_area_struct.vm_flags (include/linux/mm.h) */
+#define HELD_VM_SHARED 0x00000008
+/* glibc's HEAP_MAX_SIZE on 64-bit: a thread's heap starts at a multiple */
+#define HELD_HEAP_ALIGN (64ULL << 20)
 
 /* A mapping syscall in progress: its number and arguments (for brk, the
  * program break before it), per thread. */
@@ -94,7 +99,8 @@ static __always_inline void held_unmap(__u64 addr, __u64 len)
 
 static __always_inline bool held_nr(__u64 nr)
 {
-	return nr == NR_MMAP || nr == NR_MUNMAP || nr == NR_MREMAP || nr == NR_BRK;
+	return nr == NR_MMAP || nr == NR_MUNMAP || nr == NR_MREMAP ||
+	       nr == NR_BRK || nr == NR_MPROTECT;
 }
 
 /* Entry of a mapping syscall of a tracked process: its arguments, kept
@@ -129,6 +135,43 @@ static __always_inline void held_mmap(void *ctx, struct py_proc *proc,
 		held_map(ctx, proc, ret, c->arg[1], false);
 }
 
+/* bpf_find_vma's callback: is vma private, anonymous and does it start
+ * where a glibc thread heap does? */
+static long thread_heap_vma(struct task_struct *task,
+			    struct vm_area_struct *vma, void *data)
+{
+	bool *yes = data;
+
+	*yes = !vma->vm_file && !(vma->vm_flags & HELD_VM_SHARED) &&
+	       !(vma->vm_start & (HELD_HEAP_ALIGN - 1));
+	return 0;
+}
+
+/*
+ * mprotect: glibc grows a thread's heap (every thread but the first
+ * mallocs from one) by making the next pages of its PROT_NONE reservation
+ * writable: memory taken. The reservation is aligned to HEAP_MAX_SIZE, and
+ * its writable part, one mapping from the start, then starts there. Thread
+ * stacks are made writable the same way, but a page above their mapping's
+ * start (the guard): left out, as before, rather than charge 8 MiB to
+ * whoever started a thread.
+ */
+static __always_inline void held_mprotect(void *ctx, struct py_proc *proc,
+					  const struct held_call *c)
+{
+	bool yes = false;
+
+	if (!(c->arg[2] & HELD_PROT_WRITE))
+		return;
+	if (bpf_find_vma(bpf_get_current_task_btf(), c->arg[0],
+			 thread_heap_vma, &yes, 0)) {
+		stat_inc(STAT_MAP_UNCHECKED);
+		return;
+	}
+	if (yes)
+		held_map(ctx, proc, c->arg[0], c->arg[1], false);
+}
+
 static __always_inline void held_exit(void *ctx, long nr, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -151,6 +194,10 @@ static __always_inline void held_exit(void *ctx, long nr, long ret)
 	case NR_MUNMAP:
 		if (!ret)
 			held_unmap(c.arg[0], c.arg[1]);
+		break;
+	case NR_MPROTECT:
+		if (!ret)
+			held_mprotect(ctx, proc, &c);
 		break;
 	case NR_MREMAP:
 		/* moved or resized: the old one given back, the new one
@@ -186,6 +233,14 @@ SEC("?tracepoint")
 int py_held_tp_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	held_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3]);
+	return 0;
+}
+
+/* mprotect: three */
+SEC("?tracepoint")
+int py_held_tp_enter3(struct trace_event_raw_sys_enter *ctx)
+{
+	held_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], 0);
 	return 0;
 }
 

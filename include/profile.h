@@ -360,6 +360,8 @@ enum stat_idx {
 	STAT_CHAIN_LOST,	/* async: await chains lost (ring buffer full); sent
 				 * again at the next suspension there */
 	STAT_CHAIN_DEEP,	/* async: await chains deeper than AWAIT_STEPS */
+	STAT_MAP_UNCHECKED,	/* mem: mprotects whose mapping could not be
+				 * looked at (its mm busy): not counted */
 	STAT_NR,
 };
 

@@ -87,6 +87,30 @@ def test_leaky_first_churn_never(name, tmp):
     assert d["lost"]["live_overflow"] == 0 and d["maps_lost"] == 0 and d["unmaps_lost"] == 0
 
 
+@pytest.mark.parametrize("name", ["debian-3.11", "debian-trixie-3.13"])
+def test_thread_heap(name, tmp):
+    """A leak in a thread other than the main one, in objects of ~4 KB:
+    glibc mallocs them from the thread's own heap, which it grows by
+    mprotect inside a reservation (not brk, not an mmap each). The thread's
+    function is named with its line and is the leak candidate; the main
+    thread's churn of the same size is not."""
+    it = by_name(name)
+    src = it.host_path(it.workload_path("mem_held_thread.py"))
+    wpath = it.workload_path("mem_held_thread.py")
+    hoard = "hoard (%s:%d)" % (wpath, line_of(src, "# THREAD LEAK"))
+    d, before, after = watch(it, "mem_held_thread.py", 10, tmp)
+    held = d["live_by_function"]
+    print(name, json.dumps(held[:3]), "RSS %+.1f MiB" % ((after - before) / MiB))
+    # 64 x 4 KB every 50 ms: ~5 MB a second
+    assert held and held[0]["frame"] == hoard, held[:3]
+    assert held[0]["leak_candidate"] is True and held[0]["intervals_grown"] >= 8, held[0]
+    assert held[0]["held"] >= 0.6 * (after - before) > 20 * MiB, (held[0], after - before)
+    assert not [h for h in held if "churn" in h["frame"] and h["leak_candidate"]], held
+    cands = d["leak_candidates"]
+    assert cands and leaf(cands[0]["stack"]) == hoard, cands
+    assert d["maps_lost"] == 0
+
+
 def test_text_report(tmp):
     """The text a person reads: memory held first, leaky a leak candidate,
     churn never one, the resident view second; `mem -p PID -d 10` alone

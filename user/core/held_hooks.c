@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Which hooks see memory taken and given back (mem's held view), and
- * attaching them: the tracepoints of the four mapping syscalls when the
+ * attaching them: the tracepoints of the five mapping syscalls when the
  * kernel has all of them, else tp_btf/sys_enter and sys_exit, which run
  * for every syscall of the host (~300 ns more per syscall on this VM, as
  * loop_hooks.c measured for the epoll ones). The choice, tracefs and the
@@ -24,6 +24,7 @@ static const char *const held_syscalls[HELD_HOOK_SYSCALLS] = {
 	"munmap",
 	"mremap",
 	"brk",
+	"mprotect",
 };
 
 /* The entry program of held_syscalls[i]: the kernel refuses one that
@@ -36,6 +37,8 @@ static struct bpf_program *enter_prog(struct profile_bpf *skel, int i)
 		return skel->progs.py_held_tp_enter2; /* munmap */
 	case 3:
 		return skel->progs.py_held_tp_enter0; /* brk */
+	case 4:
+		return skel->progs.py_held_tp_enter3; /* mprotect */
 	default:
 		return skel->progs.py_held_tp_enter; /* mmap, mremap */
 	}
@@ -46,7 +49,7 @@ void held_hooks_choose(struct profile_bpf *skel, bool on, struct held_hooks *h)
 	bool have[HELD_HOOK_SYSCALLS], raw;
 
 	*h = (struct held_hooks){.on = on};
-	/* All four, entry and exit: one missing would leave memory taken
+	/* All five, entry and exit: one missing would leave memory taken
 	 * and never given back (or the reverse). */
 	if (on)
 		syscall_hooks_choose(&h->sys, "memory held is watched",
@@ -82,7 +85,7 @@ int held_hooks_attach(struct profile_bpf *skel, struct held_hooks *h)
 			return err;
 	}
 	pr_debug(
-		"memory held: seen at the tracepoints of mmap, munmap, mremap and brk");
+		"memory held: seen at the tracepoints of mmap, munmap, mremap, brk and mprotect");
 	return 0;
 }
 

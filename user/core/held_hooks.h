@@ -8,15 +8,15 @@
 
 /*
  * mem's held view: the BPF programs that see a process map, unmap, remap
- * and grow its heap. The per-syscall tracepoints of mmap, munmap, mremap
- * and brk (only those syscalls run BPF), or, where the kernel has none or
+ * and grow its heaps. The per-syscall tracepoints of mmap, munmap, mremap,
+ * brk and mprotect (only those syscalls run BPF), or, where the kernel has none or
  * tracefs cannot be mounted, BPF on every syscall of the host (it tests
  * the number first; a warning says it costs every syscall): the choice
  * is syscall_hooks.h's, as for the event-loop hooks' epoll syscalls.
  */
 struct profile_bpf;
 
-#define HELD_HOOK_SYSCALLS 4
+#define HELD_HOOK_SYSCALLS 5
 
 struct held_hooks {
 	bool on; /* the held view is on */

@@ -119,6 +119,9 @@ static void done(void *ctx, const struct session_health *h)
 			st[STAT_MEM_LOST], st[STAT_GC_LOST], st[STAT_ALLOC_LOST],
 			st[STAT_LIVE_LOST], st[STAT_LIVE_FREE_LOST],
 			st[STAT_MAP_LOST], st[STAT_UNMAP_LOST]);
+	if (st[STAT_MAP_UNCHECKED])
+		pr_warn("%llu thread-heap growths not counted: the process's memory map was busy when they were looked at",
+			st[STAT_MAP_UNCHECKED]);
 	if (st[STAT_LIVE_FULL])
 		pr_warn("%llu large allocations not tracked: more than --live-max held at once",
 			st[STAT_LIVE_FULL]);
