@@ -58,7 +58,7 @@ static __always_inline void send_stall(__u32 pid, __u32 tid, __u64 start,
  * bound). The entry made here keeps it to once per thread, also when the
  * table is full.
  */
-static __always_inline void first_poll(__u32 tgid, __u32 tid)
+static __always_inline void first_poll(__u32 tgid, __u32 tid, __u64 *clock)
 {
 	struct py_proc *proc = bpf_map_lookup_elem(&procs, &tgid);
 	struct loop_state *ls;
@@ -66,7 +66,7 @@ static __always_inline void first_poll(__u32 tgid, __u32 tid)
 
 	if (!proc || !proc->runtime || !proc->since)
 		return;
-	now = bpf_ktime_get_ns();
+	now = clock_once(clock);
 	if (now < proc->since)
 		return;
 	if (bpf_map_update_elem(&loops, &tid, &empty_loop, BPF_NOEXIST)) {
@@ -91,24 +91,23 @@ static __always_inline void first_poll(__u32 tgid, __u32 tid)
  */
 static __always_inline void poll_enter(void)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now, ns, us;
+	__u64 id = bpf_get_current_pid_tgid(), now = 0, ns, us;
 	__u32 tid = (__u32)id, b;
 	struct loop_state *ls;
 
 	/* back to the poll: the last task step is over */
 	if (track_steps)
-		step_end(NULL, id >> 32, tid, bpf_ktime_get_ns());
-	/* most polls on a host are other programs': they stop here, before
-	 * reading the clock */
+		step_end(NULL, id >> 32, tid, clock_once(&now));
+	/* most polls on a host are other programs': without task steps they
+	 * stop here, before reading the clock */
 	ls = bpf_map_lookup_elem(&loops, &tid);
 	if (!ls) {
-		first_poll(id >> 32, tid);
+		first_poll(id >> 32, tid, &now);
 		return;
 	}
 	if (!ls->iter_start)
 		return;
-	now = bpf_ktime_get_ns();
-	ns = now - ls->iter_start;
+	ns = clock_once(&now) - ls->iter_start;
 	us = ns / 1000;
 	b = us ? log2_u64(us) : 0;
 	if (b >= LOOP_BUCKETS)
