@@ -4,12 +4,13 @@
  * process takes memory from the kernel in mappings: pymalloc's arenas
  * (every small object lives in one), the C allocator's large blocks
  * (mmap'ed one each), its heap (brk) and its other threads' heaps (a
- * reservation made writable page by page with mprotect). Each new writable private
- * anonymous mapping, and each extension of the heap, is sent with the
- * Python stack of the thread that made it; each unmapping, heap shrink or
- * move is sent without one, and userspace takes it off the mapping's
- * maker. So memory given back is never charged to whatever runs at the
- * time, and what is never given back stays with the stack that took it.
+ * reservation made writable page by page with mprotect). Each new
+ * writable private anonymous mapping, and each extension of a heap, is
+ * sent with the Python stack of the thread that made it; each unmapping,
+ * heap shrink or move is sent without one, and userspace takes it off the
+ * mapping's maker. So memory given back is never charged to whatever runs
+ * at the time, and what is never given back stays with the stack that
+ * took it.
  *
  * The hooks are the syscalls' tracepoints, not the C library: a mapping
  * syscall is rare (one per arena of 1 MiB, one per large block), and the

@@ -9,10 +9,11 @@
 /*
  * mem's held view: the BPF programs that see a process map, unmap, remap
  * and grow its heaps. The per-syscall tracepoints of mmap, munmap, mremap,
- * brk and mprotect (only those syscalls run BPF), or, where the kernel has none or
- * tracefs cannot be mounted, BPF on every syscall of the host (it tests
- * the number first; a warning says it costs every syscall): the choice
- * is syscall_hooks.h's, as for the event-loop hooks' epoll syscalls.
+ * brk and mprotect (only those syscalls run BPF), or, where the kernel has
+ * none or tracefs cannot be mounted, BPF on every syscall of the host (it
+ * tests the number first; a warning says it costs every syscall): the
+ * choice is syscall_hooks.h's, as for the event-loop hooks' epoll
+ * syscalls.
  */
 struct profile_bpf;
 

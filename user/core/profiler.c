@@ -154,8 +154,9 @@ static unsigned long long busy_ns(void)
  * and the mean period is scaled by observed/target, observed being those
  * expiries per second of busy CPU time. Expiries on idle CPUs do not
  * count: an idle CPU's timer was seen here to fire at its rate in one run
- * and hardly at all in the next, and calibrating on the host-wide count then raised the busy CPUs'
- * rate by a fifth (and halved the rate the outputs convert samples with).
+ * and hardly at all in the next, and calibrating on the host-wide count
+ * then raised the busy CPUs' rate by a fifth (and halved the rate the
+ * outputs convert samples with).
  */
 int profiler__calibrate(struct profiler *p)
 {
